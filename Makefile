@@ -1,0 +1,70 @@
+# practiceprotect.m365 — the two commands a new user needs are `make demo` and `make test`.
+# Both install what they need first (a .venv from pinned requirements) and work on a fresh clone.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+BUILD := $(CURDIR)/.build
+COLLECTIONS := $(BUILD)/collections
+COLL_LINK := $(COLLECTIONS)/ansible_collections/practiceprotect/m365
+SANITY_ROOT := $(BUILD)/sanity/ansible_collections/practiceprotect/m365
+SANITY_TESTS := --test pep8 --test validate-modules --test compile --test import --test yamllint --test shebang \
+	--test line-endings --test no-smart-quotes --test empty-init --test ansible-doc --test runtime-metadata \
+	--test action-plugin-docs --test symlinks --test changelog
+STATE := $(BUILD)/sandbox
+
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup demo test lint sanity unit integration sandbox changelog clean
+
+setup: $(VENV)/.installed $(COLL_LINK)
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# The collection must sit under ansible_collections/<namespace>/<name> for Ansible to load it.
+$(COLL_LINK):
+	mkdir -p $(dir $(COLL_LINK))
+	ln -sfn ../../../.. $(COLL_LINK)
+
+test: setup lint sanity unit integration
+	@echo "make test: all checks passed"
+
+lint: setup
+	$(BIN)/yamllint -s .
+	$(BIN)/ansible-lint --profile production
+
+# ansible-test needs a real ansible_collections/<ns>/<name> tree: test a copy of the tracked files.
+sanity: setup
+	rm -rf $(BUILD)/sanity && mkdir -p $(SANITY_ROOT)
+	git ls-files -co --exclude-standard -z | xargs -0 -I{} cp --parents {} $(SANITY_ROOT)/
+	cd $(SANITY_ROOT) && git init -q . && git add -A && \
+		mkdir -p $(HOME)/.ansible/test/cache && \
+		{ [ -f $(HOME)/.ansible/test/cache/get_pip_24_2.py ] || cp tests/tools/get_pip_offline.py $(HOME)/.ansible/test/cache/get_pip_24_2.py; } && \
+		$(BIN)/ansible-test sanity --local --python 3.11 $(SANITY_TESTS)
+
+unit: setup
+	$(BIN)/python -m pytest -q tests/unit
+
+integration: setup
+	$(BIN)/python -m pytest -q tests/integration
+
+# A sandbox in the foreground, for rehearsing playbooks: `make sandbox`, then in another shell
+# `set -a; . .build/sandbox/sandbox.env; set +a` and run ansible-playbook as usual.
+sandbox: setup
+	$(BIN)/python -m tests.sandbox serve --state-dir $(STATE) --port 0
+
+demo: setup
+	$(BIN)/python -m tests.demo
+
+changelog: setup
+	$(BIN)/antsibull-changelog lint
+
+clean:
+	rm -rf $(BUILD) tests/output

@@ -1,0 +1,124 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) practiceprotect.m365 contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""HTTP plumbing shared by every client of the collection.
+
+One ``requests.Session`` per module run, TLS verified (optionally against a private CA), explicit
+timeouts, and retries in one place: 429, 503 and 504 answers and connection errors are retried,
+honouring ``Retry-After`` when the service sends one and otherwise backing off exponentially with
+jitter, all under a deadline. The retry engine is urllib3's ``Retry``; this module only adds the
+deadline and keeps a count of every retry so that modules can report it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+try:
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.exceptions import MaxRetryError
+    from urllib3.util.retry import Retry
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - reported by the module
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = exc
+    Retry = object
+
+RETRY_STATUSES = (429, 503, 504)
+USER_AGENT = "practiceprotect.m365-ansible"
+
+
+class DeadlineRetry(Retry):
+    """urllib3 ``Retry`` that also gives up once a wall-clock deadline would be passed.
+
+    The deadline starts with the first failure of a request, so one slow request does not eat the
+    budget of the next. ``Retry-After`` is honoured for 429 and 503; other retries back off
+    exponentially with jitter (``backoff_factor``, ``backoff_jitter``, ``backoff_max``).
+    """
+
+    def __init__(self, *args, **kwargs):
+        self.deadline_seconds = kwargs.pop("deadline_seconds", None)
+        self.started = kwargs.pop("started", None)
+        self.on_retry = kwargs.pop("on_retry", None)
+        super(DeadlineRetry, self).__init__(*args, **kwargs)
+
+    def new(self, **kwargs):
+        params = super(DeadlineRetry, self).new(**kwargs)
+        params.deadline_seconds = self.deadline_seconds
+        params.started = self.started
+        params.on_retry = self.on_retry
+        return params
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        started = self.started if self.started is not None else time.monotonic()
+        new_retry = super(DeadlineRetry, self).increment(method, url, response, error, _pool, _stacktrace)
+        new_retry.started = started
+        if self.deadline_seconds is not None:
+            delay = None
+            if response is not None:
+                delay = new_retry.get_retry_after(response)
+            if delay is None:
+                delay = new_retry.get_backoff_time()
+            if time.monotonic() + delay - started > self.deadline_seconds:
+                raise MaxRetryError(_pool, url, error or "retry deadline of %ss reached" % self.deadline_seconds)
+        if self.on_retry is not None:
+            status = response.status if response is not None else None
+            self.on_retry(method, url, status, type(error).__name__ if error is not None else None)
+        return new_retry
+
+
+class RetryStats:
+    """Counts the retries of one module run; modules return ``retries`` and warn at -vvv."""
+
+    def __init__(self):
+        self.count = 0
+        self.events = []
+
+    def record(self, method, url, status, error):
+        self.count += 1
+        if len(self.events) < 50:
+            self.events.append({"method": method, "url": _strip_query(url), "status": status, "error": error})
+
+
+def _strip_query(url):
+    return (url or "").split("?", 1)[0]
+
+
+def build_session(ca_path=None, validate_certs=True, retry_deadline=300, backoff_factor=0.5, stats=None, retry_total=12):
+    """A session with pooled connections, TLS verification and the retry policy mounted."""
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    if not validate_certs:
+        session.verify = False
+    elif ca_path:
+        session.verify = ca_path
+    retry = DeadlineRetry(
+        total=retry_total,
+        connect=retry_total,
+        read=retry_total,
+        status=retry_total,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=None,  # every method: writes are made idempotent by the callers
+        backoff_factor=backoff_factor,
+        backoff_max=30,
+        backoff_jitter=0.5,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+        deadline_seconds=retry_deadline,
+        on_retry=stats.record if stats is not None else None,
+    )
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=16)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def retried(response):
+    """True when urllib3 had to retry to obtain ``response`` (the request may have run twice)."""
+    raw = getattr(response, "raw", None)
+    history = getattr(getattr(raw, "retries", None), "history", None)
+    return bool(history)

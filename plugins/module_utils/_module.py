@@ -1,0 +1,152 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) practiceprotect.m365 contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Base class of the Microsoft 365 modules: shared options, client construction, errors.
+
+A module is its documentation, its own argument spec and a call into logic that lives in
+``module_utils``. This class merges the connection options (documented once in the
+``practiceprotect.m365.m365_auth`` doc fragment), builds the session, token provider and Graph client
+lazily, and turns client errors into ``fail_json`` with a sentence plus ``error_code``, ``status``
+and ``request_id``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _auth, _http, _validation
+from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphClient, GraphError
+
+M365_AUTH_SPEC = dict(
+    tenant_id=dict(type="str", fallback=(env_fallback, ["M365_TENANT_ID"])),
+    client_id=dict(type="str", fallback=(env_fallback, ["M365_CLIENT_ID"])),
+    client_secret=dict(type="str", no_log=True, fallback=(env_fallback, ["M365_CLIENT_SECRET"])),
+    client_certificate_path=dict(type="path", fallback=(env_fallback, ["M365_CLIENT_CERTIFICATE_PATH"])),
+    client_certificate_thumbprint=dict(type="str", fallback=(env_fallback, ["M365_CLIENT_CERTIFICATE_THUMBPRINT"])),
+    client_certificate_password=dict(type="str", no_log=True, fallback=(env_fallback, ["M365_CLIENT_CERTIFICATE_PASSWORD"])),
+    authority_url=dict(type="str", default="https://login.microsoftonline.com", fallback=(env_fallback, ["M365_AUTHORITY_URL"])),
+    graph_url=dict(type="str", default="https://graph.microsoft.com", fallback=(env_fallback, ["M365_GRAPH_URL"])),
+    exchange_url=dict(type="str", default="https://outlook.office365.com", fallback=(env_fallback, ["M365_EXCHANGE_URL"])),
+    ca_path=dict(type="path", fallback=(env_fallback, ["M365_CA_PATH"])),
+    validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["M365_VALIDATE_CERTS"])),
+    token_cache_path=dict(type="path", no_log=False, fallback=(env_fallback, ["M365_TOKEN_CACHE_PATH"])),
+    request_timeout=dict(type="int", default=30, fallback=(env_fallback, ["M365_REQUEST_TIMEOUT"])),
+    retry_deadline=dict(type="int", default=300, fallback=(env_fallback, ["M365_RETRY_DEADLINE"])),
+)
+
+
+class M365Module:
+    """Wraps ``AnsibleModule`` for the Microsoft 365 modules."""
+
+    def __init__(self, argument_spec, **kwargs):
+        spec = dict(M365_AUTH_SPEC)
+        spec.update(argument_spec)
+        mutually_exclusive = list(kwargs.pop("mutually_exclusive", [])) + [("client_secret", "client_certificate_path")]
+        self.module = AnsibleModule(argument_spec=spec, mutually_exclusive=mutually_exclusive, **kwargs)
+        self.params = self.module.params
+        self.check_mode = self.module.check_mode
+        self._graph = None
+        self._tokens = None
+        self._session = None
+        self.retry_stats = None
+        for has, name, error in ((_http.HAS_REQUESTS, "requests", _http.REQUESTS_IMPORT_ERROR),
+                                 (_auth.HAS_MSAL, "msal", _auth.MSAL_IMPORT_ERROR),
+                                 (_validation.HAS_PHONENUMBERS, "phonenumbers", _validation.PHONENUMBERS_IMPORT_ERROR),
+                                 (_validation.HAS_EMAIL_VALIDATOR, "email-validator", _validation.EMAIL_VALIDATOR_IMPORT_ERROR)):
+            if not has:
+                self.module.fail_json(msg=missing_required_lib(name), exception="".join(traceback.format_exception_only(type(error), error)))
+        missing = [name for name in ("tenant_id", "client_id") if not self.params.get(name)]
+        if missing:
+            self.module.fail_json(msg="Missing %s: set the option%s or the environment variable%s %s." % (
+                " and ".join(missing), "s" if len(missing) > 1 else "", "s" if len(missing) > 1 else "",
+                " and ".join("M365_" + name.upper() for name in missing)))
+        if not self.params.get("client_secret") and not self.params.get("client_certificate_path"):
+            self.module.fail_json(msg="Give client_secret or client_certificate_path (or set M365_CLIENT_SECRET or M365_CLIENT_CERTIFICATE_PATH).")
+
+    @property
+    def session(self):
+        if self._session is None:
+            self.retry_stats = _http.RetryStats()
+            self._session = _http.build_session(
+                ca_path=self.params["ca_path"], validate_certs=self.params["validate_certs"],
+                retry_deadline=self.params["retry_deadline"], stats=self.retry_stats)
+        return self._session
+
+    @property
+    def tokens(self):
+        if self._tokens is None:
+            p = self.params
+            try:
+                self._tokens = _auth.TokenProvider(
+                    p["tenant_id"], p["client_id"], p["authority_url"], self.session,
+                    client_secret=p["client_secret"], client_certificate_path=p["client_certificate_path"],
+                    client_certificate_thumbprint=p["client_certificate_thumbprint"],
+                    client_certificate_password=p["client_certificate_password"],
+                    token_cache_path=p["token_cache_path"], timeout=p["request_timeout"])
+            except _auth.AuthError as exc:
+                self.fail(exc)
+        return self._tokens
+
+    @property
+    def graph(self):
+        if self._graph is None:
+            self._graph = GraphClient(self.session, self.tokens, graph_url=self.params["graph_url"], timeout=self.params["request_timeout"],
+                                      replication_timeout=self.params.get("replication_timeout") or 120)
+        return self._graph
+
+    def call_stats(self):
+        stats = {"retries": self.retry_stats.count if self.retry_stats else 0}
+        if self._graph is not None:
+            stats["graph_requests"] = self._graph.requests_sent
+            stats["replication_waits"] = self._graph.replication_waits
+            stats["retries"] += self._graph.batch_item_retries
+        return stats
+
+    def _warn_retries(self):
+        if self.retry_stats and self.retry_stats.count and self.module._verbosity >= 3:
+            for event in self.retry_stats.events:
+                self.module.warn("Retried %s %s after %s." % (event["method"], event["url"], event["status"] or event["error"]))
+
+    def exit(self, **result):
+        self._warn_retries()
+        result.update(self.call_stats())
+        self.module.exit_json(**result)
+
+    def fail(self, error, **result):
+        """Fail with a sentence and the service's error fields. Never includes a credential."""
+        self._warn_retries()
+        result.update(self.call_stats())
+        if isinstance(error, GraphError):
+            result.update(error.as_dict())
+            message = error.message
+            if error.status == 403:
+                message = "%s The application lacks a Microsoft Graph permission for %s %s; see docs/permissions.md." % (
+                    message, error.method, error.path)
+            elif error.status == 401:
+                message = "%s Check tenant_id, client_id and the credential." % message
+            self.module.fail_json(msg=message, **result)
+        if isinstance(error, _auth.AuthError):
+            self.module.fail_json(msg=error.message, error_code=error.error_code, request_id=error.request_id, **result)
+        if isinstance(error, _validation.ValidationError):
+            self.module.fail_json(msg=error.message, field=error.field, **result)
+        self.module.fail_json(msg="%s: %s" % (type(error).__name__, error), **result)
+
+    def run(self, func):
+        """Call ``func(self)``; client, auth and validation errors become ``fail_json``."""
+        try:
+            func(self)
+        except (GraphError, _auth.AuthError, _validation.ValidationError) as exc:
+            self.fail(exc)
+        except Exception as exc:  # connection failures after every retry
+            if _http.HAS_REQUESTS and isinstance(exc, _http.requests.RequestException):
+                self.fail(exc.__class__("Cannot reach the service after retrying: %s" % _safe(exc)))
+            raise
+
+
+def _safe(exc):
+    text = str(exc)
+    return text.split("(Caused by")[0].strip() if "(Caused by" in text else text

@@ -1,0 +1,339 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) practiceprotect.m365 contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Users: desired state from options, current state from list reads, a plan of calls, then apply.
+
+Plain Python, reachable by unit tests without Ansible. ``build_spec`` validates and normalises one
+person's options (no I/O); ``UserService.read`` reads everyone's current state with list queries;
+``plan_user`` compares and returns the exact calls; ``UserService.apply`` sends them. Check mode stops
+after the plan. One person and a list of people go through the same functions.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
+from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError, odata_string, quote_key
+
+# option name -> Graph property
+FIELDS = (
+    ("display_name", "displayName"),
+    ("given_name", "givenName"),
+    ("surname", "surname"),
+    ("mail_nickname", "mailNickname"),
+    ("job_title", "jobTitle"),
+    ("department", "department"),
+    ("company_name", "companyName"),
+    ("office_location", "officeLocation"),
+    ("mobile_phone", "mobilePhone"),
+    ("business_phone", "businessPhones"),
+    ("usage_location", "usageLocation"),
+    ("other_mails", "otherMails"),
+    ("employee_id", "employeeId"),
+    ("account_enabled", "accountEnabled"),
+)
+SELECT = ",".join(["id", "userPrincipalName", "mail", "assignedLicenses"] + [prop for _, prop in FIELDS])
+FILTER_CHUNK = 15  # values per ``in (...)`` clause
+MAX_LENGTHS = {"displayName": 256, "givenName": 64, "surname": 64, "mailNickname": 64, "jobTitle": 128, "department": 64,
+               "companyName": 64, "officeLocation": 128, "employeeId": 16, "mobilePhone": 64}
+NICKNAME_BAD = set('@()\\[]";:<>, ')
+
+
+def build_spec(params):
+    """Validate and normalise one person's options. Raises ValidationError; makes no call."""
+    upn, domain = v.validate_upn(params["user_principal_name"])
+    phone_region = params.get("phone_region")
+    region = v.validate_region(phone_region, "phone_region") if phone_region else None
+    props = {}
+    for option, prop in FIELDS:
+        value = params.get(option)
+        if value is None:
+            continue
+        if option == "mobile_phone":
+            value = v.normalize_phone(value, region, "mobile_phone")
+        elif option == "business_phone":
+            value = [v.normalize_phone(value, region, "business_phone")] if value else []
+        elif option == "usage_location":
+            value = v.validate_region(value)
+        elif option == "other_mails":
+            value = [v.validate_email(addr) for addr in value]
+        elif option == "mail_nickname":
+            if set(value) & NICKNAME_BAD or not value.isascii():
+                raise v.ValidationError("mail_nickname %r may hold only ASCII letters, digits and . - _ characters." % value, field=option)
+        if isinstance(value, str):
+            if not value.strip():
+                raise v.ValidationError("%s is empty; leave it out to keep the current value." % option, field=option)
+            limit = MAX_LENGTHS.get(prop)
+            if limit and len(value) > limit:
+                raise v.ValidationError("%s is %d characters long; Microsoft 365 allows at most %d." % (option, len(value), limit), field=option)
+        props[prop] = value
+    licenses = params.get("licenses") or []
+    if params.get("password") is not None:
+        v.check_password(params["password"], upn)
+    manager = params.get("manager")
+    if manager and not v.is_guid(manager):
+        manager = v.validate_upn(manager)[0]
+    return {
+        "upn": upn, "domain": domain, "props": props, "licenses": list(licenses),
+        "purge_licenses": bool(params.get("purge_licenses")), "manager": manager,
+        "password": params.get("password"), "update_password": params.get("update_password") or "on_create",
+        "force_change_password": params.get("force_change_password", True),
+        "state": params.get("state") or "present", "restore_deleted": params.get("restore_deleted", True),
+    }
+
+
+def create_defaults(spec):
+    """Properties Graph requires on create, derived when the options leave them out."""
+    props = dict(spec["props"])
+    local = spec["upn"].split("@")[0]
+    if "displayName" not in props:
+        names = [props.get("givenName"), props.get("surname")]
+        props["displayName"] = " ".join(n for n in names if n) or local
+    if "mailNickname" not in props:
+        props["mailNickname"] = "".join(c for c in local if c not in NICKNAME_BAD) or "user"
+    props.setdefault("accountEnabled", True)
+    return props
+
+
+def _comparable(prop, value):
+    if prop in ("mobilePhone",) and value:
+        try:
+            return v.normalize_phone(value)
+        except v.ValidationError:
+            return value
+    if prop == "businessPhones":
+        out = []
+        for item in value or []:
+            try:
+                out.append(v.normalize_phone(item))
+            except v.ValidationError:
+                out.append(item)
+        return out
+    if prop == "otherMails":
+        return [m.lower() for m in value or []]
+    if prop == "usageLocation" and value:
+        return value.upper()
+    return value
+
+
+def sku_names(assigned, skus_by_id):
+    names = []
+    for lic in assigned or []:
+        sku = skus_by_id.get((lic.get("skuId") or "").lower())
+        names.append(sku["skuPartNumber"] if sku else lic.get("skuId"))
+    return sorted(names)
+
+
+def view(user, skus_by_id, manager=None):
+    """The before/after shape shown in diffs and returned as ``user``: Graph names, no secrets."""
+    if not user:
+        return {}
+    out = {"id": user.get("id"), "userPrincipalName": user.get("userPrincipalName")}
+    for _, prop in FIELDS:
+        if user.get(prop) not in (None, []):
+            out[prop] = user.get(prop)
+    out["licenses"] = sku_names(user.get("assignedLicenses"), skus_by_id)
+    if manager is not None:
+        out["manager"] = manager
+    return out
+
+
+def plan_user(spec, current, deleted, skus, manager_now=None, manager_target=None, graph_url="https://graph.microsoft.com"):
+    """Compare one person's spec with the tenant and return the plan.
+
+    ``current`` is the active user (or None), ``deleted`` the soft-deleted user with the same UPN
+    (or None). ``manager_target`` is ``{"id", "userPrincipalName"}`` of the wanted manager and
+    ``manager_now`` the current one. Returns a dict with ``action``, ``calls`` (each
+    ``{op, method, path, body, fields}``), ``before``, ``after`` and licence changes. Raises
+    ValidationError for problems only visible against the tenant (no free seat, usage location).
+    """
+    skus_by_id = dict((s["skuId"].lower(), s) for s in skus)
+    plan = {"upn": spec["upn"], "action": "none", "calls": [], "licenses_added": [], "licenses_removed": [], "password_set": False}
+    if spec["state"] == "absent":
+        if current:
+            plan["action"] = "delete"
+            plan["calls"].append({"op": "delete", "method": "DELETE", "path": "users/%s" % current["id"]})
+        plan["before"] = view(current, skus_by_id)
+        plan["after"] = {}
+        return plan
+
+    base = current
+    if current is None and deleted is not None and spec["restore_deleted"]:
+        plan["action"] = "restore"
+        plan["calls"].append({"op": "restore", "method": "POST", "path": "directory/deletedItems/%s/restore" % deleted["id"]})
+        base = dict(deleted, userPrincipalName=spec["upn"])
+    target_id = base["id"] if base else None
+    after = dict(base or {})
+    if base is None:
+        plan["action"] = "create"
+        props = create_defaults(spec)
+        password = spec["password"] or v.generate_password()
+        body = dict(props, userPrincipalName=spec["upn"],
+                    passwordProfile={"password": password, "forceChangePasswordNextSignIn": bool(spec["force_change_password"])})
+        plan["calls"].append({"op": "create", "method": "POST", "path": "users", "body": body, "fields": sorted(body)})
+        plan["password"] = password
+        plan["password_generated"] = spec["password"] is None
+        plan["password_set"] = True
+        after.update(props)
+        after["userPrincipalName"] = spec["upn"]
+        after["assignedLicenses"] = []
+    else:
+        changes = {}
+        for prop, value in spec["props"].items():
+            if _comparable(prop, base.get(prop)) != _comparable(prop, value):
+                changes[prop] = value
+        if spec["password"] is not None and spec["update_password"] == "always":
+            changes["passwordProfile"] = {"password": spec["password"], "forceChangePasswordNextSignIn": bool(spec["force_change_password"])}
+            plan["password_set"] = True
+        if changes:
+            plan["calls"].append({"op": "update", "method": "PATCH", "path": "users/%s" % target_id, "body": changes, "fields": sorted(changes)})
+            if plan["action"] == "none":
+                plan["action"] = "update"
+        after.update(dict((k, val) for k, val in changes.items() if k != "passwordProfile"))
+
+    # Licences: additive unless purge_licenses.
+    wanted = v.resolve_skus(spec["licenses"], skus)
+    held = set((lic.get("skuId") or "").lower() for lic in (after.get("assignedLicenses") or []))
+    add = [s for s in wanted if s["skuId"].lower() not in held]
+    remove = []
+    if spec["purge_licenses"]:
+        keep = set(s["skuId"].lower() for s in wanted)
+        remove = sorted(h for h in held if h not in keep)
+    if add:
+        usage = after.get("usageLocation")
+        if not usage:
+            raise v.ValidationError(
+                "usage_location is required to assign licences to %s (Microsoft 365 refuses licences without it); "
+                "set usage_location, for example AU." % spec["upn"], field="usage_location")
+        for sku in add:
+            if v.free_seats(sku) < 1:
+                raise v.ValidationError(v.seat_error(sku, skus), field="licenses")
+    if add or remove:
+        body = {"addLicenses": [{"skuId": s["skuId"], "disabledPlans": []} for s in add], "removeLicenses": remove}
+        plan["calls"].append({"op": "licenses", "method": "POST", "path": "users/%s/assignLicense" % (target_id or "{id}"), "body": body,
+                              "fields": ["addLicenses", "removeLicenses"]})
+        plan["licenses_added"] = [s["skuPartNumber"] for s in add]
+        plan["licenses_removed"] = sku_names([{"skuId": r} for r in remove], skus_by_id)
+        kept = [lic for lic in after.get("assignedLicenses") or [] if (lic.get("skuId") or "").lower() not in remove]
+        after["assignedLicenses"] = kept + [{"skuId": s["skuId"], "disabledPlans": []} for s in add]
+        if plan["action"] == "none":
+            plan["action"] = "update"
+
+    manager_view = None
+    if manager_target is not None:
+        manager_view = manager_target["userPrincipalName"]
+        if not manager_now or manager_now.get("id") != manager_target["id"]:
+            body = {"@odata.id": "%s/v1.0/users/%s" % (graph_url.rstrip("/"), manager_target["id"])}
+            plan["calls"].append({"op": "manager", "method": "PUT", "path": "users/%s/manager/$ref" % (target_id or "{id}"), "body": body,
+                                  "fields": ["manager"]})
+            if plan["action"] == "none":
+                plan["action"] = "update"
+    before_manager = (manager_now or {}).get("userPrincipalName") if manager_target is not None else None
+    plan["before"] = view(current, skus_by_id, before_manager if current else None)
+    plan["after"] = view(after, skus_by_id, manager_view)
+    return plan
+
+
+def public_calls(plan):
+    """The plan as shown to people: method, path and field names, never values (passwords)."""
+    return [{"op": c["op"], "method": c["method"], "path": "/" + c["path"], "fields": c.get("fields", [])} for c in plan["calls"]]
+
+
+class UserService:
+    """Reads and writes users through a ``GraphClient``."""
+
+    def __init__(self, graph):
+        self.graph = graph
+        self._skus = None
+        self._domains = None
+
+    def domains(self):
+        if self._domains is None:
+            self._domains = self.graph.list("domains")
+        return self._domains
+
+    def skus(self):
+        if self._skus is None:
+            self._skus = self.graph.list("subscribedSkus")
+        return self._skus
+
+    def read(self, upns):
+        """Active users by UPN, with list queries (``in`` chunks), keyed by lower-case UPN."""
+        found = {}
+        upns = sorted(set(u.lower() for u in upns))
+        for offset in range(0, len(upns), FILTER_CHUNK):
+            chunk = upns[offset:offset + FILTER_CHUNK]
+            flt = "userPrincipalName in (%s)" % ",".join(odata_string(u) for u in chunk)
+            for user in self.graph.list("users", params={"$filter": flt, "$select": SELECT, "$top": "999"}):
+                found[user["userPrincipalName"].lower()] = user
+        return found
+
+    def read_deleted(self, upns):
+        """Soft-deleted users whose original UPN is one of ``upns``.
+
+        Entra renames a deleted user's UPN to ``<id without dashes><upn>``; endswith needs an
+        advanced query (ConsistencyLevel: eventual and $count=true).
+        """
+        found = {}
+        for upn in sorted(set(u.lower() for u in upns)):
+            items = self.graph.list("directory/deletedItems/microsoft.graph.user",
+                                    params={"$filter": "endswith(userPrincipalName,%s)" % odata_string(upn), "$count": "true",
+                                            "$select": SELECT + ",deletedDateTime"},
+                                    headers={"ConsistencyLevel": "eventual"})
+            matches = [i for i in items if (i.get("userPrincipalName") or "").lower() == (i["id"].replace("-", "") + upn)]
+            if matches:
+                found[upn] = sorted(matches, key=lambda i: i.get("deletedDateTime") or "")[-1]
+        return found
+
+    def resolve_user(self, key):
+        """``{"id", "userPrincipalName"}`` of a user given by UPN or id, or None."""
+        return self.graph.get_or_none("users/%s" % quote_key(key), params={"$select": "id,userPrincipalName"})
+
+    def manager_of(self, user_id):
+        return self.graph.get_or_none("users/%s/manager" % user_id, params={"$select": "id,userPrincipalName"})
+
+    def apply(self, plan):
+        """Send the plan's calls in order; returns the id of the user."""
+        user_id = None
+        lagging = False
+        for call in plan["calls"]:
+            path = call["path"]
+            if user_id:
+                path = path.replace("{id}", user_id)
+            if call["op"] == "create":
+                try:
+                    created = self.graph.request("POST", path, body=call["body"])
+                except GraphError as exc:
+                    # A retried POST that had reached the service, or a user that the plan's read
+                    # did not yet see (replication lag): the user exists, so adopt it.
+                    if exc.status == 400 and "ObjectConflict" in exc.detail_codes():
+                        existing = self.graph.get("users/%s" % quote_key(plan["upn"]), params={"$select": "id"}, lagging=True)
+                        raise UserAppeared(existing["id"])
+                    raise
+                user_id = created["id"]
+                lagging = True
+                continue
+            if call["op"] == "restore":
+                restored = self.graph.request("POST", path)
+                user_id = restored["id"]
+                lagging = True
+                continue
+            if call["op"] == "delete":
+                try:
+                    self.graph.request("DELETE", path)
+                except GraphError as exc:
+                    if exc.status != 404:  # already gone (a retried DELETE that had succeeded)
+                        raise
+                continue
+            self.graph.request(call["method"], path, body=call.get("body"), lagging=lagging)
+            user_id = user_id or path.split("/")[1]
+        return user_id
+
+
+class UserAppeared(Exception):
+    """Raised by apply when the user to create already exists; the caller re-plans as an update."""
+
+    def __init__(self, user_id):
+        super(UserAppeared, self).__init__(user_id)
+        self.user_id = user_id

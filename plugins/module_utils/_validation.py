@@ -1,0 +1,185 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) practiceprotect.m365 contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Input checks that run before any write, and strong password generation.
+
+Every function raises ``ValidationError`` with a sentence that says what is wrong and what to do.
+Phone numbers are parsed with Google's libphonenumber port (``phonenumbers``) and e-mail addresses
+with ``email-validator``, rather than with home-grown regular expressions.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+import secrets
+import string
+
+try:
+    import phonenumbers
+    HAS_PHONENUMBERS = True
+    PHONENUMBERS_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - reported by the module
+    HAS_PHONENUMBERS = False
+    PHONENUMBERS_IMPORT_ERROR = exc
+
+try:
+    import email_validator
+    HAS_EMAIL_VALIDATOR = True
+    EMAIL_VALIDATOR_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - reported by the module
+    HAS_EMAIL_VALIDATOR = False
+    EMAIL_VALIDATOR_IMPORT_ERROR = exc
+
+
+class ValidationError(Exception):
+    def __init__(self, message, field=None):
+        super(ValidationError, self).__init__(message)
+        self.message = message
+        self.field = field
+
+
+GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# Entra ID: the user part of a UPN may hold A-Z a-z 0-9 ' . - _ ! # ^ ~ (reference: user-post-users).
+UPN_LOCAL_RE = re.compile(r"^[A-Za-z0-9'._!#^~-]+$")
+DOMAIN_LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+UPN_MAX = 113
+UPN_LOCAL_MAX = 64
+
+
+def is_guid(value):
+    return bool(GUID_RE.match(value or ""))
+
+
+def validate_domain_name(domain, what="domain"):
+    labels = (domain or "").split(".")
+    if len(labels) < 2 or not all(DOMAIN_LABEL_RE.match(label) for label in labels) or labels[-1].isdigit():
+        raise ValidationError("%s %r is not a valid DNS domain name." % (what.capitalize(), domain), field=what)
+    return domain.lower()
+
+
+def validate_upn(upn):
+    """Check a user principal name's syntax; returns ``(upn, domain)`` with the domain lower-cased."""
+    if not isinstance(upn, str) or upn.count("@") != 1:
+        raise ValidationError("user_principal_name %r must look like name@domain, with exactly one @." % (upn,), field="user_principal_name")
+    local, domain = upn.split("@")
+    if not local:
+        raise ValidationError("user_principal_name %r has nothing before the @." % upn, field="user_principal_name")
+    if len(upn) > UPN_MAX or len(local) > UPN_LOCAL_MAX:
+        raise ValidationError(
+            "user_principal_name %r is too long: at most %d characters in all and %d before the @." % (upn, UPN_MAX, UPN_LOCAL_MAX),
+            field="user_principal_name")
+    if not UPN_LOCAL_RE.match(local):
+        bad = sorted(set(ch for ch in local if not UPN_LOCAL_RE.match(ch)))
+        raise ValidationError(
+            "user_principal_name %r contains characters Microsoft 365 does not allow before the @ (%s); "
+            "use letters, digits and ' . - _ ! # ^ ~ only." % (upn, " ".join(repr(c) for c in bad)), field="user_principal_name")
+    if local.startswith(".") or local.endswith(".") or ".." in local:
+        raise ValidationError("user_principal_name %r may not start or end with a dot or contain two dots in a row." % upn,
+                              field="user_principal_name")
+    validate_domain_name(domain, "user_principal_name domain")
+    return "%s@%s" % (local, domain.lower()), domain.lower()
+
+
+def check_domain_verified(domain, domains, field="user_principal_name"):
+    """``domains`` is the Graph ``/domains`` list. Raises unless ``domain`` is verified there."""
+    by_name = dict((d.get("id", "").lower(), d) for d in domains)
+    verified = sorted(name for name, d in by_name.items() if d.get("isVerified"))
+    found = by_name.get(domain.lower())
+    if found is None:
+        raise ValidationError("The domain %s is not a domain of this tenant. Verified domains: %s." % (domain, ", ".join(verified)), field=field)
+    if not found.get("isVerified"):
+        raise ValidationError(
+            "The domain %s is in the tenant but not verified, so Microsoft 365 refuses it for %s. "
+            "Verify it first, or use one of: %s." % (domain, field, ", ".join(verified)), field=field)
+    return domain.lower()
+
+
+def normalize_phone(value, region=None, field="mobile_phone"):
+    """A phone number in E.164 form (``+61412345678``); local numbers need ``region``."""
+    if value is None or value == "":
+        return value
+    try:
+        parsed = phonenumbers.parse(value, region.upper() if region else None)
+    except phonenumbers.NumberParseException:
+        hint = "" if region or value.strip().startswith("+") else " Give it in international form (+61 412 345 678) or set phone_region."
+        raise ValidationError("%s %r is not a phone number.%s" % (field, value, hint), field=field)
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValidationError("%s %r is not a valid number%s." % (field, value, " for region %s" % region.upper() if region else ""), field=field)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def validate_region(code, field="usage_location"):
+    """An ISO 3166-1 alpha-2 country code (the regions libphonenumber knows)."""
+    if code is None:
+        return None
+    upper = str(code).upper()
+    if len(upper) != 2 or upper not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError("%s %r is not an ISO 3166 two-letter country code (for example AU, GB, US)." % (field, code), field=field)
+    return upper
+
+
+def validate_email(address, field="other_mails"):
+    try:
+        result = email_validator.validate_email(address, check_deliverability=False)
+    except email_validator.EmailNotValidError as exc:
+        raise ValidationError("%s %r is not a valid e-mail address: %s" % (field, address, exc), field=field)
+    return result.normalized
+
+
+def check_password(password, upn=None):
+    """Entra ID's rules: 8 to 256 characters, three of four character classes, not the user name."""
+    if len(password) < 8 or len(password) > 256:
+        raise ValidationError("password must be 8 to 256 characters long.", field="password")
+    classes = [any(c.islower() for c in password), any(c.isupper() for c in password),
+               any(c.isdigit() for c in password), any(not c.isalnum() for c in password)]
+    if sum(classes) < 3:
+        raise ValidationError("password must mix at least three of: lower case, upper case, digits, symbols.", field="password")
+    if upn and upn.split("@")[0].lower() in password.lower():
+        raise ValidationError("password must not contain the user name.", field="password")
+
+
+PASSWORD_SYMBOLS = "!#%+-.=?@^_~"
+
+
+def generate_password(length=20):
+    """A random password with every character class, from the OS's CSPRNG."""
+    alphabet = string.ascii_letters + string.digits + PASSWORD_SYMBOLS
+    while True:
+        candidate = "".join(secrets.choice(alphabet) for _ in range(length))
+        if (any(c.islower() for c in candidate) and any(c.isupper() for c in candidate)
+                and any(c.isdigit() for c in candidate) and any(c in PASSWORD_SYMBOLS for c in candidate)):
+            return candidate
+
+
+def free_seats(sku):
+    units = sku.get("prepaidUnits") or {}
+    return int(units.get("enabled", 0)) + int(units.get("warning", 0)) - int(sku.get("consumedUnits", 0))
+
+
+def resolve_skus(requested, subscribed):
+    """Map part numbers or GUIDs to subscribed SKUs; unknown names fail with the names on offer."""
+    by_part = dict((s["skuPartNumber"].upper(), s) for s in subscribed)
+    by_id = dict((s["skuId"].lower(), s) for s in subscribed)
+    resolved, unknown = [], []
+    for name in requested:
+        sku = by_id.get(name.lower()) if is_guid(name) else by_part.get(name.upper())
+        if sku is None:
+            unknown.append(name)
+        elif sku not in resolved:
+            resolved.append(sku)
+    if unknown:
+        raise ValidationError(
+            "Unknown licence %s: this tenant subscribes to %s. Give a SKU part number or skuId from that list." % (
+                ", ".join(unknown), ", ".join(sorted(by_part))), field="licenses")
+    return resolved
+
+
+def seat_error(wanted, subscribed):
+    """The sentence for a SKU with no free seat, naming the SKUs that do have seats."""
+    with_seats = ["%s (%d free)" % (s["skuPartNumber"], free_seats(s)) for s in sorted(subscribed, key=lambda s: s["skuPartNumber"])
+                  if free_seats(s) > 0]
+    return ("No free seat on %s: %d bought, %d in use. Buy more seats or free one; SKUs with free seats: %s." % (
+        wanted["skuPartNumber"], int((wanted.get("prepaidUnits") or {}).get("enabled", 0)), int(wanted.get("consumedUnits", 0)),
+        ", ".join(with_seats) or "none"))

@@ -1,0 +1,334 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) practiceprotect.m365 contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: m365_user
+short_description: Create, update, disable, delete and restore Microsoft 365 users
+version_added: 0.1.0
+description:
+  - Manages one Microsoft 365 (Entra ID) user through Microsoft Graph, idempotently.
+  - Creates the user if no user has the UPN; restores a soft-deleted user with that UPN instead of
+    creating a duplicate (O(restore_deleted)); adopts an existing account without recreating it.
+  - Checks every input before the first write, against the tenant where needed (verified domain,
+    SKU names, free seats, usage location), and fails with a sentence that says what to do.
+  - Reads the current state, plans the exact calls, and in check mode stops there.
+author:
+  - practiceprotect.m365 maintainers (@practiceprotect)
+extends_documentation_fragment:
+  - practiceprotect.m365.m365_auth
+  - practiceprotect.m365.attributes
+  - practiceprotect.m365.attributes.ACTIONS
+options:
+  user_principal_name:
+    description:
+      - Sign-in name of the user, C(name@domain). The domain must be verified in the tenant.
+    type: str
+    required: true
+    aliases: [upn]
+  state:
+    description:
+      - V(present) creates or updates the user; V(absent) soft-deletes it (restorable for 30 days).
+    type: str
+    choices: [present, absent]
+    default: present
+  display_name:
+    description: Display name. Defaults on create to O(given_name) O(surname), else the part of the UPN before the @.
+    type: str
+  given_name:
+    description: First name.
+    type: str
+  surname:
+    description: Last name.
+    type: str
+  mail_nickname:
+    description: Mail alias. Defaults on create to the part of the UPN before the @.
+    type: str
+  job_title:
+    description: Job title.
+    type: str
+  department:
+    description: Department.
+    type: str
+  company_name:
+    description: Company name.
+    type: str
+  office_location:
+    description: Office.
+    type: str
+  mobile_phone:
+    description:
+      - Mobile number, stored in E.164 form (C(+61412345678)). Practice Protect uses it for SMS one-time codes.
+      - A local number is accepted when O(phone_region) is set.
+    type: str
+  business_phone:
+    description: Business phone, in the same forms as O(mobile_phone). Microsoft 365 keeps one.
+    type: str
+  phone_region:
+    description: ISO 3166 country code used to read local phone numbers, for example V(AU).
+    type: str
+  usage_location:
+    description:
+      - ISO 3166 two-letter country code where the user uses the services. Required before licences can be assigned.
+    type: str
+  other_mails:
+    description: Alternate e-mail addresses (for example a personal address for the first-day password).
+    type: list
+    elements: str
+  employee_id:
+    description: Employee number (at most 16 characters).
+    type: str
+  manager:
+    description: UPN or object id of the user's manager.
+    type: str
+  account_enabled:
+    description:
+      - Whether the user can sign in. V(false) blocks sign-in (the first step of offboarding). New users are enabled unless set.
+    type: bool
+  licenses:
+    description:
+      - Licences to hold, as SKU part numbers (V(O365_BUSINESS_PREMIUM)) or skuId GUIDs.
+      - Additive; licences not listed are kept unless O(purge_licenses=true).
+    type: list
+    elements: str
+    default: []
+  purge_licenses:
+    description: Remove every licence not listed in O(licenses).
+    type: bool
+    default: false
+  password:
+    description:
+      - Initial password. When left out on create, a strong random password is generated; it is
+        never printed and is returned only with O(return_password=true).
+    type: str
+  update_password:
+    description:
+      - V(on_create) sets O(password) only when the user is created; V(always) resets it on every run (and so always reports a change).
+    type: str
+    choices: [on_create, always]
+    default: on_create
+  force_change_password:
+    description: Make the user choose a new password at the next sign-in.
+    type: bool
+    default: true
+  return_password:
+    description:
+      - Return a generated password as RV(password). Set C(no_log) on the task when you use this.
+    type: bool
+    default: false
+  restore_deleted:
+    description: Restore a soft-deleted user with the same UPN instead of creating a new one.
+    type: bool
+    default: true
+  replication_timeout:
+    description:
+      - Seconds to keep retrying calls that answer 404 on a user this task has just created or restored
+        (directory replication lag, usually seconds, up to two minutes).
+    type: int
+    default: 120
+notes:
+  - Permissions (application) - C(User.ReadWrite.All), C(Domain.Read.All) and C(Organization.Read.All). See docs/permissions.md.
+seealso:
+  - module: practiceprotect.m365.m365_user_info
+"""
+
+EXAMPLES = r"""
+- name: Create a joiner with a licence (connection settings from M365_* environment variables)
+  practiceprotect.m365.m365_user:
+    user_principal_name: jane.citizen@northwindacct.com
+    given_name: Jane
+    surname: Citizen
+    job_title: Senior Accountant
+    department: Tax
+    mobile_phone: "0412 345 678"
+    phone_region: AU
+    usage_location: AU
+    manager: sarah.jones@northwindacct.com
+    licenses:
+      - O365_BUSINESS_PREMIUM
+
+- name: Create a user and keep the generated password for the welcome mail
+  practiceprotect.m365.m365_user:
+    user_principal_name: sam.lee@northwindacct.com
+    display_name: Sam Lee
+    return_password: true
+  register: sam
+  no_log: true
+
+- name: Block sign-in for a leaver and take back every licence
+  practiceprotect.m365.m365_user:
+    user_principal_name: tom.baker@northwindacct.com
+    account_enabled: false
+    licenses: []
+    purge_licenses: true
+
+- name: Soft-delete a user (restorable for 30 days; running state=present again restores it)
+  practiceprotect.m365.m365_user:
+    user_principal_name: tom.baker@northwindacct.com
+    state: absent
+
+- name: Set the connection once for a play
+  hosts: localhost
+  module_defaults:
+    group/practiceprotect.m365.m365:
+      tenant_id: "{{ m365_tenant_id }}"
+      client_id: "{{ m365_client_id }}"
+      client_certificate_path: /etc/ansible/m365-automation.pem
+  tasks:
+    - name: Ensure a user exists
+      practiceprotect.m365.m365_user:
+        user_principal_name: jane.citizen@northwindacct.com
+"""
+
+RETURN = r"""
+user:
+  description: The user after the task (before it, for O(state=absent)), in Graph property names, plus licence part numbers.
+  returned: always
+  type: dict
+  sample:
+    id: 0b6f2d4e-7f1e-4c55-9a2c-2b9f5d1e8c11
+    userPrincipalName: jane.citizen@northwindacct.com
+    displayName: Jane Citizen
+    usageLocation: AU
+    licenses: [O365_BUSINESS_PREMIUM]
+action:
+  description: What the task did or would do.
+  returned: always
+  type: str
+  sample: create
+  choices: [none, create, update, restore, delete]
+plan:
+  description: The calls made (or, in check mode, that would be made), with field names but never values.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{op: create, method: POST, path: /users, fields: [displayName, passwordProfile, userPrincipalName]}]
+licenses_added:
+  description: Part numbers of the licences added.
+  returned: always
+  type: list
+  elements: str
+licenses_removed:
+  description: Part numbers of the licences removed.
+  returned: always
+  type: list
+  elements: str
+password:
+  description: The generated password. Only with O(return_password=true) and when this task created the user with a generated password.
+  returned: when requested
+  type: str
+retries:
+  description: How many requests were retried (throttling, 5xx, resets).
+  returned: always
+  type: int
+graph_requests:
+  description: How many Graph requests the task sent.
+  returned: always
+  type: int
+replication_waits:
+  description: How many times the task waited for directory replication.
+  returned: always
+  type: int
+"""
+
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365Module
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _users
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
+
+
+def main():
+    m = M365Module(
+        argument_spec=dict(
+            user_principal_name=dict(type="str", required=True, aliases=["upn"]),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+            display_name=dict(type="str"),
+            given_name=dict(type="str"),
+            surname=dict(type="str"),
+            mail_nickname=dict(type="str"),
+            job_title=dict(type="str"),
+            department=dict(type="str"),
+            company_name=dict(type="str"),
+            office_location=dict(type="str"),
+            mobile_phone=dict(type="str"),
+            business_phone=dict(type="str"),
+            phone_region=dict(type="str"),
+            usage_location=dict(type="str"),
+            other_mails=dict(type="list", elements="str"),
+            employee_id=dict(type="str"),
+            manager=dict(type="str"),
+            account_enabled=dict(type="bool"),
+            licenses=dict(type="list", elements="str", default=[]),
+            purge_licenses=dict(type="bool", default=False),
+            password=dict(type="str", no_log=True),
+            update_password=dict(type="str", default="on_create", choices=["on_create", "always"], no_log=False),
+            force_change_password=dict(type="bool", default=True),
+            return_password=dict(type="bool", default=False),
+            restore_deleted=dict(type="bool", default=True),
+            replication_timeout=dict(type="int", default=120),
+        ),
+        supports_check_mode=True,
+    )
+    m.run(run)
+
+
+def run(m):
+    p = m.params
+    spec = _users.build_spec(p)
+    svc = _users.UserService(m.graph)
+    upn = spec["upn"].lower()
+    present = spec["state"] == "present"
+    if present:
+        v.check_domain_verified(spec["domain"], svc.domains())
+    current = svc.read([upn]).get(upn)
+    deleted = None
+    if present and current is None and spec["restore_deleted"]:
+        deleted = svc.read_deleted([upn]).get(upn)
+    skus = svc.skus() if present or (current and current.get("assignedLicenses")) else []
+    manager_target = manager_now = None
+    if present and spec["manager"]:
+        manager_target = svc.resolve_user(spec["manager"])
+        if manager_target is None:
+            raise v.ValidationError("manager %s is not a user in this tenant." % spec["manager"], field="manager")
+        if current:
+            manager_now = svc.manager_of(current["id"])
+
+    def make_plan(cur, dele, mgr_now):
+        return _users.plan_user(spec, cur, dele, skus, mgr_now, manager_target, m.params["graph_url"])
+
+    plan = make_plan(current, deleted, manager_now)
+    if not m.check_mode and plan["calls"]:
+        try:
+            user_id = svc.apply(plan)
+        except _users.UserAppeared as appeared:
+            # The user exists although the read did not show it (replication lag or a retried
+            # create): plan again against it, so nothing is created twice.
+            spec["password"] = spec["password"] if spec["update_password"] == "always" else None
+            current = m.graph.get("users/%s" % appeared.user_id, params={"$select": _users.SELECT}, lagging=True)
+            manager_now = svc.manager_of(current["id"]) if manager_target else None
+            first = plan
+            plan = make_plan(current, None, manager_now)
+            plan["action"] = first["action"]
+            user_id = svc.apply(plan) if plan["calls"] else current["id"]
+        plan["after"]["id"] = user_id
+    result = dict(
+        changed=bool(plan["calls"]),
+        action=plan["action"],
+        plan=_users.public_calls(plan),
+        user=plan["after"] if present else plan["before"],
+        licenses_added=plan["licenses_added"],
+        licenses_removed=plan["licenses_removed"],
+    )
+    if m.module._diff:
+        result["diff"] = {"before": plan["before"], "after": plan["after"]}
+    if p["return_password"] and plan.get("password_generated") and not m.check_mode:
+        result["password"] = plan["password"]
+    m.exit(**result)
+
+
+if __name__ == "__main__":
+    main()

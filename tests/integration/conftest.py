@@ -1,0 +1,111 @@
+# -*- coding: utf-8 -*-
+"""Integration fixtures: one sandbox per test session, reset before each test, and a runner for
+real ``ansible-playbook`` processes whose output is kept under tests/output/ for the secret scan."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from tests.sandbox.client import start_sandbox
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OUTPUT = os.path.join(ROOT, "tests", "output", "integration")
+CALLBACKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback_plugins")
+
+
+@pytest.fixture(scope="session")
+def sandbox_session():
+    state_dir = tempfile.mkdtemp(prefix="m365-sandbox-")
+    sandbox = start_sandbox(state_dir)
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_session):
+    sandbox_session.reset()
+    return sandbox_session
+
+
+class PlaybookRun:
+    def __init__(self, rc, stdout, results):
+        self.rc = rc
+        self.stdout = stdout
+        self.tasks = results.get("tasks", [])
+        self.stats = results.get("stats", {})
+
+    def task(self, name, host="localhost"):
+        found = [t for t in self.tasks if t["task"] == name and t["host"] == host]
+        assert found, "task %r did not run on %s; output:\n%s" % (name, host, self.stdout[-3000:])
+        return found[-1]
+
+    def result(self, name, host="localhost"):
+        return self.task(name, host)["result"]
+
+    def changed(self, host="localhost"):
+        return self.stats[host]["changed"]
+
+
+@pytest.fixture
+def run_playbook(sandbox, request, tmp_path):
+    """Run a playbook (YAML text) against the sandbox; returns a PlaybookRun."""
+    counter = {"n": 0}
+
+    def run(playbook, extra_vars=None, check=False, diff=False, verbosity=0, env=None, inventory=None, limit=None, expect_rc=None):
+        counter["n"] += 1
+        path = tmp_path / ("play%d.yml" % counter["n"])
+        path.write_text(playbook)
+        results_file = tmp_path / ("results%d.json" % counter["n"])
+        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), str(path)]
+        cmd += ["-i", inventory or "localhost,", "-e", "ansible_connection=local", "-e", "ansible_python_interpreter=%s" % sys.executable]
+        if extra_vars:
+            cmd += ["-e", json.dumps(extra_vars)]
+        if check:
+            cmd.append("--check")
+        if diff:
+            cmd.append("--diff")
+        if limit:
+            cmd += ["--limit", limit]
+        if verbosity:
+            cmd.append("-" + "v" * verbosity)
+        run_env = dict(os.environ)
+        run_env.update(sandbox.env)
+        run_env.update({
+            "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, ".build", "collections"),
+            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+            "ANSIBLE_CALLBACK_PLUGINS": CALLBACKS,
+            "ANSIBLE_CALLBACKS_ENABLED": "results_file",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_RETRY_FILES_ENABLED": "0",
+            "ANSIBLE_HOST_KEY_CHECKING": "0",
+            "ANSIBLE_LOCALHOST_WARNING": "0",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+            "RESULTS_FILE": str(results_file),
+        })
+        for key, value in (env or {}).items():
+            if value is None:
+                run_env.pop(key, None)
+            else:
+                run_env[key] = value
+        proc = subprocess.run(cmd, cwd=ROOT, env=run_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                              timeout=600)
+        os.makedirs(OUTPUT, exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.nodeid.split("::")[-1])
+        with open(os.path.join(OUTPUT, "%s-%d.log" % (name, counter["n"])), "w") as handle:
+            handle.write(proc.stdout)
+        results = json.loads(results_file.read_text()) if results_file.exists() else {}
+        if expect_rc is not None:
+            assert proc.returncode == expect_rc, proc.stdout[-4000:]
+        return PlaybookRun(proc.returncode, proc.stdout, results)
+
+    return run

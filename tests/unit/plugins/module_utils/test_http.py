@@ -1,0 +1,98 @@
+# -*- coding: utf-8 -*-
+"""The retry policy against a real local HTTP server that answers from a script."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import http.server
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _http
+
+
+class Script:
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.seen = []
+
+
+@pytest.fixture
+def server():
+    script = Script([])
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            script.seen.append((self.command, self.path))
+            status, headers = script.answers.pop(0) if script.answers else (200, {})
+            if status == "reset":
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                self.connection.close()
+                return
+            body = json.dumps({"ok": status == 200}).encode()
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PATCH = _answer
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield script, "http://127.0.0.1:%d" % httpd.server_address[1]
+    httpd.shutdown()
+
+
+def test_retry_after_is_honoured_and_counted(server):
+    script, url = server
+    script.answers = [(429, {"Retry-After": "1"}), (503, {}), (200, {})]
+    stats = _http.RetryStats()
+    session = _http.build_session(stats=stats, backoff_factor=0.01)
+    started = time.monotonic()
+    response = session.post(url + "/v1.0/users", json={"a": 1}, timeout=5)
+    assert response.status_code == 200
+    assert time.monotonic() - started >= 1.0  # waited for Retry-After
+    assert stats.count == 2 and [e["status"] for e in stats.events] == [429, 503]
+    assert _http.retried(response)
+    assert len(script.seen) == 3 and script.seen[0] == ("POST", "/v1.0/users")
+
+
+def test_connection_reset_is_retried_for_writes(server):
+    script, url = server
+    script.answers = [("reset", {}), (200, {})]
+    stats = _http.RetryStats()
+    session = _http.build_session(stats=stats, backoff_factor=0.01)
+    assert session.patch(url + "/x", json={}, timeout=5).status_code == 200
+    assert stats.count == 1 and stats.events[0]["error"] is not None
+
+
+def test_deadline_stops_a_storm(server):
+    script, url = server
+    script.answers = [(503, {"Retry-After": "2"})] * 20
+    session = _http.build_session(retry_deadline=3, backoff_factor=0.01)
+    started = time.monotonic()
+    response = session.get(url + "/x", timeout=5)
+    assert response.status_code == 503  # the last answer is handed back for the caller to report
+    assert time.monotonic() - started < 3.5
+    assert 1 <= len(script.seen) <= 3
+
+
+def test_client_errors_are_not_retried(server):
+    script, url = server
+    script.answers = [(400, {}), (200, {})]
+    session = _http.build_session(backoff_factor=0.01)
+    assert session.get(url + "/x", timeout=5).status_code == 400
+    assert len(script.seen) == 1

@@ -1,0 +1,153 @@
+# -*- coding: utf-8 -*-
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+import pytest
+
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _users
+from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError
+
+BSTD = "f245ecc8-75af-4f8e-b61f-27d8114de5f3"
+E3 = "6fd2c87f-b296-42f0-b197-1e91e994b900"
+SKUS = [
+    {"skuId": BSTD, "skuPartNumber": "O365_BUSINESS_PREMIUM", "consumedUnits": 3, "prepaidUnits": {"enabled": 25}},
+    {"skuId": E3, "skuPartNumber": "ENTERPRISEPACK", "consumedUnits": 2, "prepaidUnits": {"enabled": 2}},
+]
+UID = "0b6f2d4e-7f1e-4c55-9a2c-2b9f5d1e8c11"
+
+
+def params(**kw):
+    base = dict(user_principal_name="jane.citizen@northwindacct.com", state="present", licenses=[], purge_licenses=False,
+                update_password="on_create", force_change_password=True, restore_deleted=True)
+    base.update(kw)
+    return base
+
+
+def existing(**props):
+    user = {"id": UID, "userPrincipalName": "jane.citizen@northwindacct.com", "displayName": "Jane Citizen", "givenName": "Jane",
+            "surname": "Citizen", "mailNickname": "jane.citizen", "accountEnabled": True, "usageLocation": "AU",
+            "mobilePhone": "+61 412 345 678", "businessPhones": [], "otherMails": [], "assignedLicenses": []}
+    user.update(props)
+    return user
+
+
+def test_create_plan_has_required_fields_and_generated_password():
+    spec = _users.build_spec(params(given_name="Jane", surname="Citizen", usage_location="au", licenses=["O365_BUSINESS_PREMIUM"]))
+    plan = _users.plan_user(spec, None, None, SKUS)
+    assert plan["action"] == "create"
+    create, licences = plan["calls"]
+    assert create["method"] == "POST" and create["path"] == "users"
+    body = create["body"]
+    assert body["displayName"] == "Jane Citizen" and body["mailNickname"] == "jane.citizen" and body["accountEnabled"] is True
+    assert body["usageLocation"] == "AU"
+    assert body["passwordProfile"]["password"] == plan["password"] and plan["password_generated"]
+    assert licences["path"] == "users/{id}/assignLicense"
+    assert licences["body"] == {"addLicenses": [{"skuId": BSTD, "disabledPlans": []}], "removeLicenses": []}
+    assert plan["after"]["licenses"] == ["O365_BUSINESS_PREMIUM"]
+
+
+def test_public_calls_never_show_values():
+    spec = _users.build_spec(params(password="Sup3r-Secret-Pw"))
+    plan = _users.plan_user(spec, None, None, SKUS)
+    shown = repr(_users.public_calls(plan)) + repr(plan["before"]) + repr(plan["after"])
+    assert "Sup3r-Secret-Pw" not in shown
+    assert _users.public_calls(plan)[0]["fields"] == ["accountEnabled", "displayName", "mailNickname", "passwordProfile", "userPrincipalName"]
+
+
+def test_converged_user_needs_no_call():
+    spec = _users.build_spec(params(given_name="Jane", surname="Citizen", mobile_phone="0412345678", phone_region="AU",
+                                    usage_location="AU", password="Sup3r-Secret-Pw"))
+    plan = _users.plan_user(spec, existing(), None, SKUS)
+    assert plan["calls"] == [] and plan["action"] == "none"
+    assert plan["before"] == plan["after"]
+
+
+def test_update_only_changed_fields():
+    spec = _users.build_spec(params(job_title="Partner", given_name="Jane"))
+    plan = _users.plan_user(spec, existing(), None, SKUS)
+    assert plan["action"] == "update"
+    assert plan["calls"] == [{"op": "update", "method": "PATCH", "path": "users/" + UID, "body": {"jobTitle": "Partner"}, "fields": ["jobTitle"]}]
+    assert plan["before"].get("jobTitle") is None and plan["after"]["jobTitle"] == "Partner"
+
+
+def test_password_always_resets():
+    spec = _users.build_spec(params(password="Sup3r-Secret-Pw", update_password="always", force_change_password=False))
+    plan = _users.plan_user(spec, existing(), None, SKUS)
+    assert plan["calls"][0]["body"] == {"passwordProfile": {"password": "Sup3r-Secret-Pw", "forceChangePasswordNextSignIn": False}}
+
+
+def test_licences_are_additive_and_purge_removes_unlisted():
+    user = existing(assignedLicenses=[{"skuId": E3, "disabledPlans": []}])
+    spec = _users.build_spec(params(licenses=["O365_BUSINESS_PREMIUM"]))
+    plan = _users.plan_user(spec, user, None, SKUS)
+    assert plan["calls"][0]["body"]["removeLicenses"] == []
+    assert plan["after"]["licenses"] == ["ENTERPRISEPACK", "O365_BUSINESS_PREMIUM"]
+    spec = _users.build_spec(params(licenses=["O365_BUSINESS_PREMIUM"], purge_licenses=True))
+    plan = _users.plan_user(spec, user, None, SKUS)
+    assert plan["calls"][0]["body"]["removeLicenses"] == [E3]
+    assert plan["licenses_removed"] == ["ENTERPRISEPACK"] and plan["after"]["licenses"] == ["O365_BUSINESS_PREMIUM"]
+
+
+def test_no_free_seat_is_refused_before_any_call():
+    spec = _users.build_spec(params(usage_location="AU", licenses=["ENTERPRISEPACK"]))
+    with pytest.raises(ValidationError) as err:
+        _users.plan_user(spec, None, None, SKUS)
+    assert err.value.message.startswith("No free seat on ENTERPRISEPACK: 2 bought, 2 in use.")
+    assert "O365_BUSINESS_PREMIUM (22 free)" in err.value.message
+
+
+def test_licence_needs_usage_location():
+    spec = _users.build_spec(params(licenses=["O365_BUSINESS_PREMIUM"]))
+    with pytest.raises(ValidationError) as err:
+        _users.plan_user(spec, None, None, SKUS)
+    assert "usage_location is required" in err.value.message
+    # an existing usage location is enough
+    plan = _users.plan_user(spec, existing(), None, SKUS)
+    assert plan["licenses_added"] == ["O365_BUSINESS_PREMIUM"]
+
+
+def test_restore_instead_of_create():
+    deleted = existing(userPrincipalName=UID.replace("-", "") + "jane.citizen@northwindacct.com", accountEnabled=True)
+    spec = _users.build_spec(params(job_title="Partner"))
+    plan = _users.plan_user(spec, None, deleted, SKUS)
+    assert plan["action"] == "restore"
+    assert [c["op"] for c in plan["calls"]] == ["restore", "update"]
+    assert plan["calls"][0]["path"] == "directory/deletedItems/%s/restore" % UID
+    spec = _users.build_spec(params(restore_deleted=False))
+    assert _users.plan_user(spec, None, deleted, SKUS)["action"] == "create"
+
+
+def test_absent():
+    spec = _users.build_spec(params(state="absent"))
+    plan = _users.plan_user(spec, existing(), None, SKUS)
+    assert plan["calls"] == [{"op": "delete", "method": "DELETE", "path": "users/" + UID}]
+    assert _users.plan_user(spec, None, None, SKUS)["calls"] == []
+
+
+def test_manager():
+    boss = {"id": "11111111-2222-3333-4444-555555555555", "userPrincipalName": "sarah.jones@northwindacct.com"}
+    spec = _users.build_spec(params(manager="sarah.jones@northwindacct.com"))
+    plan = _users.plan_user(spec, existing(), None, SKUS, manager_now=None, manager_target=boss, graph_url="https://g.example")
+    assert plan["calls"][0]["body"] == {"@odata.id": "https://g.example/v1.0/users/" + boss["id"]}
+    assert plan["after"]["manager"] == "sarah.jones@northwindacct.com"
+    plan = _users.plan_user(spec, existing(), None, SKUS, manager_now=copy.deepcopy(boss), manager_target=boss)
+    assert plan["calls"] == []
+
+
+@pytest.mark.parametrize("opts, fragment", [
+    (dict(mobile_phone="12"), "mobile_phone"),
+    (dict(usage_location="Australia"), "ISO 3166"),
+    (dict(other_mails=["nope"]), "not a valid e-mail"),
+    (dict(display_name="   "), "display_name is empty"),
+    (dict(employee_id="x" * 17), "at most 16"),
+    (dict(mail_nickname="jane citizen"), "mail_nickname"),
+    (dict(password="short"), "8 to 256"),
+    (dict(manager="not a upn"), "exactly one @"),
+])
+def test_bad_input(opts, fragment):
+    with pytest.raises(ValidationError) as err:
+        _users.build_spec(params(**opts))
+    assert fragment in err.value.message
