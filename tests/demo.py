@@ -41,7 +41,7 @@ def playbook(sandbox, name, results_file):
 
 def table(rows, headers):
     widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
-    line = "+".join("-" * (w + 2) for w in widths)
+    line = "-+-".join("-" * w for w in widths)
     out = [" | ".join(str(h).ljust(w) for h, w in zip(headers, widths)), line]
     out += [" | ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in rows]
     return "\n".join(out)

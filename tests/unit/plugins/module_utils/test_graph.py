@@ -76,9 +76,9 @@ def test_paging_follows_next_link_verbatim_and_resends_headers():
 
 
 def test_error_fields_come_from_the_body():
-    graph, _, _ = client(lambda *a: FakeResponse(400, {"error": {"code": "Request_BadRequest", "message": "Another object...",
-                                                                   "details": [{"code": "ObjectConflict", "target": "userPrincipalName"}],
-                                                                   "innerError": {"request-id": "abc"}}}))
+    body = {"error": {"code": "Request_BadRequest", "message": "Another object...",
+                      "details": [{"code": "ObjectConflict", "target": "userPrincipalName"}], "innerError": {"request-id": "abc"}}}
+    graph, _, _ = client(lambda *a: FakeResponse(400, body))
     with pytest.raises(GraphError) as err:
         graph.request("POST", "users", body={})
     assert (err.value.status, err.value.code, err.value.request_id) == (400, "Request_BadRequest", "abc")

@@ -1,0 +1,123 @@
+"""The sandbox control API under /_sandbox/ (served on every port), protected by SANDBOX_ADMIN_TOKEN.
+
+Tests use it to reset the tenant, read it, read the request log, set the realism knobs, add apps and seed users.
+"""
+
+import hmac
+import json
+
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .errors import GraphError
+
+
+def _json(body, status=200):
+    return Response(json.dumps(body), status_code=status, media_type="application/json")
+
+
+def _problem(status, message):
+    return _json({"error": {"code": "SandboxControlError", "message": message}}, status)
+
+
+class ControlApp:
+    """Starlette app of the control API over a runtime (tenant, realism, apps factory)."""
+
+    def __init__(self, runtime):
+        self.rt = runtime
+        self.app = Starlette(routes=[
+            Route("/_sandbox/reset", self.reset, methods=["POST"]),
+            Route("/_sandbox/state", self.state, methods=["GET"]),
+            Route("/_sandbox/log", self.log, methods=["GET", "DELETE"]),
+            Route("/_sandbox/config", self.config, methods=["GET", "PATCH"]),
+            Route("/_sandbox/apps", self.apps, methods=["GET", "POST"]),
+            Route("/_sandbox/seed", self.seed, methods=["POST"]),
+            Route("/_sandbox/{path:path}", self.unknown, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        ])
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and not self._authorised(scope):
+            await _problem(401, "The control API needs 'Authorization: Bearer <SANDBOX_ADMIN_TOKEN>'.")(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _authorised(self, scope):
+        for key, value in scope.get("headers", []):
+            if key.lower() == b"authorization":
+                scheme, _, token = value.decode("latin-1").partition(" ")
+                return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.rt.admin_token.encode())
+        return False
+
+    @staticmethod
+    async def _body(request):
+        raw = await request.body()
+        if not raw.strip():
+            return {}
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise ValueError("the body is not valid JSON")
+
+    async def reset(self, request):
+        self.rt.tenant.reset()
+        self.rt.realism.reset()
+        return _json({"reset": True})
+
+    async def state(self, request):
+        return _json(self.rt.tenant.dump())
+
+    async def log(self, request):
+        if request.method == "DELETE":
+            self.rt.tenant.log = []
+            return Response(status_code=204)
+        try:
+            since = int(request.query_params.get("since", "0"))
+        except ValueError:
+            return _problem(400, "since must be an integer")
+        return _json({"entries": self.rt.tenant.log_since(since)})
+
+    async def config(self, request):
+        if request.method == "GET":
+            return _json(self.rt.tenant.config)
+        try:
+            patch = await self._body(request)
+            return _json(self.rt.realism.configure(patch))
+        except ValueError as exc:
+            return _problem(400, str(exc))
+
+    async def apps(self, request):
+        if request.method == "GET":
+            return _json({"apps": [app.describe() for app in self.rt.tenant.apps.values()]})
+        try:
+            body = await self._body(request)
+        except ValueError as exc:
+            return _problem(400, str(exc))
+        roles = body.get("roles", [])
+        credential = body.get("credential", "secret")
+        if not isinstance(body.get("display_name"), str) or not body["display_name"]:
+            return _problem(400, "display_name is required")
+        if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+            return _problem(400, "roles must be a list of strings")
+        if credential not in ("secret", "certificate"):
+            return _problem(400, "credential must be 'secret' or 'certificate'")
+        return _json(self.rt.create_app(body["display_name"], roles, credential), 201)
+
+    async def seed(self, request):
+        try:
+            body = await self._body(request)
+        except ValueError as exc:
+            return _problem(400, str(exc))
+        users = body.get("users")
+        if not isinstance(users, list):
+            return _problem(400, "users must be a list")
+        created = []
+        try:
+            for spec in users:
+                created.append(self.rt.tenant.seed_user(dict(spec) if isinstance(spec, dict) else spec)["id"])
+        except GraphError as exc:
+            return _json({"error": {"code": exc.code, "message": exc.message, "index": len(created)}, "created": created}, 400)
+        return _json({"created": created}, 201)
+
+    async def unknown(self, request):
+        return _problem(404, "No control endpoint %s %s." % (request.method, request.url.path))

@@ -1,0 +1,910 @@
+"""The sandbox tenant: domains, SKUs, directory objects, deleted items, apps, realism config and request log.
+
+Everything here is plain Python so that every emulated service (Graph, its $batch, and later Exchange and
+Practice Protect) works on the same objects through the same methods. Methods raise ``GraphError``.
+
+Concurrency: the server runs one asyncio event loop and no method here awaits, so each call runs to the end
+without interleaving; no lock is needed as long as handlers keep calling these methods without awaiting
+in the middle of a read-modify-write.
+
+Replication lag: each directory object is a ``Record`` holding its current state and, while a write is
+younger than ``replication_lag_s``, the state readers saw before that write. Every read, and every write
+that has to look the object up first, goes through ``_view`` and so sees the older state until the lag has
+passed. Uniqueness checks and seat accounting use the current state (the directory's own copy).
+"""
+
+import base64
+import copy
+import datetime
+import hashlib
+import hmac
+import random
+import re
+import secrets
+import time
+import uuid
+
+from . import realism
+from .errors import INVALID_VALUES, PASSWORD_COMPLEXITY, PROXY_CONFLICT, UPN_CONFLICT, UPN_DOMAIN, bad_request, not_found
+
+TENANT_ID = "5f0c6a3e-2b7d-4c1a-9e8f-3d6b1a2c4e50"
+ORGANIZATION = "Northwind Accounting"
+INITIAL_DOMAIN = "northwindacct.onmicrosoft.com"
+DEFAULT_DOMAIN = "northwindacct.com"
+
+# Fixed application (client) ids; their secrets are random per start.
+SECRET_APP_ID = "4a1d7c3e-8b2f-4e6a-9c5d-1f3b7a9e2c40"
+CERT_APP_ID = "6b2e8d4f-9c3a-4f7b-8d6e-2a4c8b0f3d51"
+READONLY_APP_ID = "8c3f9e5a-0d4b-4a8c-9e7f-3b5d9c1a4e62"
+WRITE_ROLES = ["User.ReadWrite.All", "Domain.Read.All", "Organization.Read.All"]
+READONLY_ROLES = ["User.Read.All", "Domain.Read.All", "Organization.Read.All"]
+
+# ISO 3166-1 alpha-2 codes (usageLocation).
+COUNTRY_CODES = frozenset("""
+AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD
+CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF
+GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN
+KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA
+NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI
+SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI
+VN VU WF WS YE YT ZA ZM ZW
+""".split())
+
+GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# Characters Entra allows in the user part of a UPN (user-post-users docs).
+UPN_LOCAL_RE = re.compile(r"^[A-Za-z0-9'.\-_!#^~]+$")
+# Characters Exchange refuses in an alias (mailNickname).
+NICKNAME_BAD_RE = re.compile(r"[@()\\\[\]\";:<>,\s]")
+
+# --------------------------------------------------------------------------------------------------------------
+# Service plans and SKUs. Plan ids and part numbers are the published ones ("Product names and service plan
+# identifiers for licensing", Microsoft Learn). service is the assignedPlans.service value.
+
+PLANS = {
+    "EXCHANGE_S_STANDARD": ("9aaf7827-d63c-4b61-89c3-182f06f82e5c", "exchange"),
+    "EXCHANGE_S_ENTERPRISE": ("efb87545-963c-4e0d-99df-69c6916d9eb0", "exchange"),
+    "SHAREPOINTSTANDARD": ("c7699d2e-19aa-44de-8edf-1736da088ca1", "SharePoint"),
+    "SHAREPOINTENTERPRISE": ("5dbe027f-2339-4123-9542-606e4d348a72", "SharePoint"),
+    "SHAREPOINTWAC": ("e95bec33-7c88-4a70-8e19-b10bd9d0c014", "SharePoint"),
+    "MCOSTANDARD": ("0feaeb32-d00e-4d66-bd5a-43b5b83db82c", "MicrosoftCommunicationsOnline"),
+    "TEAMS1": ("57ff2da0-773e-42df-b2af-ffb7a2317929", "TeamspaceAPI"),
+    "OFFICE_BUSINESS": ("094e7854-93fc-4d55-b2c0-3ab5369ebdc1", "MicrosoftOffice"),
+    "OFFICESUBSCRIPTION": ("43de0ff5-c92c-492b-9116-175376d08c38", "MicrosoftOffice"),
+    "INTUNE_A": ("c1ec4a95-1f05-45b3-a911-aa3fa01094f5", "SCO"),
+    "AAD_PREMIUM": ("41781fb2-bc02-4b7c-bd55-b576c07bb09d", "AADPremiumService"),
+    "FLOW_O365_P1": ("0f9b09cb-62d1-4ff4-9129-43f4996f83f4", "ProcessSimple"),
+    "FLOW_O365_P2": ("76846ad7-7776-4c40-a281-a386362dd1b9", "ProcessSimple"),
+    "FLOW_P2_VIRAL": ("50e68c76-46c6-4674-81f9-75456511b170", "ProcessSimple"),
+    "POWERAPPS_O365_P1": ("92f7a6f3-b89b-4bbd-8c30-809e6da5ad1c", "PowerAppsService"),
+    "POWERAPPS_O365_P2": ("c68f8d98-5534-41c8-bf36-22fa496fa792", "PowerAppsService"),
+}
+EXCHANGE_PLAN_IDS = frozenset(PLANS[name][0] for name in ("EXCHANGE_S_STANDARD", "EXCHANGE_S_ENTERPRISE"))
+
+# skuId, part number, seats, service plans.
+SKU_CATALOGUE = [
+    ("f245ecc8-75af-4f8e-b61f-27d8114de5f3", "O365_BUSINESS_PREMIUM", 25,
+     ["EXCHANGE_S_STANDARD", "SHAREPOINTSTANDARD", "SHAREPOINTWAC", "MCOSTANDARD", "TEAMS1", "OFFICE_BUSINESS",
+      "FLOW_O365_P1", "POWERAPPS_O365_P1"]),
+    ("cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46", "SPB", 10,
+     ["EXCHANGE_S_STANDARD", "SHAREPOINTSTANDARD", "SHAREPOINTWAC", "MCOSTANDARD", "TEAMS1", "OFFICE_BUSINESS",
+      "INTUNE_A", "AAD_PREMIUM", "FLOW_O365_P1", "POWERAPPS_O365_P1"]),
+    ("3b555118-da6a-4418-894f-7df1e2096870", "O365_BUSINESS_ESSENTIALS", 10,
+     ["EXCHANGE_S_STANDARD", "SHAREPOINTSTANDARD", "SHAREPOINTWAC", "MCOSTANDARD", "TEAMS1", "FLOW_O365_P1",
+      "POWERAPPS_O365_P1"]),
+    ("4b9405b0-7788-4568-add1-99614e613b69", "EXCHANGESTANDARD", 5, ["EXCHANGE_S_STANDARD"]),
+    ("6fd2c87f-b296-42f0-b197-1e91e994b900", "ENTERPRISEPACK", 2,
+     ["EXCHANGE_S_ENTERPRISE", "SHAREPOINTENTERPRISE", "SHAREPOINTWAC", "MCOSTANDARD", "TEAMS1", "OFFICESUBSCRIPTION",
+      "FLOW_O365_P2", "POWERAPPS_O365_P2"]),
+    ("f30db892-07e9-47e9-837c-80727f46fd3d", "FLOW_FREE", 10000, ["FLOW_P2_VIRAL"]),
+]
+E3_SKU = "6fd2c87f-b296-42f0-b197-1e91e994b900"
+
+SEED_USERS = [
+    {"id": "2e9a4c61-7b3d-4f8e-a0c5-6d1f3b8e9a20", "userPrincipalName": "admin@" + INITIAL_DOMAIN,
+     "displayName": "Northwind Administrator", "givenName": None, "surname": None, "mailNickname": "admin",
+     "usageLocation": "AU", "createdDateTime": "2023-07-03T01:12:45Z"},
+    {"id": "0b6d2f1e-4c3a-4b8e-9d7f-1a2b3c4d5e61", "userPrincipalName": "sarah.jones@" + DEFAULT_DOMAIN,
+     "displayName": "Sarah Jones", "givenName": "Sarah", "surname": "Jones", "mailNickname": "sarah.jones",
+     "jobTitle": "Senior Accountant", "department": "Audit", "usageLocation": "AU", "createdDateTime": "2024-03-01T09:30:00Z",
+     "assignedLicenses": [{"disabledPlans": [], "skuId": E3_SKU}]},
+    {"id": "c4f7a2d9-5e1b-4c3a-8f6d-9b0e2a7c5d13", "userPrincipalName": "tom.baker@" + DEFAULT_DOMAIN,
+     "displayName": "Tom Baker", "givenName": "Tom", "surname": "Baker", "mailNickname": "tom.baker",
+     "jobTitle": "Accountant", "department": "Tax", "usageLocation": "AU", "createdDateTime": "2024-06-17T22:05:10Z",
+     "assignedLicenses": [{"disabledPlans": [], "skuId": E3_SKU}]},
+]
+
+# --------------------------------------------------------------------------------------------------------------
+# The user type. Stored properties (kept on every user, null or [] by default), in Graph's schema spirit.
+
+STRING, BOOLEAN, STRINGS = "Edm.String", "Edm.Boolean", "Collection(Edm.String)"
+
+# name: (type, max length or None, writable: None = read-only, "create" = POST only, "both")
+USER_SCHEMA = {
+    "id": (STRING, None, None),
+    "userPrincipalName": (STRING, 113, "both"),
+    "displayName": (STRING, 256, "both"),
+    "givenName": (STRING, 64, "both"),
+    "surname": (STRING, 64, "both"),
+    "mailNickname": (STRING, 64, "both"),
+    "jobTitle": (STRING, 128, "both"),
+    "department": (STRING, 64, "both"),
+    "companyName": (STRING, 64, "both"),
+    "officeLocation": (STRING, 128, "both"),
+    "mobilePhone": (STRING, 64, "both"),
+    "businessPhones": (STRINGS, 64, "both"),
+    "usageLocation": (STRING, 2, "both"),
+    "otherMails": (STRINGS, 256, "both"),
+    "employeeId": (STRING, 16, "both"),
+    "employeeType": (STRING, 64, "both"),
+    "accountEnabled": (BOOLEAN, None, "both"),
+    "mail": (STRING, 256, "both"),
+    "proxyAddresses": (STRINGS, None, None),
+    "assignedLicenses": ("Collection(microsoft.graph.assignedLicense)", None, None),
+    "assignedPlans": ("Collection(microsoft.graph.assignedPlan)", None, None),
+    "userType": (STRING, None, "both"),
+    "createdDateTime": ("Edm.DateTimeOffset", None, None),
+    "deletedDateTime": ("Edm.DateTimeOffset", None, None),
+    "preferredLanguage": (STRING, 64, "both"),
+    "onPremisesImmutableId": (STRING, 256, "both"),
+    "city": (STRING, 128, "both"),
+    "state": (STRING, 128, "both"),
+    "country": (STRING, 128, "both"),
+    "streetAddress": (STRING, 1024, "both"),
+    "postalCode": (STRING, 40, "both"),
+    "faxNumber": (STRING, 64, "both"),
+    "passwordPolicies": (STRING, None, "both"),
+    "passwordProfile": ("microsoft.graph.passwordProfile", None, "both"),
+}
+COLLECTION_PROPERTIES = frozenset(name for name, spec in USER_SCHEMA.items() if spec[0].startswith("Collection("))
+
+# Real user properties the sandbox does not model; $select returns them with these values. Reading them is
+# harmless, writing them is refused as read-only.
+USER_UNMODELLED = {
+    "ageGroup": None, "consentProvidedForMinor": None, "legalAgeGroupClassification": None,
+    "creationType": None, "externalUserState": None, "externalUserStateChangeDateTime": None,
+    "imAddresses": [], "isResourceAccount": None, "showInAddressList": None,
+    "onPremisesSyncEnabled": None, "onPremisesLastSyncDateTime": None, "onPremisesDistinguishedName": None,
+    "onPremisesDomainName": None, "onPremisesSamAccountName": None, "onPremisesSecurityIdentifier": None,
+    "onPremisesUserPrincipalName": None, "onPremisesProvisioningErrors": [],
+    "onPremisesExtensionAttributes": {"extensionAttribute%d" % n: None for n in range(1, 16)},
+    "preferredDataLocation": None, "provisionedPlans": [], "signInSessionsValidFromDateTime": None,
+    "lastPasswordChangeDateTime": None, "employeeHireDate": None, "employeeLeaveDateTime": None,
+    "employeeOrgData": None, "identities": [], "securityIdentifier": None, "licenseAssignmentStates": [],
+    "signInActivity": None, "customSecurityAttributes": None,
+}
+# Properties Graph serves only for a single user (GET /users/{id}), never on the list (the user list docs: 501).
+USER_SINGLE_ONLY = ("aboutMe", "birthday", "hireDate", "interests", "mySite", "pastProjects", "preferredName",
+                    "responsibilities", "schools", "skills", "mailboxSettings")
+
+USER_DEFAULT_SELECT = ("businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone", "officeLocation",
+                       "preferredLanguage", "surname", "userPrincipalName", "id")
+
+DOMAIN_PROPERTIES = ("authenticationType", "availabilityStatus", "id", "isAdminManaged", "isDefault", "isInitial", "isRoot",
+                     "isVerified", "supportedServices", "passwordValidityPeriodInDays", "passwordNotificationWindowInDays",
+                     "state")
+SKU_PROPERTIES = ("accountName", "accountId", "appliesTo", "capabilityStatus", "consumedUnits", "id", "prepaidUnits",
+                  "servicePlans", "skuId", "skuPartNumber", "subscriptionIds")
+
+
+# Directory object types the tenant stores, by Record.entity. Later entities (groups, role assignments) add an
+# entry and reuse Record, the replication-lag view and the deleted-items container.
+ENTITY_TYPES = {
+    "user": {"odata_type": "#microsoft.graph.user", "collection": "users", "schema": USER_SCHEMA,
+             "default_select": USER_DEFAULT_SELECT, "filter_entity": "user"},
+}
+
+
+def now_iso(ts=None):
+    """Graph's DateTimeOffset format: UTC, whole seconds, Z."""
+    moment = datetime.datetime.fromtimestamp(ts if ts is not None else time.time(), datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def is_guid(value):
+    return isinstance(value, str) and bool(GUID_RE.match(value))
+
+
+def invalid_property(name, resource="User"):
+    return bad_request("Invalid value specified for property '%s' of resource '%s'." % (name, resource))
+
+
+def hash_password(password):
+    salt = secrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, 1000)
+    return "pbkdf2-sha256$1000$%s$%s" % (base64.b64encode(salt).decode(), base64.b64encode(digest).decode())
+
+
+def check_password(stored, password):
+    try:
+        _, rounds, salt, digest = stored.split("$")
+        actual = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), base64.b64decode(salt), int(rounds))
+        return hmac.compare_digest(actual, base64.b64decode(digest))
+    except (ValueError, AttributeError):
+        return False
+
+
+def password_complex_enough(password, upn):
+    if not 8 <= len(password) <= 256:
+        return False
+    classes = sum(bool(re.search(pattern, password)) for pattern in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]"))
+    if classes < 3:
+        return False
+    local = (upn or "").split("@", 1)[0].lower()
+    return not (local and local in password.lower())
+
+
+class Record:
+    """One directory object. state: the object's kind while it exists ("user", "deleted"), None once purged."""
+
+    __slots__ = ("id", "entity", "state", "data", "prev_state", "prev_data", "visible_from")
+
+    def __init__(self, object_id, entity, state, data):
+        self.id = object_id
+        self.entity = entity
+        self.state = state
+        self.data = data
+        self.prev_state = None
+        self.prev_data = None
+        self.visible_from = 0.0
+
+
+class App:
+    """A client-credentials app registration."""
+
+    def __init__(self, client_id, display_name, roles, credential, secret=None, certificate=None):
+        self.client_id = client_id
+        self.display_name = display_name
+        self.roles = list(roles)
+        self.credential = credential
+        self.secret_hash = hashlib.sha256(secret.encode()).hexdigest() if secret else None
+        self.certificate = certificate  # {"der", "public_key", "thumbprint", "path"}
+        self.object_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "sandbox-sp:" + client_id))
+
+    def check_secret(self, secret):
+        if not self.secret_hash or not isinstance(secret, str):
+            return False
+        return hmac.compare_digest(hashlib.sha256(secret.encode()).hexdigest(), self.secret_hash)
+
+    def describe(self):
+        out = {"client_id": self.client_id, "display_name": self.display_name, "roles": list(self.roles),
+               "credential": self.credential, "service_principal_id": self.object_id}
+        if self.certificate:
+            out["thumbprint"] = self.certificate["thumbprint"]
+            out["certificate_path"] = self.certificate.get("path")
+        return out
+
+
+class Tenant:
+    """The emulated Microsoft 365 tenant."""
+
+    def __init__(self, seed="default", clock=time.monotonic):
+        self.tenant_id = TENANT_ID
+        self.organization = ORGANIZATION
+        self.clock = clock
+        self.apps = {}
+        self.seed_name = seed
+        self.log = []
+        self.log_seq = 0
+        self.reset()
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Seed, config, log
+
+    def reset(self):
+        """Back to the seed: directory, SKUs, domains, config and log (apps are kept: their secrets are in the env file)."""
+        self.config = realism.default_config()
+        self.rng = random.Random(20240501)  # $batch response order: shuffled, but the same on every run
+        self.records = {}
+        self.domains = {}
+        self.skus = {}
+        self.log = []
+        for domain_id, default, initial, verified in ((INITIAL_DOMAIN, False, True, True), (DEFAULT_DOMAIN, True, False, True),
+                                                      ("northwind-legacy.com", False, False, False)):
+            self.domains[domain_id] = {
+                "authenticationType": "Managed", "availabilityStatus": None, "id": domain_id, "isAdminManaged": True,
+                "isDefault": default, "isInitial": initial, "isRoot": True, "isVerified": verified,
+                "supportedServices": ["Email", "OfficeCommunicationsOnline"] if verified else [],
+                "passwordValidityPeriodInDays": 2147483647, "passwordNotificationWindowInDays": 90, "state": None,
+            }
+        for sku_id, part, seats, plans in SKU_CATALOGUE:
+            self.skus[sku_id] = {
+                "skuId": sku_id, "skuPartNumber": part, "seats": seats, "capabilityStatus": "Enabled",
+                "subscriptionId": str(uuid.uuid5(uuid.NAMESPACE_URL, "sandbox-subscription:" + sku_id)),
+                "plans": [(PLANS[name][0], name, PLANS[name][1]) for name in plans],
+            }
+        if self.seed_name == "default":
+            for user in SEED_USERS:
+                self.seed_user(copy.deepcopy(user))
+
+    def log_request(self, service, method, path, query, status, app_id=None, write=False, batch=None, body_keys=None, fault=None):
+        self.log_seq += 1
+        entry = {"seq": self.log_seq, "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"),
+                 "service": service, "method": method, "path": path, "query": query, "status": status, "app_id": app_id,
+                 "write": bool(write), "batch": batch, "body_keys": list(body_keys or []), "fault": fault}
+        self.log.append(entry)
+        if len(self.log) > 200000:
+            del self.log[:50000]
+        return entry
+
+    def log_since(self, since=0):
+        return [dict(entry) for entry in self.log if entry["seq"] > since]
+
+    def replication_lag(self):
+        return float(self.config.get("replication_lag_s") or 0)
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Apps
+
+    def add_app(self, app):
+        self.apps[app.client_id] = app
+        return app
+
+    def app(self, client_id):
+        return self.apps.get(client_id)
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Records and replication lag
+
+    def _view(self, record):
+        """(state, data) as readers see the record now."""
+        if self.clock() >= record.visible_from:
+            return record.state, record.data
+        return record.prev_state, record.prev_data
+
+    def _write(self, record, state, data):
+        lag = self.replication_lag()
+        if lag > 0:
+            record.prev_state, record.prev_data = self._view(record)
+            record.visible_from = self.clock() + lag
+        else:
+            record.prev_state, record.prev_data, record.visible_from = None, None, 0.0
+        record.state, record.data = state, data
+
+    def _prune(self):
+        gone = [key for key, record in self.records.items() if record.state is None and self._view(record)[0] is None]
+        for key in gone:
+            del self.records[key]
+
+    def visible(self, entity, state):
+        """Data of every object of an entity readers currently see in a state (creation order)."""
+        out = []
+        for record in self.records.values():
+            if record.entity != entity:
+                continue
+            seen_state, data = self._view(record)
+            if seen_state == state:
+                out.append(data)
+        return out
+
+    def _current_users(self):
+        return [record for record in self.records.values() if record.entity == "user" and record.state == "user"]
+
+    def active_user_count(self):
+        return sum(1 for record in self.records.values() if record.entity == "user" and record.state == "user")
+
+    def _find(self, key, state="user", entity="user"):
+        """The record readers see in `state` for an id or a userPrincipalName, else 404."""
+        if not isinstance(key, str) or not key:
+            raise not_found(key)
+        if is_guid(key):
+            record = self.records.get(key.lower())
+            if record is not None and record.entity == entity and self._view(record)[0] == state:
+                return record
+            raise not_found(key)
+        lowered = key.lower()
+        for record in self.records.values():
+            if record.entity != entity:
+                continue
+            seen_state, data = self._view(record)
+            if seen_state == state and (data.get("userPrincipalName") or "").lower() == lowered:
+                return record
+        raise not_found(key)
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Domains and SKUs
+
+    def list_domains(self):
+        return [dict(domain) for domain in self.domains.values()]
+
+    def get_domain(self, name):
+        for domain_id, domain in self.domains.items():
+            if domain_id.lower() == (name or "").lower():
+                return dict(domain)
+        raise not_found(name)
+
+    def verified_domain(self, name):
+        domain = self.domains.get((name or "").lower())
+        return domain if domain and domain["isVerified"] else None
+
+    def consumed_units(self, sku_id):
+        return sum(1 for record in self._current_users()
+                   if any(lic["skuId"] == sku_id for lic in record.data.get("assignedLicenses") or []))
+
+    def free_units(self, sku_id):
+        sku = self.skus[sku_id]
+        if sku["capabilityStatus"] != "Enabled":
+            return 0
+        return sku["seats"] - self.consumed_units(sku_id)
+
+    def list_skus(self):
+        out = []
+        for sku in self.skus.values():
+            out.append({
+                "accountName": "NorthwindAccounting",
+                "accountId": self.tenant_id,
+                "appliesTo": "User",
+                "capabilityStatus": sku["capabilityStatus"],
+                "consumedUnits": self.consumed_units(sku["skuId"]),
+                "id": "%s_%s" % (self.tenant_id, sku["skuId"]),
+                "prepaidUnits": {"enabled": sku["seats"], "lockedOut": 0, "suspended": 0, "warning": 0},
+                "servicePlans": [{"servicePlanId": plan_id, "servicePlanName": name, "provisioningStatus": "Success",
+                                  "appliesTo": "User"} for plan_id, name, _ in sku["plans"]],
+                "skuId": sku["skuId"],
+                "skuPartNumber": sku["skuPartNumber"],
+                "subscriptionIds": [sku["subscriptionId"]],
+            })
+        return out
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Users: validation helpers
+
+    def _check_types(self, body):
+        """Refuse unknown, read-only and mistyped properties (OData deserialisation errors come first)."""
+        if not isinstance(body, dict):
+            raise bad_request("Empty Payload. JSON content expected.", code="BadRequest")
+        for name, value in body.items():
+            if name.startswith("@odata."):
+                continue
+            spec = USER_SCHEMA.get(name)
+            if spec is None:
+                if name in USER_UNMODELLED or name in USER_SINGLE_ONLY:
+                    # UNCONFIRMED wording; the sandbox does not model these properties.
+                    raise bad_request("Property '%s' is read-only and cannot be set." % name)
+                raise bad_request("The property '%s' does not exist on type 'microsoft.graph.user'. Make sure to only use property names "
+                                  "that are defined by the type or mark the type as open type." % name, code="BadRequest")
+            kind, _, writable = spec
+            if writable is None:
+                # UNCONFIRMED wording (the user docs only say proxyAddresses is read-only in Graph).
+                raise bad_request("Property '%s' is read-only and cannot be set." % name)
+            if value is None:
+                continue
+            if kind == STRING and not isinstance(value, str):
+                raise bad_request("Cannot convert the literal '%s' to the expected type 'Edm.String'." % _literal(value), code="BadRequest")
+            if kind == BOOLEAN and not isinstance(value, bool):
+                raise bad_request("Cannot convert the literal '%s' to the expected type 'Edm.Boolean'." % _literal(value), code="BadRequest")
+            if kind == STRINGS:
+                if not isinstance(value, list):
+                    raise bad_request("An unexpected 'PrimitiveValue' node was found when reading from the JSON reader. "
+                                      "A 'StartArray' node was expected.", code="BadRequest")
+                for item in value:
+                    if not isinstance(item, str):
+                        raise bad_request("Cannot convert the literal '%s' to the expected type 'Edm.String'." % _literal(item),
+                                          code="BadRequest")
+            if name == "passwordProfile" and not isinstance(value, dict):
+                raise bad_request("An unexpected 'PrimitiveValue' node was found when reading from the JSON reader. "
+                                  "A 'StartObject' node was expected.", code="BadRequest")
+
+    def _check_values(self, body, current_upn):
+        """Directory-level checks of the values being written."""
+        for name, value in body.items():
+            spec = USER_SCHEMA.get(name)
+            if spec is None or value is None:
+                continue
+            kind, max_length, _ = spec
+            if max_length and kind == STRING and len(value) > max_length:
+                raise invalid_property(name)
+            if max_length and kind == STRINGS and any(len(item) > max_length for item in value):
+                raise invalid_property(name)
+        if "displayName" in body and not (body["displayName"] or "").strip():
+            raise invalid_property("displayName")
+        if "mailNickname" in body:
+            nickname = body["mailNickname"]
+            if not nickname or NICKNAME_BAD_RE.search(nickname) or nickname.startswith(".") or nickname.endswith("."):
+                raise invalid_property("mailNickname")
+        if "accountEnabled" in body and body["accountEnabled"] is None:
+            raise invalid_property("accountEnabled")
+        if "businessPhones" in body and body["businessPhones"] is not None and len(body["businessPhones"]) > 1:
+            raise invalid_property("businessPhones")
+        if "usageLocation" in body:
+            location = body["usageLocation"]
+            if not isinstance(location, str) or location.upper() not in COUNTRY_CODES:
+                raise bad_request(INVALID_VALUES)
+        if "userType" in body and body["userType"] not in ("Member", "Guest"):
+            raise invalid_property("userType")
+        if body.get("onPremisesImmutableId") is not None and re.search(r"[$_]", body["onPremisesImmutableId"]):
+            raise invalid_property("onPremisesImmutableId")
+        if "otherMails" in body and body["otherMails"] is not None:
+            for address in body["otherMails"]:
+                if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", address):
+                    raise invalid_property("otherMails")
+        if "mail" in body and body["mail"] is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", body["mail"]):
+            raise invalid_property("mail")
+        if "userPrincipalName" in body:
+            self._check_upn(body["userPrincipalName"])
+        if "passwordProfile" in body and body["passwordProfile"] is not None:
+            profile = body["passwordProfile"]
+            password = profile.get("password")
+            if password is not None:
+                if not isinstance(password, str):
+                    raise bad_request("Cannot convert the literal '%s' to the expected type 'Edm.String'." % _literal(password),
+                                      code="BadRequest")
+                if not password_complex_enough(password, body.get("userPrincipalName") or current_upn):
+                    raise bad_request(PASSWORD_COMPLEXITY)
+            for flag in ("forceChangePasswordNextSignIn", "forceChangePasswordNextSignInWithMfa"):
+                if flag in profile and not isinstance(profile[flag], bool):
+                    raise bad_request("Cannot convert the literal '%s' to the expected type 'Edm.Boolean'." % _literal(profile[flag]),
+                                      code="BadRequest")
+
+    def _check_upn(self, upn):
+        if not isinstance(upn, str) or upn.count("@") != 1:
+            raise invalid_property("userPrincipalName")
+        local, domain = upn.split("@")
+        if (not local or len(local) > 64 or len(upn) > 113 or not UPN_LOCAL_RE.match(local) or local.startswith(".")
+                or local.endswith(".") or ".." in local):
+            raise invalid_property("userPrincipalName")
+        if not self.verified_domain(domain):
+            raise bad_request(UPN_DOMAIN, details=[{"target": "userPrincipalName", "code": "InvalidValue"}])
+
+    def _upn_taken(self, upn, except_id=None):
+        lowered = upn.lower()
+        return any(record.id != except_id and (record.data.get("userPrincipalName") or "").lower() == lowered
+                   for record in self._current_users())
+
+    def _address_taken(self, address, except_id=None):
+        lowered = address.lower()
+        for record in self._current_users():
+            if record.id == except_id:
+                continue
+            data = record.data
+            if (data.get("mail") or "").lower() == lowered:
+                return True
+            if any(proxy.split(":", 1)[-1].lower() == lowered for proxy in data.get("proxyAddresses") or []):
+                return True
+        return False
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Users: operations
+
+    def create_user(self, body):
+        """POST /users. Returns the stored user (complete, whatever the replication lag)."""
+        self._check_types(body)
+        for name in ("accountEnabled", "displayName", "mailNickname", "userPrincipalName"):
+            if body.get(name) is None:
+                raise invalid_property(name)
+        profile = body.get("passwordProfile")
+        if not profile or not profile.get("password"):
+            raise bad_request("A password must be specified to create a new user.")
+        self._check_values(body, body["userPrincipalName"])
+        domain = self.domains[body["userPrincipalName"].split("@")[1].lower()]
+        if domain["authenticationType"] == "Federated" and not body.get("onPremisesImmutableId"):
+            raise invalid_property("onPremisesImmutableId")
+        if self._upn_taken(body["userPrincipalName"]):
+            raise bad_request(UPN_CONFLICT, details=[{"target": "userPrincipalName", "code": "ObjectConflict"}])
+        if body.get("mail") and self._address_taken(body["mail"]):
+            raise bad_request(PROXY_CONFLICT, details=[{"target": "proxyAddresses", "code": "ObjectConflict"}])
+        data = self._new_user_data(body)
+        record = Record(data["id"], "user", None, None)
+        self.records[record.id] = record
+        self._write(record, "user", data)
+        return copy.deepcopy(data)
+
+    def _new_user_data(self, body, object_id=None):
+        data = {name: ([] if name in COLLECTION_PROPERTIES else None) for name in USER_SCHEMA if name != "passwordProfile"}
+        data["id"] = object_id or str(uuid.uuid4())
+        data["userType"] = "Member"
+        data["createdDateTime"] = now_iso()
+        data["_managerId"] = None
+        data["_mailbox"] = False
+        for name, value in body.items():
+            if name.startswith("@odata.") or name == "passwordProfile" or name not in USER_SCHEMA:
+                continue
+            data[name] = copy.deepcopy(value) if value is not None else ([] if name in COLLECTION_PROPERTIES else None)
+        if data.get("usageLocation"):
+            data["usageLocation"] = data["usageLocation"].upper()
+        if data.get("mail"):
+            data["proxyAddresses"] = ["SMTP:" + data["mail"]]
+        profile = body.get("passwordProfile") or {}
+        data["passwordProfile"] = {
+            "forceChangePasswordNextSignIn": profile.get("forceChangePasswordNextSignIn", True),
+            "forceChangePasswordNextSignInWithMfa": profile.get("forceChangePasswordNextSignInWithMfa", False),
+            "passwordHash": hash_password(profile["password"]) if profile.get("password") else None,
+        }
+        data["lastPasswordChangeDateTime"] = data["createdDateTime"]
+        return data
+
+    def get_user(self, key):
+        return copy.deepcopy(self._view(self._find(key))[1])
+
+    def list_users(self):
+        return self.visible("user", "user")
+
+    def update_user(self, key, body):
+        """PATCH /users/{id}."""
+        self._check_types(body)
+        record = self._find(key)
+        data = copy.deepcopy(record.data)
+        self._check_values(body, data.get("userPrincipalName"))
+        if body.get("userPrincipalName") and self._upn_taken(body["userPrincipalName"], except_id=record.id):
+            raise bad_request(UPN_CONFLICT, details=[{"target": "userPrincipalName", "code": "ObjectConflict"}])
+        if body.get("mail") and self._address_taken(body["mail"], except_id=record.id):
+            raise bad_request(PROXY_CONFLICT, details=[{"target": "proxyAddresses", "code": "ObjectConflict"}])
+        for name in ("displayName", "mailNickname", "userPrincipalName"):
+            if name in body and body[name] is None:
+                raise invalid_property(name)
+        if "usageLocation" in body and body["usageLocation"] is None:
+            raise bad_request(INVALID_VALUES)
+        for name, value in body.items():
+            if name.startswith("@odata."):
+                continue
+            if name == "passwordProfile":
+                profile = value or {}
+                stored = data["passwordProfile"]
+                if profile.get("password"):
+                    stored["passwordHash"] = hash_password(profile["password"])
+                    data["lastPasswordChangeDateTime"] = now_iso()
+                for flag in ("forceChangePasswordNextSignIn", "forceChangePasswordNextSignInWithMfa"):
+                    if flag in profile:
+                        stored[flag] = profile[flag]
+                continue
+            if name == "mail" and value:
+                # Changing mail makes it the primary SMTP address (user-update docs).
+                proxies = ["smtp:" + proxy.split(":", 1)[1] if proxy.startswith("SMTP:") else proxy
+                           for proxy in data.get("proxyAddresses") or []]
+                proxies = [proxy for proxy in proxies if proxy.split(":", 1)[1].lower() != value.lower()]
+                data["proxyAddresses"] = ["SMTP:" + value] + proxies
+            if value is None and name in COLLECTION_PROPERTIES:
+                value = []
+            if name == "usageLocation":
+                value = value.upper()
+            data[name] = copy.deepcopy(value)
+        self._write(record, "user", data)
+        return copy.deepcopy(data)
+
+    def delete_user(self, key):
+        """DELETE /users/{id}: soft delete (the UPN is freed by prefixing the id without dashes, as Entra does)."""
+        record = self._find(key)
+        data = copy.deepcopy(record.data)
+        data["deletedDateTime"] = now_iso()
+        data["_originalUpn"] = data["userPrincipalName"]
+        data["userPrincipalName"] = record.id.replace("-", "") + data["userPrincipalName"]
+        self._write(record, "deleted", data)
+
+    def list_deleted_users(self):
+        return self.visible("user", "deleted")
+
+    def get_deleted(self, object_id):
+        return copy.deepcopy(self._view(self._find(object_id, state="deleted"))[1])
+
+    def restore_deleted(self, object_id):
+        """POST /directory/deletedItems/{id}/restore: the UPN returns to its original value."""
+        record = self._find(object_id, state="deleted")
+        data = copy.deepcopy(record.data)
+        original = data.pop("_originalUpn", None) or data["userPrincipalName"]
+        if self._upn_taken(original, except_id=record.id):
+            # UNCONFIRMED: the wording of the restore conflict; the create conflict's body is the plausible one.
+            raise bad_request(UPN_CONFLICT, details=[{"target": "userPrincipalName", "code": "ObjectConflict"}])
+        data["userPrincipalName"] = original
+        data["deletedDateTime"] = None
+        # Seats are released while a user is deleted. A licence whose SKU has no free seat any more is not given
+        # back (the real service keeps it in an error state; the sandbox keeps consumed <= prepaid instead).
+        kept = []
+        for licence in data.get("assignedLicenses") or []:
+            sku_id = licence["skuId"]
+            if sku_id in self.skus and self.free_units(sku_id) - sum(1 for k in kept if k["skuId"] == sku_id) > 0:
+                kept.append(licence)
+        data["assignedLicenses"] = kept
+        self._write(record, "user", data)
+        return copy.deepcopy(data)
+
+    def purge_deleted(self, object_id):
+        """DELETE /directory/deletedItems/{id}: permanent."""
+        record = self._find(object_id, state="deleted")
+        self._write(record, None, None)
+        self._prune()
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Manager
+
+    def get_manager(self, key):
+        data = self._view(self._find(key))[1]
+        manager_id = data.get("_managerId")
+        if manager_id:
+            record = self.records.get(manager_id)
+            if record is not None and self._view(record)[0] == "user":
+                return copy.deepcopy(self._view(record)[1])
+        raise not_found("manager")
+
+    def set_manager(self, key, manager_id):
+        record = self._find(key)
+        manager = self._find(manager_id)
+        if manager.id == record.id:
+            # UNCONFIRMED wording.
+            raise bad_request("The manager of a user cannot be the user itself.")
+        data = copy.deepcopy(record.data)
+        data["_managerId"] = manager.id
+        self._write(record, "user", data)
+
+    def remove_manager(self, key):
+        record = self._find(key)
+        if not self._view(record)[1].get("_managerId"):
+            raise not_found("manager")
+        data = copy.deepcopy(record.data)
+        data["_managerId"] = None
+        self._write(record, "user", data)
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Licences
+
+    def assign_license(self, key, add_licenses, remove_licenses):
+        """POST /users/{id}/assignLicense (user-assignlicense docs). Returns the user after the change."""
+        record = self._find(key)
+        if not isinstance(add_licenses, list) or not isinstance(remove_licenses, list):
+            raise bad_request("Invalid value specified for property 'addLicenses' of resource 'User'."
+                              if not isinstance(add_licenses, list) else
+                              "Invalid value specified for property 'removeLicenses' of resource 'User'.")
+        guid_error = bad_request("Cannot convert a primitive value to the expected type 'Edm.Guid'. See the inner exception for more details.",
+                                 code="BadRequest")
+        additions = []
+        for item in add_licenses:
+            if not isinstance(item, dict):
+                raise bad_request("An unexpected 'PrimitiveValue' node was found when reading from the JSON reader. "
+                                  "A 'StartObject' node was expected.", code="BadRequest")
+            sku_id = item.get("skuId")
+            disabled = item.get("disabledPlans") or []
+            if not is_guid(sku_id) or not isinstance(disabled, list) or not all(is_guid(plan) for plan in disabled):
+                raise guid_error
+            additions.append((sku_id.lower(), [plan.lower() for plan in disabled]))
+        removals = []
+        for sku_id in remove_licenses:
+            if not is_guid(sku_id):
+                raise guid_error
+            removals.append(sku_id.lower())
+        for sku_id in [sku for sku, _ in additions] + removals:
+            if sku_id not in self.skus:
+                raise bad_request("License %s does not correspond to a valid company License." % sku_id)
+        data = copy.deepcopy(record.data)
+        held = {licence["skuId"]: licence for licence in data.get("assignedLicenses") or []}
+        for sku_id in removals:
+            if sku_id not in held:
+                raise bad_request("User does not have a corresponding license.")
+        if additions and not data.get("usageLocation"):
+            raise bad_request("License assignment cannot be done for user with invalid usage location.")
+        for sku_id in removals:
+            del held[sku_id]
+        holding = {licence["skuId"] for licence in record.data.get("assignedLicenses") or []}
+        for sku_id, disabled in additions:
+            # A SKU the user already holds only changes its disabled plans: no new seat.
+            if sku_id not in holding and self.free_units(sku_id) <= 0:
+                raise bad_request("Subscription with SKU %s does not have any available licenses." % sku_id)
+            held[sku_id] = {"disabledPlans": disabled, "skuId": sku_id}
+        data["assignedLicenses"] = list(held.values())
+        self._refresh_plans(data)
+        self._write(record, "user", data)
+        return copy.deepcopy(data)
+
+    def _refresh_plans(self, data):
+        """assignedPlans follow assignedLicenses; an Exchange plan provisions the mailbox."""
+        stamp = now_iso()
+        effective = {}
+        for licence in data.get("assignedLicenses") or []:
+            sku = self.skus.get(licence["skuId"])
+            if sku is None:
+                continue
+            for plan_id, _, service in sku["plans"]:
+                if plan_id not in licence.get("disabledPlans", []):
+                    effective[plan_id] = service
+        plans = []
+        seen = set()
+        for plan in data.get("assignedPlans") or []:
+            plan = dict(plan)
+            seen.add(plan["servicePlanId"])
+            status = "Enabled" if plan["servicePlanId"] in effective else "Deleted"
+            if plan["capabilityStatus"] != status:
+                plan["capabilityStatus"], plan["assignedDateTime"] = status, stamp
+            plans.append(plan)
+        for plan_id, service in effective.items():
+            if plan_id not in seen:
+                plans.append({"assignedDateTime": stamp, "capabilityStatus": "Enabled", "service": service, "servicePlanId": plan_id})
+        data["assignedPlans"] = plans
+        if any(plan_id in EXCHANGE_PLAN_IDS for plan_id in effective):
+            provision_mailbox(self, data)
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Direct seeding (control API) and dump
+
+    def seed_user(self, spec):
+        """Add a user without the API (no log, no throttling, no lag). Defaults fill what the spec leaves out."""
+        if not isinstance(spec, dict) or not spec.get("userPrincipalName"):
+            raise bad_request("Each seeded user needs a userPrincipalName.")
+        upn = spec["userPrincipalName"]
+        self._check_upn(upn)
+        if self._upn_taken(upn):
+            raise bad_request(UPN_CONFLICT, details=[{"target": "userPrincipalName", "code": "ObjectConflict"}])
+        local = upn.split("@")[0]
+        licences = spec.pop("assignedLicenses", None) or spec.pop("licenses", None) or []
+        password = spec.pop("password", None)
+        object_id = (spec.pop("id", None) or str(uuid.uuid4())).lower()
+        if not is_guid(object_id) or object_id in self.records:
+            raise bad_request("Seeded user id %s is not a GUID or is already in use." % object_id)
+        created = spec.pop("createdDateTime", None)
+        body = {"accountEnabled": True, "displayName": local, "mailNickname": re.sub(r"[^A-Za-z0-9._\-]", "", local) or "user"}
+        body.update(spec)
+        if password:
+            body["passwordProfile"] = {"password": password, "forceChangePasswordNextSignIn": False}
+        unknown = [name for name in body if name not in USER_SCHEMA]
+        if unknown:
+            raise bad_request("Unknown user properties: %s" % ", ".join(sorted(unknown)))
+        data = self._new_user_data(body, object_id=object_id)
+        if created:
+            data["createdDateTime"] = created
+        normalised = {}
+        for licence in licences:
+            sku_id = self._sku_by_name(licence if isinstance(licence, str) else licence.get("skuId"))
+            disabled = [] if isinstance(licence, str) else list(licence.get("disabledPlans") or [])
+            normalised[sku_id] = {"disabledPlans": disabled, "skuId": sku_id}
+        for sku_id in normalised:
+            if self.free_units(sku_id) <= 0:
+                raise bad_request("Subscription with SKU %s does not have any available licenses." % sku_id)
+        data["assignedLicenses"] = list(normalised.values())
+        self.records[object_id] = Record(object_id, "user", "user", data)
+        self._refresh_plans(data)
+        return copy.deepcopy(data)
+
+    def _sku_by_name(self, value):
+        for sku in self.skus.values():
+            if value and value.lower() in (sku["skuId"], sku["skuPartNumber"].lower()):
+                return sku["skuId"]
+        raise bad_request("License %s does not correspond to a valid company License." % value)
+
+    def dump(self):
+        users = []
+        for record in self.records.values():
+            if record.entity != "user" or record.state is None:
+                continue
+            data = public_data(record.data)
+            data["_state"] = "active" if record.state == "user" else "deleted"
+            data["_managerId"] = record.data.get("_managerId")
+            data["_mailbox"] = record.data.get("_mailbox")
+            data["_visible"] = self.clock() >= record.visible_from
+            users.append(data)
+        return {
+            "tenant_id": self.tenant_id,
+            "organization": self.organization,
+            "domains": self.list_domains(),
+            "skus": self.list_skus(),
+            "users": users,
+            "apps": [app.describe() for app in self.apps.values()],
+            "config": copy.deepcopy(self.config),
+        }
+
+
+def provision_mailbox(tenant, user):
+    """Give a user with an Exchange plan its mailbox addresses (kept in one place so a delay can be added later).
+
+    mail becomes the UPN unless it was already set; proxyAddresses gets the primary SMTP address and the alias on
+    the initial (onmicrosoft.com) domain, keeping addresses the user already had.
+    """
+    if user.get("_mailbox"):
+        return
+    initial = next((name for name, domain in tenant.domains.items() if domain["isInitial"]), INITIAL_DOMAIN)
+    primary = user.get("mail") or user["userPrincipalName"]
+    user["mail"] = primary
+    wanted = ["SMTP:" + primary, "smtp:%s@%s" % (user.get("mailNickname") or primary.split("@")[0], initial)]
+    existing = [proxy for proxy in user.get("proxyAddresses") or []
+                if proxy.split(":", 1)[-1].lower() not in {address.split(":", 1)[1].lower() for address in wanted}]
+    user["proxyAddresses"] = wanted + ["smtp:" + proxy.split(":", 1)[1] if proxy.startswith("SMTP:") else proxy for proxy in existing]
+    user["_mailbox"] = True
+
+
+def public_data(data):
+    """A stored user without internal fields and without the password hash."""
+    out = {key: copy.deepcopy(value) for key, value in data.items() if not key.startswith("_") and key != "passwordProfile"}
+    return out
+
+
+def _literal(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return type(value).__name__
+    return str(value)
