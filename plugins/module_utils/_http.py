@@ -88,9 +88,25 @@ def _strip_query(url):
     return (url or "").split("?", 1)[0]
 
 
+if HAS_REQUESTS:
+    class PinnedSession(requests.Session):
+        """A session whose own ``verify`` wins over ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``.
+
+        requests lets those environment variables override ``Session.verify`` (psf/requests#3829),
+        which would silently drop ``ca_path`` or ``validate_certs: false`` on machines that set them.
+        Proxies and other environment settings are still honoured.
+        """
+
+        def merge_environment_settings(self, url, proxies, stream, verify, cert):
+            settings = super(PinnedSession, self).merge_environment_settings(url, proxies, stream, verify, cert)
+            if (verify is None or verify is True) and self.verify is not True:
+                settings["verify"] = self.verify
+            return settings
+
+
 def build_session(ca_path=None, validate_certs=True, retry_deadline=300, backoff_factor=0.5, stats=None, retry_total=12):
     """A session with pooled connections, TLS verification and the retry policy mounted."""
-    session = requests.Session()
+    session = PinnedSession()
     session.headers["User-Agent"] = USER_AGENT
     if not validate_certs:
         session.verify = False

@@ -96,3 +96,18 @@ def test_client_errors_are_not_retried(server):
     session = _http.build_session(backoff_factor=0.01)
     assert session.get(url + "/x", timeout=5).status_code == 400
     assert len(script.seen) == 1
+
+
+def test_ca_path_wins_over_requests_ca_bundle(monkeypatch, tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("placeholder")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/elsewhere/bundle.pem")
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/elsewhere/bundle.pem")
+    session = _http.build_session(ca_path=str(ca))
+    settings = session.merge_environment_settings("https://graph.example/v1.0/users", {}, None, None, None)
+    assert settings["verify"] == str(ca)
+    session = _http.build_session(validate_certs=False)
+    assert session.merge_environment_settings("https://graph.example/", {}, None, None, None)["verify"] is False
+    # without a ca_path the environment's bundle still applies, as requests users expect
+    session = _http.build_session()
+    assert session.merge_environment_settings("https://graph.example/", {}, None, None, None)["verify"] == "/elsewhere/bundle.pem"
