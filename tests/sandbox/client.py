@@ -76,8 +76,10 @@ class Sandbox:
     def configure(self, **knobs):
         return self.control("PATCH", "config", json=knobs)
 
-    def add_app(self, display_name, roles, credential="secret"):
-        return self.control("POST", "apps", json={"display_name": display_name, "roles": list(roles), "credential": credential})
+    def add_app(self, display_name, roles, credential="secret", directory_roles=()):
+        """Register an app; directory_roles are Entra role template ids its service principal holds (Exchange needs one)."""
+        return self.control("POST", "apps", json={"display_name": display_name, "roles": list(roles), "credential": credential,
+                                                  "directory_roles": list(directory_roles)})
 
     def seed(self, users):
         return self.control("POST", "seed", json={"users": list(users)})
@@ -138,7 +140,7 @@ def _session(env):
     return session
 
 
-def start_sandbox(state_dir, timeout=30):
+def start_sandbox(state_dir, timeout=120):
     """Spawn `python -m tests.sandbox serve --state-dir DIR --port 0` from the repository root; wait for sandbox.env."""
     state_dir = os.path.abspath(state_dir)
     os.makedirs(state_dir, exist_ok=True)

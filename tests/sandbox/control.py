@@ -33,6 +33,7 @@ class ControlApp:
             Route("/_sandbox/config", self.config, methods=["GET", "PATCH"]),
             Route("/_sandbox/apps", self.apps, methods=["GET", "POST"]),
             Route("/_sandbox/seed", self.seed, methods=["POST"]),
+            Route("/_sandbox/pp/{path:path}", self.pp, methods=["GET", "POST"]),
             Route("/_sandbox/{path:path}", self.unknown, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ])
 
@@ -62,6 +63,8 @@ class ControlApp:
     async def reset(self, request):
         self.rt.tenant.reset()
         self.rt.realism.reset()
+        if getattr(self.rt, "pp", None) is not None:
+            self.rt.pp.reset()  # after the Graph tenant: the Practice Protect seed links to its users
         return _json({"reset": True})
 
     async def state(self, request):
@@ -101,7 +104,10 @@ class ControlApp:
             return _problem(400, "roles must be a list of strings")
         if credential not in ("secret", "certificate"):
             return _problem(400, "credential must be 'secret' or 'certificate'")
-        return _json(self.rt.create_app(body["display_name"], roles, credential), 201)
+        directory_roles = body.get("directory_roles", [])
+        if not isinstance(directory_roles, list) or not all(isinstance(role, str) for role in directory_roles):
+            return _problem(400, "directory_roles must be a list of role template ids")
+        return _json(self.rt.create_app(body["display_name"], roles, credential, directory_roles=directory_roles), 201)
 
     async def seed(self, request):
         try:
@@ -118,6 +124,11 @@ class ControlApp:
         except GraphError as exc:
             return _json({"error": {"code": exc.code, "message": exc.message, "index": len(created)}, "created": created}, 400)
         return _json({"created": created}, 201)
+
+    async def pp(self, request):
+        """Practice Protect: GET pp/state, POST pp/seed (roles, users, OAuth clients, app provisioning settings)."""
+        from .pp_control import handle
+        return await handle(self.rt, request, _json, _problem)
 
     async def unknown(self, request):
         return _problem(404, "No control endpoint %s %s." % (request.method, request.url.path))

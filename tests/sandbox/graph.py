@@ -37,6 +37,9 @@ WRITE_USERS = ("User.ReadWrite.All", "Directory.ReadWrite.All")
 READ_SKUS = ("Organization.Read.All", "Organization.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All",
              "LicenseAssignment.Read.All", "LicenseAssignment.ReadWrite.All")
 READ_DOMAINS = ("Domain.Read.All", "Domain.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
+READ_ROLE_MANAGEMENT = ("RoleManagement.Read.Directory", "RoleManagement.Read.All", "RoleManagement.ReadWrite.Directory", "Directory.Read.All",
+                        "Directory.ReadWrite.All")
+WRITE_ROLE_MANAGEMENT = ("RoleManagement.ReadWrite.Directory",)
 
 ROUTE_PERMISSIONS = {
     "GET /users": READ_USERS,
@@ -59,6 +62,12 @@ ROUTE_PERMISSIONS = {
     "GET /directory/deletedItems/{id}": READ_USERS,
     "POST /directory/deletedItems/{id}/restore": WRITE_USERS,
     "DELETE /directory/deletedItems/{id}": WRITE_USERS,
+    "GET /roleManagement/directory/roleDefinitions": READ_ROLE_MANAGEMENT,
+    "GET /roleManagement/directory/roleDefinitions/{id}": READ_ROLE_MANAGEMENT,
+    "GET /roleManagement/directory/roleAssignments": READ_ROLE_MANAGEMENT,
+    "GET /roleManagement/directory/roleAssignments/{id}": READ_ROLE_MANAGEMENT,
+    "POST /roleManagement/directory/roleAssignments": WRITE_ROLE_MANAGEMENT,
+    "DELETE /roleManagement/directory/roleAssignments/{id}": WRITE_ROLE_MANAGEMENT,
     # None: no role of its own; every sub-request is checked on its own.
     "POST /$batch": None,
 }
@@ -94,6 +103,12 @@ HANDLERS = {
     "GET /directory/deletedItems/{id}": "get_deleted",
     "POST /directory/deletedItems/{id}/restore": "restore_deleted",
     "DELETE /directory/deletedItems/{id}": "purge_deleted",
+    "GET /roleManagement/directory/roleDefinitions": "list_role_definitions",
+    "GET /roleManagement/directory/roleDefinitions/{id}": "get_role_definition",
+    "GET /roleManagement/directory/roleAssignments": "list_role_assignments",
+    "GET /roleManagement/directory/roleAssignments/{id}": "get_role_assignment",
+    "POST /roleManagement/directory/roleAssignments": "create_role_assignment",
+    "DELETE /roleManagement/directory/roleAssignments/{id}": "delete_role_assignment",
 }
 TEMPLATES = sorted({key.split(" ", 1)[1] for key in HANDLERS})
 
@@ -661,10 +676,14 @@ class GraphApp:
         return Result(200, self._user_entity(self.tenant.get_user(key), select, expand=expand))
 
     def update_user(self, call, key):
-        self.tenant.update_user(key, call.json())
+        body = call.json()
+        if isinstance(body, dict):
+            self.tenant.check_sensitive_action(key, call.app_id, properties=list(body))  # users holding admin roles
+        self.tenant.update_user(key, body)
         return Result(204)
 
     def delete_user(self, call, key):
+        self.tenant.check_sensitive_action(key, call.app_id)  # users holding admin roles
         self.tenant.delete_user(key)
         return Result(204)
 
@@ -760,6 +779,85 @@ class GraphApp:
         body = {"@odata.context": "%sdomains%s/$entity" % (METADATA, _context_select(select))}
         body.update({key: domain[key] for key in select} if select else domain)
         return Result(200, body)
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Directory roles (roleManagement/directory: rbacapplication and unifiedRoleAssignment docs)
+
+    def _role_options(self, call, allowed):
+        for name in call.options():
+            if name not in allowed:
+                # UNCONFIRMED wording; also what the sandbox answers for options it does not emulate here.
+                raise bad_request("'%s' is not supported by the service." % name)
+
+    def list_role_definitions(self, call):
+        self._role_options(call, ("$select",))
+        select = self._select(call.options().get("$select"), state_module.ROLE_DEFINITION_PROPERTIES, "microsoft.graph.unifiedRoleDefinition")
+        value = [{name: item[name] for name in select} if select else item for item in self.tenant.list_role_definitions()]
+        return Result(200, {"@odata.context": "%sroleManagement/directory/roleDefinitions%s" % (METADATA, _context_select(select)),
+                            "value": value})
+
+    def get_role_definition(self, call, key):
+        self._role_options(call, ("$select",))
+        select = self._select(call.options().get("$select"), state_module.ROLE_DEFINITION_PROPERTIES, "microsoft.graph.unifiedRoleDefinition",
+                              collection=False)
+        item = self.tenant.get_role_definition(key)
+        body = {"@odata.context": "%sroleManagement/directory/roleDefinitions%s/$entity" % (METADATA, _context_select(select))}
+        body.update({name: item[name] for name in select} if select else item)
+        return Result(200, body)
+
+    @staticmethod
+    def _role_assignment_view(assignment, select=None):
+        # Key order of the list docs' example.
+        full = {"id": assignment["id"], "principalId": assignment["principalId"], "resourceScope": assignment["directoryScopeId"],
+                "directoryScopeId": assignment["directoryScopeId"], "roleDefinitionId": assignment["roleDefinitionId"]}
+        return {name: full[name] for name in select} if select else full
+
+    def list_role_assignments(self, call):
+        self._role_options(call, ("$select", "$filter"))
+        options = call.options()
+        select = self._select(options.get("$select"), state_module.ROLE_ASSIGNMENT_PROPERTIES, "microsoft.graph.unifiedRoleAssignment")
+        node = self._filter(options.get("$filter"), "roleAssignment", False)
+        items = self.tenant.list_role_assignments()
+        if node is not None:
+            items = [item for item in items if self._matches(node, item)]
+        return Result(200, {"@odata.context": "%sroleManagement/directory/roleAssignments%s" % (METADATA, _context_select(select)),
+                            "value": [self._role_assignment_view(item, select) for item in items]})
+
+    def get_role_assignment(self, call, assignment_id):
+        self._role_options(call, ("$select",))
+        select = self._select(call.options().get("$select"), state_module.ROLE_ASSIGNMENT_PROPERTIES, "microsoft.graph.unifiedRoleAssignment",
+                              collection=False)
+        body = {"@odata.context": "%sroleManagement/directory/roleAssignments%s/$entity" % (METADATA, _context_select(select))}
+        body.update(self._role_assignment_view(self.tenant.get_role_assignment(assignment_id), select))
+        return Result(200, body)
+
+    def create_role_assignment(self, call):
+        body = call.json()
+        if not isinstance(body, dict):
+            raise bad_request("Empty Payload. JSON content expected.", code="BadRequest")
+        for name, value in body.items():
+            if name.startswith("@odata."):
+                continue
+            if name not in ("principalId", "roleDefinitionId", "directoryScopeId", "appScopeId"):
+                raise bad_request("The property '%s' does not exist on type 'microsoft.graph.unifiedRoleAssignment'. Make sure to only use "
+                                  "property names that are defined by the type or mark the type as open type." % name, code="BadRequest")
+            if value is not None and not isinstance(value, str):
+                raise bad_request("Cannot convert the literal '%s' to the expected type 'Edm.String'." % value, code="BadRequest")
+        # UNCONFIRMED wording. Only the tenant-wide scope "/" is emulated (no administrative units, no app scopes).
+        if body.get("appScopeId"):
+            raise state_module.invalid_property("appScopeId", "UnifiedRoleAssignment")
+        for name in ("principalId", "roleDefinitionId", "directoryScopeId"):
+            if not body.get(name) or (name == "directoryScopeId" and body[name] != "/"):
+                raise state_module.invalid_property(name, "UnifiedRoleAssignment")
+        assignment = self.tenant.create_role_assignment(body["principalId"], body["roleDefinitionId"], body["directoryScopeId"])
+        entity = {"@odata.context": METADATA + "roleManagement/directory/roleAssignments/$entity", "id": assignment["id"],
+                  "roleDefinitionId": assignment["roleDefinitionId"], "principalId": assignment["principalId"],
+                  "directoryScopeId": assignment["directoryScopeId"]}
+        return Result(201, entity)
+
+    def delete_role_assignment(self, call, assignment_id):
+        self.tenant.delete_role_assignment(assignment_id)
+        return Result(204)
 
     # ----------------------------------------------------------------------------------------------------------
     # $batch (Graph's json-batching docs)

@@ -25,6 +25,13 @@ DEFAULT_CONFIG = {
     },
     "faults": [],
     "token_lifetime_s": 3599,
+    # Exchange (exchange.py): seconds until a licensed user's mailbox exists, and until a type conversion shows.
+    "mailbox_provisioning_delay_s": 0,
+    "shared_conversion_delay_s": 0,
+    # Practice Protect (pp_provisioning.py): seconds a provisioning job runs, and the delay of the automatic sync
+    # queued by a role membership change.
+    "pp_sync_duration_s": 0,
+    "pp_auto_sync_delay_s": 60,
 }
 
 FAULT_KINDS = ("status", "reset_before", "reset_after")
@@ -119,6 +126,10 @@ def merge_config(current, patch):
     _number("latency_ms", new["latency_ms"])
     _number("replication_lag_s", new["replication_lag_s"])
     _number("token_lifetime_s", new["token_lifetime_s"], minimum=1, integer=True)
+    _number("mailbox_provisioning_delay_s", new["mailbox_provisioning_delay_s"])
+    _number("shared_conversion_delay_s", new["shared_conversion_delay_s"])
+    _number("pp_sync_duration_s", new["pp_sync_duration_s"])
+    _number("pp_auto_sync_delay_s", new["pp_auto_sync_delay_s"])
     throttle = new["throttle"]
     if not isinstance(throttle["enabled"], bool):
         raise ValueError("throttle.enabled must be true or false")

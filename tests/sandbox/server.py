@@ -28,8 +28,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from . import auth
 from .control import ControlApp
 from .errors import error_body, fault_body
+from .exchange import EXCHANGE_ADMIN, ExchangeApp
 from .graph import GraphApp
 from .login import LoginApp
+from .pp import PPApp
 from .realism import Realism
 from .state import CERT_APP_ID, READONLY_APP_ID, READONLY_ROLES, SECRET_APP_ID, WRITE_ROLES, App, Tenant
 
@@ -40,6 +42,7 @@ JSON_FILE = "sandbox.json"
 ENV_KEYS = ("M365_TENANT_ID", "M365_AUTHORITY_URL", "M365_GRAPH_URL", "M365_EXCHANGE_URL", "PP_URL", "M365_CLIENT_ID",
             "M365_CLIENT_SECRET", "M365_CERT_CLIENT_ID", "M365_CERT_CLIENT_CERTIFICATE_PATH", "M365_CERT_CLIENT_CERTIFICATE_THUMBPRINT",
             "M365_CA_PATH", "SANDBOX_CONTROL_URL", "SANDBOX_ADMIN_TOKEN", "M365_READONLY_CLIENT_ID", "M365_READONLY_CLIENT_SECRET")
+ENV_KEYS = ENV_KEYS + ("PP_APP_ID", "PP_CLIENT_ID", "PP_CLIENT_SECRET", "PP_CA_PATH")
 
 
 class PlaceholderApp:
@@ -62,8 +65,8 @@ class PlaceholderApp:
 SERVICES = {
     "login": LoginApp,
     "graph": GraphApp,
-    "exchange": lambda runtime: PlaceholderApp(runtime, "exchange"),
-    "pp": lambda runtime: PlaceholderApp(runtime, "pp"),
+    "exchange": ExchangeApp,
+    "pp": PPApp,
 }
 
 
@@ -85,9 +88,17 @@ class Runtime:
         self.admin_token = secrets.token_urlsafe(32)
         self.urls = {}
 
-    def create_app(self, display_name, roles, credential="secret", client_id=None):
-        """Register an app; returns its credentials (the only time a secret is given out)."""
+    def create_app(self, display_name, roles, credential="secret", client_id=None, directory_roles=()):
+        """Register an app; returns its credentials (the only time a secret is given out).
+
+        directory_roles: template ids of Entra roles the app's service principal holds (Exchange needs one).
+        """
         client_id = client_id or str(uuid.uuid4())
+        result = self._create_app(display_name, roles, credential, client_id)
+        self.tenant.app(client_id).directory_roles = set(directory_roles or ())
+        return result
+
+    def _create_app(self, display_name, roles, credential, client_id):
         if credential == "certificate":
             cert = auth.make_certificate(display_name[:64] or "sandbox app")
             path = os.path.join(self.state_dir, "app-%s.pem" % client_id)
@@ -112,6 +123,7 @@ class Dispatcher:
         if scope["type"] != "http":
             return
         path = scope["path"]
+        self.rt.tenant.settle_mailboxes()  # Exchange work that has come due (provisioning, conversions)
         if path == "/_sandbox" or path.startswith("/_sandbox/"):
             await self.control(scope, receive, send)
             return
@@ -335,8 +347,9 @@ def build(state_dir, host="127.0.0.1", port=0, seed="default"):
         runtime.urls[name] = "https://%s:%d" % (url_host, bound_port)
     for (name, factory), sock in zip(SERVICES.items(), sockets):
         port_services[sock.getsockname()[1]] = (name, factory(runtime))
-    secret_app = runtime.create_app("Ansible automation", WRITE_ROLES, "secret", client_id=SECRET_APP_ID)
-    cert_app = runtime.create_app("Ansible automation (certificate)", WRITE_ROLES, "certificate", client_id=CERT_APP_ID)
+    secret_app = runtime.create_app("Ansible automation", WRITE_ROLES, "secret", client_id=SECRET_APP_ID, directory_roles=[EXCHANGE_ADMIN])
+    cert_app = runtime.create_app("Ansible automation (certificate)", WRITE_ROLES, "certificate", client_id=CERT_APP_ID,
+                                  directory_roles=[EXCHANGE_ADMIN])
     readonly_app = runtime.create_app("Read-only reporting", READONLY_ROLES, "secret", client_id=READONLY_APP_ID)
     values = {
         "M365_TENANT_ID": runtime.tenant.tenant_id,
@@ -355,6 +368,8 @@ def build(state_dir, host="127.0.0.1", port=0, seed="default"):
         "M365_READONLY_CLIENT_ID": readonly_app["client_id"],
         "M365_READONLY_CLIENT_SECRET": readonly_app["client_secret"],
     }
+    # Practice Protect: the OAuth2 client app id, the confidential client (service user) and its secret, the same CA.
+    values.update(runtime.pp.env_values(), PP_CA_PATH=tls["ca.pem"])
     return runtime, Dispatcher(runtime, port_services), sockets, tls, values
 
 

@@ -25,7 +25,9 @@ import time
 import uuid
 
 from . import realism
+from .exchange import MailboxMixin
 from .errors import INVALID_VALUES, PASSWORD_COMPLEXITY, PROXY_CONFLICT, UPN_CONFLICT, UPN_DOMAIN, bad_request, not_found
+from .errors import forbidden
 
 TENANT_ID = "5f0c6a3e-2b7d-4c1a-9e8f-3d6b1a2c4e50"
 ORGANIZATION = "Northwind Accounting"
@@ -37,6 +39,8 @@ SECRET_APP_ID = "4a1d7c3e-8b2f-4e6a-9c5d-1f3b7a9e2c40"
 CERT_APP_ID = "6b2e8d4f-9c3a-4f7b-8d6e-2a4c8b0f3d51"
 READONLY_APP_ID = "8c3f9e5a-0d4b-4a8c-9e7f-3b5d9c1a4e62"
 WRITE_ROLES = ["User.ReadWrite.All", "Domain.Read.All", "Organization.Read.All"]
+WRITE_ROLES = WRITE_ROLES + ["RoleManagement.ReadWrite.Directory"]
+WRITE_ROLES = WRITE_ROLES + ["Exchange.ManageAsApp"]
 READONLY_ROLES = ["User.Read.All", "Domain.Read.All", "Organization.Read.All"]
 
 # ISO 3166-1 alpha-2 codes (usageLocation).
@@ -194,6 +198,116 @@ ENTITY_TYPES = {
 }
 
 
+# --------------------------------------------------------------------------------------------------------------
+# Directory roles: built-in role definitions (template ids and descriptions from Microsoft Entra's "built-in roles"
+# reference; for built-in roles the definition id is the template id). isPrivileged follows that page's PRIVILEGED
+# label. rolePermissions are abridged to one representative action each (UNCONFIRMED: the real lists are long).
+
+GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
+EXCHANGE_ADMIN = "29232cdf-9323-42fd-ade2-1d097af3e4de"
+PRIVILEGED_AUTH_ADMIN = "7be44c8a-adaf-4e2a-84d6-ab2649e08a13"
+
+# template id, display name, description, privileged, one allowed resource action
+ROLE_CATALOGUE = [
+    (GLOBAL_ADMIN, "Global Administrator",
+     "Can manage all aspects of Microsoft Entra ID and Microsoft services that use Microsoft Entra identities.", True,
+     "microsoft.directory/users/allProperties/allTasks"),
+    ("f2ef992c-3afb-46b9-b7cf-a126ee74c451", "Global Reader", "Can read everything that a Global Administrator can, but not update anything.",
+     True, "microsoft.directory/users/allProperties/read"),
+    ("e8611ab8-c189-46e8-94e1-60213ab1f814", "Privileged Role Administrator",
+     "Can manage role assignments in Microsoft Entra ID, and all aspects of Privileged Identity Management.", True,
+     "microsoft.directory/roleAssignments/allProperties/allTasks"),
+    (PRIVILEGED_AUTH_ADMIN, "Privileged Authentication Administrator",
+     "Can access to view, set and reset authentication method information for any user (admin or non-admin).", True,
+     "microsoft.directory/users/password/update"),
+    ("fe930be7-5e62-47db-91af-98c3a49a38b1", "User Administrator",
+     "Can manage all aspects of users and groups, including resetting passwords for limited admins.", True,
+     "microsoft.directory/users/create"),
+    ("729827e3-9c14-49f7-bb1b-9608f156bbb8", "Helpdesk Administrator", "Can reset passwords for non-administrators and Helpdesk Administrators.",
+     True, "microsoft.directory/users/invalidateAllRefreshTokens"),
+    ("966707d0-3269-4727-9be2-8c3a10f19b9d", "Password Administrator", "Can reset passwords for non-administrators and Password Administrators.",
+     True, "microsoft.directory/users/password/update"),
+    ("c4e39bd9-1100-46d3-8c65-fb160da0071f", "Authentication Administrator",
+     "Can access to view, set and reset authentication method information for any non-admin user.", True,
+     "microsoft.directory/users/authenticationMethods/standard/restrictedRead"),
+    ("194ae4cb-b126-40b2-bd5b-6091b380977d", "Security Administrator",
+     "Can read security information and reports, and manage configuration in Microsoft Entra ID and Office 365.", True,
+     "microsoft.directory/identityProtection/allProperties/allTasks"),
+    ("5d6b6bb7-de71-4623-b4af-96380a352509", "Security Reader", "Can read security information and reports in Microsoft Entra ID and Office 365.",
+     True, "microsoft.directory/identityProtection/allProperties/read"),
+    (EXCHANGE_ADMIN, "Exchange Administrator", "Can manage all aspects of the Exchange product.", False,
+     "microsoft.office365.exchange/allEntities/basic/allTasks"),
+    ("31392ffb-586c-42d1-9346-e59415a2cc4e", "Exchange Recipient Administrator",
+     "Can create or update Exchange Online recipients within the Exchange Online organization.", False,
+     "microsoft.office365.exchange/allRecipients/allProperties/allTasks"),
+    ("f28a1f50-f6e7-4571-818b-6a12f2af6b6c", "SharePoint Administrator", "Can manage all aspects of the SharePoint service.", False,
+     "microsoft.office365.sharePoint/allEntities/allTasks"),
+    ("69091246-20e8-4a56-aa4d-066075b2a7a8", "Teams Administrator", "Can manage the Microsoft Teams service.", False,
+     "microsoft.teams/allEntities/allProperties/allTasks"),
+    ("b0f54661-2d74-4c50-afa3-1ec803f12efe", "Billing Administrator", "Can perform common billing related tasks like updating payment information.",
+     False, "microsoft.commerce.billing/allEntities/allProperties/allTasks"),
+    ("4d6ac14f-3453-41d0-bef9-a3e0c569773a", "License Administrator", "Can manage product licenses on users and groups.", False,
+     "microsoft.directory/users/assignLicense"),
+    ("17315797-102d-40b4-93e0-432062caca18", "Compliance Administrator",
+     "Can read and manage compliance configuration and reports in Microsoft Entra ID and Microsoft 365.", False,
+     "microsoft.office365.complianceManager/allEntities/allTasks"),
+    ("fdd7a751-b60b-444a-984c-02652fe8fa1c", "Groups Administrator",
+     "Members of this role can create/manage groups, create/manage groups settings like naming and expiration policies, and view groups "
+     "activity and audit reports.", False, "microsoft.directory/groups/allProperties/allTasks"),
+    ("9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3", "Application Administrator",
+     "Can create and manage all aspects of app registrations and enterprise apps.", True, "microsoft.directory/applications/allProperties/allTasks"),
+    ("158c047a-c907-4556-b7ef-446551a6b5f7", "Cloud Application Administrator",
+     "Can create and manage all aspects of app registrations and enterprise apps except App Proxy.", True,
+     "microsoft.directory/servicePrincipals/allProperties/allTasks"),
+    ("b1be1c3e-b65d-4f19-8427-f6fa0d97feb9", "Conditional Access Administrator", "Can manage Conditional Access capabilities.", True,
+     "microsoft.directory/conditionalAccessPolicies/allProperties/allTasks"),
+    ("8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2", "Hybrid Identity Administrator",
+     "Manage Active Directory to Microsoft Entra cloud provisioning, Microsoft Entra Connect, pass-through authentication (PTA), password hash "
+     "synchronization (PHS), seamless single sign-on (seamless SSO), and federation settings.", True,
+     "microsoft.directory/domains/federation/update"),
+    ("3a2c62db-5318-420d-8d74-23affee5d9d5", "Intune Administrator", "Can manage all aspects of the Intune product.", True,
+     "microsoft.intune/allEntities/allTasks"),
+    ("88d8e3e3-8f55-4a1e-953a-9b9898b8876b", "Directory Readers",
+     "Can read basic directory information. Commonly used to grant directory read access to applications and guests.", False,
+     "microsoft.directory/users/standard/read"),
+    ("4a5d8f65-41da-4de4-8968-e035b65339cf", "Reports Reader", "Can read sign-in and audit reports.", False,
+     "microsoft.directory/signInReports/allProperties/read"),
+    ("f023fd81-a637-4b56-95fd-791ac0226033", "Service Support Administrator", "Can read service health information and manage support tickets.",
+     False, "microsoft.office365.supportTickets/allEntities/allTasks"),
+]
+ROLE_DEFINITION_PROPERTIES = ("id", "description", "displayName", "isBuiltIn", "isEnabled", "isPrivileged", "resourceScopes", "templateId",
+                              "version", "rolePermissions")
+ROLE_ASSIGNMENT_PROPERTIES = ("id", "principalId", "resourceScope", "directoryScopeId", "roleDefinitionId")
+# Roles whose holders may delete, or change the password and other sensitive properties of, users holding any
+# admin role (Entra's "Who can perform sensitive actions"; app-only callers need the role on their service principal).
+SENSITIVE_ACTION_ROLES = frozenset([GLOBAL_ADMIN, PRIVILEGED_AUTH_ADMIN])
+# Properties Graph calls sensitive for users with admin roles (user-update docs: accountEnabled, mobilePhone,
+# otherMails "such as"; businessPhones and passwordProfile are the other sensitive ones, UNCONFIRMED as a full list).
+SENSITIVE_USER_PROPERTIES = frozenset(["accountEnabled", "mobilePhone", "businessPhones", "otherMails", "passwordProfile"])
+ROLE_CONFLICT = "A conflicting object with one or more of the specified property values is present in the directory."
+
+
+def role_definition(template_id, name, description, privileged, action):
+    return {"id": template_id, "description": description, "displayName": name, "isBuiltIn": True, "isEnabled": True,
+            # UNCONFIRMED on v1.0: isPrivileged is documented on the beta unifiedRoleDefinition.
+            "isPrivileged": privileged, "resourceScopes": ["/"], "templateId": template_id, "version": "1",
+            "rolePermissions": [{"allowedResourceActions": [action], "condition": None}]}
+
+
+ROLE_DEFINITIONS = {template_id: role_definition(template_id, name, description, privileged, action)
+                    for template_id, name, description, privileged, action in ROLE_CATALOGUE}
+
+
+def role_assignment_id(role_definition_id, principal_id):
+    """The id Graph gives an assignment: base64url of both GUIDs' little-endian bytes, unpadded, plus "-1".
+
+    Derived from the examples in the roleAssignments docs (not a documented contract); it makes an assignment's
+    id depend only on role and principal, as in those examples.
+    """
+    raw = uuid.UUID(role_definition_id).bytes_le + uuid.UUID(principal_id).bytes_le
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=") + "-1"
+
+
 def now_iso(ts=None):
     """Graph's DateTimeOffset format: UTC, whole seconds, Z."""
     moment = datetime.datetime.fromtimestamp(ts if ts is not None else time.time(), datetime.timezone.utc)
@@ -274,7 +388,7 @@ class App:
         return out
 
 
-class Tenant:
+class Tenant(MailboxMixin):
     """The emulated Microsoft 365 tenant."""
 
     def __init__(self, seed="default", clock=time.monotonic):
@@ -298,6 +412,7 @@ class Tenant:
         self.domains = {}
         self.skus = {}
         self.log = []
+        self.reset_mailboxes()  # Exchange (exchange.py); before the seed, whose licences provision mailboxes
         for domain_id, default, initial, verified in ((INITIAL_DOMAIN, False, True, True), (DEFAULT_DOMAIN, True, False, True),
                                                       ("northwind-legacy.com", False, False, False)):
             self.domains[domain_id] = {
@@ -315,6 +430,11 @@ class Tenant:
         if self.seed_name == "default":
             for user in SEED_USERS:
                 self.seed_user(copy.deepcopy(user))
+        # Directory role assignments (not directory objects: no replication lag). The tenant's admin is a Global
+        # Administrator, as the account that created the tenant is.
+        self.role_assignments = {}
+        if self.seed_name == "default":
+            self.seed_role_assignment(SEED_USERS[0]["id"], GLOBAL_ADMIN)
 
     def log_request(self, service, method, path, query, status, app_id=None, write=False, batch=None, body_keys=None, fault=None):
         self.log_seq += 1
@@ -668,6 +788,9 @@ class Tenant:
         data["_originalUpn"] = data["userPrincipalName"]
         data["userPrincipalName"] = record.id.replace("-", "") + data["userPrincipalName"]
         self._write(record, "deleted", data)
+        # A deleted user loses its directory role assignments; restoring it does not bring them back (UNCONFIRMED).
+        for assignment_id in [a["id"] for a in self.role_assignments.values() if a["principalId"] == record.id]:
+            del self.role_assignments[assignment_id]
 
     def list_deleted_users(self):
         return self.visible("user", "deleted")
@@ -810,6 +933,85 @@ class Tenant:
             provision_mailbox(self, data)
 
     # ----------------------------------------------------------------------------------------------------------
+    # Directory roles (roleManagement/directory). role_assignments: id -> {id, principalId, roleDefinitionId (the
+    # built-in template id), directoryScopeId}. Principals are users or the apps' service principals.
+
+    def list_role_definitions(self):
+        return [copy.deepcopy(definition) for definition in ROLE_DEFINITIONS.values()]
+
+    def get_role_definition(self, key):
+        definition = ROLE_DEFINITIONS.get(key.lower()) if is_guid(key) else None
+        if definition is None:
+            raise not_found(key)  # UNCONFIRMED: status and wording for an unknown role definition
+        return copy.deepcopy(definition)
+
+    def _principal_kind(self, principal_id):
+        """"user" or "servicePrincipal" for an id readers can see now; 404 otherwise (UNCONFIRMED status and wording)."""
+        if is_guid(principal_id):
+            if any(app.object_id == principal_id.lower() for app in self.apps.values()):
+                return "servicePrincipal"
+            self._find(principal_id)  # 404 while a new user has not replicated yet
+            return "user"
+        raise not_found(principal_id)
+
+    def create_role_assignment(self, principal_id, role_definition_id, directory_scope_id="/"):
+        """POST /roleManagement/directory/roleAssignments. Returns the stored assignment."""
+        definition = self.get_role_definition(role_definition_id)
+        self._principal_kind(principal_id)
+        assignment_id = role_assignment_id(definition["id"], principal_id)
+        if assignment_id in self.role_assignments:
+            raise bad_request(ROLE_CONFLICT)
+        assignment = {"id": assignment_id, "principalId": principal_id.lower(), "roleDefinitionId": definition["id"],
+                      "directoryScopeId": directory_scope_id}
+        self.role_assignments[assignment_id] = assignment
+        return copy.deepcopy(assignment)
+
+    def seed_role_assignment(self, principal_id, role_definition_id):
+        """Add an assignment without the API (seed data and tests)."""
+        assignment_id = role_assignment_id(role_definition_id, principal_id)
+        self.role_assignments[assignment_id] = {"id": assignment_id, "principalId": principal_id.lower(),
+                                                "roleDefinitionId": role_definition_id.lower(), "directoryScopeId": "/"}
+        return copy.deepcopy(self.role_assignments[assignment_id])
+
+    def list_role_assignments(self):
+        return [copy.deepcopy(assignment) for assignment in self.role_assignments.values()]
+
+    def get_role_assignment(self, assignment_id):
+        assignment = self.role_assignments.get(assignment_id)
+        if assignment is None:
+            raise not_found(assignment_id)
+        return copy.deepcopy(assignment)
+
+    def delete_role_assignment(self, assignment_id):
+        """DELETE /roleManagement/directory/roleAssignments/{id} (404 for an unknown id: UNCONFIRMED)."""
+        if assignment_id not in self.role_assignments:
+            raise not_found(assignment_id)
+        del self.role_assignments[assignment_id]
+
+    def principal_role_ids(self, principal_id):
+        """The roleDefinitionIds (template ids) a user or service principal holds."""
+        lowered = (principal_id or "").lower()
+        held = {assignment["roleDefinitionId"] for assignment in self.role_assignments.values() if assignment["principalId"] == lowered}
+        for app in self.apps.values():
+            if app.object_id == lowered:  # roles given to an app when it was registered (App.directory_roles), kept across resets
+                held |= {role.lower() for role in getattr(app, "directory_roles", None) or ()}
+        return held
+
+    def check_sensitive_action(self, key, app_id, properties=None):
+        """403 unless the calling app may act on this user: deleting, or changing sensitive properties of, a user
+        who holds an admin role needs, app-only, a higher admin role on the app's service principal (user-delete and
+        user-update docs: User.ReadWrite.All "isn't enough privilege"; the roles are Entra's "Who can perform
+        sensitive actions"). ``properties`` None means a delete. UNCONFIRMED: every role counts as an admin role here."""
+        if properties is not None and not (set(properties) & SENSITIVE_USER_PROPERTIES):
+            return
+        record = self._find(key)
+        if not self.principal_role_ids(record.id):
+            return
+        app = self.app(app_id) if app_id else None
+        if app is None or not (self.principal_role_ids(app.object_id) & SENSITIVE_ACTION_ROLES):
+            raise forbidden()
+
+    # ----------------------------------------------------------------------------------------------------------
     # Direct seeding (control API) and dump
 
     def seed_user(self, spec):
@@ -873,27 +1075,17 @@ class Tenant:
             "domains": self.list_domains(),
             "skus": self.list_skus(),
             "users": users,
+            "role_assignments": self.list_role_assignments(),
             "apps": [app.describe() for app in self.apps.values()],
             "config": copy.deepcopy(self.config),
+            "mailboxes": self.dump_mailboxes(),
         }
 
 
 def provision_mailbox(tenant, user):
-    """Give a user with an Exchange plan its mailbox addresses (kept in one place so a delay can be added later).
-
-    mail becomes the UPN unless it was already set; proxyAddresses gets the primary SMTP address and the alias on
-    the initial (onmicrosoft.com) domain, keeping addresses the user already had.
-    """
-    if user.get("_mailbox"):
-        return
-    initial = next((name for name, domain in tenant.domains.items() if domain["isInitial"]), INITIAL_DOMAIN)
-    primary = user.get("mail") or user["userPrincipalName"]
-    user["mail"] = primary
-    wanted = ["SMTP:" + primary, "smtp:%s@%s" % (user.get("mailNickname") or primary.split("@")[0], initial)]
-    existing = [proxy for proxy in user.get("proxyAddresses") or []
-                if proxy.split(":", 1)[-1].lower() not in {address.split(":", 1)[1].lower() for address in wanted}]
-    user["proxyAddresses"] = wanted + ["smtp:" + proxy.split(":", 1)[1] if proxy.startswith("SMTP:") else proxy for proxy in existing]
-    user["_mailbox"] = True
+    """A user with an Exchange plan gets a mailbox: Exchange's model (exchange.py, MailboxMixin) provisions it, after
+    mailbox_provisioning_delay_s for API writes, and makes Graph's mail and proxyAddresses follow it."""
+    tenant.provision_mailbox(user)
 
 
 def public_data(data):
