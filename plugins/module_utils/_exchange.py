@@ -1,0 +1,457 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) practiceprotect.m365 contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Exchange Online admin API client and the plan of ``m365_mailbox``.
+
+Graph cannot write a mailbox's addresses, type, forwarding or permissions. Exchange Online can, through
+``POST {exchange_url}/adminapi/beta/{tenant}/InvokeCommand``: the endpoint Microsoft's own
+ExchangeOnlineManagement PowerShell module uses in REST mode. Microsoft does not document it, so every call to it
+stays in this file. It takes ``{"CmdletInput": {"CmdletName", "Parameters"}}``, answers ``{"value": [...]}``
+paged by ``@odata.nextLink`` (the same body is posted to the link), puts warnings in ``@adminapi.warnings`` and
+puts error text in ``error.details[].message`` as ``"<id>|<exception type>|<text>"``.
+
+The client reuses the module's session (TLS, timeouts, and the retry policy for 429/503/504 and resets) and its
+token provider, with a token for the Exchange resource (``{exchange_url}/.default``).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import time
+
+from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError, quote_key
+from ansible_collections.practiceprotect.m365.plugins.module_utils._http import RETRY_STATUSES
+from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError, is_guid, validate_email
+
+# The anchor the ExchangeOnlineManagement module sends for app-only calls (reference graph.md 8.2).
+SYSTEM_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
+PAGE_SIZE = 1000
+NOT_FOUND_CODES = ("ManagementObjectNotFoundException",)
+TYPE_NAMES = {"UserMailbox": "regular", "SharedMailbox": "shared"}
+TYPE_PARAMETER = {"regular": "Regular", "shared": "Shared"}
+TYPE_DETAILS = {"regular": "UserMailbox", "shared": "SharedMailbox"}
+PERMISSION_HINT = ("The application needs the Exchange.ManageAsApp application permission of Office 365 Exchange Online (with admin "
+                   "consent) and the Exchange Administrator role; see docs/permissions.md.")
+
+
+class ExchangeError(GraphError):
+    """A failed cmdlet. Same fields as GraphError (``code`` is Exchange's exception type without its namespace),
+    plus the cmdlet and Exchange's error id."""
+
+    def __init__(self, message, status=None, code=None, request_id=None, details=None, method="POST", path=None, cmdlet=None,
+                 error_id=None):
+        super(ExchangeError, self).__init__(message, status=status, code=code, request_id=request_id, details=details, method=method,
+                                            path=path)
+        self.cmdlet = cmdlet
+        self.error_id = error_id
+
+    @classmethod
+    def from_response(cls, status, body, headers=None, method="POST", path=None, cmdlet=None):
+        message, code, error_id = parse_error(body, status)
+        request_id = None
+        for key, value in (headers or {}).items():
+            if key.lower() in ("request-id", "x-request-id"):
+                request_id = value
+                break
+        return cls(message, status=status, code=code, request_id=request_id, method=method, path=path, cmdlet=cmdlet, error_id=error_id)
+
+    def is_not_found(self):
+        return self.status == 404 or self.code in NOT_FOUND_CODES
+
+    def as_dict(self):
+        out = super(ExchangeError, self).as_dict()
+        out["cmdlet"] = self.cmdlet
+        return out
+
+
+def parse_error(body, status):
+    """(text, code, error id) from an admin API error body: details first, then the inner exception, then the message."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        text = body.strip()[:500] if isinstance(body, str) and body.strip() else "HTTP %s" % status
+        return text, None, None
+    details = error.get("details")
+    if isinstance(details, dict):
+        details = [details]
+    for detail in details or []:
+        message = detail.get("message") if isinstance(detail, dict) else None
+        if isinstance(message, str) and message:
+            parts = message.split("|", 2)
+            if len(parts) == 3:
+                return parts[2], parts[1].rsplit(".", 1)[-1], parts[0]
+            return message, error.get("code"), None
+    inner = error.get("innererror") or error.get("innerError") or {}
+    internal = inner.get("internalException") or inner.get("internalexception") if isinstance(inner, dict) else None
+    if isinstance(internal, dict) and internal.get("message"):
+        kind = internal.get("type") or ""
+        return internal["message"], kind.rsplit(".", 1)[-1] or error.get("code"), None
+    return error.get("message") or ("HTTP %s" % status), error.get("code"), None
+
+
+class ExchangeClient:
+    """Runs cmdlets through InvokeCommand for one module run."""
+
+    def __init__(self, session, token_provider, exchange_url, tenant_id, timeout=30):
+        self.session = session
+        self.tokens = token_provider
+        self.exchange_url = exchange_url.rstrip("/")
+        self.tenant_id = tenant_id
+        self.path = "/adminapi/beta/%s/InvokeCommand" % tenant_id
+        self.url = self.exchange_url + self.path
+        self.timeout = timeout
+        self.requests_sent = 0
+        self.warnings = []
+
+    def _post(self, url, cmdlet, body):
+        for attempt in (1, 2):
+            headers = {
+                "Authorization": "Bearer " + self.tokens.token(self.exchange_url),
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+                "X-AnchorMailbox": "APP:%s@%s" % (SYSTEM_MAILBOX, self.tenant_id),
+                "X-CmdletName": cmdlet,
+                "Prefer": "odata.maxpagesize=%d" % PAGE_SIZE,
+            }
+            self.requests_sent += 1
+            response = self.session.post(url, data=json.dumps(body), headers=headers, timeout=self.timeout)
+            if response.status_code == 401 and attempt == 1:
+                self.tokens.forget()  # an expired token mid-run: one fresh token, then report
+                continue
+            return response
+        return response  # pragma: no cover - the loop always returns
+
+    def invoke(self, cmdlet, parameters=None, select=None):
+        """Run one cmdlet; returns every object it answers (following @odata.nextLink). Raises ExchangeError."""
+        body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters or {}}}
+        url = self.url + ("?$select=" + ",".join(select) if select else "")
+        items = []
+        while url:
+            response = self._post(url, cmdlet, body)
+            decoded = _decode(response)
+            if response.status_code >= 400:
+                error = ExchangeError.from_response(response.status_code, decoded, response.headers, path=self.path, cmdlet=cmdlet)
+                if response.status_code in RETRY_STATUSES:
+                    error.message = "%s (gave up after retrying within the deadline)" % error.message
+                raise error
+            if not isinstance(decoded, dict):
+                raise ExchangeError("Exchange Online answered %s with something that is not JSON." % cmdlet, status=response.status_code,
+                                    path=self.path, cmdlet=cmdlet)
+            self.warnings.extend(w for w in decoded.get("@adminapi.warnings") or [] if isinstance(w, str))
+            items.extend(decoded.get("value") or [])
+            url = decoded.get("@odata.nextLink")
+        return items
+
+    # -- reads -------------------------------------------------------------------------------------------------------
+
+    def get_mailbox(self, identity):
+        """The mailbox (Get-Mailbox), or None when Exchange has none for ``identity``."""
+        try:
+            found = self.invoke("Get-Mailbox", {"Identity": identity})
+        except ExchangeError as exc:
+            if exc.is_not_found():
+                return None
+            raise
+        return found[0] if found else None
+
+    def accepted_domains(self):
+        return [d.get("DomainName") or d.get("Name") for d in self.invoke("Get-AcceptedDomain")]
+
+    def full_access(self, identity):
+        """Lower-case trustees with explicit FullAccess (not inherited, not denied, not SELF or a bare SID)."""
+        out = []
+        for entry in self.invoke("Get-MailboxPermission", {"Identity": identity}):
+            user = entry.get("User") or ""
+            rights = entry.get("AccessRights") or []
+            if isinstance(rights, str):
+                rights = [r.strip() for r in rights.split(",")]
+            rights = [r.strip() for item in rights for r in str(item).split(",")]
+            if entry.get("IsInherited") or entry.get("Deny") or "FullAccess" not in rights:
+                continue
+            if user.upper().startswith("NT AUTHORITY\\") or user.upper().startswith("S-1-"):
+                continue
+            out.append(user.lower())
+        return sorted(set(out))
+
+
+def client_for(m):
+    """The Exchange client of an M365Module (same session and token provider as its Graph client)."""
+    p = m.params
+    return ExchangeClient(m.session, m.tokens, p["exchange_url"], p["tenant_id"], timeout=p["request_timeout"])
+
+
+def run(m, func):
+    """``m.run(func)``, with Exchange errors reported with Exchange's text, error code, status and request id."""
+    def wrapped(module):
+        try:
+            func(module)
+        except ExchangeError as exc:
+            fail(module, exc)
+    m.run(wrapped)
+
+
+def fail(m, exc):
+    if exc.status in (401, 403):
+        message = "Exchange Online refused %s: %s %s" % (exc.cmdlet, exc.message, PERMISSION_HINT)
+    else:
+        message = "Exchange Online refused %s: %s" % (exc.cmdlet, exc.message)
+    result = m.call_stats()
+    result.update(exc.as_dict())
+    result["exchange_error_id"] = exc.error_id
+    m.module.fail_json(msg=message, **result)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Users and their mailboxes (Graph for the user, Exchange for the mailbox)
+
+USER_SELECT = "id,userPrincipalName,displayName,mail,assignedPlans"
+
+
+def resolve_user(graph, key, field="user"):
+    """The Graph user named by a UPN or object id; ValidationError when there is none."""
+    user = graph.get_or_none("users/%s" % quote_key(key), params={"$select": USER_SELECT})
+    if user is None:
+        raise ValidationError("%s %s is not a user in this tenant; give the UPN or object id of an existing user." % (field, key), field=field)
+    return user
+
+
+def lookup_user(graph, key):
+    """``{"id", "userPrincipalName"}`` of the user a UPN or object id names, or None."""
+    return graph.get_or_none("users/%s" % quote_key(key), params={"$select": "id,userPrincipalName"})
+
+
+def label(user):
+    return user.get("userPrincipalName") or user.get("id")
+
+
+def has_exchange_plan(user):
+    return any(plan.get("service") == "exchange" and plan.get("capabilityStatus") == "Enabled" for plan in user.get("assignedPlans") or [])
+
+
+def wait_for_mailbox(client, user, wait, timeout, sleep=time.sleep, clock=time.monotonic):
+    """The user's mailbox; with ``wait`` polls until Exchange has provisioned it. ValidationError otherwise.
+
+    Returns ``(mailbox, polls)``.
+    """
+    mailbox = client.get_mailbox(user["id"])
+    if mailbox is not None:
+        return mailbox, 0
+    who = label(user)
+    if not has_exchange_plan(user):
+        raise ValidationError(
+            "%s has no mailbox and no licence that includes Exchange Online, so Exchange will not create one. Assign such a licence "
+            "(for example O365_BUSINESS_PREMIUM with m365_user) first; if you just did, run again in a minute." % who, field="user")
+    if not wait:
+        raise ValidationError(
+            "%s has an Exchange Online licence but Exchange has not provisioned the mailbox yet (this takes a few minutes after the "
+            "licence is assigned). Set wait_for_mailbox=true to wait for it, or run again later." % who, field="user")
+    started = clock()
+    delay = 1.0
+    polls = 0
+    while clock() - started < timeout:
+        sleep(min(delay, max(0.0, timeout - (clock() - started))))
+        polls += 1
+        mailbox = client.get_mailbox(user["id"])
+        if mailbox is not None:
+            return mailbox, polls
+        delay = min(delay * 2, 15.0)
+    raise ValidationError("%s still has no mailbox after %d seconds of waiting (wait_timeout). Exchange can take longer after a licence "
+                          "is assigned; run again later or raise wait_timeout." % (who, timeout), field="wait_timeout")
+
+
+def address_owners(graph, addresses, except_id):
+    """Lower-case address -> "Display Name (upn)" of another user holding it as UPN, mail or proxy address."""
+    owners = {}
+    for offset in range(0, len(addresses), 4):
+        chunk = addresses[offset:offset + 4]
+        clauses = []
+        for address in chunk:
+            literal = "'%s'" % address.replace("'", "''")
+            smtp = "'smtp:%s'" % address.replace("'", "''")
+            clauses.append("proxyAddresses/any(p:p eq %s) or mail eq %s or userPrincipalName eq %s" % (smtp, literal, literal))
+        users = graph.list("users", params={"$filter": " or ".join(clauses), "$select": "id,userPrincipalName,displayName,mail,proxyAddresses"})
+        for user in users:
+            if user.get("id") == except_id:
+                continue
+            held = [user.get("userPrincipalName") or "", user.get("mail") or ""]
+            held += [p.split(":", 1)[-1] for p in user.get("proxyAddresses") or []]
+            for address in chunk:
+                if any(h.lower() == address.lower() for h in held):
+                    name = user.get("displayName") or user.get("userPrincipalName")
+                    owners.setdefault(address.lower(), "%s (%s)" % (name, user.get("userPrincipalName")))
+    return owners
+
+
+# --------------------------------------------------------------------------------------------------------------
+# m365_mailbox: spec, view and plan
+
+
+def build_mailbox_spec(params):
+    """Validate and normalise m365_mailbox's options. Raises ValidationError; makes no call."""
+    user = (params.get("user") or "").strip()
+    if not user:
+        raise ValidationError("user is empty; give the user's UPN or object id.", field="user")
+    forwarding = params.get("forwarding_address")
+    if forwarding is not None:
+        forwarding = forwarding.strip()
+        if forwarding.lower().startswith("smtp:"):
+            forwarding = forwarding[5:]
+        forwarding = validate_email(forwarding, "forwarding_address") if forwarding else ""
+    grant = _trustee_keys(params.get("full_access"), "full_access")
+    revoke = _trustee_keys(params.get("full_access_remove"), "full_access_remove")
+    both = set(k.lower() for k in grant) & set(k.lower() for k in revoke)
+    if both:
+        raise ValidationError("%s is in both full_access and full_access_remove; keep it in one." % sorted(both)[0], field="full_access_remove")
+    max_removals = params.get("max_removals")
+    max_removals = 10 if max_removals is None else max_removals
+    if max_removals < 0:
+        raise ValidationError("max_removals must be 0 or more.", field="max_removals")
+    if params.get("full_access_exclusive") and params.get("full_access") is None:
+        raise ValidationError("full_access_exclusive needs full_access (the list to keep; [] removes everyone's access).", field="full_access")
+    return {
+        "user": user, "type": params.get("type"), "forwarding": forwarding, "keep_copy": params.get("forwarding_keep_copy"),
+        "hidden": params.get("hidden_from_address_lists"), "grant": grant, "revoke": revoke,
+        "exclusive": bool(params.get("full_access_exclusive")), "max_removals": max_removals,
+        "permissions": params.get("full_access") is not None or bool(revoke), "auto_mapping": params.get("auto_mapping", True),
+    }
+
+
+def _trustee_keys(values, field):
+    out = []
+    for value in values or []:
+        value = (value or "").strip()
+        if not value:
+            raise ValidationError("%s has an empty entry; give UPNs or object ids." % field, field=field)
+        if not is_guid(value) and value.count("@") != 1:
+            raise ValidationError("%s entry %r is neither a UPN nor an object id." % (field, value), field=field)
+        if value.lower() not in [o.lower() for o in out]:
+            out.append(value)
+    return out
+
+
+def mailbox_view(mailbox, full_access=None):
+    """The before/after shape of m365_mailbox."""
+    if not mailbox:
+        return {}
+    details = mailbox.get("RecipientTypeDetails")
+    forwarding = mailbox.get("ForwardingSmtpAddress") or ""
+    if forwarding.lower().startswith("smtp:"):
+        forwarding = forwarding[5:]
+    view = {
+        "type": TYPE_NAMES.get(details, (details or "").lower()),
+        "recipient_type_details": details,
+        "primary_smtp_address": mailbox.get("PrimarySmtpAddress"),
+        "forwarding_address": forwarding or None,
+        "forwarding_keep_copy": bool(mailbox.get("DeliverToMailboxAndForward")),
+        "hidden_from_address_lists": bool(mailbox.get("HiddenFromAddressListsEnabled")),
+    }
+    if full_access is not None:
+        view["full_access"] = sorted(full_access)
+    return view
+
+
+def plan_mailbox(spec, mailbox, full_access, trustees, owner):
+    """Compare the spec with the mailbox; returns the plan (or raises ValidationError).
+
+    ``full_access`` is the list of lower-case UPNs with FullAccess now (None when not read); ``trustees`` maps each
+    full_access / full_access_remove entry (lower-case) to its Graph user, or None for unknown users; ``owner`` is
+    the mailbox's own Graph user. Plan: ``calls`` (Set-Mailbox -Type first, then one Set-Mailbox for the settings,
+    then permission calls), ``before``, ``after``, ``conversion`` (target RecipientTypeDetails or None),
+    ``granted``, ``revoked``.
+    """
+    identity = owner["id"]
+    who = label(owner)
+    before = mailbox_view(mailbox, full_access)
+    after = dict(before)
+    calls = []
+    conversion = None
+    if spec["type"] and before["type"] != spec["type"]:
+        conversion = TYPE_DETAILS[spec["type"]]
+        calls.append({"cmdlet": "Set-Mailbox", "parameters": {"Identity": identity, "Type": TYPE_PARAMETER[spec["type"]]}})
+        after["type"], after["recipient_type_details"] = spec["type"], conversion
+    settings = {}
+    if spec["forwarding"] is not None and (before["forwarding_address"] or "").lower() != spec["forwarding"].lower():
+        settings["ForwardingSmtpAddress"] = ("smtp:" + spec["forwarding"]) if spec["forwarding"] else None
+        after["forwarding_address"] = spec["forwarding"] or None
+    if spec["keep_copy"] is not None and before["forwarding_keep_copy"] != spec["keep_copy"]:
+        settings["DeliverToMailboxAndForward"] = spec["keep_copy"]
+        after["forwarding_keep_copy"] = spec["keep_copy"]
+    if spec["hidden"] is not None and before["hidden_from_address_lists"] != spec["hidden"]:
+        settings["HiddenFromAddressListsEnabled"] = spec["hidden"]
+        after["hidden_from_address_lists"] = spec["hidden"]
+    if settings:
+        params = {"Identity": identity}
+        params.update(settings)
+        calls.append({"cmdlet": "Set-Mailbox", "parameters": params})
+    granted, revoked = [], []
+    if spec["permissions"]:
+        held = set(full_access or [])
+        wanted = []
+        for key in spec["grant"]:
+            user = trustees.get(key.lower())
+            if user is None:
+                raise ValidationError("full_access user %s is not a user in this tenant." % key, field="full_access")
+            if user["id"] == owner["id"]:
+                raise ValidationError("full_access: %s is the mailbox's own user, who has full access already." % key, field="full_access")
+            wanted.append(user["userPrincipalName"].lower())
+        for upn in wanted:
+            if upn not in held and upn not in granted:
+                granted.append(upn)
+        for key in spec["revoke"]:
+            user = trustees.get(key.lower())
+            if user is not None and user["userPrincipalName"].lower() in held:
+                revoked.append(user["userPrincipalName"].lower())
+        if spec["exclusive"]:
+            extra = sorted(h for h in held if h not in wanted and h not in revoked)
+            if len(revoked) + len(extra) > spec["max_removals"]:
+                everyone = revoked + extra
+                raise ValidationError(
+                    "full_access_exclusive would remove full access to %s's mailbox from %d users (%s), more than max_removals (%d). "
+                    "List the users to keep, or raise max_removals to at least %d." % (who, len(everyone), ", ".join(everyone),
+                                                                                       spec["max_removals"], len(everyone)),
+                    field="max_removals")
+            revoked.extend(extra)
+        for upn in granted:
+            params = {"Identity": identity, "User": upn, "AccessRights": ["FullAccess"], "InheritanceType": "All",
+                      "AutoMapping": spec["auto_mapping"]}
+            calls.append({"cmdlet": "Add-MailboxPermission", "parameters": params})
+        for upn in revoked:
+            params = {"Identity": identity, "User": upn, "AccessRights": ["FullAccess"], "InheritanceType": "All", "Confirm": False}
+            calls.append({"cmdlet": "Remove-MailboxPermission", "parameters": params})
+        after["full_access"] = sorted((held - set(revoked)) | set(granted))
+    return {"calls": calls, "before": before, "after": after, "conversion": conversion, "granted": granted, "revoked": revoked}
+
+
+def public_calls(calls):
+    """The calls as shown to people: cmdlet and parameter names."""
+    return [{"cmdlet": c["cmdlet"], "method": "POST", "path": "InvokeCommand", "parameters": sorted(c["parameters"])} for c in calls]
+
+
+def wait_for_type(client, identity, target, timeout, sleep=time.sleep, clock=time.monotonic):
+    """Poll Get-Mailbox until RecipientTypeDetails is ``target``; returns (mailbox, polls). ValidationError on timeout."""
+    started = clock()
+    delay = 1.0
+    polls = 0
+    while True:
+        mailbox = client.get_mailbox(identity)
+        if mailbox is not None and mailbox.get("RecipientTypeDetails") == target:
+            return mailbox, polls
+        if clock() - started >= timeout:
+            shown = mailbox.get("RecipientTypeDetails") if mailbox else "no mailbox"
+            raise ValidationError(
+                "Exchange accepted the conversion to %s but still shows %s after %d seconds (wait_timeout). The conversion is not done; "
+                "do not remove licences yet. Run the task again later; it reports done only when Exchange shows %s."
+                % (target, shown, timeout, target), field="wait_timeout")
+        sleep(min(delay, max(0.0, timeout - (clock() - started))))
+        polls += 1
+        delay = min(delay * 2, 15.0)
+
+
+def _decode(response):
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return response.text

@@ -1,0 +1,272 @@
+# -*- coding: utf-8 -*-
+"""m365_alias (and the onboarding/offboarding story with m365_user and m365_mailbox) through real ansible-playbook runs."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import json
+import os
+import re
+import threading
+
+from tests.sandbox.client import Sandbox
+
+JANE = "jane.citizen@northwindacct.com"
+TOM = "tom.baker@northwindacct.com"
+EXCHANGE_ADMIN = "29232cdf-9323-42fd-ade2-1d097af3e4de"
+
+
+@contextlib.contextmanager
+def release_when(sandbox, condition, **knobs):
+    """While the block runs, watch the request log from another thread; once ``condition(entries)`` holds, set ``knobs``.
+
+    Exchange's delays are measured with the knob's current value, so a long delay holds a mailbox (or a conversion)
+    back until the module has been seen polling for it, and setting the delay to 0 then releases it: the test proves
+    the module waited without depending on timing.
+    """
+    watcher = Sandbox(sandbox.state_dir, sandbox.env)
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            if condition(watcher.log()):
+                watcher.configure(**knobs)
+                return
+            done.wait(0.2)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(10)
+        watcher.http.close()
+
+
+def play(*tasks):
+    return json.dumps([{"name": "test", "hosts": "localhost", "gather_facts": False, "tasks": list(tasks)}], indent=1)
+
+
+def alias_task(name="alias", ignore_errors=False, **options):
+    options.setdefault("user", JANE)
+    task = {"name": name, "practiceprotect.m365.m365_alias": options, "register": name.replace(" ", "_")}
+    if ignore_errors:
+        task["ignore_errors"] = True
+    return task
+
+
+def user_task(name="user", **options):
+    options.setdefault("user_principal_name", JANE)
+    return {"name": name, "practiceprotect.m365.m365_user": options}
+
+
+def mailbox(sandbox, upn):
+    found = [m for m in sandbox.state()["mailboxes"] if (m.get("UserPrincipalName") or "").lower() == upn.lower()]
+    return found[0] if found else None
+
+
+def graph_user(sandbox, upn):
+    return [u for u in sandbox.state()["users"] if u["userPrincipalName"].lower() == upn.lower()][0]
+
+
+def exchange_writes(sandbox, since=0):
+    return [(w["cmdlet"], w["body_keys"]) for w in sandbox.writes(since=since) if w["service"] == "exchange"]
+
+
+def last_seq(sandbox):
+    log = sandbox.log()
+    return log[-1]["seq"] if log else 0
+
+
+JOINER = dict(given_name="Jane", surname="Citizen", usage_location="AU", licenses=["O365_BUSINESS_PREMIUM"])
+PP_ATTRIBUTE = "SMTP:jane@northwindacct.com;smtp:jane.citizen@northwindacct.com;smtp:j.citizen@northwindacct.com;smtp:jc@northwindacct.com"
+
+
+def done_when_play():
+    parsed = "{{ pp_proxy | practiceprotect.m365.parse_proxy_addresses }}"
+    return play(
+        user_task("joiner", **JOINER),
+        {"name": "addresses", "practiceprotect.m365.m365_alias": {
+            "user": JANE, "primary": "{{ (pp_proxy | practiceprotect.m365.parse_proxy_addresses).primary }}",
+            "aliases": "{{ (pp_proxy | practiceprotect.m365.parse_proxy_addresses).aliases }}", "wait_for_mailbox": True,
+            "wait_timeout": 60}, "register": "addresses", "vars": {"pp_proxy": PP_ATTRIBUTE}},
+        {"name": "attribute", "ansible.builtin.set_fact": {
+            "rebuilt": "{{ addresses.primary | practiceprotect.m365.proxy_addresses(addresses.aliases | reject('search', 'onmicrosoft') | list) }}",
+            "parsed": parsed}, "vars": {"pp_proxy": PP_ATTRIBUTE}},
+        {"name": "leaver shared", "practiceprotect.m365.m365_mailbox": {"user": TOM, "type": "shared", "wait_timeout": 60},
+         "register": "leaver"},
+        user_task("leaver licences", user_principal_name=TOM, licenses=[], purge_licenses=True),
+    )
+
+
+def test_done_when_joiner_aliases_and_leaver_shared_then_rerun_unchanged(sandbox, run_playbook):
+    # Exchange's delays, shortened: the mailbox comes 2 s after the licence, a conversion shows 2 s after it is asked for.
+    sandbox.configure(mailbox_provisioning_delay_s=2, shared_conversion_delay_s=2)
+    first = run_playbook(done_when_play(), expect_rc=0)
+    r = first.result("addresses")
+    assert r["changed"]
+    assert r["primary"] == "jane@northwindacct.com"
+    assert sorted(r["aliases"]) == ["j.citizen@northwindacct.com", "jane.citizen@northwindacct.com",
+                                    "jane.citizen@northwindacct.onmicrosoft.com", "jc@northwindacct.com"]
+    assert r["addresses_before"] == ["SMTP:jane.citizen@northwindacct.com", "smtp:jane.citizen@northwindacct.onmicrosoft.com"]
+    # Exchange and Graph agree on the result.
+    stored = mailbox(sandbox, JANE)
+    assert stored["PrimarySmtpAddress"] == "jane@northwindacct.com" and sorted(stored["EmailAddresses"]) == sorted(r["addresses_after"])
+    jane = graph_user(sandbox, JANE)
+    assert jane["mail"] == "jane@northwindacct.com" and sorted(jane["proxyAddresses"]) == sorted(stored["EmailAddresses"])
+    # The filters rebuild the Practice Protect attribute from what Exchange holds, primary first.
+    facts = first.result("attribute")["ansible_facts"]
+    assert facts["rebuilt"].startswith("SMTP:jane@northwindacct.com;") and sorted(facts["rebuilt"].split(";")) == sorted(PP_ATTRIBUTE.split(";"))
+    # The leaver: converted and reported done only once Exchange showed it, and the licence went after that.
+    leaver = first.result("leaver shared")
+    assert leaver["converted"] and leaver["mailbox"]["type"] == "shared"
+    assert mailbox(sandbox, TOM)["RecipientTypeDetails"] == "SharedMailbox"
+    assert graph_user(sandbox, TOM)["assignedLicenses"] == []
+    log = sandbox.log()
+    conversion = [e["seq"] for e in log if e.get("cmdlet") == "Set-Mailbox" and "Type" in e["body_keys"]][0]
+    licence = [e["seq"] for e in log if e["path"].endswith("/assignLicense") and TOM not in e["path"] and e["seq"] > conversion]
+    assert licence, "the leaver's licence was removed before the conversion"
+
+    mark = last_seq(sandbox)
+    second = run_playbook(done_when_play(), expect_rc=0)
+    assert second.changed() == 0
+    assert not second.result("addresses")["changed"] and second.result("addresses")["plan"] == []
+    assert sandbox.writes(since=mark) == []
+
+
+def test_check_mode_and_diff_write_nothing(sandbox, run_playbook):
+    run = run_playbook(play(alias_task(user=TOM, primary="tb@northwindacct.com", aliases=["tbaker@northwindacct.com"])),
+                       check=True, diff=True, expect_rc=0)
+    r = run.result("alias")
+    assert r["changed"] and r["added"] == ["tbaker@northwindacct.com", "tb@northwindacct.com"]
+    assert r["diff"]["before"]["primary"] == "tom.baker@northwindacct.com" and r["diff"]["after"]["primary"] == "tb@northwindacct.com"
+    assert r["addresses_after"][0] == "SMTP:tb@northwindacct.com"
+    assert [c["cmdlet"] for c in r["plan"]] == ["Set-Mailbox"] and r["plan"][0]["parameters"] == ["EmailAddresses", "Identity"]
+    assert sandbox.writes() == []
+    assert mailbox(sandbox, TOM)["EmailAddresses"] == ["SMTP:tom.baker@northwindacct.com", "smtp:tom.baker@northwindacct.onmicrosoft.com"]
+
+
+def test_exclusive_threshold_and_absent(sandbox, run_playbook):
+    extra = ["old%d@northwindacct.com" % i for i in range(3)]
+    run_playbook(play(alias_task(user=TOM, aliases=extra + ["keep@northwindacct.com"])), expect_rc=0)
+    mark = last_seq(sandbox)
+    refused = run_playbook(play(alias_task(user=TOM, aliases=["keep@northwindacct.com"], exclusive=True, max_removals=2)))
+    assert refused.rc == 2
+    assert refused.result("alias")["msg"] == (
+        "exclusive would remove 3 aliases from tom.baker@northwindacct.com (old0@northwindacct.com, old1@northwindacct.com, "
+        "old2@northwindacct.com), more than max_removals (2). List the aliases to keep, or raise max_removals to at least 3.")
+    assert sandbox.writes(since=mark) == []
+    tasks = [alias_task("exclusive", user=TOM, aliases=["keep@northwindacct.com"], exclusive=True, max_removals=3),
+             alias_task("again", user=TOM, aliases=["keep@northwindacct.com"], exclusive=True, max_removals=0),
+             alias_task("absent", user=TOM, aliases=["keep@northwindacct.com", "never@northwindacct.com"], state="absent"),
+             alias_task("absent again", user=TOM, aliases=["keep@northwindacct.com"], state="absent")]
+    run = run_playbook(play(*tasks), diff=True, expect_rc=0)
+    assert run.result("exclusive")["removed"] == extra
+    assert not run.result("again")["changed"]
+    assert run.result("absent")["removed"] == ["keep@northwindacct.com"] and not run.result("absent again")["changed"]
+    # The primary and the routing address survive an exclusive list that names neither.
+    assert mailbox(sandbox, TOM)["EmailAddresses"] == ["SMTP:tom.baker@northwindacct.com", "smtp:tom.baker@northwindacct.onmicrosoft.com"]
+    assert [c for c, _ in exchange_writes(sandbox, mark)] == ["Set-Mailbox", "Set-Mailbox"]
+
+
+ERRORS = [
+    ("conflict", dict(user=TOM, aliases=["Sarah.Jones@northwindacct.com"]),
+     "tom.baker@northwindacct.com cannot get Sarah.Jones@northwindacct.com: the address already belongs to Sarah Jones "
+     "(sarah.jones@northwindacct.com). Remove it there first, or choose another address."),
+    ("primary conflict", dict(user=TOM, primary="sarah.jones@northwindacct.com"),
+     "tom.baker@northwindacct.com cannot get sarah.jones@northwindacct.com: the address already belongs to Sarah Jones "
+     "(sarah.jones@northwindacct.com). Remove it there first, or choose another address."),
+    ("unaccepted domain", dict(user=TOM, aliases=["tom@contoso.com"]),
+     "tom.baker@northwindacct.com cannot get tom@contoso.com: contoso.com is not an accepted domain of this Exchange Online organisation "
+     "(accepted: northwindacct.com, northwindacct.onmicrosoft.com). Add and verify the domain in Microsoft 365 first, or use an accepted domain."),
+    ("unverified domain", dict(user=TOM, aliases=["tom@northwind-legacy.com"]),
+     "tom.baker@northwindacct.com cannot get tom@northwind-legacy.com: northwind-legacy.com is not an accepted domain"),
+    ("syntax", dict(user=TOM, aliases=["tom baker@northwindacct.com"]), "aliases 'tom baker@northwindacct.com' is not a valid e-mail address: "),
+    ("primary prefix in aliases", dict(user=TOM, aliases=["SMTP:tb@northwindacct.com"]),
+     "aliases: 'SMTP:tb@northwindacct.com' is marked as the primary address (SMTP:); give the primary with the primary option"),
+    ("remove primary", dict(user=TOM, aliases=["tom.baker@northwindacct.com"], state="absent"),
+     "tom.baker@northwindacct.com is the primary address of tom.baker@northwindacct.com and cannot be removed; make another address "
+     "the primary first (state=present with primary)."),
+    ("remove routing", dict(user=TOM, aliases=["tom.baker@northwindacct.onmicrosoft.com"], state="absent"),
+     "tom.baker@northwindacct.onmicrosoft.com is the Microsoft 365 routing address of tom.baker@northwindacct.com (*.onmicrosoft.com); "
+     "Exchange keeps it, so it cannot be removed."),
+    ("no licence", dict(user="admin@northwindacct.onmicrosoft.com", aliases=["boss@northwindacct.com"], wait_for_mailbox=True),
+     "admin@northwindacct.onmicrosoft.com has no mailbox and no licence that includes Exchange Online, so Exchange will not create one."),
+    ("unknown user", dict(user="nobody@northwindacct.com", aliases=["x@northwindacct.com"]),
+     "user nobody@northwindacct.com is not a user in this tenant; give the UPN or object id of an existing user."),
+]
+
+
+def test_errors_are_exact_and_nothing_is_written(sandbox, run_playbook):
+    run = run_playbook(play(*[alias_task(name, ignore_errors=True, **options) for name, options, _ in ERRORS]), expect_rc=0)
+    for name, _, message in ERRORS:
+        task = run.task(name)
+        assert task["status"] == "failed", name
+        assert task["result"]["msg"].startswith(message), (name, task["result"]["msg"])
+    assert sandbox.writes() == []
+
+
+def test_wait_for_mailbox(sandbox, run_playbook):
+    sandbox.configure(mailbox_provisioning_delay_s=3600)
+    tasks = [user_task("joiner", **JOINER),
+             alias_task("no wait", ignore_errors=True, aliases=["jc@northwindacct.com"]),
+             alias_task("wait", aliases=["jc@northwindacct.com"], wait_for_mailbox=True, wait_timeout=120)]
+
+    def polled(entries):  # "no wait" read once; "wait" read once and polled once: then the mailbox may come
+        return len([e for e in entries if e.get("cmdlet") == "Get-Mailbox" and e["status"] == 404]) >= 3
+
+    with release_when(sandbox, polled, mailbox_provisioning_delay_s=0):
+        run = run_playbook(play(*tasks), expect_rc=0)
+    assert run.task("no wait")["result"]["msg"] == (
+        "jane.citizen@northwindacct.com has an Exchange Online licence but Exchange has not provisioned the mailbox yet (this takes a "
+        "few minutes after the licence is assigned). Set wait_for_mailbox=true to wait for it, or run again later.")
+    r = run.result("wait")
+    assert r["changed"] and r["mailbox_waits"] >= 2 and "jc@northwindacct.com" in r["aliases"]
+
+
+def test_exchange_refusal_is_reported_with_its_fields(sandbox, run_playbook):
+    # An app with Exchange.ManageAsApp but without the Exchange Administrator role: Exchange's own refusal, with its fields.
+    no_admin = sandbox.add_app("aliases without the Exchange role", ["User.Read.All", "Exchange.ManageAsApp"])
+    env = {"M365_CLIENT_ID": no_admin["client_id"], "M365_CLIENT_SECRET": no_admin["client_secret"]}
+    run = run_playbook(play(alias_task(user=TOM, aliases=["tb@northwindacct.com"])), env=env)
+    r = run.result("alias")
+    assert run.rc == 2 and r["status"] == 401 and r["error_code"] == "Unauthorized" and r["cmdlet"] == "Get-Mailbox"
+    assert r["msg"] == (
+        "Exchange Online refused Get-Mailbox: The role assigned to application %s isn't supported in this scenario. Please check online "
+        "documentation for assigning correct Directory Roles to Azure AD Application for EXO App-Only Authentication. The application "
+        "needs the Exchange.ManageAsApp application permission of Office 365 Exchange Online (with admin consent) and the Exchange "
+        "Administrator role; see docs/permissions.md." % no_admin["client_id"])
+    assert r["request_id"]
+    assert sandbox.writes() == [] or all(w["status"] == 401 for w in sandbox.writes())
+
+
+def documented_permissions(module):
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "docs", "permissions.md")
+    with open(path) as handle:
+        for line in handle:
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) >= 2 and cells[0] == "`%s`" % module:
+                return re.findall(r"`([A-Za-z.]+)`", cells[1]), "Exchange Administrator" in cells[1]
+    raise AssertionError("docs/permissions.md has no row for %s" % module)
+
+
+def test_documented_permissions_are_enough(sandbox, run_playbook):
+    roles, needs_admin = documented_permissions("m365_alias")
+    assert roles == ["User.Read.All", "Exchange.ManageAsApp"] and needs_admin
+    app = sandbox.add_app("m365_alias least privilege", roles, directory_roles=[EXCHANGE_ADMIN])
+    env = {"M365_CLIENT_ID": app["client_id"], "M365_CLIENT_SECRET": app["client_secret"]}
+    tasks = [alias_task("add", user=TOM, primary="tb@northwindacct.com", aliases=["tom.baker@northwindacct.com"]),
+             alias_task("exclusive", user=TOM, aliases=[], exclusive=True),
+             alias_task("absent", user=TOM, aliases=["x@northwindacct.com"], state="absent")]
+    run = run_playbook(play(*tasks), env=env, expect_rc=0)
+    assert run.result("add")["changed"] and run.result("exclusive")["removed"] == ["tom.baker@northwindacct.com"]
+    without_graph = sandbox.add_app("no Graph", ["Exchange.ManageAsApp"], directory_roles=[EXCHANGE_ADMIN])
+    failed = run_playbook(play(alias_task(user=TOM, aliases=["tb2@northwindacct.com"])),
+                          env={"M365_CLIENT_ID": without_graph["client_id"], "M365_CLIENT_SECRET": without_graph["client_secret"]})
+    assert failed.rc == 2 and failed.result("alias")["status"] == 403
+    without_exchange = sandbox.add_app("no Exchange", ["User.Read.All"], directory_roles=[EXCHANGE_ADMIN])
+    failed = run_playbook(play(alias_task(user=TOM, aliases=["tb2@northwindacct.com"])),
+                          env={"M365_CLIENT_ID": without_exchange["client_id"], "M365_CLIENT_SECRET": without_exchange["client_secret"]})
+    assert failed.rc == 2 and failed.result("alias")["status"] == 401 and "User is not allowed to call Get-Mailbox" in failed.result("alias")["msg"]

@@ -1,0 +1,210 @@
+# -*- coding: utf-8 -*-
+"""m365_mailbox through real ansible-playbook runs against the sandbox."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import json
+import os
+import re
+import threading
+
+from tests.sandbox.client import Sandbox
+
+TOM = "tom.baker@northwindacct.com"
+SARAH = "sarah.jones@northwindacct.com"
+EXCHANGE_ADMIN = "29232cdf-9323-42fd-ade2-1d097af3e4de"
+
+
+@contextlib.contextmanager
+def release_when(sandbox, condition, **knobs):
+    """While the block runs, watch the request log from another thread; once ``condition(entries)`` holds, set ``knobs``.
+
+    Exchange's delays are measured with the knob's current value, so a long delay holds a mailbox (or a conversion)
+    back until the module has been seen polling for it, and setting the delay to 0 then releases it: the test proves
+    the module waited without depending on timing.
+    """
+    watcher = Sandbox(sandbox.state_dir, sandbox.env)
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            if condition(watcher.log()):
+                watcher.configure(**knobs)
+                return
+            done.wait(0.2)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(10)
+        watcher.http.close()
+
+
+def play(*tasks):
+    return json.dumps([{"name": "test", "hosts": "localhost", "gather_facts": False, "tasks": list(tasks)}], indent=1)
+
+
+def mailbox_task(name="mailbox", ignore_errors=False, **options):
+    options.setdefault("user", TOM)
+    task = {"name": name, "practiceprotect.m365.m365_mailbox": options}
+    if ignore_errors:
+        task["ignore_errors"] = True
+    return task
+
+
+def stored(sandbox, upn=TOM):
+    return [m for m in sandbox.state()["mailboxes"] if (m.get("UserPrincipalName") or "").lower() == upn][0]
+
+
+def last_seq(sandbox):
+    log = sandbox.log()
+    return log[-1]["seq"] if log else 0
+
+
+def seed_colleagues(sandbox):
+    sandbox.seed([{"userPrincipalName": "amy.lee@northwindacct.com", "displayName": "Amy Lee"},
+                  {"userPrincipalName": "ben.ng@northwindacct.com", "displayName": "Ben Ng"}])
+
+
+def reads_after_conversion(entries):
+    asked = [e["seq"] for e in entries if e.get("cmdlet") == "Set-Mailbox" and "Type" in e["body_keys"]]
+    return [e for e in entries if asked and e["seq"] > asked[0] and e.get("cmdlet") == "Get-Mailbox"]
+
+
+def test_conversion_is_reported_done_only_when_exchange_shows_it(sandbox, run_playbook):
+    sandbox.configure(shared_conversion_delay_s=3600)
+    with release_when(sandbox, lambda entries: len(reads_after_conversion(entries)) >= 2, shared_conversion_delay_s=0):
+        run = run_playbook(play(mailbox_task(type="shared", wait_timeout=120)), expect_rc=0)
+    r = run.result("mailbox")
+    assert r["changed"] and r["converted"] and r["conversion_waits"] >= 2
+    assert r["mailbox"]["type"] == "shared" and r["mailbox"]["recipient_type_details"] == "SharedMailbox"
+    assert stored(sandbox)["RecipientTypeDetails"] == "SharedMailbox"
+    assert len(reads_after_conversion(sandbox.log())) >= 3  # still UserMailbox twice, then SharedMailbox
+    mark = last_seq(sandbox)
+    again = run_playbook(play(mailbox_task(type="shared")), expect_rc=0)
+    assert not again.result("mailbox")["changed"] and sandbox.writes(since=mark) == []
+
+
+def test_conversion_not_shown_in_time_fails_and_says_not_done(sandbox, run_playbook):
+    sandbox.configure(shared_conversion_delay_s=3600)
+    run = run_playbook(play(mailbox_task(type="shared", wait_timeout=2)))
+    r = run.result("mailbox")
+    assert run.rc == 2
+    assert r["msg"] == ("Exchange accepted the conversion to SharedMailbox but still shows UserMailbox after 2 seconds (wait_timeout). "
+                        "The conversion is not done; do not remove licences yet. Run the task again later; it reports done only when "
+                        "Exchange shows SharedMailbox.")
+
+
+def test_settings_and_full_access_then_idempotent(sandbox, run_playbook):
+    seed_colleagues(sandbox)
+    wanted = dict(forwarding_address=SARAH, forwarding_keep_copy=True, hidden_from_address_lists=True,
+                  full_access=[SARAH, "amy.lee@northwindacct.com"], auto_mapping=False)
+    run = run_playbook(play(mailbox_task(**wanted)), diff=True, expect_rc=0)
+    r = run.result("mailbox")
+    assert r["full_access_granted"] == [SARAH, "amy.lee@northwindacct.com"]
+    assert r["mailbox"] == {"type": "regular", "recipient_type_details": "UserMailbox", "primary_smtp_address": TOM,
+                            "forwarding_address": SARAH, "forwarding_keep_copy": True, "hidden_from_address_lists": True,
+                            "full_access": ["amy.lee@northwindacct.com", SARAH]}
+    assert r["diff"]["before"]["forwarding_address"] is None and r["diff"]["before"]["full_access"] == []
+    s = stored(sandbox)
+    assert s["ForwardingSmtpAddress"] == "smtp:" + SARAH and s["DeliverToMailboxAndForward"] and s["HiddenFromAddressListsEnabled"]
+    assert s["FullAccess"] == ["amy.lee@northwindacct.com", SARAH]
+    writes = [(w["cmdlet"], sorted(w["body_keys"])) for w in sandbox.writes()]
+    assert writes == [("Set-Mailbox", ["DeliverToMailboxAndForward", "ForwardingSmtpAddress", "HiddenFromAddressListsEnabled", "Identity"]),
+                      ("Add-MailboxPermission", ["AccessRights", "AutoMapping", "Identity", "InheritanceType", "User"]),
+                      ("Add-MailboxPermission", ["AccessRights", "AutoMapping", "Identity", "InheritanceType", "User"])]
+
+    mark = last_seq(sandbox)
+    again = run_playbook(play(mailbox_task(**wanted)), expect_rc=0)
+    assert again.changed() == 0 and sandbox.writes(since=mark) == []
+
+    tasks = [mailbox_task("stop forwarding", forwarding_address="", hidden_from_address_lists=False),
+             mailbox_task("remove amy", full_access_remove=["amy.lee@northwindacct.com", "ben.ng@northwindacct.com"]),
+             mailbox_task("additive", full_access=["ben.ng@northwindacct.com"])]
+    run = run_playbook(play(*tasks), expect_rc=0)
+    assert run.result("remove amy")["full_access_removed"] == ["amy.lee@northwindacct.com"]
+    assert run.result("additive")["mailbox"]["full_access"] == ["ben.ng@northwindacct.com", SARAH]
+    s = stored(sandbox)
+    assert s["ForwardingSmtpAddress"] is None and not s["HiddenFromAddressListsEnabled"]
+    assert s["FullAccess"] == ["ben.ng@northwindacct.com", SARAH]
+
+
+def test_exclusive_full_access_with_threshold(sandbox, run_playbook):
+    seed_colleagues(sandbox)
+    run_playbook(play(mailbox_task(full_access=[SARAH, "amy.lee@northwindacct.com", "ben.ng@northwindacct.com"])), expect_rc=0)
+    mark = last_seq(sandbox)
+    refused = run_playbook(play(mailbox_task(full_access=[SARAH], full_access_exclusive=True, max_removals=1)))
+    assert refused.rc == 2
+    assert refused.result("mailbox")["msg"] == (
+        "full_access_exclusive would remove full access to tom.baker@northwindacct.com's mailbox from 2 users (amy.lee@northwindacct.com, "
+        "ben.ng@northwindacct.com), more than max_removals (1). List the users to keep, or raise max_removals to at least 2.")
+    assert sandbox.writes(since=mark) == []
+    run = run_playbook(play(mailbox_task(full_access=[SARAH], full_access_exclusive=True, max_removals=2)), expect_rc=0)
+    assert run.result("mailbox")["full_access_removed"] == ["amy.lee@northwindacct.com", "ben.ng@northwindacct.com"]
+    assert stored(sandbox)["FullAccess"] == [SARAH]
+    assert [w["cmdlet"] for w in sandbox.writes(since=mark)] == ["Remove-MailboxPermission", "Remove-MailboxPermission"]
+
+
+def test_check_mode_writes_nothing_and_does_not_wait(sandbox, run_playbook):
+    sandbox.configure(shared_conversion_delay_s=30)
+    run = run_playbook(play(mailbox_task(type="shared", hidden_from_address_lists=True, full_access=[SARAH])), check=True, diff=True,
+                       expect_rc=0)
+    r = run.result("mailbox")
+    assert r["changed"] and not r["converted"] and r["conversion_waits"] == 0
+    assert [c["cmdlet"] for c in r["plan"]] == ["Set-Mailbox", "Set-Mailbox", "Add-MailboxPermission"]
+    assert r["diff"]["before"]["type"] == "regular" and r["diff"]["after"]["type"] == "shared"
+    assert r["diff"]["after"]["full_access"] == [SARAH]
+    assert sandbox.writes() == []
+    assert stored(sandbox)["RecipientTypeDetails"] == "UserMailbox"
+
+
+BAD = [
+    ("bad forwarding", dict(forwarding_address="sarah at northwind"), "forwarding_address 'sarah at northwind' is not a valid e-mail address"),
+    ("unknown trustee", dict(full_access=["nobody@northwindacct.com"]), "full_access user nobody@northwindacct.com is not a user in this tenant."),
+    ("own user", dict(full_access=[TOM]), "full_access: tom.baker@northwindacct.com is the mailbox's own user, who has full access already."),
+    ("exclusive without list", dict(full_access_exclusive=True),
+     "full_access_exclusive needs full_access (the list to keep; [] removes everyone's access)."),
+    ("no mailbox", dict(user="admin@northwindacct.onmicrosoft.com", type="shared"),
+     "admin@northwindacct.onmicrosoft.com has no mailbox and no licence that includes Exchange Online"),
+    ("wrong type", dict(type="room"), "value of type must be one of: shared, regular, got: room"),
+]
+
+
+def test_bad_input_is_refused_before_any_write(sandbox, run_playbook):
+    run = run_playbook(play(*[mailbox_task(name, ignore_errors=True, **options) for name, options, _ in BAD]), expect_rc=0)
+    for name, _, message in BAD:
+        task = run.task(name)
+        assert task["status"] == "failed", name
+        assert task["result"]["msg"].startswith(message), (name, task["result"]["msg"])
+    assert sandbox.writes() == []
+
+
+def documented_permissions(module):
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "docs", "permissions.md")
+    with open(path) as handle:
+        for line in handle:
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) >= 2 and cells[0] == "`%s`" % module:
+                return re.findall(r"`([A-Za-z.]+)`", cells[1]), "Exchange Administrator" in cells[1]
+    raise AssertionError("docs/permissions.md has no row for %s" % module)
+
+
+def test_documented_permissions_are_enough(sandbox, run_playbook):
+    roles, needs_admin = documented_permissions("m365_mailbox")
+    assert roles == ["User.Read.All", "Exchange.ManageAsApp"] and needs_admin
+    app = sandbox.add_app("m365_mailbox least privilege", roles, directory_roles=[EXCHANGE_ADMIN])
+    env = {"M365_CLIENT_ID": app["client_id"], "M365_CLIENT_SECRET": app["client_secret"]}
+    tasks = [mailbox_task("offboard", type="shared", hidden_from_address_lists=True, forwarding_address=SARAH, full_access=[SARAH]),
+             mailbox_task("revoke", full_access_remove=[SARAH], forwarding_address="")]
+    run = run_playbook(play(*tasks), env=env, expect_rc=0)
+    assert run.result("offboard")["converted"] and run.result("revoke")["full_access_removed"] == [SARAH]
+    without_role = sandbox.add_app("m365_mailbox without the role", roles)
+    failed = run_playbook(play(mailbox_task(type="regular")),
+                          env={"M365_CLIENT_ID": without_role["client_id"], "M365_CLIENT_SECRET": without_role["client_secret"]})
+    assert failed.rc == 2 and failed.result("mailbox")["status"] == 401
+    assert "isn't supported in this scenario" in failed.result("mailbox")["msg"]

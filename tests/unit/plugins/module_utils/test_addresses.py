@@ -1,0 +1,172 @@
+# -*- coding: utf-8 -*-
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _addresses as a
+from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError
+
+ACCEPTED = ["northwindacct.com", "northwindacct.onmicrosoft.com"]
+JANE = ["SMTP:jane.citizen@northwindacct.com", "smtp:jane.citizen@northwindacct.onmicrosoft.com"]
+
+
+def spec(**kw):
+    params = dict(user="jane.citizen@northwindacct.com", aliases=[], primary=None, state="present", exclusive=False, max_removals=10)
+    params.update(kw)
+    return a.build_alias_spec(params)
+
+
+def plan(current=None, owners=None, **kw):
+    return a.plan_aliases(spec(**kw), JANE if current is None else current, ACCEPTED, owners or {}, "jane.citizen@northwindacct.com")
+
+
+# -- the Practice Protect attribute form ----------------------------------------------------------------------------
+
+def test_parse_and_format_round_trip():
+    text = "SMTP:jane@northwindacct.com;smtp:jc@northwindacct.com;smtp:Jane.Citizen@NorthwindAcct.com"
+    parsed = a.parse_proxy_addresses(text)
+    assert parsed == {"primary": "jane@northwindacct.com", "aliases": ["jc@northwindacct.com", "Jane.Citizen@northwindacct.com"]}
+    assert a.format_proxy_addresses(parsed["primary"], parsed["aliases"]) == \
+        "SMTP:jane@northwindacct.com;smtp:jc@northwindacct.com;smtp:Jane.Citizen@northwindacct.com"
+
+
+def test_parse_ignores_blank_segments_and_spaces():
+    assert a.parse_proxy_addresses(" SMTP:a@northwindacct.com ; ;smtp:b@northwindacct.com;") == {
+        "primary": "a@northwindacct.com", "aliases": ["b@northwindacct.com"]}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("smtp:a@northwindacct.com;smtp:b@northwindacct.com",
+     "proxy_addresses: the first entry 'smtp:a@northwindacct.com' must be the primary address, written with upper-case SMTP: "
+     "(SMTP:a@northwindacct.com)."),
+    ("SMTP:a@northwindacct.com;SMTP:b@northwindacct.com",
+     "proxy_addresses: 'SMTP:b@northwindacct.com' is a second primary address; only the first entry is SMTP:, the others are smtp: aliases."),
+    ("SMTP:a@northwindacct.com;smtp:A@NorthwindAcct.com", "proxy_addresses: A@northwindacct.com appears more than once; list each address once."),
+    ("SMTP:a@northwindacct.com;X500:/o=foo",
+     "proxy_addresses: entry 'X500:/o=foo' has the unknown prefix 'X500:'; use SMTP: (upper case) for the primary address and smtp: "
+     "(lower case) for an alias."),
+    ("SMTP:a@northwindacct.com;Smtp:b@northwindacct.com", "proxy_addresses: entry 'Smtp:b@northwindacct.com' has the unknown prefix 'Smtp:'"),
+    ("SMTP:a@northwindacct.com;b@northwindacct.com",
+     "proxy_addresses: entry 'b@northwindacct.com' has no prefix; write SMTP:b@northwindacct.com for the primary address or "
+     "smtp:b@northwindacct.com for an alias."),
+    ("SMTP:not an address", "proxy_addresses 'not an address' is not a valid e-mail address"),
+    ("", "proxy_addresses is empty; it needs at least the primary address, SMTP:primary@domain."),
+    (["SMTP:a@northwindacct.com"], "proxy_addresses must be a string like 'SMTP:primary@domain;smtp:alias@domain', not list."),
+])
+def test_parse_refuses_with_a_clear_sentence(text, message):
+    with pytest.raises(ValidationError) as err:
+        a.parse_proxy_addresses(text)
+    assert err.value.message.startswith(message)
+
+
+def test_format_accepts_prefixed_inputs_and_refuses_duplicates():
+    assert a.format_proxy_addresses("SMTP:a@northwindacct.com", ["smtp:b@northwindacct.com"]) == "SMTP:a@northwindacct.com;smtp:b@northwindacct.com"
+    assert a.format_proxy_addresses("a@northwindacct.com") == "SMTP:a@northwindacct.com"
+    with pytest.raises(ValidationError, match="A@northwindacct.com appears more than once"):
+        a.format_proxy_addresses("a@northwindacct.com", ["A@northwindacct.com"])
+    with pytest.raises(ValidationError, match="is marked as the primary address"):
+        a.format_proxy_addresses("a@northwindacct.com", ["SMTP:b@northwindacct.com"])
+    with pytest.raises(ValidationError, match="needs a primary address"):
+        a.format_proxy_addresses("", ["b@northwindacct.com"])
+
+
+# -- options ---------------------------------------------------------------------------------------------------------
+
+def test_spec_normalises_and_dedupes():
+    s = spec(aliases=["smtp:JC@NorthwindAcct.com", "jc@northwindacct.com"], primary="SMTP:jane@northwindacct.com")
+    assert s["aliases"] == ["JC@northwindacct.com"] and s["primary"] == "jane@northwindacct.com"
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(aliases=["jc@"]), "aliases 'jc@' is not a valid e-mail address"),
+    (dict(state="absent", aliases=["jc@northwindacct.com"], primary="jane@northwindacct.com"), "primary can only be set with state=present"),
+    (dict(state="absent", aliases=["jc@northwindacct.com"], exclusive=True), "exclusive works with state=present"),
+    (dict(state="absent"), "state=absent needs the aliases to remove."),
+    (dict(max_removals=-1), "max_removals must be 0 or more."),
+])
+def test_spec_refuses_bad_options(options, message):
+    with pytest.raises(ValidationError) as err:
+        spec(**options)
+    assert err.value.message.startswith(message)
+
+
+# -- planning ----------------------------------------------------------------------------------------------------
+
+def test_new_aliases_and_a_new_primary_make_one_full_list_call():
+    p = plan(primary="jane@northwindacct.com", aliases=["jc@northwindacct.com", "j.citizen@northwindacct.com"])
+    assert p["primary_changed"] and p["added"] == ["jc@northwindacct.com", "j.citizen@northwindacct.com", "jane@northwindacct.com"]
+    [call] = p["calls"]
+    assert call["cmdlet"] == "Set-Mailbox"
+    assert call["parameters"]["EmailAddresses"] == [
+        "SMTP:jane@northwindacct.com", "smtp:jane.citizen@northwindacct.com", "smtp:jane.citizen@northwindacct.onmicrosoft.com",
+        "smtp:jc@northwindacct.com", "smtp:j.citizen@northwindacct.com"]
+    assert p["after"]["primary"] == "jane@northwindacct.com" and p["before"]["primary"] == "jane.citizen@northwindacct.com"
+
+
+def test_additions_without_primary_change_use_the_add_hash_table():
+    [call] = plan(aliases=["jc@northwindacct.com"])["calls"]
+    assert call["parameters"] == {"EmailAddresses": {"@odata.type": "#Exchange.GenericHashTable", "Add": ["smtp:jc@northwindacct.com"]}}
+
+
+def test_converged_mailbox_needs_no_call_whatever_the_case():
+    current = JANE + ["smtp:jc@northwindacct.com"]
+    p = plan(current, aliases=["JC@northwindacct.com"], primary="Jane.Citizen@northwindacct.com")
+    assert p["calls"] == [] and p["added"] == [] and p["removed"] == []
+
+
+def test_exclusive_keeps_primary_routing_and_other_address_types():
+    current = JANE + ["smtp:old1@northwindacct.com", "smtp:jc@northwindacct.com", "X500:/o=ExchangeLabs/cn=jane", "SPO:SPO_abc@SPO_def"]
+    p = plan(current, aliases=["jc@northwindacct.com"], exclusive=True)
+    assert p["removed"] == ["old1@northwindacct.com"]
+    assert p["calls"][0]["parameters"]["EmailAddresses"] == {"@odata.type": "#Exchange.GenericHashTable", "Remove": ["smtp:old1@northwindacct.com"]}
+    assert "X500:/o=ExchangeLabs/cn=jane" in p["after"]["email_addresses"]
+
+
+def test_exclusive_with_a_new_primary_drops_the_old_primary_when_unlisted():
+    p = plan(primary="jane@northwindacct.com", aliases=[], exclusive=True)
+    assert p["removed"] == ["jane.citizen@northwindacct.com"]
+    assert p["calls"][0]["parameters"]["EmailAddresses"] == ["SMTP:jane@northwindacct.com", "smtp:jane.citizen@northwindacct.onmicrosoft.com"]
+
+
+def test_exclusive_threshold_refuses_with_count_and_threshold():
+    current = JANE + ["smtp:a%d@northwindacct.com" % i for i in range(3)]
+    with pytest.raises(ValidationError) as err:
+        plan(current, aliases=[], exclusive=True, max_removals=2)
+    assert err.value.message == (
+        "exclusive would remove 3 aliases from jane.citizen@northwindacct.com (a0@northwindacct.com, a1@northwindacct.com, "
+        "a2@northwindacct.com), more than max_removals (2). List the aliases to keep, or raise max_removals to at least 3.")
+    assert len(plan(current, aliases=[], exclusive=True, max_removals=3)["removed"]) == 3
+
+
+def test_unaccepted_domain_is_refused():
+    with pytest.raises(ValidationError) as err:
+        plan(aliases=["jane@contoso.com"])
+    assert err.value.message == (
+        "jane.citizen@northwindacct.com cannot get jane@contoso.com: contoso.com is not an accepted domain of this Exchange Online "
+        "organisation (accepted: northwindacct.com, northwindacct.onmicrosoft.com). Add and verify the domain in Microsoft 365 first, "
+        "or use an accepted domain.")
+
+
+def test_address_of_another_owner_is_refused_naming_it():
+    owners = {"sarah.jones@northwindacct.com": "Sarah Jones (sarah.jones@northwindacct.com)"}
+    with pytest.raises(ValidationError) as err:
+        plan(owners=owners, aliases=["Sarah.Jones@northwindacct.com"])
+    assert "the address already belongs to Sarah Jones (sarah.jones@northwindacct.com)" in err.value.message
+
+
+def test_absent_removes_listed_aliases_only_and_protects_primary_and_routing():
+    current = JANE + ["smtp:jc@northwindacct.com"]
+    p = plan(current, state="absent", aliases=["jc@northwindacct.com", "never.there@northwindacct.com"])
+    assert p["removed"] == ["jc@northwindacct.com"]
+    assert p["calls"][0]["parameters"]["EmailAddresses"]["Remove"] == ["smtp:jc@northwindacct.com"]
+    with pytest.raises(ValidationError, match="is the primary address of"):
+        plan(current, state="absent", aliases=["jane.citizen@northwindacct.com"])
+    with pytest.raises(ValidationError, match="is the Microsoft 365 routing address"):
+        plan(current, state="absent", aliases=["jane.citizen@northwindacct.onmicrosoft.com"])
+
+
+def test_new_addresses_are_those_to_check_for_owners():
+    s = spec(aliases=["jc@northwindacct.com", "jane.citizen@northwindacct.com"], primary="jane@northwindacct.com")
+    assert a.new_addresses(s, JANE) == ["jc@northwindacct.com", "jane@northwindacct.com"]

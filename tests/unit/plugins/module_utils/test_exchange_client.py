@@ -1,0 +1,264 @@
+# -*- coding: utf-8 -*-
+"""The Exchange admin API client (fake HTTP session) and the plan of m365_mailbox."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+import pytest
+
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _exchange as x
+from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError
+
+TENANT = "5f0c6a3e-2b7d-4c1a-9e8f-3d6b1a2c4e50"
+URL = "https://outlook.example/adminapi/beta/%s/InvokeCommand" % TENANT
+NOT_FOUND_TEXT = ("Ex6F9304|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|The operation couldn't be performed "
+                  "because object 'x' couldn't be found on 'SY4PR01'.")
+NOT_FOUND_BODY = {"error": {"code": "NotFound", "message": "Error executing cmdlet",
+                            "details": [{"code": "Context", "target": "", "message": NOT_FOUND_TEXT}]}}
+
+
+class FakeResponse:
+    def __init__(self, status, body, headers=None):
+        self.status_code = status
+        self.body = body
+        self.headers = headers or {"request-id": "rid-1"}
+        self.content = json.dumps(body).encode() if body is not None else b""
+
+    def json(self):
+        return self.body
+
+
+class FakeSession:
+    def __init__(self, responses):
+        self.responses = list(responses)
+        self.calls = []
+
+    def post(self, url, data=None, headers=None, timeout=None):
+        self.calls.append({"url": url, "body": json.loads(data), "headers": headers})
+        return self.responses.pop(0)
+
+
+class FakeTokens:
+    def __init__(self):
+        self.resources = []
+        self.forgotten = 0
+
+    def token(self, resource):
+        self.resources.append(resource)
+        return "token-%d" % len(self.resources)
+
+    def forget(self):
+        self.forgotten += 1
+
+
+def client(*responses):
+    session, tokens = FakeSession(responses), FakeTokens()
+    return x.ExchangeClient(session, tokens, "https://outlook.example/", TENANT), session, tokens
+
+
+def test_invoke_follows_next_link_with_the_same_body_and_exchange_token():
+    c, session, tokens = client(
+        FakeResponse(200, {"value": [{"n": 1}], "@odata.nextLink": URL + "?$skiptoken=abc", "@adminapi.warnings": ["careful"]}),
+        FakeResponse(200, {"value": [{"n": 2}]}))
+    assert c.invoke("Get-Mailbox", {"ResultSize": "Unlimited"}) == [{"n": 1}, {"n": 2}]
+    assert [call["url"] for call in session.calls] == [URL, URL + "?$skiptoken=abc"]
+    body = {"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"ResultSize": "Unlimited"}}}
+    assert session.calls[0]["body"] == session.calls[1]["body"] == body
+    headers = session.calls[0]["headers"]
+    assert headers["X-AnchorMailbox"] == "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@" + TENANT
+    assert headers["Prefer"] == "odata.maxpagesize=1000" and headers["Authorization"] == "Bearer token-1"
+    assert tokens.resources[0] == "https://outlook.example" and c.warnings == ["careful"] and c.requests_sent == 2
+
+
+def test_a_401_gets_one_fresh_token():
+    c, session, tokens = client(FakeResponse(401, {"error": {"code": "Unauthorized", "message": "expired"}}), FakeResponse(200, {"value": []}))
+    assert c.invoke("Get-AcceptedDomain") == []
+    assert tokens.forgotten == 1 and session.calls[1]["headers"]["Authorization"] == "Bearer token-2"
+
+
+def test_errors_carry_text_code_id_and_request_id():
+    c, _, _ = client(FakeResponse(404, NOT_FOUND_BODY))
+    with pytest.raises(x.ExchangeError) as err:
+        c.invoke("Set-Mailbox", {"Identity": "x"})
+    exc = err.value
+    assert exc.message == "The operation couldn't be performed because object 'x' couldn't be found on 'SY4PR01'."
+    assert exc.code == "ManagementObjectNotFoundException" and exc.error_id == "Ex6F9304" and exc.status == 404
+    assert exc.request_id == "rid-1" and exc.cmdlet == "Set-Mailbox" and exc.is_not_found()
+    assert exc.as_dict()["cmdlet"] == "Set-Mailbox" and exc.as_dict()["error_code"] == "ManagementObjectNotFoundException"
+
+
+def test_get_mailbox_answers_none_for_not_found_by_code_not_text():
+    body = {"error": {"code": "BadRequest", "details": [{"message": "Ex1|Foo.ManagementObjectNotFoundException|anything"}]}}
+    c, _, _ = client(FakeResponse(400, body))
+    assert c.get_mailbox("x") is None
+    c, _, _ = client(FakeResponse(400, {"error": {"code": "BadRequest", "details": [{"message": "Ex1|Foo.Other|couldn't be found"}]}}))
+    with pytest.raises(x.ExchangeError):
+        c.get_mailbox("x")
+
+
+@pytest.mark.parametrize("body, expected", [
+    ({"error": {"code": "Unauthorized", "message": "User is not allowed to call Get-Mailbox",
+                "innererror": {"message": "User is not allowed to call Get-Mailbox", "type": "X.ODataServiceException"}}},
+     ("User is not allowed to call Get-Mailbox", "Unauthorized", None)),
+    ({"error": {"code": "BadRequest", "message": "m", "innererror": {"internalException": {"message": "inner", "type": "A.B.Problem"}}}},
+     ("inner", "Problem", None)),
+    ({"error": {"code": "BadRequest", "details": {"message": "plain detail"}}}, ("plain detail", "BadRequest", None)),
+    ("<html>oops</html>", ("<html>oops</html>", None, None)),
+])
+def test_parse_error_reads_details_then_inner_exception_then_message(body, expected):
+    assert x.parse_error(body, 400) == expected
+
+
+def test_full_access_keeps_explicit_grants_only():
+    c, _, _ = client(FakeResponse(200, {"value": [
+        {"User": "NT AUTHORITY\\SELF", "AccessRights": ["FullAccess, ReadPermission"], "IsInherited": False, "Deny": False},
+        {"User": "Sarah.Jones@northwindacct.com", "AccessRights": ["FullAccess"], "IsInherited": False, "Deny": False},
+        {"User": "inherited@northwindacct.com", "AccessRights": ["FullAccess"], "IsInherited": True, "Deny": False},
+        {"User": "denied@northwindacct.com", "AccessRights": ["FullAccess"], "IsInherited": False, "Deny": True},
+        {"User": "S-1-5-21-1", "AccessRights": ["FullAccess"], "IsInherited": False, "Deny": False},
+        {"User": "reader@northwindacct.com", "AccessRights": ["ReadPermission"], "IsInherited": False, "Deny": False}]}))
+    assert c.full_access("x") == ["sarah.jones@northwindacct.com"]
+
+
+# -- waiting --------------------------------------------------------------------------------------------------------
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def __call__(self):
+        return self.now
+
+
+class Mailboxes:
+    def __init__(self, answers):
+        self.answers = list(answers)
+
+    def get_mailbox(self, identity):
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+LICENSED = {"id": "u1", "userPrincipalName": "jane@northwindacct.com", "assignedPlans": [{"service": "exchange", "capabilityStatus": "Enabled"}]}
+UNLICENSED = {"id": "u1", "userPrincipalName": "jane@northwindacct.com", "assignedPlans": [{"service": "exchange", "capabilityStatus": "Deleted"}]}
+
+
+def test_wait_for_mailbox_polls_with_backoff_until_it_appears():
+    clock = Clock()
+    mailbox, polls = x.wait_for_mailbox(Mailboxes([None, None, None, {"Alias": "jane"}]), LICENSED, True, 60, clock.sleep, clock)
+    assert mailbox == {"Alias": "jane"} and polls == 3 and clock.sleeps == [1.0, 2.0, 4.0]
+
+
+def test_wait_for_mailbox_gives_up_at_the_timeout():
+    clock = Clock()
+    with pytest.raises(ValidationError, match="still has no mailbox after 10 seconds"):
+        x.wait_for_mailbox(Mailboxes([None]), LICENSED, True, 10, clock.sleep, clock)
+    assert clock.now == 10
+
+
+def test_no_mailbox_without_waiting_or_without_licence_fails_at_once():
+    clock = Clock()
+    with pytest.raises(ValidationError, match="Set wait_for_mailbox=true to wait for it"):
+        x.wait_for_mailbox(Mailboxes([None]), LICENSED, False, 10, clock.sleep, clock)
+    with pytest.raises(ValidationError, match="no licence that includes Exchange Online"):
+        x.wait_for_mailbox(Mailboxes([None]), UNLICENSED, True, 10, clock.sleep, clock)
+    assert clock.sleeps == []
+
+
+def test_wait_for_type_reports_done_only_when_exchange_shows_it():
+    clock = Clock()
+    shown = Mailboxes([{"RecipientTypeDetails": "UserMailbox"}, {"RecipientTypeDetails": "UserMailbox"}, {"RecipientTypeDetails": "SharedMailbox"}])
+    mailbox, polls = x.wait_for_type(shown, "u1", "SharedMailbox", 60, clock.sleep, clock)
+    assert mailbox["RecipientTypeDetails"] == "SharedMailbox" and polls == 2
+    with pytest.raises(ValidationError, match="still shows UserMailbox after 5 seconds"):
+        later = Clock()
+        x.wait_for_type(Mailboxes([{"RecipientTypeDetails": "UserMailbox"}]), "u1", "SharedMailbox", 5, later.sleep, later)
+
+
+# -- m365_mailbox planning ----------------------------------------------------------------------------------------
+
+OWNER = {"id": "u-tom", "userPrincipalName": "tom.baker@northwindacct.com"}
+SARAH = {"id": "u-sarah", "userPrincipalName": "sarah.jones@northwindacct.com"}
+AMY = {"id": "u-amy", "userPrincipalName": "amy.lee@northwindacct.com"}
+MAILBOX = {"RecipientTypeDetails": "UserMailbox", "PrimarySmtpAddress": "tom.baker@northwindacct.com", "ForwardingSmtpAddress": None,
+           "DeliverToMailboxAndForward": False, "HiddenFromAddressListsEnabled": False}
+
+
+def mspec(**kw):
+    params = dict(user="tom.baker@northwindacct.com", type=None, forwarding_address=None, forwarding_keep_copy=None,
+                  hidden_from_address_lists=None, full_access=None, full_access_remove=None, full_access_exclusive=False,
+                  max_removals=10, auto_mapping=True)
+    params.update(kw)
+    return x.build_mailbox_spec(params)
+
+
+def mplan(mailbox=None, full_access=None, trustees=None, **kw):
+    return x.plan_mailbox(mspec(**kw), mailbox or MAILBOX, full_access, trustees or {}, OWNER)
+
+
+def test_offboarding_plan_converts_first_then_settings_then_access():
+    p = x.plan_mailbox(mspec(type="shared", hidden_from_address_lists=True, forwarding_address="smtp:Sarah.Jones@northwindacct.com",
+                             forwarding_keep_copy=True, full_access=["sarah.jones@northwindacct.com"]),
+                       MAILBOX, [], {"sarah.jones@northwindacct.com": SARAH}, OWNER)
+    assert [c["cmdlet"] for c in p["calls"]] == ["Set-Mailbox", "Set-Mailbox", "Add-MailboxPermission"]
+    assert p["calls"][0]["parameters"] == {"Identity": "u-tom", "Type": "Shared"}
+    assert p["calls"][1]["parameters"] == {"Identity": "u-tom", "ForwardingSmtpAddress": "smtp:Sarah.Jones@northwindacct.com",
+                                           "DeliverToMailboxAndForward": True, "HiddenFromAddressListsEnabled": True}
+    assert p["calls"][2]["parameters"]["User"] == "sarah.jones@northwindacct.com"
+    assert p["conversion"] == "SharedMailbox" and p["granted"] == ["sarah.jones@northwindacct.com"]
+    assert p["before"]["type"] == "regular" and p["after"]["type"] == "shared" and p["after"]["full_access"] == ["sarah.jones@northwindacct.com"]
+    assert x.public_calls(p["calls"])[0] == {"cmdlet": "Set-Mailbox", "method": "POST", "path": "InvokeCommand", "parameters": ["Identity", "Type"]}
+
+
+def test_converged_mailbox_needs_no_call():
+    shared = dict(MAILBOX, RecipientTypeDetails="SharedMailbox", ForwardingSmtpAddress="smtp:sarah.jones@northwindacct.com",
+                  HiddenFromAddressListsEnabled=True)
+    p = x.plan_mailbox(mspec(type="shared", hidden_from_address_lists=True, forwarding_address="Sarah.Jones@northwindacct.com",
+                             full_access=["SARAH.JONES@northwindacct.com"]),
+                       shared, ["sarah.jones@northwindacct.com"], {"sarah.jones@northwindacct.com": SARAH}, OWNER)
+    assert p["calls"] == [] and p["conversion"] is None
+
+
+def test_empty_forwarding_address_clears_it():
+    p = mplan(dict(MAILBOX, ForwardingSmtpAddress="smtp:sarah.jones@northwindacct.com"), forwarding_address="")
+    assert p["calls"][0]["parameters"] == {"Identity": "u-tom", "ForwardingSmtpAddress": None}
+    assert p["after"]["forwarding_address"] is None
+
+
+def test_remove_and_exclusive_with_threshold():
+    trustees = {"sarah.jones@northwindacct.com": SARAH, "amy.lee@northwindacct.com": AMY, "gone@northwindacct.com": None}
+    p = x.plan_mailbox(
+        mspec(full_access_remove=["amy.lee@northwindacct.com", "gone@northwindacct.com"]), MAILBOX,
+        ["amy.lee@northwindacct.com", "sarah.jones@northwindacct.com"], trustees, OWNER)
+    assert p["revoked"] == ["amy.lee@northwindacct.com"] and p["calls"][0]["cmdlet"] == "Remove-MailboxPermission"
+    held = ["amy.lee@northwindacct.com", "sarah.jones@northwindacct.com", "x@northwindacct.com"]
+    with pytest.raises(ValidationError) as err:
+        x.plan_mailbox(mspec(full_access=["sarah.jones@northwindacct.com"], full_access_exclusive=True, max_removals=1), MAILBOX, held,
+                       trustees, OWNER)
+    assert err.value.message == (
+        "full_access_exclusive would remove full access to tom.baker@northwindacct.com's mailbox from 2 users (amy.lee@northwindacct.com, "
+        "x@northwindacct.com), more than max_removals (1). List the users to keep, or raise max_removals to at least 2.")
+    p = x.plan_mailbox(mspec(full_access=["sarah.jones@northwindacct.com"], full_access_exclusive=True, max_removals=2), MAILBOX, held,
+                       trustees, OWNER)
+    assert p["revoked"] == ["amy.lee@northwindacct.com", "x@northwindacct.com"]
+
+
+@pytest.mark.parametrize("options, trustees, message", [
+    (dict(forwarding_address="not an address"), {}, "forwarding_address 'not an address' is not a valid e-mail address"),
+    (dict(full_access=["nobody@northwindacct.com"]), {"nobody@northwindacct.com": None},
+     "full_access user nobody@northwindacct.com is not a user in this tenant."),
+    (dict(full_access=["tom.baker@northwindacct.com"]), {"tom.baker@northwindacct.com": OWNER}, "full_access: tom.baker@northwindacct.com is the"),
+    (dict(full_access=["jane"]), {}, "full_access entry 'jane' is neither a UPN nor an object id."),
+    (dict(full_access_exclusive=True), {}, "full_access_exclusive needs full_access"),
+    (dict(full_access=["a@northwindacct.com"], full_access_remove=["A@northwindacct.com"]), {}, "a@northwindacct.com is in both"),
+])
+def test_bad_mailbox_options_are_refused(options, trustees, message):
+    with pytest.raises(ValidationError) as err:
+        x.plan_mailbox(mspec(**options), MAILBOX, [], trustees, OWNER)
+    assert err.value.message.startswith(message)
