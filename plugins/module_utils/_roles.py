@@ -1,0 +1,440 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) practiceprotect.m365 contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Entra directory roles, and the Practice Protect service account that holds them.
+
+Plain Python, reachable by unit tests without Ansible. Role names and template ids are resolved against
+the tenant's role definitions (``resolve_roles``); ``plan_roles`` compares the wanted roles with a
+principal's role assignments and returns the exact calls; ``RoleService`` reads and applies them.
+
+The service account (``service_account_spec`` / ``plan_service_account`` / ``run_service_account``) is a
+user planned by ``_users`` (create, identity, no licence, password) plus the roles its purpose needs:
+Global Administrator for federation, Exchange Administrator for mail redirection.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import difflib
+
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _users
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
+from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError, odata_string
+
+DEFINITIONS = "roleManagement/directory/roleDefinitions"
+ASSIGNMENTS = "roleManagement/directory/roleAssignments"
+ASSIGNMENT_TYPE = "#microsoft.graph.unifiedRoleAssignment"
+TENANT_SCOPE = "/"
+
+# Built-in template ids (Microsoft Entra built-in roles reference).
+GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
+EXCHANGE_ADMIN = "29232cdf-9323-42fd-ade2-1d097af3e4de"
+KNOWN_NAMES = {GLOBAL_ADMIN: "Global Administrator", EXCHANGE_ADMIN: "Exchange Administrator"}
+PURPOSE_ROLES = {"federation": GLOBAL_ADMIN, "mail_redirection": EXCHANGE_ADMIN}
+
+DEFAULT_NAME = "practiceprotect"
+DEFAULT_DISPLAY_NAME = "Practice Protect"
+DEFAULT_GIVEN_NAME = "Practice"
+DEFAULT_SURNAME = "Protect"
+
+
+# -- role definitions -------------------------------------------------------------------------------------------
+
+def definition_ids(definition):
+    """The ids a role may be given by: its definition id and its template id (equal for built-in roles)."""
+    return set(i.lower() for i in (definition.get("id"), definition.get("templateId")) if i)
+
+
+def role_name(role_id, definitions):
+    role_id = (role_id or "").lower()
+    for definition in definitions:
+        if role_id in definition_ids(definition):
+            return definition.get("displayName") or role_id
+    return KNOWN_NAMES.get(role_id, role_id)
+
+
+def close_matches(name, definitions, limit=3):
+    """Display names that look like ``name``: similar spelling, or containing it."""
+    names = sorted(set(d.get("displayName") for d in definitions if d.get("displayName")))
+    lowered = dict((n.lower(), n) for n in names)
+    wanted = name.strip().lower()
+    found = [lowered[n] for n in difflib.get_close_matches(wanted, list(lowered), n=limit * 2, cutoff=0.6)]
+    for candidate in names:
+        if wanted and wanted in candidate.lower() and candidate not in found:
+            found.append(candidate)
+
+    def score(candidate):
+        lowered_candidate = candidate.lower()
+        prefix = 0
+        while prefix < min(len(wanted), len(candidate)) and wanted[prefix] == lowered_candidate[prefix]:
+            prefix += 1
+        return (-prefix, -difflib.SequenceMatcher(None, wanted, lowered_candidate).ratio(), candidate)
+
+    return sorted(found, key=score)[:limit]
+
+
+def resolve_roles(requested, definitions, field="roles"):
+    """Map role display names (any case) or ids to definitions, in the order given, without duplicates.
+
+    Unknown names fail before any write, each with the closest role names of this tenant.
+    """
+    by_name = {}
+    by_id = {}
+    for definition in definitions:
+        if definition.get("displayName"):
+            by_name[definition["displayName"].strip().lower()] = definition
+        for role_id in definition_ids(definition):
+            by_id[role_id] = definition
+    resolved, problems = [], []
+    for item in requested:
+        item = (item or "").strip()
+        definition = by_id.get(item.lower()) if v.is_guid(item) else by_name.get(item.lower())
+        if definition is None:
+            if v.is_guid(item):
+                problems.append("%s is not the id or template id of a directory role in this tenant" % item)
+            else:
+                similar = close_matches(item, definitions)
+                problems.append("%r is not a directory role in this tenant (%s)" % (
+                    item, "did you mean %s?" % " or ".join(similar) if similar else "no role has a similar name"))
+        elif definition not in resolved:
+            resolved.append(definition)
+    if problems:
+        raise v.ValidationError(
+            "Unknown directory role: %s. Give roles by display name (for example Exchange Administrator) or by template id." % "; ".join(problems),
+            field=field)
+    return resolved
+
+
+# -- role plan ----------------------------------------------------------------------------------------------------
+
+def plan_roles(wanted, assignments, definitions, principal_id=None, exclusive=False, max_removals=None, who="the account"):
+    """Calls that give a principal the ``wanted`` definitions (tenant-wide) and, with ``exclusive``, take away the rest.
+
+    ``assignments`` are the principal's current role assignments (Graph objects). Returns
+    ``{"calls", "added", "removed", "before", "after"}``; role lists are display names, sorted. Raises
+    ValidationError when ``exclusive`` would remove more than ``max_removals`` assignments.
+    """
+    wanted_ids = set()
+    for definition in wanted:
+        wanted_ids |= definition_ids(definition)
+    held_here = set((a.get("roleDefinitionId") or "").lower() for a in assignments if a.get("directoryScopeId", TENANT_SCOPE) == TENANT_SCOPE)
+    calls, added, removed = [], [], []
+    for definition in wanted:
+        if definition_ids(definition) & held_here:
+            continue
+        body = {"@odata.type": ASSIGNMENT_TYPE, "roleDefinitionId": definition.get("templateId") or definition["id"],
+                "principalId": principal_id or "{id}", "directoryScopeId": TENANT_SCOPE}
+        calls.append({"op": "role_add", "method": "POST", "path": ASSIGNMENTS, "body": body, "role": definition.get("displayName"),
+                      "fields": ["directoryScopeId", "principalId", "roleDefinitionId"]})
+        added.append(definition.get("displayName") or body["roleDefinitionId"])
+    extra = [a for a in assignments if (a.get("roleDefinitionId") or "").lower() not in wanted_ids] if exclusive else []
+    if extra:
+        if max_removals is not None and len(extra) > max_removals:
+            raise v.ValidationError(
+                "exclusive would remove %d directory role assignments from %s (%s), more than max_removals (%d). "
+                "List the roles to keep, or raise max_removals if that is intended." % (
+                    len(extra), who, ", ".join(sorted(role_name(a.get("roleDefinitionId"), definitions) for a in extra)), max_removals),
+                field="max_removals")
+        for assignment in extra:
+            name = role_name(assignment.get("roleDefinitionId"), definitions)
+            calls.append({"op": "role_remove", "method": "DELETE", "path": "%s/%s" % (ASSIGNMENTS, assignment["id"]), "role": name,
+                          "fields": []})
+            removed.append(name)
+    before = sorted(set(role_name(a.get("roleDefinitionId"), definitions) for a in assignments))
+    after = sorted(set(role_name(a.get("roleDefinitionId"), definitions) for a in assignments if a not in extra) | set(added))
+    return {"calls": calls, "added": added, "removed": removed, "before": before, "after": after}
+
+
+def plan_remove_all(assignments, definitions):
+    """Calls that remove every role assignment of a principal (before the principal itself is deleted)."""
+    calls = []
+    for assignment in assignments:
+        name = role_name(assignment.get("roleDefinitionId"), definitions)
+        calls.append({"op": "role_remove", "method": "DELETE", "path": "%s/%s" % (ASSIGNMENTS, assignment["id"]), "role": name, "fields": []})
+    return calls
+
+
+def public_calls(calls):
+    """Calls as shown to people: method, path, field names and the role concerned, never values."""
+    out = []
+    for call in calls:
+        item = {"op": call["op"], "method": call["method"], "path": "/" + call["path"], "fields": list(call.get("fields", []))}
+        if call.get("role"):
+            item["role"] = call["role"]
+        out.append(item)
+    return out
+
+
+class RoleService:
+    """Reads role definitions and assignments, and applies role calls, through a ``GraphClient``."""
+
+    def __init__(self, graph):
+        self.graph = graph
+        self._definitions = None
+
+    def definitions(self):
+        if self._definitions is None:
+            self._definitions = self.graph.list(DEFINITIONS)
+        return self._definitions
+
+    def assignments_of(self, principal_id):
+        return self.graph.list(ASSIGNMENTS, params={"$filter": "principalId eq %s" % odata_string(principal_id)})
+
+    def apply(self, calls, principal_id, lagging=False):
+        """Send role calls in order. ``lagging``: the principal was just created (404s are replication lag)."""
+        for call in calls:
+            if call["op"] == "role_add":
+                body = dict(call["body"], principalId=principal_id)
+                try:
+                    self.graph.request("POST", call["path"], body=body, lagging=lagging)
+                except GraphError as exc:
+                    # A retried POST that had reached the service answers 400 (conflict): the assignment exists.
+                    # Decide by reading the assignments, never by the message text.
+                    if exc.status != 400 or not self._holds(principal_id, body["roleDefinitionId"]):
+                        raise
+            else:
+                try:
+                    self.graph.request("DELETE", call["path"])
+                except GraphError as exc:
+                    if exc.status != 404:  # already gone
+                        raise
+
+    def _holds(self, principal_id, role_id):
+        return any((a.get("roleDefinitionId") or "").lower() == role_id.lower() and a.get("directoryScopeId", TENANT_SCOPE) == TENANT_SCOPE
+                   for a in self.assignments_of(principal_id))
+
+
+# -- the service account ------------------------------------------------------------------------------------------
+
+def service_account_spec(params):
+    """Validate the options that need no tenant data. Raises ValidationError; makes no call."""
+    name = (params.get("name") or "").strip()
+    if (not name or not v.UPN_LOCAL_RE.match(name) or len(name) > v.UPN_LOCAL_MAX or name.startswith(".") or name.endswith(".")
+            or ".." in name):
+        raise v.ValidationError(
+            "name %r is not a valid sign-in name: use up to %d letters, digits and ' . - _ ! # ^ ~ characters, "
+            "not starting or ending with a dot." % (params.get("name"), v.UPN_LOCAL_MAX), field="name")
+    domain = params.get("domain")
+    if domain:
+        domain = v.validate_domain_name(domain.strip(), "domain")
+    state = params.get("state") or "present"
+    purpose = params.get("purpose")
+    roles = params.get("roles")
+    if state == "present" and purpose is None and roles is None:
+        raise v.ValidationError("Give purpose (federation or mail_redirection) or an explicit roles list for the service account.", field="purpose")
+    exclusive = params.get("exclusive")
+    if exclusive is None:
+        exclusive = purpose is not None  # a purpose names the one role the account should hold
+    max_removals = params.get("max_removals")
+    if max_removals is not None and max_removals < 0:
+        raise v.ValidationError("max_removals must be 0 or more.", field="max_removals")
+    for option in ("display_name", "given_name", "surname"):
+        if params.get(option) is not None and not params[option].strip():
+            raise v.ValidationError("%s is empty; leave it out to use the default." % option, field=option)
+    return {
+        "name": name, "domain": domain, "state": state, "purpose": purpose, "roles": roles, "exclusive": bool(exclusive),
+        "max_removals": max_removals,
+        "display_name": params.get("display_name") or DEFAULT_DISPLAY_NAME,
+        "given_name": params.get("given_name") or DEFAULT_GIVEN_NAME,
+        "surname": params.get("surname") or DEFAULT_SURNAME,
+        "federation_enabled": bool(params.get("federation_enabled")), "force": bool(params.get("force")),
+        "rotate_password": bool(params.get("rotate_password")), "return_password": bool(params.get("return_password")),
+        "force_change_password": params.get("force_change_password", True),
+    }
+
+
+def initial_domain(domains):
+    """The tenant's initial *.onmicrosoft.com domain from the GET /domains list."""
+    for domain in domains:
+        if domain.get("isInitial"):
+            return domain["id"].lower()
+    raise v.ValidationError("The tenant reports no initial (*.onmicrosoft.com) domain; set domain explicitly.", field="domain")
+
+
+def wanted_roles(spec, definitions):
+    if spec["purpose"] is not None:
+        return resolve_roles([PURPOSE_ROLES[spec["purpose"]]], definitions, field="purpose")
+    return resolve_roles(spec["roles"] or [], definitions)
+
+
+def serves_federation(spec):
+    """Why the account is taken to serve federation (a phrase), or None."""
+    if spec["purpose"] == "federation":
+        return "purpose: federation"
+    if spec["federation_enabled"]:
+        return "federation_enabled: true"
+    return None
+
+
+def user_spec(spec, upn, password=None):
+    """The ``_users`` spec of the account: names, enabled, no licence, a generated password."""
+    return _users.build_spec({
+        "user_principal_name": upn, "state": spec["state"], "display_name": spec["display_name"], "given_name": spec["given_name"],
+        "surname": spec["surname"], "account_enabled": True, "licenses": [], "purge_licenses": True, "password": password,
+        "update_password": "always" if password is not None else "on_create", "force_change_password": spec["force_change_password"],
+        "restore_deleted": False,
+    })
+
+
+def plan_service_account(spec, upn, current, assignments, definitions, skus, password=None):
+    """The whole plan for the account: user calls (``_users.plan_user``) then role calls.
+
+    ``current`` is the active user or None, ``assignments`` its role assignments. ``password`` is a
+    new password for an existing account (rotation); a created account gets one generated by
+    ``plan_user``. Raises ValidationError for unknown roles, too many removals and the federation guard.
+    """
+    uspec = user_spec(spec, upn, password if current else None)
+    user_plan = _users.plan_user(uspec, current, None, skus)
+    principal_id = current["id"] if current else None
+    plan = {"upn": upn, "action": user_plan["action"], "user_plan": user_plan, "role_calls": [], "roles_added": [], "roles_removed": [],
+            "licenses_removed": list(user_plan.get("licenses_removed") or []), "password_set": bool(user_plan.get("password_set")),
+            "password": user_plan.get("password") if current is None else password}
+    if spec["state"] == "absent":
+        if current is None:
+            plan["roles_before"] = plan["roles_after"] = []
+            return _finish(plan)
+        reason = serves_federation(spec)
+        if reason and not spec["force"]:
+            raise v.ValidationError(
+                "Refusing to remove %s: it serves Practice Protect's Office 365 federation (%s), and sign-in through Practice Protect "
+                "stops working without it. Turn federation off in Practice Protect first, then run again with federation_enabled: false "
+                "and without purpose: federation; or set force: true to remove it anyway." % (upn, reason), field="force")
+        plan["role_calls"] = plan_remove_all(assignments, definitions)
+        plan["roles_removed"] = sorted(c["role"] for c in plan["role_calls"])
+        plan["roles_before"] = sorted(set(role_name(a.get("roleDefinitionId"), definitions) for a in assignments))
+        plan["roles_after"] = []
+        plan["password_set"] = False
+        plan["password"] = None
+        return _finish(plan)
+    wanted = wanted_roles(spec, definitions)
+    roles = plan_roles(wanted, assignments, definitions, principal_id, exclusive=spec["exclusive"], max_removals=spec["max_removals"], who=upn)
+    ga_name = role_name(GLOBAL_ADMIN, definitions)
+    if spec["federation_enabled"] and ga_name in roles["removed"] and not spec["force"]:
+        raise v.ValidationError(
+            "Refusing to remove Global Administrator from %s: federation_enabled is true, and Practice Protect's Office 365 federation "
+            "needs this account to stay a Global Administrator. Keep purpose: federation while federation is on, or turn federation off "
+            "in Practice Protect first and set federation_enabled: false; force: true removes it anyway." % upn, field="force")
+    plan["role_calls"] = roles["calls"]
+    plan["roles_added"] = roles["added"]
+    plan["roles_removed"] = roles["removed"]
+    plan["roles_before"] = roles["before"]
+    plan["roles_after"] = roles["after"]
+    if plan["action"] == "none" and roles["calls"]:
+        plan["action"] = "update"
+    return _finish(plan)
+
+
+def _finish(plan):
+    user_plan = plan["user_plan"]
+    plan["before"] = dict(user_plan["before"], roles=plan["roles_before"]) if user_plan["before"] else {}
+    plan["after"] = dict(user_plan["after"], roles=plan["roles_after"]) if user_plan["after"] else {}
+    if plan["user_plan"]["action"] == "delete":
+        # Roles first: Microsoft refuses to delete a user who holds an admin role unless the caller is a higher admin.
+        plan["calls"] = plan["role_calls"] + user_plan["calls"]
+    else:
+        plan["calls"] = user_plan["calls"] + plan["role_calls"]
+    plan["changed"] = bool(plan["calls"])
+    return plan
+
+
+def service_account_public_plan(plan):
+    user_calls = _users.public_calls(plan["user_plan"])
+    role_calls = public_calls(plan["role_calls"])
+    if plan["user_plan"]["action"] == "delete":
+        return role_calls + user_calls
+    return user_calls + role_calls
+
+
+ADMIN_REFUSAL = ("Microsoft 365 refused to %s %s (%s): the account holds an admin role (%s), and an application may do that to an admin "
+                 "only if its own service principal holds a higher directory role such as Privileged Authentication Administrator; the Graph "
+                 "permission User.ReadWrite.All is not enough. Assign that directory role to the automation app (see docs/permissions.md), "
+                 "or %s.")
+
+
+def run_service_account(m):
+    """The module's body: validate, read, plan, stop in check mode or apply; returns the result dict."""
+    p = m.params
+    spec = service_account_spec(p)
+    if spec["return_password"] and not m.module.no_log:
+        raise v.ValidationError(
+            "return_password: true returns the service account's password, so set no_log: true on this task "
+            "(and keep the registered variable out of debug output).", field="return_password")
+    users = _users.UserService(m.graph)
+    roles = RoleService(m.graph)
+    domains = users.domains()
+    if spec["domain"]:
+        domain = v.check_domain_verified(spec["domain"], domains, field="domain")
+    else:
+        domain = initial_domain(domains)
+    upn = "%s@%s" % (spec["name"], domain)
+    definitions = roles.definitions()
+    if spec["state"] == "present":
+        wanted_roles(spec, definitions)  # unknown role names fail before anything else is read
+    current = users.read([upn]).get(upn.lower())
+    assignments = roles.assignments_of(current["id"]) if current else []
+    skus = users.skus() if current and current.get("assignedLicenses") else []
+    password = v.generate_password() if (current and spec["rotate_password"] and spec["state"] == "present") else None
+    plan = plan_service_account(spec, upn, current, assignments, definitions, skus, password)
+
+    if not m.check_mode and plan["calls"]:
+        user_id = current["id"] if current else None
+        created = False
+        try:
+            if plan["user_plan"]["action"] == "delete":
+                roles.apply(plan["role_calls"], user_id)
+                users.apply(plan["user_plan"])
+            else:
+                if plan["user_plan"]["calls"]:
+                    try:
+                        user_id = users.apply(plan["user_plan"])
+                        created = plan["user_plan"]["action"] == "create"
+                    except _users.UserAppeared as appeared:
+                        # The account exists although the read did not show it (replication lag, or a retried
+                        # create): plan again against it so nothing is created twice.
+                        current = m.graph.get("users/%s" % appeared.user_id, params={"$select": _users.SELECT}, lagging=True)
+                        assignments = roles.assignments_of(current["id"])
+                        first = plan
+                        plan = plan_service_account(spec, upn, current, assignments, definitions, users.skus(), None)
+                        plan["action"] = first["action"]
+                        plan["password"] = None
+                        plan["password_set"] = False
+                        user_id = current["id"]
+                        if plan["user_plan"]["calls"]:
+                            users.apply(plan["user_plan"])
+                if plan["role_calls"]:
+                    roles.apply(plan["role_calls"], user_id, lagging=created)
+        except GraphError as exc:
+            if exc.status == 403 and current and assignments and exc.path and exc.path.startswith("users/"):
+                deleting = exc.method == "DELETE"
+                held = ", ".join(sorted(set(role_name(a.get("roleDefinitionId"), definitions) for a in assignments)))
+                message = ADMIN_REFUSAL % (
+                    "delete" if deleting else "set the password or sign-in state of", upn, exc.code, held,
+                    "remove its roles first" if deleting else "run without rotate_password (an enabled account needs no other such change)")
+                result = m.call_stats()
+                result.update(exc.as_dict())
+                m.module.fail_json(msg=message, **result)
+            raise
+        if plan["after"]:
+            plan["after"]["id"] = user_id
+
+    result = dict(
+        changed=plan["changed"],
+        action=plan["action"],
+        user_principal_name=upn,
+        user=plan["after"] if spec["state"] == "present" else plan["before"],
+        roles=plan["roles_after"],
+        roles_added=plan["roles_added"],
+        roles_removed=plan["roles_removed"],
+        licenses_removed=plan["licenses_removed"],
+        password_set=plan["password_set"],
+        plan=service_account_public_plan(plan),
+    )
+    if plan["licenses_removed"]:
+        m.module.warn("The service account %s held licence(s) %s; %s, because it must stay unlicensed." % (
+            upn, ", ".join(plan["licenses_removed"]), "they would be removed" if m.check_mode else "they were removed"))
+    if m.module._diff:
+        result["diff"] = {"before": plan["before"], "after": plan["after"]}
+    if spec["return_password"] and plan["password_set"] and plan.get("password") and not m.check_mode:
+        result["password"] = plan["password"]
+    return result

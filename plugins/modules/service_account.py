@@ -1,0 +1,286 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) practiceprotect.m365 contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: service_account
+short_description: The Practice Protect service account in Microsoft 365, with its directory role
+version_added: 0.1.0
+description:
+  - Creates, updates and removes the account Practice Protect needs in a client's Microsoft 365 tenant
+    (by default C(practiceprotect@<tenant>.onmicrosoft.com), display name C(Practice Protect)), idempotently.
+  - Gives it the Microsoft Entra directory role its purpose needs - B(Global Administrator) for Office 365
+    federation with Practice Protect, B(Exchange Administrator) for mail redirection - or an explicit list of roles.
+  - The account is never licensed; a licence found on it is removed and reported (RV(licenses_removed)).
+  - Its password is generated, strong and never printed. It is returned only with O(return_password=true),
+    which requires C(no_log) on the task.
+  - O(state=absent) removes the role assignments, then the account (a soft delete, restorable for 30 days).
+    It refuses while the account serves federation (O(purpose=federation) or O(federation_enabled=true)) unless O(force=true).
+  - Checks every input before the first write (role names, domain), plans the exact calls, and in check mode stops there.
+author:
+  - practiceprotect.m365 maintainers (@practiceprotect)
+extends_documentation_fragment:
+  - practiceprotect.m365.m365_auth
+  - practiceprotect.m365.attributes
+  - practiceprotect.m365.attributes.ACTIONS
+options:
+  state:
+    description:
+      - V(present) creates or updates the account and its roles; V(absent) removes its role assignments, then the account.
+    type: str
+    choices: [present, absent]
+    default: present
+  name:
+    description: Sign-in name of the account, the part before the C(@).
+    type: str
+    default: practiceprotect
+  domain:
+    description:
+      - Domain of the account's sign-in name. Must be a verified domain of the tenant.
+      - Defaults to the tenant's initial C(*.onmicrosoft.com) domain, read from C(GET /domains), as Practice Protect asks.
+    type: str
+  display_name:
+    description: Display name.
+    type: str
+    default: Practice Protect
+  given_name:
+    description: First name.
+    type: str
+    default: Practice
+  surname:
+    description: Last name.
+    type: str
+    default: Protect
+  purpose:
+    description:
+      - What Practice Protect uses the account for. V(federation) gives it Global Administrator (Office 365 federation
+        needs it for as long as federation is on); V(mail_redirection) gives it Exchange Administrator (it may be
+        removed once onboarding is done).
+      - With a purpose the account holds exactly that role; other roles are removed unless O(exclusive=false).
+      - With O(state=absent), V(federation) makes the module refuse the removal unless O(force=true).
+      - Mutually exclusive with O(roles). O(state=present) needs one of the two.
+    type: str
+    choices: [federation, mail_redirection]
+  roles:
+    description:
+      - Directory roles to hold instead of a O(purpose), by display name (any case, for example V(Exchange Administrator))
+        or template id. Unknown names fail before any write, naming the closest roles of the tenant.
+      - Additive; roles not listed are removed only with O(exclusive=true).
+    type: list
+    elements: str
+  exclusive:
+    description:
+      - Remove the account's directory roles that are not wanted. Defaults to V(true) with O(purpose) and V(false) with O(roles).
+    type: bool
+  max_removals:
+    description:
+      - Refuse, before any write, a run whose O(exclusive) removal would take more role assignments than this.
+    type: int
+    default: 3
+  federation_enabled:
+    description:
+      - Whether Practice Protect's Office 365 federation is on for this tenant (the module cannot see it).
+      - When V(true), the module refuses to remove the account or its Global Administrator role unless O(force=true).
+    type: bool
+    default: false
+  force:
+    description: Remove the account, or its Global Administrator role, although it serves federation.
+    type: bool
+    default: false
+  rotate_password:
+    description:
+      - Set a new generated password on an existing account (so the task always reports a change).
+      - Microsoft 365 lets an application reset an admin's password only if the application's own service principal
+        holds a higher directory role, such as Privileged Authentication Administrator.
+    type: bool
+    default: false
+  return_password:
+    description:
+      - Return the password this task set (on create or with O(rotate_password=true)) as RV(password).
+      - The task must set C(no_log) when you use this, or the module fails before any write.
+    type: bool
+    default: false
+  force_change_password:
+    description: Make the account choose a new password at its next sign-in, after creation or rotation.
+    type: bool
+    default: true
+  replication_timeout:
+    description:
+      - Seconds to keep retrying calls that answer 404 on the account this task has just created
+        (directory replication lag, usually seconds, up to two minutes).
+    type: int
+    default: 120
+notes:
+  - Permissions (application) - C(User.ReadWrite.All), C(Domain.Read.All), C(Organization.Read.All) and
+    C(RoleManagement.ReadWrite.Directory). See docs/permissions.md.
+  - Microsoft 365 does not let an application with only C(User.ReadWrite.All) delete a user who holds an admin role;
+    this module removes the account's role assignments first, so the delete is that of an ordinary user.
+seealso:
+  - module: practiceprotect.m365.m365_user
+"""
+
+EXAMPLES = r"""
+- name: Service account for mail redirection (Exchange Administrator) on the tenant's onmicrosoft.com domain
+  practiceprotect.m365.service_account:
+    purpose: mail_redirection
+
+- name: Service account for federation (Global Administrator); keep the generated password for Practice Protect
+  practiceprotect.m365.service_account:
+    purpose: federation
+    federation_enabled: true
+    return_password: true
+  register: pp_account
+  no_log: true
+
+- name: Switch an onboarding account to federation, dropping Exchange Administrator
+  practiceprotect.m365.service_account:
+    purpose: federation
+
+- name: Explicit roles instead of a purpose; remove any other role
+  practiceprotect.m365.service_account:
+    roles:
+      - Exchange Administrator
+      - Global Reader
+    exclusive: true
+
+- name: Give the account a new password
+  practiceprotect.m365.service_account:
+    purpose: mail_redirection
+    rotate_password: true
+    return_password: true
+  register: pp_account
+  no_log: true
+
+- name: Remove the mail-redirection account once onboarding is done
+  practiceprotect.m365.service_account:
+    state: absent
+
+- name: Remove a federation account after federation was turned off in Practice Protect
+  practiceprotect.m365.service_account:
+    state: absent
+    federation_enabled: false
+"""
+
+RETURN = r"""
+user_principal_name:
+  description: Sign-in name of the account.
+  returned: always
+  type: str
+  sample: practiceprotect@northwindacct.onmicrosoft.com
+user:
+  description:
+    - The account after the task (before it, for O(state=absent)), in Graph property names, plus licence part
+      numbers and role names. Empty when there is no account.
+  returned: always
+  type: dict
+  sample:
+    id: 5d1e0c6a-3f7b-4a2e-9c8d-1b2a3c4d5e6f
+    userPrincipalName: practiceprotect@northwindacct.onmicrosoft.com
+    displayName: Practice Protect
+    givenName: Practice
+    surname: Protect
+    accountEnabled: true
+    licenses: []
+    roles: [Exchange Administrator]
+action:
+  description: What the task did or would do to the account.
+  returned: always
+  type: str
+  sample: create
+  choices: [none, create, update, delete]
+roles:
+  description: Display names of the directory roles the account holds after the task.
+  returned: always
+  type: list
+  elements: str
+  sample: [Global Administrator]
+roles_added:
+  description: Directory roles given to the account.
+  returned: always
+  type: list
+  elements: str
+roles_removed:
+  description: Directory roles taken from the account.
+  returned: always
+  type: list
+  elements: str
+licenses_removed:
+  description: Part numbers of licences found on the account and removed (it must stay unlicensed).
+  returned: always
+  type: list
+  elements: str
+password_set:
+  description: Whether the task set (or in check mode would set) a password; the password itself is never shown here.
+  returned: always
+  type: bool
+password:
+  description:
+    - The password the task set. Only with O(return_password=true), outside check mode, when the task created the
+      account or rotated its password. The task must set C(no_log).
+  returned: when requested
+  type: str
+plan:
+  description: The calls made (or, in check mode, that would be made), with field names and role names but never values.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {op: create, method: POST, path: /users, fields: [accountEnabled, displayName, givenName, mailNickname, passwordProfile, surname,
+                                                        userPrincipalName]}
+    - {op: role_add, method: POST, path: /roleManagement/directory/roleAssignments, fields: [directoryScopeId, principalId, roleDefinitionId],
+       role: Exchange Administrator}
+retries:
+  description: How many requests were retried (throttling, 5xx, resets).
+  returned: always
+  type: int
+graph_requests:
+  description: How many Graph requests the task sent.
+  returned: always
+  type: int
+replication_waits:
+  description: How many times the task waited for directory replication.
+  returned: always
+  type: int
+"""
+
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365Module
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _roles
+
+
+def main():
+    m = M365Module(
+        argument_spec=dict(
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+            name=dict(type="str", default=_roles.DEFAULT_NAME),
+            domain=dict(type="str"),
+            display_name=dict(type="str", default=_roles.DEFAULT_DISPLAY_NAME),
+            given_name=dict(type="str", default=_roles.DEFAULT_GIVEN_NAME),
+            surname=dict(type="str", default=_roles.DEFAULT_SURNAME),
+            purpose=dict(type="str", choices=["federation", "mail_redirection"]),
+            roles=dict(type="list", elements="str"),
+            exclusive=dict(type="bool"),
+            max_removals=dict(type="int", default=3),
+            federation_enabled=dict(type="bool", default=False),
+            force=dict(type="bool", default=False),
+            rotate_password=dict(type="bool", default=False, no_log=False),
+            return_password=dict(type="bool", default=False, no_log=False),
+            force_change_password=dict(type="bool", default=True, no_log=False),
+            replication_timeout=dict(type="int", default=120),
+        ),
+        mutually_exclusive=[("purpose", "roles")],
+        supports_check_mode=True,
+    )
+    m.run(run)
+
+
+def run(m):
+    m.exit(**_roles.run_service_account(m))
+
+
+if __name__ == "__main__":
+    main()
