@@ -1,0 +1,373 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) practiceprotect.m365 contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Practice Protect (Centrify / Idaptive / CyberArk Identity) client and the base class of its modules.
+
+- OAuth2 client credentials: ``POST /oauth2/token/{app_id}`` with HTTP Basic ``client_id:client_secret`` and a form
+  body; the token is cached for the module run and fetched again once after a 401.
+- Every API call is ``POST`` with a JSON body; the answer is the envelope ``{success, Result, Message, ErrorID}``.
+  HTTP 200 with ``success: false`` is an error: ``PracticeProtectError`` carries the ``ErrorID`` and ``Message``.
+- Transport retries (429, 503, 504, resets; ``Retry-After``; backoff with jitter under a deadline) come from the
+  same session builder as Microsoft Graph (``_http.build_session``).
+- The endpoint paths live in ``ENDPOINTS`` only. The provisioning job paths are this project's contract
+  (not vendor-documented): confirm them against the tenant's ``/vfslow/lib/api/swagger.json`` and correct them here.
+- ``query`` runs Redrock SQL and follows its pages.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _auth, _http, _validation
+from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphClient, GraphError
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365_AUTH_SPEC, describe_error
+
+# Every path the collection calls, in one place (reference/practice_protect.md).
+ENDPOINTS = {
+    "token": "/oauth2/token/{app_id}",
+    "whoami": "/Security/Whoami",
+    "directory_services": "/Core/GetDirectoryServices",
+    "login_suffixes": "/Core/GetCdsAliasesForTenant",
+    "directory_query": "/UserMgmt/DirectoryServiceQuery",
+    "invite_users": "/UserMgmt/InviteUsers",
+    "create_user": "/CDirectoryService/CreateUser",
+    "change_user": "/CDirectoryService/ChangeUser",
+    "reset_password": "/UserMgmt/ResetUserPassword",
+    "user_attributes": "/UserMgmt/GetUserAttributes",
+    "remove_users": "/UserMgmt/RemoveUsers",
+    "user_roles": "/UserMgmt/GetUsersRolesAndAdministrativeRights",
+    "get_schema": "/ExtData/GetSchema",
+    "get_columns": "/ExtData/GetColumns",
+    "set_columns": "/ExtData/SetColumns",
+    "role_members": "/Roles/GetRoleMembers",
+    "update_role": "/Roles/UpdateRole",
+    "redrock": "/Redrock/query",
+    # This project's contract for the outbound-provisioning job (reference section 11). The vendor's own paths are
+    # undocumented: confirm them in the tenant's /vfslow/lib/api/swagger.json (search Sync, Prov, Job, Report).
+    "start_sync": "/Provisioning/StartSync",
+    "job_status": "/Provisioning/GetJobStatus",
+    "job_history": "/Provisioning/GetJobHistory",
+}
+REDROCK_PAGE_SIZE = 1000
+FINAL_JOB_STATES = ("Succeeded", "CompletedWithErrors", "Failed")
+
+
+class PracticeProtectError(Exception):
+    """A Practice Protect call failed. ``error_id`` is the envelope's ErrorID (None for transport errors)."""
+
+    def __init__(self, message, error_id=None, status=None, path=None, error_code=None):
+        super(PracticeProtectError, self).__init__(message)
+        self.message = message
+        self.error_id = error_id
+        self.status = status
+        self.path = path
+        self.error_code = error_code
+
+    def as_dict(self):
+        return {"error_code": self.error_id, "status": self.status, "request_id": None, "path": self.path}
+
+
+class PracticeProtectAuthError(PracticeProtectError):
+    """The token endpoint refused the client (OAuth ``error`` / ``error_description``); never carries the secret."""
+
+
+def sql_string(value):
+    """A SQL string literal for Redrock: single quotes doubled."""
+    return "'%s'" % str(value).replace("'", "''")
+
+
+def envelope_result(status, body, path):
+    """The Result of an envelope, or PracticeProtectError. Works on decoded JSON (or None)."""
+    if status != 200:
+        message = None
+        error_id = None
+        if isinstance(body, dict):
+            message = body.get("Message") or body.get("error_description")
+            error_id = body.get("ErrorID") or body.get("error")
+        raise PracticeProtectError("Practice Protect answered HTTP %s for %s%s" % (status, path, (": %s" % message) if message else "."),
+                                   error_id=error_id, status=status, path=path)
+    if not isinstance(body, dict) or "success" not in body:
+        raise PracticeProtectError("Practice Protect answered %s with something that is not its JSON envelope." % path, status=status, path=path)
+    if not body.get("success"):
+        raise PracticeProtectError(body.get("Message") or ("%s failed without a message." % path), error_id=body.get("ErrorID"),
+                                   status=status, path=path, error_code=body.get("ErrorCode"))
+    return body.get("Result")
+
+
+class PracticeProtectClient:
+    """Calls one Practice Protect tenant for one module run."""
+
+    def __init__(self, session, base_url, app_id, client_id, client_secret, scope="all", timeout=30, clock=time.monotonic):
+        self.session = session
+        self.base_url = (base_url or "").rstrip("/")
+        self.app_id = app_id
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.scope = scope
+        self.timeout = timeout
+        self.clock = clock
+        self.requests_sent = 0
+        self._token = None
+        self._expires = 0.0
+
+    # -- token ------------------------------------------------------------------------------------------------------
+
+    def token(self):
+        if self._token and self.clock() < self._expires - 30:
+            return self._token
+        path = ENDPOINTS["token"].format(app_id=self.app_id)
+        self.requests_sent += 1
+        response = self.session.post(self.base_url + path, data={"grant_type": "client_credentials", "scope": self.scope},
+                                     auth=(self.client_id, self.client_secret), headers={"Accept": "application/json"},
+                                     timeout=self.timeout)
+        body = _decode(response)
+        if response.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
+            error = body.get("error") if isinstance(body, dict) else None
+            description = body.get("error_description") if isinstance(body, dict) else None
+            raise PracticeProtectAuthError(
+                "Practice Protect refused the OAuth2 client credentials for app %s (%s%s). Check pp_app_id, pp_client_id and "
+                "pp_client_secret, and that the client is a confidential client granted the app and scope %s." % (
+                    self.app_id, error or "HTTP %s" % response.status_code, ": %s" % description if description else "", self.scope),
+                error_id=error, status=response.status_code, path=path)
+        self._token = body["access_token"]
+        self._expires = self.clock() + float(body.get("expires_in") or 3600)
+        return self._token
+
+    def forget(self):
+        self._token = None
+
+    # -- calls ------------------------------------------------------------------------------------------------------
+
+    def call(self, name, body=None, params=None):
+        """POST one endpoint by its name in ENDPOINTS; returns the envelope's Result."""
+        path = ENDPOINTS[name]
+        for attempt in (1, 2):
+            headers = {"Authorization": "Bearer " + self.token(), "Accept": "application/json",
+                       "X-CENTRIFY-NATIVE-CLIENT": "true", "X-IDAP-NATIVE-CLIENT": "true"}
+            self.requests_sent += 1
+            response = self.session.post(self.base_url + path, json=body if body is not None else {}, params=params, headers=headers,
+                                         timeout=self.timeout)
+            if response.status_code == 401 and attempt == 1:
+                self.forget()  # expired or revoked mid-run: one fresh token, then give up
+                continue
+            break
+        status = response.status_code
+        if status in _http.RETRY_STATUSES:
+            raise PracticeProtectError("Practice Protect answered HTTP %s for %s and still did after retrying within the deadline." % (
+                status, path), status=status, path=path)
+        return envelope_result(status, _decode(response), path)
+
+    def query(self, script, page_size=REDROCK_PAGE_SIZE, sort_by=None):
+        """Rows (the ``Row`` dicts) of a Redrock SQL query, every page."""
+        rows = []
+        page = 1
+        while True:
+            args = {"PageNumber": page, "PageSize": page_size, "Limit": 100000, "Caching": -1}
+            if sort_by:
+                args["SortBy"] = sort_by
+            result = self.call("redrock", {"Script": script, "Args": args}) or {}
+            batch = [item.get("Row") or {} for item in result.get("Results") or []]
+            rows.extend(batch)
+            total = result.get("Count")
+            if not batch or len(batch) < page_size or (isinstance(total, int) and len(rows) >= total):
+                return rows
+            page += 1
+
+    # -- lookups the modules share ----------------------------------------------------------------------------------
+
+    def users(self):
+        return self.query("SELECT ID, Username, DisplayName, Email, MobileNumber, SourceDsType, Status FROM User", sort_by="Username")
+
+    def roles(self):
+        return self.query("SELECT ID, Name, Description, ReadOnly FROM Role", sort_by="Name")
+
+    def applications(self):
+        return self.query("SELECT ID, Name, DisplayName, ProvCapable, ProvConfigured, ProvSettingEnabled FROM Application", sort_by="Name")
+
+    def role_members(self, role_id):
+        result = self.call("role_members", {"Name": role_id}) or {}
+        return [item.get("Row") or {} for item in result.get("Results") or []]
+
+    def user_role_names(self, user_id):
+        result = self.call("user_roles", params={"id": user_id}) or {}
+        return [(item.get("Row") or {}).get("RoleName") for item in result.get("Results") or []]
+
+    def columns(self):
+        result = self.call("get_schema", {"Table": "users"}) or {}
+        return result.get("Columns") or []
+
+    def column_values(self, user_id):
+        return self.call("get_columns", {"Table": "users", "ID": user_id}) or {}
+
+    def login_suffixes(self):
+        result = self.call("login_suffixes") or {}
+        return [(item.get("Row") or {}).get("ID") for item in result.get("Results") or []]
+
+    def directory_services(self):
+        result = self.call("directory_services") or {}
+        return [item.get("Row") or {} for item in result.get("Results") or []]
+
+
+def _decode(response):
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+# -------------------------------------------------------------------------------------------------------------------
+# Base class of the Practice Protect modules
+
+PP_CONNECTION_SPEC = dict(
+    pp_url=dict(type="str", fallback=(env_fallback, ["PP_URL"])),
+    pp_app_id=dict(type="str", fallback=(env_fallback, ["PP_APP_ID"])),
+    pp_client_id=dict(type="str", fallback=(env_fallback, ["PP_CLIENT_ID"])),
+    pp_client_secret=dict(type="str", no_log=True, fallback=(env_fallback, ["PP_CLIENT_SECRET"])),
+    pp_scope=dict(type="str", default="all", fallback=(env_fallback, ["PP_SCOPE"])),
+)
+PP_AUTH_SPEC = dict(PP_CONNECTION_SPEC)
+PP_AUTH_SPEC.update(
+    ca_path=dict(type="path", fallback=(env_fallback, ["PP_CA_PATH"])),
+    validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["PP_VALIDATE_CERTS"])),
+    request_timeout=dict(type="int", default=30, fallback=(env_fallback, ["PP_REQUEST_TIMEOUT"])),
+    retry_deadline=dict(type="int", default=300, fallback=(env_fallback, ["PP_RETRY_DEADLINE"])),
+)
+PP_REQUIRED = ("pp_url", "pp_app_id", "pp_client_id", "pp_client_secret")
+
+
+class PracticeProtectModule:
+    """Wraps ``AnsibleModule`` for the Practice Protect modules.
+
+    ``m365=True`` adds the Microsoft 365 connection options (``M365_AUTH_SPEC``, which then also supply ``ca_path``,
+    ``validate_certs``, ``request_timeout`` and ``retry_deadline`` for both services); the Graph client is built
+    only when the module asks for it, and only then are those options required.
+    """
+
+    def __init__(self, argument_spec, m365=False, **kwargs):
+        spec = {}
+        if m365:
+            spec.update(M365_AUTH_SPEC)
+            spec.update(PP_CONNECTION_SPEC)
+        else:
+            spec.update(PP_AUTH_SPEC)
+        spec.update(argument_spec)
+        mutually_exclusive = list(kwargs.pop("mutually_exclusive", []))
+        if m365:
+            mutually_exclusive.append(("client_secret", "client_certificate_path"))
+        self.module = AnsibleModule(argument_spec=spec, mutually_exclusive=mutually_exclusive, **kwargs)
+        self.params = self.module.params
+        self.check_mode = self.module.check_mode
+        self.m365 = m365
+        self._session = None
+        self._pp = None
+        self._graph = None
+        self._tokens = None
+        self.retry_stats = None
+        libraries = [(_http.HAS_REQUESTS, "requests", _http.REQUESTS_IMPORT_ERROR),
+                     (_validation.HAS_PHONENUMBERS, "phonenumbers", _validation.PHONENUMBERS_IMPORT_ERROR),
+                     (_validation.HAS_EMAIL_VALIDATOR, "email-validator", _validation.EMAIL_VALIDATOR_IMPORT_ERROR)]
+        for has, name, error in libraries:
+            if not has:
+                self.module.fail_json(msg=missing_required_lib(name), exception="".join(traceback.format_exception_only(type(error), error)))
+        missing = [name for name in PP_REQUIRED if not self.params.get(name)]
+        if missing:
+            self.module.fail_json(msg="Missing the Practice Protect connection: set %s (or the environment variables %s)." % (
+                ", ".join(missing), ", ".join(name.upper() for name in missing)))
+
+    @property
+    def session(self):
+        if self._session is None:
+            self.retry_stats = _http.RetryStats()
+            self._session = _http.build_session(
+                ca_path=self.params["ca_path"], validate_certs=self.params["validate_certs"],
+                retry_deadline=self.params["retry_deadline"], stats=self.retry_stats)
+        return self._session
+
+    @property
+    def pp(self):
+        if self._pp is None:
+            p = self.params
+            self._pp = PracticeProtectClient(self.session, p["pp_url"], p["pp_app_id"], p["pp_client_id"], p["pp_client_secret"],
+                                             scope=p["pp_scope"], timeout=p["request_timeout"])
+        return self._pp
+
+    def m365_missing(self):
+        """Names of the Microsoft 365 connection options that are not set (empty when the Graph client can be built)."""
+        p = self.params
+        missing = [name for name in ("tenant_id", "client_id") if not p.get(name)]
+        if not p.get("client_secret") and not p.get("client_certificate_path"):
+            missing.append("client_secret or client_certificate_path")
+        return missing
+
+    @property
+    def graph(self):
+        if self._graph is None:
+            if not self.m365:
+                raise RuntimeError("this module has no Microsoft 365 connection")
+            if not _auth.HAS_MSAL:
+                self.module.fail_json(msg=missing_required_lib("msal"))
+            p = self.params
+            try:
+                self._tokens = _auth.TokenProvider(
+                    p["tenant_id"], p["client_id"], p["authority_url"], self.session,
+                    client_secret=p["client_secret"], client_certificate_path=p["client_certificate_path"],
+                    client_certificate_thumbprint=p["client_certificate_thumbprint"],
+                    client_certificate_password=p["client_certificate_password"],
+                    token_cache_path=p["token_cache_path"], timeout=p["request_timeout"])
+            except _auth.AuthError as exc:
+                self.fail(exc)
+            self._graph = GraphClient(self.session, self._tokens, graph_url=p["graph_url"], timeout=p["request_timeout"])
+        return self._graph
+
+    def call_stats(self):
+        stats = {"retries": self.retry_stats.count if self.retry_stats else 0, "pp_requests": self._pp.requests_sent if self._pp else 0}
+        if self.m365:
+            stats["graph_requests"] = self._graph.requests_sent if self._graph else 0
+        return stats
+
+    def _warn_retries(self):
+        if self.retry_stats and self.retry_stats.count and self.module._verbosity >= 3:
+            for event in self.retry_stats.events:
+                self.module.warn("Retried %s %s after %s." % (event["method"], event["url"], event["status"] or event["error"]))
+
+    def exit(self, **result):
+        self._warn_retries()
+        result.update(self.call_stats())
+        self.module.exit_json(**result)
+
+    def fail(self, error, **result):
+        """Fail with a sentence and the service's error fields. Never includes a credential."""
+        self._warn_retries()
+        result.update(self.call_stats())
+        if isinstance(error, PracticeProtectError):
+            result.update(error.as_dict())
+            message = error.message
+            if error.error_id == "Unauthorized":
+                message = "%s The Practice Protect client's role lacks an admin right for %s; see docs/permissions.md." % (message, error.path)
+            self.module.fail_json(msg=message, **result)
+        message, fields = describe_error(error)
+        result.update(fields)
+        self.module.fail_json(msg=message, **result)
+
+    def run(self, func):
+        """Call ``func(self)``; client, auth and validation errors become ``fail_json``."""
+        try:
+            func(self)
+        except (PracticeProtectError, GraphError, _auth.AuthError, _validation.ValidationError) as exc:
+            self.fail(exc)
+        except Exception as exc:  # connection failures after every retry
+            if _http.HAS_REQUESTS and isinstance(exc, _http.requests.RequestException):
+                self.fail(PracticeProtectError("Cannot reach the service after retrying: %s" % _safe(exc)))
+            raise
+
+
+def _safe(exc):
+    text = str(exc)
+    return text.split("(Caused by")[0].strip() if "(Caused by" in text else text

@@ -1,0 +1,285 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) practiceprotect.m365 contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: outbound_sync
+short_description: Run Practice Protect's outbound provisioning to Microsoft 365 and wait for its report
+version_added: 0.1.0
+description:
+  - Starts the outbound-provisioning job of a Practice Protect application (by default V(Office 365)), the portal's
+    Settings > Users > Outbound Provisioning > Start Sync, waits for it with a timeout, and returns its report (the
+    summary and every per-user failure). In federated tenants this is what creates the Microsoft 365 user (seed 000).
+  - Fails when the job failed (for example when the tenant's Practice Protect service account does not hold Global
+    Administrator) or when any user failed (for example "no licence available"), unless O(fail_on_user_errors=false).
+  - O(verify_upns=true) then reads the users back from Microsoft 365 through Graph until they exist, are enabled, and
+    (when they hold a mailbox licence) show the proxy addresses of their proxyAddresses attribute.
+  - In check mode the module starts nothing and previews the job instead, comparing the app's scope in Practice Protect
+    with Microsoft 365 - which users would be created, updated or disabled. The preview needs the Microsoft 365 connection.
+  - The job endpoints are this collection's interface for a platform API that is not publicly documented; see the
+    Practice Protect section of docs/getting-started.md for how to confirm them against your tenant.
+author:
+  - practiceprotect.m365 maintainers (@practiceprotect)
+extends_documentation_fragment:
+  - practiceprotect.m365.m365_auth
+  - practiceprotect.m365.practice_protect_auth.CONNECTION
+  - practiceprotect.m365.attributes
+  - practiceprotect.m365.attributes.ACTIONS
+attributes:
+  check_mode:
+    details: Check mode previews the job instead of starting it.
+  diff_mode:
+    support: none
+    details: The job has no single object to compare; check mode returns RV(preview).
+options:
+  app:
+    description: Name of the Practice Protect application whose outbound provisioning to run.
+    type: str
+    default: Office 365
+  users:
+    description:
+      - Only sync these users (login names or e-mail addresses). All users in the app's scope when left out.
+    type: list
+    elements: str
+  scope_roles:
+    description:
+      - The roles whose members the app provisions. Practice Protect maps the Office 365 app to the role of the same
+        name, which is the default. Used by the preview and by O(verify_upns).
+    type: list
+    elements: str
+  wait:
+    description: Wait for the job to finish. With V(false) the task returns the job id at once.
+    type: bool
+    default: true
+  timeout:
+    description: Seconds to wait for the job before failing.
+    type: int
+    default: 900
+  poll_interval:
+    description: Seconds between job status reads.
+    type: int
+    default: 5
+  fail_on_user_errors:
+    description: Fail when the job reports any per-user failure. The report is returned either way.
+    type: bool
+    default: true
+  verify_upns:
+    description:
+      - After the job, read the users (O(users), or everyone in scope) back from Microsoft 365 until they exist, are
+        enabled and show their proxy addresses. Needs the Microsoft 365 connection.
+    type: bool
+    default: false
+  verify_timeout:
+    description: Seconds to keep reading Microsoft 365 with O(verify_upns=true) before failing.
+    type: int
+    default: 300
+notes:
+  - Practice Protect admin rights - Application Management (System Administrator includes it); reads need any admin right.
+  - Microsoft Graph application permissions for the preview and O(verify_upns) - C(User.Read.All), C(Organization.Read.All).
+  - Licences are not previewed - the app's licence settings cannot be read through the API. The job assigns one to the users
+    it creates when a seat is free, and reports C(NoLicenseAvailable) otherwise.
+seealso:
+  - module: practiceprotect.m365.pp_user
+  - module: practiceprotect.m365.pp_role_member
+"""
+
+EXAMPLES = r"""
+- name: Provision a joiner to Microsoft 365 and confirm it arrived
+  practiceprotect.m365.outbound_sync:
+    users: [jane.citizen@northwindacct.com]
+    verify_upns: true
+
+- name: Preview what a full sync would change (starts nothing)
+  practiceprotect.m365.outbound_sync:
+  check_mode: true
+  register: preview
+
+- name: Nightly sync that reports per-user failures without failing the job template
+  practiceprotect.m365.outbound_sync:
+    fail_on_user_errors: false
+  register: sync
+"""
+
+RETURN = r"""
+job:
+  description: The job status object at the end (State, StartTime, EndTime, Summary, Failures). None in check mode.
+  returned: always
+  type: dict
+  sample:
+    JobId: 2693fcdb-69e4-4c7d-967c-8a3c84f4a620
+    State: CompletedWithErrors
+    Summary: {Created: 1, Updated: 0, Disabled: 0, Deleted: 0, Unchanged: 2, Failed: 1}
+    Failures: [{User: jane.citizen@northwindacct.com, Reason: NoLicenseAvailable, Message: "..."}]
+summary:
+  description: The job's counts (Created, Updated, Disabled, Deleted, Unchanged, Failed).
+  returned: when the job finished
+  type: dict
+failures:
+  description: Per-user failures, each with User (login name; null for a failure of the whole job), Reason and Message.
+  returned: when the job finished
+  type: list
+  elements: dict
+preview:
+  description: In check mode, the UPNs that would be created, updated (with the fields), disabled, left unchanged, and conflicts.
+  returned: check mode
+  type: dict
+  sample: {create: [jane.citizen@northwindacct.com], update: [], disable: [], unchanged: [tom.baker@northwindacct.com], conflicts: []}
+verified:
+  description: With O(verify_upns=true), each user as Microsoft 365 shows it (exists, licences, proxy addresses).
+  returned: when verify_upns is true
+  type: list
+  elements: dict
+retries:
+  description: How many requests were retried.
+  returned: always
+  type: int
+pp_requests:
+  description: How many Practice Protect requests the task sent.
+  returned: always
+  type: int
+graph_requests:
+  description: How many Graph requests the task sent.
+  returned: always
+  type: int
+"""
+
+import time
+
+from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import FINAL_JOB_STATES, PracticeProtectModule
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _pp_roles, _pp_sync
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
+
+
+def main():
+    m = PracticeProtectModule(
+        argument_spec=dict(
+            app=dict(type="str", default="Office 365"),
+            users=dict(type="list", elements="str"),
+            scope_roles=dict(type="list", elements="str"),
+            wait=dict(type="bool", default=True),
+            timeout=dict(type="int", default=900),
+            poll_interval=dict(type="int", default=5),
+            fail_on_user_errors=dict(type="bool", default=True),
+            verify_upns=dict(type="bool", default=False),
+            verify_timeout=dict(type="int", default=300),
+        ),
+        m365=True,
+        supports_check_mode=True,
+    )
+    m.run(run)
+
+
+def need_graph(m, why):
+    missing = m.m365_missing()
+    if missing:
+        raise v.ValidationError("%s compares with Microsoft 365 and needs its connection: set %s (or the M365_* environment variables)." % (
+            why, ", ".join(missing)), field="tenant_id")
+
+
+def run(m):
+    p = m.params
+    for name in ("timeout", "poll_interval", "verify_timeout"):
+        if p[name] < 1:
+            raise v.ValidationError("%s must be at least 1 second." % name, field=name)
+    if m.check_mode:
+        need_graph(m, "Check mode (the preview)")
+    if p["verify_upns"]:
+        need_graph(m, "verify_upns")
+    client = m.pp
+    app = _pp_sync.resolve_app(p["app"], client.applications())
+    users = client.users()
+    users_by_id = dict((u["ID"], u) for u in users)
+    subset = None
+    if p["users"]:
+        subset = [u["ID"] for u in _pp_roles.resolve_users(p["users"], users, field="users")]
+    scope = None
+    if m.check_mode or p["verify_upns"]:
+        roles = client.roles()
+        scope_roles = [_pp_roles.resolve_role(name, roles, field="scope_roles") for name in (p["scope_roles"] or [app["Name"]])]
+        scope = _pp_sync.scope_user_ids([client.role_members(role["ID"]) for role in scope_roles])
+    if m.check_mode:
+        preview = preview_result(m, client, scope, users_by_id, subset)
+        m.exit(changed=_pp_sync.preview_changed(preview), preview=preview, job=None)
+        return
+
+    body = {"AppKey": app["ID"]}
+    if subset is not None:
+        body["Users"] = subset
+    started = client.call("start_sync", body) or {}
+    job_id = started.get("JobId")
+    job = {"JobId": job_id, "AppKey": app["ID"], "State": "Queued"}
+    if not p["wait"]:
+        m.exit(changed=True, job=job)
+        return
+    deadline = time.monotonic() + p["timeout"]
+    while True:
+        job = client.call("job_status", {"JobId": job_id}) or job
+        if job.get("State") in FINAL_JOB_STATES:
+            break
+        if time.monotonic() + p["poll_interval"] > deadline:
+            m.module.fail_json(msg="The outbound provisioning job %s for %s did not finish within %d s (state %s). It keeps running in "
+                                   "Practice Protect: see Settings > Users > Outbound Provisioning, or run again with a longer timeout." % (
+                                       job_id, app["Name"], p["timeout"], job.get("State")),
+                               job=job, changed=True, **m.call_stats())
+        time.sleep(p["poll_interval"])
+    result = dict(changed=_pp_sync.job_changed(job), job=job, summary=job.get("Summary") or {}, failures=job.get("Failures") or [])
+    problem = _pp_sync.job_problem(app["Name"], job)
+    if problem and (job.get("State") == "Failed" or p["fail_on_user_errors"]):
+        m.module.fail_json(msg=problem, **dict(result, **m.call_stats()))
+    if problem:
+        m.module.warn(problem)
+    if p["verify_upns"]:
+        result["verified"] = verify(m, client, scope, users_by_id, subset)
+    m.exit(**result)
+
+
+def proxy_values(client, user_ids):
+    column = next((c["Name"] for c in client.columns()
+                   if (c.get("Name") or "").lower() == "proxyaddresses" or (c.get("Title") or "").lower() == "proxyaddresses"), None)
+    if column is None:
+        return {}
+    return dict((user_id, client.column_values(user_id).get(column)) for user_id in user_ids)
+
+
+def preview_result(m, client, scope, users_by_id, subset):
+    considered = [uid for uid in scope if subset is None or uid in subset]
+    values = proxy_values(client, [uid for uid in considered if uid in users_by_id])
+    graph_users = m.graph.list("users", params={"$select": _pp_sync.GRAPH_SELECT, "$top": "999"})
+    return _pp_sync.preview(scope, users_by_id, values, graph_users, set(subset) if subset is not None else None)
+
+
+def verify(m, client, scope, users_by_id, subset):
+    wanted_ids = [uid for uid in (subset if subset is not None else scope) if uid in users_by_id
+                  and (users_by_id[uid].get("SourceDsType") or "CDS") == "CDS"]
+    values = proxy_values(client, wanted_ids)
+    from ansible_collections.practiceprotect.m365.plugins.module_utils._pp_users import parse_proxy_addresses
+    expected = dict((users_by_id[uid]["Username"], parse_proxy_addresses(values.get(uid))) for uid in wanted_ids)
+    skus = dict((s["skuId"].lower(), s) for s in m.graph.list("subscribedSkus"))
+    from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import odata_string
+    deadline = time.monotonic() + m.params["verify_timeout"]
+    delay = 1.0
+    upns = sorted(expected, key=str.lower)
+    while True:
+        graph_users = []
+        for offset in range(0, len(upns), 15):
+            chunk = upns[offset:offset + 15]
+            flt = "userPrincipalName in (%s)" % ",".join(odata_string(u) for u in chunk)
+            graph_users.extend(m.graph.list("users", params={"$filter": flt, "$select": _pp_sync.VERIFY_SELECT, "$top": "999"}))
+        results, pending = _pp_sync.verify_state(expected, graph_users, skus)
+        if not pending:
+            return results
+        if time.monotonic() + delay > deadline:
+            m.module.fail_json(msg="After %d s Microsoft 365 still does not show: %s. The job finished; check the sync report and the "
+                                   "users in the Microsoft 365 admin centre." % (m.params["verify_timeout"], "; ".join(pending)),
+                               verified=results, changed=True, **m.call_stats())
+        time.sleep(delay)
+        delay = min(delay * 2, 15)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) practiceprotect.m365 contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: pp_user
+short_description: Create, update, invite and remove Practice Protect users
+version_added: 0.1.0
+description:
+  - Manages one user of a Practice Protect tenant (a white-labelled Centrify / CyberArk Identity tenant), idempotently.
+  - With O(source=cloud), creates or updates a cloud-directory user (login name, mail, display name, mobile number,
+    password). This is the federated deployment (seed 000), where Practice Protect is the source of Microsoft 365 users.
+  - With O(source=directory), invites an existing user of the Azure AD / Microsoft 365 source directory into Practice
+    Protect by e-mail address or UPN (the Entra ID source deployment, seed 001). Its name, mail and mobile number come
+    from Microsoft 365 and are changed there.
+  - Sets additional attributes (for example the C(proxyAddresses) attribute that outbound provisioning turns into the
+    user's Microsoft 365 e-mail addresses), merged with the ones the user already has; attributes not listed are kept.
+  - Checks every input before the first write, reads the current state, plans the exact calls, and in check mode stops there.
+author:
+  - practiceprotect.m365 maintainers (@practiceprotect)
+extends_documentation_fragment:
+  - practiceprotect.m365.practice_protect_auth
+  - practiceprotect.m365.attributes
+  - practiceprotect.m365.attributes.ACTIONS
+options:
+  name:
+    description:
+      - For O(source=cloud), the login name, C(login@suffix); the suffix must be a login suffix (alias) of the tenant.
+      - For O(source=directory), the user's e-mail address or UPN in the source directory.
+    type: str
+    required: true
+    aliases: [login_name]
+  source:
+    description:
+      - V(cloud) manages a user of Practice Protect's cloud directory; V(directory) invites a user of the source directory.
+    type: str
+    choices: [cloud, directory]
+    default: cloud
+  state:
+    description:
+      - V(present) creates, invites or updates the user; V(absent) removes it from Practice Protect (a source-directory
+        user stays in Microsoft 365).
+    type: str
+    choices: [present, absent]
+    default: present
+  display_name:
+    description: Display name (cloud users). Defaults on create to the part of O(name) before the @.
+    type: str
+  mail:
+    description: E-mail address (cloud users).
+    type: str
+  mobile_number:
+    description:
+      - Mobile number (cloud users), stored in E.164 form (C(+61412345678)); Practice Protect sends SMS one-time codes to it.
+      - A local number is accepted when O(phone_region) is set.
+    type: str
+  phone_region:
+    description: ISO 3166 country code used to read a local O(mobile_number), for example V(AU).
+    type: str
+  password:
+    description:
+      - Password of a new cloud user. When left out, a strong random password is generated; it is never printed and is
+        returned only with O(return_password=true).
+    type: str
+  update_password:
+    description:
+      - V(on_create) sets O(password) only when the user is created; V(always) resets it on every run (and so always reports a change).
+    type: str
+    choices: [on_create, always]
+    default: on_create
+  force_password_change:
+    description: Make a new cloud user choose a new password at the first sign-in.
+    type: bool
+    default: true
+  send_invite:
+    description:
+      - Send the invitation e-mail. Defaults to V(false) for O(source=cloud) (the portal's default is to send it) and
+        V(true) for O(source=directory), where the invitation is what the portal's "Invite Users" sends.
+    type: bool
+  return_password:
+    description:
+      - Return a generated password as RV(password). Set C(no_log) on the task when you use this.
+    type: bool
+    default: false
+  attributes:
+    description:
+      - Additional attributes to set, by column name or title (see Settings > Users > Additional Attributes).
+        Merged with the user's other attributes, which are kept. V(null) clears an attribute.
+    type: dict
+  proxy_addresses:
+    description:
+      - E-mail addresses for Microsoft 365, primary first. Stored in the attribute O(proxy_addresses_attribute) in the form
+        C(SMTP:primary@domain;smtp:alias@domain), which outbound provisioning turns into the user's proxy addresses.
+    type: list
+    elements: str
+  proxy_addresses_attribute:
+    description: Name or title of the additional attribute that holds the proxy addresses.
+    type: str
+    default: proxyAddresses
+  directory:
+    description:
+      - For O(source=directory), the display name of the source directory to search (as in the portal's Invite Users
+        dialog). Defaults to every directory that is not the cloud directory.
+    type: str
+notes:
+  - Practice Protect admin rights - User Management (reads need any admin right). See docs/permissions.md.
+  - Practice Protect's password policy is the tenant's; a password it refuses fails the task with its message.
+seealso:
+  - module: practiceprotect.m365.pp_role_member
+  - module: practiceprotect.m365.outbound_sync
+"""
+
+EXAMPLES = r"""
+- name: A federated joiner in Practice Protect, with the addresses Microsoft 365 should get
+  practiceprotect.m365.pp_user:
+    name: jane.citizen@northwindacct.com
+    display_name: Jane Citizen
+    mail: jane.citizen@northwindacct.com
+    mobile_number: "0412 345 678"
+    phone_region: AU
+    proxy_addresses:
+      - jane.citizen@northwindacct.com
+      - jane@northwindacct.com
+
+- name: Keep the generated password for the welcome mail
+  practiceprotect.m365.pp_user:
+    name: sam.lee@northwindacct.com
+    display_name: Sam Lee
+    return_password: true
+  register: sam
+  no_log: true
+
+- name: Invite a Microsoft 365 user into Practice Protect (Entra ID source)
+  practiceprotect.m365.pp_user:
+    name: jane.citizen@northwindacct.com
+    source: directory
+
+- name: Set an additional attribute, keeping the others
+  practiceprotect.m365.pp_user:
+    name: jane.citizen@northwindacct.com
+    attributes:
+      Cost Centre: TAX-200
+
+- name: Remove a leaver from Practice Protect
+  practiceprotect.m365.pp_user:
+    name: tom.baker@northwindacct.com
+    state: absent
+"""
+
+RETURN = r"""
+user:
+  description: The user after the task (before it, for O(state=absent)), with its additional attributes. Never a password.
+  returned: always
+  type: dict
+  sample:
+    ID: 9f0c2d4e-7f1e-4c55-9a2c-2b9f5d1e8c11
+    Name: jane.citizen@northwindacct.com
+    DisplayName: Jane Citizen
+    Mail: jane.citizen@northwindacct.com
+    MobileNumber: "+61412345678"
+    Source: CDS
+    Attributes: {O365_ProxyAddresses: "SMTP:jane.citizen@northwindacct.com;smtp:jane@northwindacct.com"}
+action:
+  description: What the task did or would do.
+  returned: always
+  type: str
+  sample: create
+  choices: [none, create, invite, update, delete]
+plan:
+  description: The calls made (or, in check mode, that would be made), with field names but never values.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{op: create, method: POST, path: /CDirectoryService/CreateUser, fields: [DisplayName, Mail, Name, Password]}]
+password:
+  description: The generated password. Only with O(return_password=true) and when this task created the user with a generated password.
+  returned: when requested
+  type: str
+retries:
+  description: How many requests were retried (throttling, 5xx, resets).
+  returned: always
+  type: int
+pp_requests:
+  description: How many Practice Protect requests the task sent.
+  returned: always
+  type: int
+"""
+
+from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectModule
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _pp_users
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
+
+
+def main():
+    m = PracticeProtectModule(
+        argument_spec=dict(
+            name=dict(type="str", required=True, aliases=["login_name"]),
+            source=dict(type="str", default="cloud", choices=["cloud", "directory"]),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+            display_name=dict(type="str"),
+            mail=dict(type="str"),
+            mobile_number=dict(type="str"),
+            phone_region=dict(type="str"),
+            password=dict(type="str", no_log=True),
+            update_password=dict(type="str", default="on_create", choices=["on_create", "always"], no_log=False),
+            force_password_change=dict(type="bool", default=True, no_log=False),
+            send_invite=dict(type="bool"),
+            return_password=dict(type="bool", default=False, no_log=False),
+            attributes=dict(type="dict"),
+            proxy_addresses=dict(type="list", elements="str"),
+            proxy_addresses_attribute=dict(type="str", default="proxyAddresses"),
+            directory=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    m.run(run)
+
+
+def run(m):
+    p = m.params
+    spec = _pp_users.build_spec(p)
+    client = m.pp
+    present = spec["state"] == "present"
+    if present and spec["source"] == "cloud":
+        _pp_users.check_login_suffix(spec["name"], client.login_suffixes())
+    rows = client.query(_pp_users.find_user_query(spec["name"], by_email=spec["source"] == "directory"))
+    exact = [row for row in rows if (row.get("Username") or "").lower() == spec["name"].lower()]
+    current = (exact or rows or [None])[0]
+    wanted = {}
+    if present and (spec["attributes"] or spec["proxy_addresses"] is not None):
+        wanted = _pp_users.resolve_attributes(spec, client.columns())
+    values = {}
+    if current and (wanted or m.module._diff or not present):
+        values = client.column_values(current["ID"])
+    directory_row = None
+    if present and spec["source"] == "directory" and current is None:
+        directory_row = find_in_directory(client, spec)
+    plan = _pp_users.plan_user(spec, current, values, wanted, directory_row)
+    if not m.check_mode and plan["calls"]:
+        user_id = _pp_users.apply(client, plan)
+        if present:
+            plan["after"]["ID"] = user_id
+    result = dict(
+        changed=bool(plan["calls"]),
+        action=plan["action"],
+        plan=_pp_users.public_calls(plan),
+        user=plan["after"] if present else plan["before"],
+    )
+    if m.module._diff:
+        result["diff"] = {"before": plan["before"], "after": plan["after"]}
+    if p["return_password"] and plan.get("password_generated") and not m.check_mode:
+        result["password"] = plan["password"]
+    m.exit(**result)
+
+
+def find_in_directory(client, spec):
+    """The DirectoryServiceQuery row of the source-directory user to invite, or None."""
+    services = [d for d in client.directory_services() if d.get("Service") != "CDS"]
+    if spec["directory"]:
+        chosen = [d for d in services if (d.get("DisplayName") or "").lower() == spec["directory"].lower()]
+        if not chosen:
+            raise v.ValidationError("directory %s is not a source directory of this tenant. Source directories: %s." % (
+                spec["directory"], ", ".join(d.get("DisplayName") or "?" for d in services) or "none"), field="directory")
+        services = chosen
+    if not services:
+        raise v.ValidationError("This Practice Protect tenant has no source directory to invite from; use source: cloud.", field="source")
+    result = client.call("directory_query", {"directoryServices": [d["directoryServiceUuid"] for d in services],
+                                             "user": _pp_users.directory_filter(spec["name"])}) or {}
+    found = [item.get("Row") or {} for item in (result.get("User") or {}).get("Results") or []]
+    found = [row for row in found if row.get("ServiceType") != "CDS"]
+    return found[0] if found else None
+
+
+if __name__ == "__main__":
+    main()

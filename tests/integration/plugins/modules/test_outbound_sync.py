@@ -1,0 +1,209 @@
+# -*- coding: utf-8 -*-
+"""outbound_sync through real ansible-playbook runs, and the federated joiner flow of seed 000 end to end."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from tests.integration.plugins.modules.pp_support import (PREMIUM, client_with_rights, documented_pp_rights, fill_seats, graph_user,
+                                                          make_service_account, mark, play, pp_state, task)
+
+JANE = "jane.citizen@northwindacct.com"
+ALIASES = [JANE, "jane@northwindacct.com", "j.citizen@northwindacct.com"]
+
+
+def sync_task(title="sync", register="r", **options):
+    return task("outbound_sync", title, register, **options)
+
+
+def federated_joiner(name=JANE, display_name="Jane Citizen", aliases=ALIASES):
+    """Seed 000 as one play: the Practice Protect user with its aliases, the Office 365 role, the sync, the check."""
+    return play(
+        task("pp_user", "Practice Protect user with aliases", "pp", name=name, display_name=display_name, mail=name,
+             mobile_number="+61 412 345 678", proxy_addresses=aliases),
+        task("pp_role_member", "Into the Office 365 role", role="Office 365", members=[name]),
+        task("pp_role_member", "Other roles like a colleague", copy_from="tom.baker@northwindacct.com", members=[name]),
+        task("outbound_sync", "Provision to Microsoft 365 and confirm", "sync", users=[name], verify_upns=True, poll_interval=1),
+        {"name": "Confirm the licence", "ansible.builtin.assert": {
+            "that": ["sync.verified[0].exists", "'O365_BUSINESS_PREMIUM' in sync.verified[0].licenses"],
+            "fail_msg": "{{ sync.verified | to_json }}"}},
+    )
+
+
+def test_federated_joiner_end_to_end(sandbox, run_playbook):
+    make_service_account(sandbox)
+    run = run_playbook(federated_joiner(), expect_rc=0)
+    sync = run.result("Provision to Microsoft 365 and confirm")
+    assert sync["changed"] and sync["job"]["State"] == "Succeeded"
+    assert sync["summary"] == {"Created": 1, "Updated": 0, "Disabled": 0, "Deleted": 0, "Unchanged": 0, "Failed": 0}
+    assert sync["failures"] == []
+    verified = sync["verified"][0]
+    assert verified["user_principal_name"] == JANE and verified["licenses"] == ["O365_BUSINESS_PREMIUM"]
+    assert verified["addresses_applied"] is True
+    created = graph_user(sandbox, JANE)
+    assert created["id"] == verified["id"] and created["displayName"] == "Jane Citizen" and created["accountEnabled"] is True
+    assert [lic["skuId"] for lic in created["assignedLicenses"]] == [PREMIUM]
+    assert created["mail"] == JANE
+    proxies = created["proxyAddresses"]
+    assert "SMTP:" + JANE in proxies and "smtp:jane@northwindacct.com" in proxies and "smtp:j.citizen@northwindacct.com" in proxies
+    assert created["onPremisesImmutableId"]
+    # the role change queued an automatic sync as well; the manual one did the work
+    assert {j["Trigger"] for j in pp_state(sandbox)["jobs"]} == {"Manual", "RoleMembershipChange"}
+
+    since = mark(sandbox)
+    again = run_playbook(federated_joiner(), expect_rc=0)
+    assert again.changed() == 0
+    r = again.result("Provision to Microsoft 365 and confirm")
+    assert r["summary"]["Unchanged"] == 1 and not r["changed"]
+    # the only write is the sync job itself (its report is the point of the task)
+    assert [w["path"] for w in sandbox.writes(since=since)] == ["/Provisioning/StartSync"]
+
+
+def test_federated_joiner_reports_clearly_when_no_seat_is_free(sandbox, run_playbook):
+    make_service_account(sandbox)
+    seats = fill_seats(sandbox)
+    run = run_playbook(federated_joiner())
+    assert run.rc == 2
+    r = run.result("Provision to Microsoft 365 and confirm")
+    assert r["msg"] == (
+        "Outbound provisioning for Office 365 finished with 1 user failure: jane.citizen@northwindacct.com: User "
+        "jane.citizen@northwindacct.com was created in Office 365 without a licence: no O365_BUSINESS_PREMIUM licence is available "
+        "(%d bought, %d in use). Buy a seat or free one, then assign it (NoLicenseAvailable)." % (seats, seats))
+    assert r["job"]["State"] == "CompletedWithErrors" and r["summary"]["Created"] == 1 and r["summary"]["Failed"] == 1
+    assert r["failures"][0]["Reason"] == "NoLicenseAvailable"
+    created = graph_user(sandbox, JANE)
+    assert created is not None and created["assignedLicenses"] == []
+
+    # a nightly run can take the report without failing
+    run = run_playbook(play(sync_task(fail_on_user_errors=False)), expect_rc=0)
+    r = run.result("sync")
+    assert r["job"]["State"] == "Succeeded" and r["summary"]["Created"] == 0 and r["failures"] == []
+    assert graph_user(sandbox, JANE)["assignedLicenses"] == []  # the job licenses at creation only
+
+
+def test_sync_fails_without_the_service_account(sandbox, run_playbook):
+    tasks = [task("pp_user", "user", name=JANE, display_name="Jane Citizen"),
+             task("pp_role_member", "role", role="Office 365", members=[JANE]),
+             sync_task(users=[JANE])]
+    run = run_playbook(play(*tasks))
+    assert run.rc == 2
+    r = run.result("sync")
+    assert r["job"]["State"] == "Failed" and r["failures"][0]["User"] is None
+    assert r["msg"].startswith("The outbound provisioning job %s for Office 365 failed: The Office 365 service account "
+                               "practiceprotect@northwindacct.onmicrosoft.com does not exist in Microsoft 365, so Practice Protect cannot "
+                               "sign in to provision users. Create it with the Global Administrator role (the federation purpose), then "
+                               "start the sync again (ServiceAccountMissing)." % r["job"]["JobId"])
+    assert graph_user(sandbox, JANE) is None
+    assert not [w for w in sandbox.writes() if w["service"] == "graph"]
+
+    make_service_account(sandbox, global_admin=False)
+    run = run_playbook(play(sync_task(users=[JANE])))
+    r = run.result("sync")
+    if run.rc == 2:  # the sandbox emulates directory roles: the account must hold Global Administrator
+        assert r["failures"][0]["Reason"] == "ServiceAccountNotGlobalAdmin"
+        assert "does not hold the Global Administrator role" in r["msg"]
+        assert graph_user(sandbox, JANE) is None
+    else:
+        assert r["summary"]["Created"] == 1
+
+
+def test_preview_is_accurate_and_starts_nothing(sandbox, run_playbook):
+    make_service_account(sandbox)
+    setup = [
+        task("pp_user", "new joiner", name=JANE, display_name="Jane Citizen", proxy_addresses=[JANE]),
+        task("pp_role_member", "new joiner in scope", role="Office 365", members=[JANE, "priya.patel@northwindacct.com"]),
+        task("pp_user", "renamed", name="tom.baker@northwindacct.com", display_name="Thomas Baker"),
+        task("pp_role_member", "leaver out of scope", role="Office 365", members=["sarah.jones@northwindacct.com"], state="absent"),
+    ]
+    run_playbook(play(*setup), expect_rc=0)
+    since = mark(sandbox)
+    preview = run_playbook(play(sync_task()), check=True, expect_rc=0).result("sync")
+    assert preview["changed"] and preview["job"] is None
+    assert preview["preview"] == {"create": [JANE, "priya.patel@northwindacct.com"],
+                                  "update": [{"user": "tom.baker@northwindacct.com", "changes": ["displayName"]}],
+                                  "disable": ["sarah.jones@northwindacct.com"], "unchanged": [], "conflicts": []}
+    assert sandbox.writes(since=since) == [] and graph_user(sandbox, JANE) is None
+    assert not [j for j in pp_state(sandbox)["jobs"] if j["Trigger"] == "Manual"]
+
+    run = run_playbook(play(sync_task(poll_interval=1)), expect_rc=0).result("sync")
+    summary = run["summary"]
+    p = preview["preview"]
+    assert (summary["Created"], summary["Updated"], summary["Disabled"]) == (len(p["create"]), len(p["update"]), len(p["disable"]))
+    assert graph_user(sandbox, "sarah.jones@northwindacct.com")["accountEnabled"] is False
+    assert graph_user(sandbox, "tom.baker@northwindacct.com")["displayName"] == "Thomas Baker"
+
+    after = run_playbook(play(sync_task()), check=True, expect_rc=0).result("sync")
+    assert not after["changed"]
+    assert after["preview"]["unchanged"] == [JANE, "priya.patel@northwindacct.com", "tom.baker@northwindacct.com"]
+
+    # a subset previews and syncs only those users
+    run_playbook(play(task("pp_role_member", "back in scope", role="Office 365", members=["sarah.jones@northwindacct.com"]),
+                      task("pp_user", "renamed again", name="tom.baker@northwindacct.com", display_name="Tom Baker")), expect_rc=0)
+    subset = run_playbook(play(sync_task(users=["sarah.jones@northwindacct.com"])), check=True, expect_rc=0).result("sync")
+    assert subset["preview"]["update"] == [{"user": "sarah.jones@northwindacct.com", "changes": ["accountEnabled"]}]
+    assert subset["preview"]["create"] == [] and subset["preview"]["disable"] == []
+    run = run_playbook(play(sync_task(users=["sarah.jones@northwindacct.com"])), expect_rc=0).result("sync")
+    assert run["summary"]["Updated"] == 1 and run["summary"]["Unchanged"] == 0
+    assert graph_user(sandbox, "tom.baker@northwindacct.com")["displayName"] == "Thomas Baker"  # not in the subset
+
+
+def test_waits_for_a_running_job_and_times_out_clearly(sandbox, run_playbook):
+    make_service_account(sandbox)
+    sandbox.configure(pp_sync_duration_s=2)
+    run = run_playbook(play(sync_task(title="waits", poll_interval=1),
+                            sync_task(title="no wait", register="nw", wait=False)), expect_rc=0)
+    waited = run.result("waits")
+    assert waited["job"]["State"] == "Succeeded" and waited["job"]["EndTime"]
+    assert waited["pp_requests"] >= 4  # token, lookups, start, more than one status read
+    nowait = run.result("no wait")
+    assert nowait["changed"] and nowait["job"]["JobId"] and nowait["job"]["State"] == "Queued"
+    sandbox.configure(pp_sync_duration_s=30)
+    run = run_playbook(play(sync_task(timeout=2, poll_interval=1)))
+    assert run.rc == 2
+    r = run.result("sync")
+    assert r["msg"].startswith("The outbound provisioning job %s for Office 365 did not finish within 2 s" % r["job"]["JobId"])
+
+
+BAD_INPUTS = [
+    ("unknown app", dict(app="Office365"),
+     "Unknown application 'Office365'. Close matches: Office 365. Applications with outbound provisioning: Office 365."),
+    ("no provisioning", dict(app="Dropbox Business"),
+     "Application Dropbox Business has no outbound provisioning configured. Configure it in the Admin Portal (Apps > Dropbox Business > "
+     "Provisioning) first."),
+    ("unknown user", dict(users=["jane.citizn@northwindacct.com"]),
+     "Unknown user: no Practice Protect user has the login name or e-mail jane.citizn@northwindacct.com (no close match). Invite or "
+     "create the user first (pp_user)."),
+    ("bad timeout", dict(timeout=0), "timeout must be at least 1 second."),
+]
+
+
+def test_bad_input_is_refused_before_any_write(sandbox, run_playbook):
+    tasks = []
+    for name, opts, _ in BAD_INPUTS:
+        t = sync_task(title=name, **opts)
+        t["ignore_errors"] = True
+        tasks.append(t)
+    run = run_playbook(play(*tasks), expect_rc=0)
+    for name, _, message in BAD_INPUTS:
+        t = run.task(name)
+        assert t["status"] == "failed", name
+        assert t["result"]["msg"] == message, (name, t["result"]["msg"])
+    assert sandbox.writes() == []
+    run = run_playbook(play(sync_task()), check=True, env={"M365_TENANT_ID": None})
+    assert run.result("sync")["msg"] == ("Check mode (the preview) compares with Microsoft 365 and needs its connection: set tenant_id "
+                                         "(or the M365_* environment variables).")
+    assert sandbox.writes() == []
+
+
+def test_documented_rights_are_enough(sandbox, run_playbook):
+    make_service_account(sandbox)
+    since = mark(sandbox)
+    rights = documented_pp_rights("outbound_sync")
+    assert rights == ["Application Management"]
+    env = client_with_rights(sandbox, "apps-admin@northwindacct.com", rights)
+    run = run_playbook(play(sync_task()), env=env, expect_rc=0)
+    assert run.result("sync")["job"]["State"] == "Succeeded"
+    env = client_with_rights(sandbox, "users-admin@northwindacct.com", ["User Management"])
+    run = run_playbook(play(sync_task()), env=env)
+    assert run.rc == 2 and run.result("sync")["error_code"] == "Unauthorized"
+    assert "needs the Application Management admin right" in run.result("sync")["msg"]
+    assert not [w for w in sandbox.writes(since) if w["service"] == "graph"]

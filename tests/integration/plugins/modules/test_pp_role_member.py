@@ -1,0 +1,152 @@
+# -*- coding: utf-8 -*-
+"""pp_role_member through real ansible-playbook runs against the sandbox's Practice Protect tenant."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from tests.integration.plugins.modules.pp_support import (client_with_rights, documented_pp_rights, mark, play, pp_state, pp_user,
+                                                          pp_writes, role_members, task)
+
+JANE = "jane.citizen@northwindacct.com"
+OFFICE365_ROLE = "b1a6c3d2_4e5f_4a7b_8c9d_0e1f2a3b4c5d"
+
+
+def member_task(title="members", register="r", **options):
+    return task("pp_role_member", title, register, **options)
+
+
+def create_jane():
+    return task("pp_user", "jane", name=JANE, display_name="Jane Citizen", mail=JANE)
+
+
+def test_add_rerun_and_remove(sandbox, run_playbook):
+    run = run_playbook(play(create_jane(), member_task(role="Audit Team", members=[JANE, "tom.baker@northwindacct.com"])), expect_rc=0)
+    r = run.result("members")
+    assert r["changed"] and r["added"] == {"Audit Team": [JANE, "tom.baker@northwindacct.com"]} and r["removed"] == {}
+    assert [c["path"] for c in r["plan"]] == ["/Roles/UpdateRole"]
+    assert role_members(sandbox, "Audit Team") == [JANE, "sarah.jones@northwindacct.com", "tom.baker@northwindacct.com"]
+
+    since = mark(sandbox)
+    again = run_playbook(play(member_task(role="Audit Team", members=[JANE.upper(), "tom.baker@northwindacct.com"])), expect_rc=0)
+    assert not again.result("members")["changed"] and again.changed() == 0
+    assert sandbox.writes(since=since) == []
+
+    gone = run_playbook(play(member_task(role="audit team", members=["tom.baker@northwindacct.com"], state="absent")), expect_rc=0)
+    r = gone.result("members")
+    assert r["removed"] == {"Audit Team": ["tom.baker@northwindacct.com"]} and r["added"] == {}
+    assert role_members(sandbox, "Audit Team") == [JANE, "sarah.jones@northwindacct.com"]
+
+
+def test_members_by_email(sandbox, run_playbook):
+    sandbox.control("POST", "pp/seed", json={"users": [{"Name": "kim@northwindacct.com", "Mail": "kim.ng@northwindacct.com"}]})
+    run = run_playbook(play(member_task(role="Tax Team", members=["kim.ng@northwindacct.com"])), expect_rc=0)
+    assert run.result("members")["added"] == {"Tax Team": ["kim@northwindacct.com"]}
+
+
+def test_copy_from_a_similar_user_never_touches_everybody(sandbox, run_playbook):
+    tasks = [create_jane(), member_task(copy_from="tom.baker@northwindacct.com", members=[JANE])]
+    run = run_playbook(play(*tasks), diff=True, expect_rc=0)
+    r = run.result("members")
+    assert r["roles"] == ["Office 365", "Portal Access", "Tax Team"]
+    assert r["added"] == {"Office 365": [JANE], "Portal Access": [JANE], "Tax Team": [JANE]}
+    assert JANE not in r["diff"]["before"]["Tax Team"] and JANE in r["diff"]["after"]["Tax Team"]
+    assert sorted(pp_user(sandbox, JANE)["Roles"]) == ["Everybody", "Office 365", "Portal Access", "Tax Team"]
+    assert sorted(pp_user(sandbox, "tom.baker@northwindacct.com")["Roles"]) == sorted(pp_user(sandbox, JANE)["Roles"])
+    updates = [w for w in pp_writes(sandbox) if w["path"] == "/Roles/UpdateRole"]
+    assert len(updates) == 3  # one per copied role, none for Everybody
+    since = mark(sandbox)
+    again = run_playbook(play(*tasks), expect_rc=0)
+    assert again.changed() == 0 and sandbox.writes(since=since) == []
+
+
+def test_exclusive_and_its_threshold(sandbox, run_playbook):
+    before = role_members(sandbox, "Portal Access")
+    assert before == ["priya.patel@northwindacct.com", "reception@northwindacct.com", "sarah.jones@northwindacct.com",
+                      "tom.baker@northwindacct.com"]
+    refused = run_playbook(play(member_task(role="Portal Access", members=["sarah.jones@northwindacct.com"], exclusive=True,
+                                            max_removals=2)))
+    assert refused.rc == 2
+    assert refused.result("members")["msg"] == (
+        "Refusing to remove 3 members from role Portal Access: more than max_removals (2). Those not listed in members would be removed: "
+        "priya.patel@northwindacct.com, reception@northwindacct.com, tom.baker@northwindacct.com. Add them to members, or raise "
+        "max_removals if this is intended.")
+    assert sandbox.writes() == [] and role_members(sandbox, "Portal Access") == before
+
+    run = run_playbook(play(member_task(role="Portal Access", members=["sarah.jones@northwindacct.com", "priya.patel@northwindacct.com"],
+                                        exclusive=True, max_removals=2)), expect_rc=0)
+    r = run.result("members")
+    assert r["removed"] == {"Portal Access": ["reception@northwindacct.com", "tom.baker@northwindacct.com"]} and r["added"] == {}
+    assert role_members(sandbox, "Portal Access") == ["priya.patel@northwindacct.com", "sarah.jones@northwindacct.com"]
+    writes = pp_writes(sandbox)
+    assert [(w["path"], w["body_keys"]) for w in writes] == [("/Roles/UpdateRole", ["Name", "Users"])]
+
+
+def test_check_mode_and_diff_write_nothing(sandbox, run_playbook):
+    run = run_playbook(play(member_task(role="Tax Team", members=["sarah.jones@northwindacct.com"])), check=True, diff=True, expect_rc=0)
+    r = run.result("members")
+    assert r["changed"] and r["added"] == {"Tax Team": ["sarah.jones@northwindacct.com"]}
+    assert r["diff"]["before"]["Tax Team"] == ["priya.patel@northwindacct.com", "tom.baker@northwindacct.com"]
+    assert r["diff"]["after"]["Tax Team"] == ["priya.patel@northwindacct.com", "sarah.jones@northwindacct.com", "tom.baker@northwindacct.com"]
+    assert sandbox.writes() == []
+    assert role_members(sandbox, "Tax Team") == ["priya.patel@northwindacct.com", "tom.baker@northwindacct.com"]
+
+
+def test_a_change_to_the_office365_role_queues_a_sync(sandbox, run_playbook):
+    run_playbook(play(create_jane(), member_task(role="Office 365", members=[JANE])), expect_rc=0)
+    jobs = pp_state(sandbox)["jobs"]
+    assert len(jobs) == 1
+    assert jobs[0]["Trigger"] == "RoleMembershipChange" and jobs[0]["State"] == "Queued"
+    assert jobs[0]["Users"] == [pp_user(sandbox, JANE)["ID"]]
+    run_playbook(play(member_task(role="Tax Team", members=[JANE])), expect_rc=0)
+    assert len(pp_state(sandbox)["jobs"]) == 1  # Tax Team feeds no provisioning
+
+
+BAD_INPUTS = [
+    ("unknown role", dict(role="Tax team members", members=[JANE]), "Unknown role 'Tax team members'. Close matches: Tax Team."),
+    ("unknown role, no match", dict(role="Payroll", members=[JANE]),
+     "Unknown role 'Payroll'. Roles: Audit Team, Everybody, Office 365, Portal Access, System Administrator, Tax Team."),
+    ("unknown users", dict(role="Tax Team", members=["sarah.jone@northwindacct.com", "zed@example.org"]),
+     "Unknown users: no Practice Protect user has the login name or e-mail sarah.jone@northwindacct.com (close matches: "
+     "sarah.jones@northwindacct.com); zed@example.org (no close match). Invite or create the user first (pp_user)."),
+    ("unknown template", dict(copy_from="tom.bakr@northwindacct.com", members=["sarah.jones@northwindacct.com"]),
+     "Unknown user: no Practice Protect user has the login name or e-mail tom.bakr@northwindacct.com (close matches: "
+     "tom.baker@northwindacct.com). Invite or create the user first (pp_user)."),
+    ("everybody", dict(role="Everybody", members=["sarah.jones@northwindacct.com"]),
+     "Everybody holds every user implicitly and cannot be changed; choose another role."),
+    ("neither", dict(members=["sarah.jones@northwindacct.com"]), "Give role (a role name) or copy_from (a user whose roles to copy)."),
+    ("exclusive without role", dict(copy_from="tom.baker@northwindacct.com", members=["sarah.jones@northwindacct.com"], exclusive=True),
+     "exclusive applies to the members of role; give role."),
+    ("copy with absent", dict(copy_from="tom.baker@northwindacct.com", members=["sarah.jones@northwindacct.com"], state="absent"),
+     "copy_from only adds roles; it cannot be used with state: absent."),
+    ("no members", dict(role="Tax Team"), "members is empty; list the users by login name or e-mail address."),
+]
+
+
+def test_bad_input_is_refused_before_any_write(sandbox, run_playbook):
+    tasks = []
+    for name, opts, _ in BAD_INPUTS:
+        t = member_task(title=name, **opts)
+        t["ignore_errors"] = True
+        tasks.append(t)
+    run = run_playbook(play(*tasks), expect_rc=0)
+    for name, _, message in BAD_INPUTS:
+        t = run.task(name)
+        assert t["status"] == "failed", name
+        assert t["result"]["msg"] == message, (name, t["result"]["msg"])
+    assert sandbox.writes() == []
+
+
+def test_documented_rights_are_enough(sandbox, run_playbook):
+    rights = documented_pp_rights("pp_role_member")
+    assert rights == ["Role Management"]
+    env = client_with_rights(sandbox, "role-admin@northwindacct.com", rights)
+    tasks = [member_task(title="add", role="Tax Team", members=["sarah.jones@northwindacct.com"]),
+             member_task(title="copy", copy_from="tom.baker@northwindacct.com", members=["priya.patel@northwindacct.com"]),
+             member_task(title="remove", role="Tax Team", members=["sarah.jones@northwindacct.com"], state="absent")]
+    run = run_playbook(play(*tasks), env=env, expect_rc=0)
+    assert run.result("add")["changed"] and run.result("copy")["added"] == {"Office 365": ["priya.patel@northwindacct.com"]}
+    assert run.result("remove")["removed"] == {"Tax Team": ["sarah.jones@northwindacct.com"]}
+    env = client_with_rights(sandbox, "reader@northwindacct.com", ["Read Only System Administration"])
+    run = run_playbook(play(member_task(role="Tax Team", members=["sarah.jones@northwindacct.com"])), env=env)
+    assert run.rc == 2 and run.result("members")["error_code"] == "Unauthorized"
+    assert "/Roles/UpdateRole" in run.result("members")["msg"]

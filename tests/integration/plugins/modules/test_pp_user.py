@@ -1,0 +1,235 @@
+# -*- coding: utf-8 -*-
+"""pp_user through real ansible-playbook runs against the sandbox's Practice Protect tenant."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from tests.integration.plugins.modules.pp_support import client_with_rights, documented_pp_rights, mark, play, pp_state, pp_user, pp_writes, task
+
+NAME = "jane.citizen@northwindacct.com"
+JANE = dict(name=NAME, display_name="Jane Citizen", mail=NAME, mobile_number="0412 345 678", phone_region="AU",
+            proxy_addresses=[NAME, "jane@northwindacct.com"], attributes={"Cost Centre": "TAX-200"})
+PROXY = "SMTP:jane.citizen@northwindacct.com;smtp:jane@northwindacct.com"
+
+
+def user_task(title="user", register="r", **options):
+    return task("pp_user", title, register, **options)
+
+
+def test_create_then_rerun_is_unchanged_and_writes_nothing(sandbox, run_playbook):
+    first = run_playbook(play(user_task(**JANE)), expect_rc=0)
+    r = first.result("user")
+    assert r["changed"] and r["action"] == "create"
+    assert [c["path"] for c in r["plan"]] == ["/CDirectoryService/CreateUser", "/ExtData/SetColumns"]
+    assert "Password" in r["plan"][0]["fields"] and "password" not in r
+    assert r["user"]["MobileNumber"] == "+61412345678"
+    assert r["user"]["Attributes"] == {"Cost_Centre": "TAX-200", "O365_ProxyAddresses": PROXY}
+    stored = pp_user(sandbox, NAME)
+    assert stored["ID"] == r["user"]["ID"] and stored["Source"] == "CDS"
+    assert stored["DisplayName"] == "Jane Citizen" and stored["MobileNumber"] == "+61412345678" and stored["Mail"] == NAME
+    assert stored["Attributes"] == {"Cost_Centre": "TAX-200", "O365_ProxyAddresses": PROXY}
+    assert stored["ForcePasswordChangeNext"] is True and stored["InEverybodyRole"] is True
+    assert stored["Roles"] == ["Everybody"]
+    assert pp_state(sandbox)["outbox"] == []  # no invitation e-mail unless asked for
+
+    since = mark(sandbox)
+    second = run_playbook(play(user_task(**JANE)), expect_rc=0)
+    r2 = second.result("user")
+    assert not r2["changed"] and r2["action"] == "none" and r2["plan"] == []
+    assert second.changed() == 0
+    assert sandbox.writes(since=since) == []
+
+
+def test_check_mode_writes_nothing_and_diff_shows_the_change(sandbox, run_playbook):
+    run = run_playbook(play(user_task(**JANE)), check=True, diff=True, expect_rc=0)
+    r = run.result("user")
+    assert r["changed"] and r["action"] == "create"
+    assert r["diff"]["before"] == {}
+    assert r["diff"]["after"]["Name"] == NAME and r["diff"]["after"]["Attributes"]["O365_ProxyAddresses"] == PROXY
+    assert sandbox.writes() == []
+    assert pp_user(sandbox, NAME) is None
+
+
+def test_update_changes_only_what_differs_and_keeps_other_attributes(sandbox, run_playbook):
+    run_playbook(play(user_task(**JANE)), expect_rc=0)
+    since = mark(sandbox)
+    changed = {"name": NAME, "display_name": "Jane Citizen-Smith", "attributes": {"Staff_Number": 4711}}
+    run = run_playbook(play(user_task(**changed)), diff=True, expect_rc=0)
+    r = run.result("user")
+    assert r["action"] == "update"
+    assert r["diff"]["before"]["DisplayName"] == "Jane Citizen" and r["diff"]["after"]["DisplayName"] == "Jane Citizen-Smith"
+    writes = pp_writes(sandbox, since)
+    assert [(w["path"], w["body_keys"]) for w in writes] == [
+        ("/CDirectoryService/ChangeUser", ["DisplayName", "ID"]), ("/ExtData/SetColumns", ["Columns", "ID", "Table"])]
+    stored = pp_user(sandbox, NAME)
+    # merged: the proxy addresses and the cost centre set before are kept
+    assert stored["Attributes"] == {"Cost_Centre": "TAX-200", "O365_ProxyAddresses": PROXY, "Staff_Number": 4711}
+    assert stored["DisplayName"] == "Jane Citizen-Smith" and stored["Mail"] == NAME
+    # null clears one attribute, still keeping the others
+    run = run_playbook(play(user_task(name=NAME, attributes={"Staff_Number": None})), expect_rc=0)
+    assert run.result("user")["changed"]
+    assert pp_user(sandbox, NAME)["Attributes"] == {"Cost_Centre": "TAX-200", "O365_ProxyAddresses": PROXY}
+
+
+def test_invite_from_the_source_directory(sandbox, run_playbook):
+    sandbox.seed([{"userPrincipalName": "kim.ng@northwindacct.com", "mail": "kim@northwindacct.com", "displayName": "Kim Ng"}])
+    tasks = [
+        task("m365_user", "m365", user_principal_name=NAME, given_name="Jane", surname="Citizen", usage_location="AU",
+             licenses=["O365_BUSINESS_PREMIUM"]),
+        task("m365_user", "unlicensed", user_principal_name="sam.lee@northwindacct.com", display_name="Sam Lee"),
+        user_task(title="by mail", register="mail", **{"name": NAME, "source": "directory", "proxy_addresses": [NAME]}),
+        user_task(title="by upn", register="upn", **{"name": "sam.lee@northwindacct.com", "source": "directory", "send_invite": False}),
+        user_task(title="mail is not the upn", register="kim", **{"name": "KIM@northwindacct.com", "source": "directory",
+                                                                  "send_invite": False}),
+    ]
+    run = run_playbook(play(*tasks), expect_rc=0)
+    invited = run.result("by mail")
+    assert invited["action"] == "invite" and [c["path"] for c in invited["plan"]] == ["/UserMgmt/InviteUsers", "/ExtData/SetColumns"]
+    graph_id = run.result("m365")["user"]["id"]
+    stored = pp_user(sandbox, NAME)
+    assert stored["ID"] == graph_id and stored["Source"] == "AzureAD" and stored["Status"] == "Invited"
+    assert stored["DisplayName"] == "Jane Citizen"  # read from Microsoft 365
+    assert stored["Attributes"] == {"O365_ProxyAddresses": "SMTP:" + NAME}
+    assert pp_user(sandbox, "sam.lee@northwindacct.com")["Source"] == "AzureAD"
+    kim = run.result("mail is not the upn")
+    assert kim["action"] == "invite" and kim["user"]["Name"] == "kim.ng@northwindacct.com"
+    assert pp_user(sandbox, "kim.ng@northwindacct.com")["Mail"] == "kim@northwindacct.com"
+    outbox = pp_state(sandbox)["outbox"]
+    assert [(o["user"], o["kind"]) for o in outbox] == [(NAME, "email")]  # send_invite false for Sam
+    since = mark(sandbox)
+    again = run_playbook(play(*tasks), expect_rc=0)
+    assert again.changed() == 0
+    assert sandbox.writes(since=since) == []
+
+
+def test_absent_removes_the_user_once(sandbox, run_playbook):
+    run_playbook(play(user_task(**JANE)), expect_rc=0)
+    gone = run_playbook(play(user_task(name=NAME, state="absent")), diff=True, expect_rc=0).result("user")
+    assert gone["changed"] and gone["action"] == "delete" and gone["diff"]["after"] == {}
+    assert gone["user"]["Attributes"]["O365_ProxyAddresses"] == PROXY
+    assert pp_user(sandbox, NAME) is None
+    since = mark(sandbox)
+    again = run_playbook(play(user_task(name=NAME, state="absent")), expect_rc=0).result("user")
+    assert not again["changed"]
+    assert sandbox.writes(since=since) == []
+
+
+BAD_INPUTS = [
+    ("unknown suffix", dict(name="jane@contoso.com"),
+     "name jane@contoso.com: contoso.com is not a login suffix of this Practice Protect tenant. Login suffixes: northwindacct.com, "
+     "northwind-legacy.com."),
+    ("not a login name", dict(name="jane"), "name 'jane' must be login name, login@suffix."),
+    ("unknown attribute", dict(name=NAME, attributes={"Cost Center": "X"}),
+     "attributes: Cost Center is not an additional attribute of this tenant. Close matches: Cost Centre, Cost_Centre. Attributes: Cost_Centre, "
+     "O365_ProxyAddresses, Staff_Number."),
+    ("attribute type", dict(name=NAME, attributes={"Staff Number": "forty"}), "attributes.Staff Number must be of type Integer."),
+    ("duplicate alias", dict(name=NAME, proxy_addresses=[NAME, "JANE.citizen@northwindacct.com"]),
+     "proxy_addresses lists JANE.citizen@northwindacct.com twice; give each address once (the first one is the primary)."),
+    ("bad alias", dict(name=NAME, proxy_addresses=["jane at northwindacct.com"]), "proxy_addresses 'jane at northwindacct.com' is not a valid e-mail address"),
+    ("bad mobile", dict(name=NAME, mobile_number="0412 345 678"),
+     "mobile_number '0412 345 678' is not a phone number. Give it in international form (+61 412 345 678) or set phone_region."),
+    ("weak password", dict(name=NAME, password="alllowercase"), "password must mix at least three of: lower case, upper case, digits, symbols."),
+    ("directory field", dict(name=NAME, source="directory", display_name="Jane"),
+     "display_name cannot be set for a user from the source directory: Practice Protect reads it from Microsoft 365. "
+     "Change it there (m365_user) or leave it out."),
+    ("not in the directory", dict(name="nobody@northwindacct.com", source="directory"),
+     "No user with the UPN or e-mail address nobody@northwindacct.com in the source directory (any). Create the user in Microsoft 365 "
+     "first (m365_user), or check the address."),
+    ("unknown directory", dict(name="sam.lee@northwindacct.com", source="directory", directory="Google"),
+     "directory Google is not a source directory of this tenant. Source directories: Azure Active Directory."),
+    ("wrong type", dict(name=NAME, force_password_change="maybe"), "argument 'force_password_change' is of type"),
+]
+
+
+def test_bad_input_is_refused_before_any_write(sandbox, run_playbook):
+    tasks = []
+    for name, opts, _ in BAD_INPUTS:
+        t = user_task(title=name, **opts)
+        t["ignore_errors"] = True
+        tasks.append(t)
+    run = run_playbook(play(*tasks), expect_rc=0)
+    for name, _, message in BAD_INPUTS:
+        t = run.task(name)
+        assert t["status"] == "failed", name
+        assert t["result"]["msg"].startswith(message), (name, t["result"]["msg"])
+    assert sandbox.writes() == []
+
+
+def test_a_directory_user_is_not_managed_as_a_cloud_user(sandbox, run_playbook):
+    run_playbook(play(user_task(title="invite", **{"name": "tom.baker@northwindacct.com", "source": "directory"})), expect_rc=0)
+    # tom.baker is a cloud user in the seed, so invite finds him already there: nothing to do
+    assert sandbox.writes() == []
+    run_playbook(play(task("m365_user", "m365", user_principal_name="sam.lee@northwindacct.com", display_name="Sam Lee"),
+                      user_task(title="invite", **{"name": "sam.lee@northwindacct.com", "source": "directory"})), expect_rc=0)
+    since = mark(sandbox)
+    run = run_playbook(play(user_task(name="sam.lee@northwindacct.com", display_name="Sam")))
+    assert run.rc == 2
+    assert run.result("user")["msg"] == ("sam.lee@northwindacct.com is a user from the AzureAD directory, not the cloud directory; use "
+                                         "source: directory for it.")
+    assert sandbox.writes(since=since) == []
+
+
+def test_generated_password_returned_only_when_asked_and_never_printed(sandbox, run_playbook):
+    supplied = "Supplied-Pa55word!"
+    tasks = [
+        user_task(title="supplied", **dict(JANE, password=supplied)),
+        task("pp_user", "generated", "gen", name="sam.lee@northwindacct.com", return_password=True),
+        {"name": "keep", "ansible.builtin.copy": {"content": "{{ gen.password }}", "dest": "{{ pw_file }}", "mode": "0600"}, "no_log": True},
+        task("pp_user", "not asked", "plain", name="kim.ng@northwindacct.com"),
+    ]
+    tasks[1]["no_log"] = True
+    pw_file = sandbox.state_dir + "/pp-generated-password"
+    run = run_playbook(play(*tasks), extra_vars={"pw_file": pw_file}, verbosity=3, diff=True, expect_rc=0)
+    with open(pw_file) as handle:
+        generated = handle.read()
+    assert len(generated) == 20
+    assert "password" not in run.result("not asked") and "password" not in run.result("supplied")
+    for secret in (supplied, generated, sandbox.env["PP_CLIENT_SECRET"]):
+        assert secret not in run.stdout
+
+
+def test_wrong_client_secret_fails_clearly_without_echoing_it(sandbox, run_playbook):
+    run = run_playbook(play(user_task(**JANE)), env={"PP_CLIENT_SECRET": "not-the-pp-secret-456"}, verbosity=3)
+    assert run.rc == 2
+    r = run.result("user")
+    assert r["msg"] == ("Practice Protect refused the OAuth2 client credentials for app ansible (invalid_client: Client authentication "
+                        "failed.). Check pp_app_id, pp_client_id and pp_client_secret, and that the client is a confidential client "
+                        "granted the app and scope all.")
+    assert r["status"] == 401 and r["error_code"] == "invalid_client"
+    assert "not-the-pp-secret-456" not in run.stdout
+
+
+def test_missing_connection_is_named(sandbox, run_playbook):
+    run = run_playbook(play(user_task(**JANE)), env={"PP_URL": None, "PP_APP_ID": None})
+    assert run.result("user")["msg"] == ("Missing the Practice Protect connection: set pp_url, pp_app_id (or the environment variables "
+                                         "PP_URL, PP_APP_ID).")
+
+
+def test_documented_rights_are_enough_and_a_missing_right_is_named(sandbox, run_playbook):
+    rights = documented_pp_rights("pp_user")
+    assert rights == ["User Management"]
+    env = client_with_rights(sandbox, "user-admin@northwindacct.com", rights)
+    tasks = [user_task(title="create", **JANE), user_task(title="update", **dict(JANE, display_name="Jane C")),
+             user_task(title="invite", **{"name": "tom.baker@northwindacct.com", "source": "directory"}),
+             user_task(title="delete", **{"name": NAME, "state": "absent"})]
+    run = run_playbook(play(*tasks), env=env, expect_rc=0)
+    assert [run.result(n)["action"] for n in ("create", "update", "invite", "delete")] == ["create", "update", "none", "delete"]
+    env = client_with_rights(sandbox, "role-admin@northwindacct.com", ["Role Management"])
+    run = run_playbook(play(user_task(**JANE)), env=env)
+    r = run.result("user")
+    assert run.rc == 2 and r["error_code"] == "Unauthorized"
+    assert r["msg"] == ("You are not authorized to perform this operation. The caller needs the User Management admin right. The Practice "
+                        "Protect client's role lacks an admin right for /CDirectoryService/CreateUser; see docs/permissions.md.")
+    assert pp_user(sandbox, NAME) is None
+
+
+def test_converges_through_service_errors_and_a_reset_create(sandbox, run_playbook):
+    sandbox.configure(faults=[{"service": "pp", "path": "^/Redrock/query$", "kind": "status", "status": 503, "count": 2},
+                              {"service": "pp", "path": "^/CDirectoryService/CreateUser$", "kind": "reset_after", "count": 1}])
+    run = run_playbook(play(user_task(**JANE)), expect_rc=0)
+    r = run.result("user")
+    assert r["action"] == "create" and r["retries"] >= 3
+    # the first CreateUser reached the service before the connection dropped: its retry found the name taken and adopted it
+    assert len([u for u in pp_state(sandbox)["users"] if u["Name"] == NAME]) == 1
+    assert pp_user(sandbox, NAME)["Attributes"]["O365_ProxyAddresses"] == PROXY
+    assert run_playbook(play(user_task(**JANE)), expect_rc=0).changed() == 0
