@@ -53,7 +53,7 @@ unit: setup
 	$(BIN)/python -m pytest -q tests/unit
 
 integration: setup
-	$(BIN)/python -m pytest -q tests/integration
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests/integration
 
 # A sandbox in the foreground, for rehearsing playbooks: `make sandbox`, then in another shell
 # `set -a; . .build/sandbox/sandbox.env; set +a` and run ansible-playbook as usual.

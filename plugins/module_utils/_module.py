@@ -120,20 +120,9 @@ class M365Module:
         """Fail with a sentence and the service's error fields. Never includes a credential."""
         self._warn_retries()
         result.update(self.call_stats())
-        if isinstance(error, GraphError):
-            result.update(error.as_dict())
-            message = error.message
-            if error.status == 403:
-                message = "%s The application lacks a Microsoft Graph permission for %s %s; see docs/permissions.md." % (
-                    message, error.method, error.path)
-            elif error.status == 401:
-                message = "%s Check tenant_id, client_id and the credential." % message
-            self.module.fail_json(msg=message, **result)
-        if isinstance(error, _auth.AuthError):
-            self.module.fail_json(msg=error.message, error_code=error.error_code, request_id=error.request_id, **result)
-        if isinstance(error, _validation.ValidationError):
-            self.module.fail_json(msg=error.message, field=error.field, **result)
-        self.module.fail_json(msg="%s: %s" % (type(error).__name__, error), **result)
+        message, fields = describe_error(error)
+        result.update(fields)
+        self.module.fail_json(msg=message, **result)
 
     def run(self, func):
         """Call ``func(self)``; client, auth and validation errors become ``fail_json``."""
@@ -145,6 +134,23 @@ class M365Module:
             if _http.HAS_REQUESTS and isinstance(exc, _http.requests.RequestException):
                 self.fail(exc.__class__("Cannot reach the service after retrying: %s" % _safe(exc)))
             raise
+
+
+def describe_error(error):
+    """``(sentence, fields)`` for a failed call: the service's error code, status and request id."""
+    if isinstance(error, GraphError):
+        message = error.message
+        if error.status == 403:
+            message = ("%s The application lacks a Microsoft Graph permission for %s %s (or, where the user holds an admin role, "
+                       "a directory role of its own); see docs/permissions.md." % (message, error.method, error.path))
+        elif error.status == 401:
+            message = "%s Check tenant_id, client_id and the credential." % message
+        return message, error.as_dict()
+    if isinstance(error, _auth.AuthError):
+        return error.message, {"error_code": error.error_code, "request_id": error.request_id}
+    if isinstance(error, _validation.ValidationError):
+        return error.message, {"field": error.field}
+    return "%s: %s" % (type(error).__name__, error), {}
 
 
 def _safe(exc):
