@@ -39,33 +39,32 @@ M365_AUTH_SPEC = dict(
 )
 
 
-class M365Module:
-    """Wraps ``AnsibleModule`` for the Microsoft 365 modules."""
+LIBRARIES = (
+    (_http.HAS_REQUESTS, "requests", _http.REQUESTS_IMPORT_ERROR),
+    (_validation.HAS_PHONENUMBERS, "phonenumbers", _validation.PHONENUMBERS_IMPORT_ERROR),
+    (_validation.HAS_EMAIL_VALIDATOR, "email-validator", _validation.EMAIL_VALIDATOR_IMPORT_ERROR),
+)
+MSAL_LIBRARY = (_auth.HAS_MSAL, "msal", _auth.MSAL_IMPORT_ERROR)
 
-    def __init__(self, argument_spec, **kwargs):
-        spec = dict(M365_AUTH_SPEC)
-        spec.update(argument_spec)
-        mutually_exclusive = list(kwargs.pop("mutually_exclusive", [])) + [("client_secret", "client_certificate_path")]
-        self.module = AnsibleModule(argument_spec=spec, mutually_exclusive=mutually_exclusive, **kwargs)
+
+class ModuleBase:
+    """What every module base shares: the AnsibleModule, one session with retry accounting, the
+    Microsoft 365 token provider and Graph client (built on first use), and results and failures
+    that carry the call statistics and the service's error fields."""
+
+    error_types = (GraphError, _auth.AuthError, _validation.ValidationError)
+
+    def __init__(self, argument_spec, libraries=LIBRARIES, mutually_exclusive=(), **kwargs):
+        self.module = AnsibleModule(argument_spec=argument_spec, mutually_exclusive=list(mutually_exclusive), **kwargs)
         self.params = self.module.params
         self.check_mode = self.module.check_mode
-        self._graph = None
-        self._tokens = None
         self._session = None
+        self._tokens = None
+        self._graph = None
         self.retry_stats = None
-        for has, name, error in ((_http.HAS_REQUESTS, "requests", _http.REQUESTS_IMPORT_ERROR),
-                                 (_auth.HAS_MSAL, "msal", _auth.MSAL_IMPORT_ERROR),
-                                 (_validation.HAS_PHONENUMBERS, "phonenumbers", _validation.PHONENUMBERS_IMPORT_ERROR),
-                                 (_validation.HAS_EMAIL_VALIDATOR, "email-validator", _validation.EMAIL_VALIDATOR_IMPORT_ERROR)):
+        for has, name, error in libraries:
             if not has:
                 self.module.fail_json(msg=missing_required_lib(name), exception="".join(traceback.format_exception_only(type(error), error)))
-        missing = [name for name in ("tenant_id", "client_id") if not self.params.get(name)]
-        if missing:
-            self.module.fail_json(msg="Missing %s: set the option%s or the environment variable%s %s." % (
-                " and ".join(missing), "s" if len(missing) > 1 else "", "s" if len(missing) > 1 else "",
-                " and ".join("M365_" + name.upper() for name in missing)))
-        if not self.params.get("client_secret") and not self.params.get("client_certificate_path"):
-            self.module.fail_json(msg="Give client_secret or client_certificate_path (or set M365_CLIENT_SECRET or M365_CLIENT_CERTIFICATE_PATH).")
 
     @property
     def session(self):
@@ -116,11 +115,14 @@ class M365Module:
         result.update(self.call_stats())
         self.module.exit_json(**result)
 
+    def describe(self, error):
+        return describe_error(error)
+
     def fail(self, error, **result):
         """Fail with a sentence and the service's error fields. Never includes a credential."""
         self._warn_retries()
         result.update(self.call_stats())
-        message, fields = describe_error(error)
+        message, fields = self.describe(error)
         result.update(fields)
         self.module.fail_json(msg=message, **result)
 
@@ -128,12 +130,33 @@ class M365Module:
         """Call ``func(self)``; client, auth and validation errors become ``fail_json``."""
         try:
             func(self)
-        except (GraphError, _auth.AuthError, _validation.ValidationError) as exc:
+        except self.error_types as exc:
             self.fail(exc)
         except Exception as exc:  # connection failures after every retry
             if _http.HAS_REQUESTS and isinstance(exc, _http.requests.RequestException):
-                self.fail(exc.__class__("Cannot reach the service after retrying: %s" % _safe(exc)))
+                self.fail(ServiceUnreachable("Cannot reach the service after retrying: %s" % _safe(exc)))
             raise
+
+
+class ServiceUnreachable(Exception):
+    """Every retry of a request failed to connect or was reset."""
+
+
+class M365Module(ModuleBase):
+    """Wraps ``AnsibleModule`` for the Microsoft 365 modules."""
+
+    def __init__(self, argument_spec, **kwargs):
+        spec = dict(M365_AUTH_SPEC)
+        spec.update(argument_spec)
+        mutually_exclusive = list(kwargs.pop("mutually_exclusive", [])) + [("client_secret", "client_certificate_path")]
+        super(M365Module, self).__init__(spec, libraries=LIBRARIES + (MSAL_LIBRARY,), mutually_exclusive=mutually_exclusive, **kwargs)
+        missing = [name for name in ("tenant_id", "client_id") if not self.params.get(name)]
+        if missing:
+            self.module.fail_json(msg="Missing %s: set the option%s or the environment variable%s %s." % (
+                " and ".join(missing), "s" if len(missing) > 1 else "", "s" if len(missing) > 1 else "",
+                " and ".join("M365_" + name.upper() for name in missing)))
+        if not self.params.get("client_secret") and not self.params.get("client_certificate_path"):
+            self.module.fail_json(msg="Give client_secret or client_certificate_path (or set M365_CLIENT_SECRET or M365_CLIENT_CERTIFICATE_PATH).")
 
 
 def describe_error(error):
@@ -150,6 +173,8 @@ def describe_error(error):
         return error.message, {"error_code": error.error_code, "request_id": error.request_id}
     if isinstance(error, _validation.ValidationError):
         return error.message, {"field": error.field}
+    if isinstance(error, ServiceUnreachable):
+        return str(error), {}
     return "%s: %s" % (type(error).__name__, error), {}
 
 

@@ -19,13 +19,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import time
-import traceback
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ansible_collections.practiceprotect.m365.plugins.module_utils import _auth, _http, _validation
-from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphClient, GraphError
-from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365_AUTH_SPEC, describe_error
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _auth, _http
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365_AUTH_SPEC, ModuleBase
 
 # Every path the collection calls, in one place (reference/practice_protect.md).
 ENDPOINTS = {
@@ -242,13 +240,15 @@ PP_AUTH_SPEC.update(
 PP_REQUIRED = ("pp_url", "pp_app_id", "pp_client_id", "pp_client_secret")
 
 
-class PracticeProtectModule:
+class PracticeProtectModule(ModuleBase):
     """Wraps ``AnsibleModule`` for the Practice Protect modules.
 
     ``m365=True`` adds the Microsoft 365 connection options (``M365_AUTH_SPEC``, which then also supply ``ca_path``,
     ``validate_certs``, ``request_timeout`` and ``retry_deadline`` for both services); the Graph client is built
     only when the module asks for it, and only then are those options required.
     """
+
+    error_types = ModuleBase.error_types + (PracticeProtectError,)
 
     def __init__(self, argument_spec, m365=False, **kwargs):
         spec = {}
@@ -261,34 +261,13 @@ class PracticeProtectModule:
         mutually_exclusive = list(kwargs.pop("mutually_exclusive", []))
         if m365:
             mutually_exclusive.append(("client_secret", "client_certificate_path"))
-        self.module = AnsibleModule(argument_spec=spec, mutually_exclusive=mutually_exclusive, **kwargs)
-        self.params = self.module.params
-        self.check_mode = self.module.check_mode
+        super(PracticeProtectModule, self).__init__(spec, mutually_exclusive=mutually_exclusive, **kwargs)
         self.m365 = m365
-        self._session = None
         self._pp = None
-        self._graph = None
-        self._tokens = None
-        self.retry_stats = None
-        libraries = [(_http.HAS_REQUESTS, "requests", _http.REQUESTS_IMPORT_ERROR),
-                     (_validation.HAS_PHONENUMBERS, "phonenumbers", _validation.PHONENUMBERS_IMPORT_ERROR),
-                     (_validation.HAS_EMAIL_VALIDATOR, "email-validator", _validation.EMAIL_VALIDATOR_IMPORT_ERROR)]
-        for has, name, error in libraries:
-            if not has:
-                self.module.fail_json(msg=missing_required_lib(name), exception="".join(traceback.format_exception_only(type(error), error)))
         missing = [name for name in PP_REQUIRED if not self.params.get(name)]
         if missing:
             self.module.fail_json(msg="Missing the Practice Protect connection: set %s (or the environment variables %s)." % (
                 ", ".join(missing), ", ".join(name.upper() for name in missing)))
-
-    @property
-    def session(self):
-        if self._session is None:
-            self.retry_stats = _http.RetryStats()
-            self._session = _http.build_session(
-                ca_path=self.params["ca_path"], validate_certs=self.params["validate_certs"],
-                retry_deadline=self.params["retry_deadline"], stats=self.retry_stats)
-        return self._session
 
     @property
     def pp(self):
@@ -313,61 +292,19 @@ class PracticeProtectModule:
                 raise RuntimeError("this module has no Microsoft 365 connection")
             if not _auth.HAS_MSAL:
                 self.module.fail_json(msg=missing_required_lib("msal"))
-            p = self.params
-            try:
-                self._tokens = _auth.TokenProvider(
-                    p["tenant_id"], p["client_id"], p["authority_url"], self.session,
-                    client_secret=p["client_secret"], client_certificate_path=p["client_certificate_path"],
-                    client_certificate_thumbprint=p["client_certificate_thumbprint"],
-                    client_certificate_password=p["client_certificate_password"],
-                    token_cache_path=p["token_cache_path"], timeout=p["request_timeout"])
-            except _auth.AuthError as exc:
-                self.fail(exc)
-            self._graph = GraphClient(self.session, self._tokens, graph_url=p["graph_url"], timeout=p["request_timeout"])
-        return self._graph
+        return super(PracticeProtectModule, self).graph
 
     def call_stats(self):
-        stats = {"retries": self.retry_stats.count if self.retry_stats else 0, "pp_requests": self._pp.requests_sent if self._pp else 0}
+        stats = super(PracticeProtectModule, self).call_stats()
+        stats["pp_requests"] = self._pp.requests_sent if self._pp else 0
         if self.m365:
-            stats["graph_requests"] = self._graph.requests_sent if self._graph else 0
+            stats.setdefault("graph_requests", 0)
         return stats
 
-    def _warn_retries(self):
-        if self.retry_stats and self.retry_stats.count and self.module._verbosity >= 3:
-            for event in self.retry_stats.events:
-                self.module.warn("Retried %s %s after %s." % (event["method"], event["url"], event["status"] or event["error"]))
-
-    def exit(self, **result):
-        self._warn_retries()
-        result.update(self.call_stats())
-        self.module.exit_json(**result)
-
-    def fail(self, error, **result):
-        """Fail with a sentence and the service's error fields. Never includes a credential."""
-        self._warn_retries()
-        result.update(self.call_stats())
+    def describe(self, error):
         if isinstance(error, PracticeProtectError):
-            result.update(error.as_dict())
             message = error.message
             if error.error_id == "Unauthorized":
                 message = "%s The Practice Protect client's role lacks an admin right for %s; see docs/permissions.md." % (message, error.path)
-            self.module.fail_json(msg=message, **result)
-        message, fields = describe_error(error)
-        result.update(fields)
-        self.module.fail_json(msg=message, **result)
-
-    def run(self, func):
-        """Call ``func(self)``; client, auth and validation errors become ``fail_json``."""
-        try:
-            func(self)
-        except (PracticeProtectError, GraphError, _auth.AuthError, _validation.ValidationError) as exc:
-            self.fail(exc)
-        except Exception as exc:  # connection failures after every retry
-            if _http.HAS_REQUESTS and isinstance(exc, _http.requests.RequestException):
-                self.fail(PracticeProtectError("Cannot reach the service after retrying: %s" % _safe(exc)))
-            raise
-
-
-def _safe(exc):
-    text = str(exc)
-    return text.split("(Caused by")[0].strip() if "(Caused by" in text else text
+            return message, error.as_dict()
+        return super(PracticeProtectModule, self).describe(error)
