@@ -4,17 +4,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import os
 import re
 
 SERVICE_ACCOUNT = "practiceprotect@northwindacct.onmicrosoft.com"
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
 PREMIUM = "f245ecc8-75af-4f8e-b61f-27d8114de5f3"
-
-
-def play(*tasks, hosts="localhost"):
-    return json.dumps([{"name": "test", "hosts": hosts, "gather_facts": False, "tasks": list(tasks)}], indent=1)
 
 
 def task(module, title, register=None, **options):

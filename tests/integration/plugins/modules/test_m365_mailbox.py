@@ -4,49 +4,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import contextlib
-import json
-import os
-import re
-import threading
-
-from tests.sandbox.client import Sandbox
+from tests.integration.support import documented_permissions as support_permissions, documented_row, play, release_when
 
 TOM = "tom.baker@northwindacct.com"
 SARAH = "sarah.jones@northwindacct.com"
 EXCHANGE_ADMIN = "29232cdf-9323-42fd-ade2-1d097af3e4de"
-
-
-@contextlib.contextmanager
-def release_when(sandbox, condition, **knobs):
-    """While the block runs, watch the request log from another thread; once ``condition(entries)`` holds, set ``knobs``.
-
-    Exchange's delays are measured with the knob's current value, so a long delay holds a mailbox (or a conversion)
-    back until the module has been seen polling for it, and setting the delay to 0 then releases it: the test proves
-    the module waited without depending on timing.
-    """
-    watcher = Sandbox(sandbox.state_dir, sandbox.env)
-    done = threading.Event()
-
-    def watch():
-        while not done.is_set():
-            if condition(watcher.log()):
-                watcher.configure(**knobs)
-                return
-            done.wait(0.2)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join(10)
-        watcher.http.close()
-
-
-def play(*tasks):
-    return json.dumps([{"name": "test", "hosts": "localhost", "gather_facts": False, "tasks": list(tasks)}], indent=1)
 
 
 def mailbox_task(name="mailbox", ignore_errors=False, **options):
@@ -184,16 +146,6 @@ def test_bad_input_is_refused_before_any_write(sandbox, run_playbook):
     assert sandbox.writes() == []
 
 
-def documented_permissions(module):
-    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "docs", "permissions.md")
-    with open(path) as handle:
-        for line in handle:
-            cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if len(cells) >= 2 and cells[0] == "`%s`" % module:
-                return re.findall(r"`([A-Za-z.]+)`", cells[1]), "Exchange Administrator" in cells[1]
-    raise AssertionError("docs/permissions.md has no row for %s" % module)
-
-
 def test_documented_permissions_are_enough(sandbox, run_playbook):
     roles, needs_admin = documented_permissions("m365_mailbox")
     assert roles == ["User.Read.All", "Exchange.ManageAsApp"] and needs_admin
@@ -208,3 +160,8 @@ def test_documented_permissions_are_enough(sandbox, run_playbook):
                           env={"M365_CLIENT_ID": without_role["client_id"], "M365_CLIENT_SECRET": without_role["client_secret"]})
     assert failed.rc == 2 and failed.result("mailbox")["status"] == 401
     assert "isn't supported in this scenario" in failed.result("mailbox")["msg"]
+
+
+def documented_permissions(module):
+    """The module's documented Graph permissions, and whether its row asks for the Exchange Administrator role."""
+    return support_permissions(module), "Exchange Administrator" in documented_row(module)

@@ -4,16 +4,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 
 import pytest
+from tests.integration.support import documented_permissions, play
 
 UPN = "jane.citizen@northwindacct.com"
 E3 = "6fd2c87f-b296-42f0-b197-1e91e994b900"
-
-
-def play(*tasks, hosts="localhost"):
-    return json.dumps([{"name": "test", "hosts": hosts, "gather_facts": False, "tasks": list(tasks)}], indent=1)
 
 
 def user_task(name="user", register="r", **options):
@@ -253,18 +249,6 @@ def test_converges_through_server_errors(sandbox, run_playbook, status):
         run = run_playbook(play(user_task(**JANE)), expect_rc=0)
     assert run.rc == 0
     assert state_user(sandbox, UPN)["assignedLicenses"]
-
-
-def documented_permissions(module):
-    import os
-    import re
-    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "docs", "permissions.md")
-    with open(path) as handle:
-        for line in handle:
-            cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if len(cells) >= 2 and cells[0] == "`%s`" % module:
-                return re.findall(r"`([A-Za-z.]+)`", cells[1])
-    raise AssertionError("docs/permissions.md has no row for %s" % module)
 
 
 def test_documented_permissions_are_enough_for_the_whole_lifecycle(sandbox, run_playbook):

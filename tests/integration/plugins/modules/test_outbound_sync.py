@@ -5,7 +5,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from tests.integration.plugins.modules.pp_support import (PREMIUM, client_with_rights, documented_pp_rights, fill_seats, graph_user,
-                                                          make_service_account, mark, play, pp_state, task)
+                                                          make_service_account, mark, pp_state, task)
+from tests.integration.support import play
 
 JANE = "jane.citizen@northwindacct.com"
 ALIASES = [JANE, "jane@northwindacct.com", "j.citizen@northwindacct.com"]

@@ -4,8 +4,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from tests.integration.plugins.modules.pp_support import (client_with_rights, documented_pp_rights, mark, play, pp_state, pp_user,
+from tests.integration.plugins.modules.pp_support import (client_with_rights, documented_pp_rights, mark, pp_state, pp_user,
                                                           pp_writes, role_members, task)
+from tests.integration.support import play
 
 JANE = "jane.citizen@northwindacct.com"
 OFFICE365_ROLE = "b1a6c3d2_4e5f_4a7b_8c9d_0e1f2a3b4c5d"

@@ -4,7 +4,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from tests.integration.plugins.modules.pp_support import client_with_rights, documented_pp_rights, mark, play, pp_state, pp_user, pp_writes, task
+from tests.integration.plugins.modules.pp_support import client_with_rights, documented_pp_rights, mark, pp_state, pp_user, pp_writes, task
+from tests.integration.support import play
 
 NAME = "jane.citizen@northwindacct.com"
 JANE = dict(name=NAME, display_name="Jane Citizen", mail=NAME, mobile_number="0412 345 678", phone_region="AU",

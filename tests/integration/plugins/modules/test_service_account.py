@@ -4,11 +4,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import os
 import re
 
 import pytest
+from tests.integration.support import documented_permissions, play
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 UPN = "practiceprotect@northwindacct.onmicrosoft.com"
@@ -19,10 +19,6 @@ GR = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
 PRIVILEGED_AUTH_ADMIN = "7be44c8a-adaf-4e2a-84d6-ab2649e08a13"
 ASSIGNMENTS = "/roleManagement/directory/roleAssignments"
 PERMISSIONS = ["User.ReadWrite.All", "Domain.Read.All", "Organization.Read.All", "RoleManagement.ReadWrite.Directory"]
-
-
-def play(*tasks):
-    return json.dumps([{"name": "test", "hosts": "localhost", "gather_facts": False, "tasks": list(tasks)}], indent=1)
 
 
 def sa_task(task_name="sa", register="r", ignore_errors=False, **options):
@@ -266,15 +262,6 @@ def test_explicit_roles_exclusive_and_max_removals(sandbox, run_playbook):
     assert sandbox.writes(since=since) == []
     exclusive = run_playbook(play(sa_task(roles=["Exchange Administrator"], exclusive=True)), expect_rc=0).result("sa")
     assert exclusive["roles_removed"] == ["Global Reader"] and roles_of(sandbox, user_id) == [EA]
-
-
-def documented_permissions(module):
-    with open(os.path.join(ROOT, "docs", "permissions.md")) as handle:
-        for line in handle:
-            cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if len(cells) >= 2 and cells[0] == "`%s`" % module:
-                return re.findall(r"`([A-Za-z.]+)`", cells[1])
-    raise AssertionError("docs/permissions.md has no row for %s" % module)
 
 
 def test_documented_permissions_are_enough_for_the_whole_lifecycle(sandbox, run_playbook):
