@@ -84,6 +84,10 @@ class Sandbox:
     def seed(self, users):
         return self.control("POST", "seed", json={"users": list(users)})
 
+    def mail(self):
+        """Messages accepted by Graph's sendMail since the last reset: sender, toRecipients, ccRecipients, subject, content, ..."""
+        return self.control("GET", "mail")["messages"]
+
     # Convenience for tests ---------------------------------------------------------------------------------------
 
     def token(self, client_id=None, client_secret=None, resource=None):

@@ -33,6 +33,7 @@ class ControlApp:
             Route("/_sandbox/config", self.config, methods=["GET", "PATCH"]),
             Route("/_sandbox/apps", self.apps, methods=["GET", "POST"]),
             Route("/_sandbox/seed", self.seed, methods=["POST"]),
+            Route("/_sandbox/mail", self.mail, methods=["GET"]),
             Route("/_sandbox/pp/{path:path}", self.pp, methods=["GET", "POST"]),
             Route("/_sandbox/{path:path}", self.unknown, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ])
@@ -124,6 +125,10 @@ class ControlApp:
         except GraphError as exc:
             return _json({"error": {"code": exc.code, "message": exc.message, "index": len(created)}, "created": created}, 400)
         return _json({"created": created}, 201)
+
+    async def mail(self, request):
+        """Messages accepted by Graph's sendMail since the last reset, oldest first (mail.py)."""
+        return _json({"messages": list(self.rt.tenant.sent_mail)})
 
     async def pp(self, request):
         """Practice Protect: GET pp/state, POST pp/seed (roles, users, OAuth clients, app provisioning settings)."""

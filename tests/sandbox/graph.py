@@ -16,6 +16,7 @@ from urllib.parse import unquote_plus, urlsplit
 from starlette.responses import Response
 
 from . import auth
+from . import mail
 from . import state as state_module
 from .errors import GraphError, bad_request, error_body, forbidden, segment_not_found, throttled_body
 
@@ -54,6 +55,13 @@ ROUTE_PERMISSIONS = {
     "PUT /users/{id}/manager/$ref": WRITE_USERS,
     "DELETE /users/{id}/manager/$ref": WRITE_USERS,
     "POST /users/{id}/assignLicense": ("LicenseAssignment.ReadWrite.All", "User.ReadWrite.All", "Directory.ReadWrite.All"),
+    # user-revokesigninsessions docs: User.RevokeSessions.All for apps; User.ReadWrite.All works app-only too (Microsoft Q&A
+    # 1691984); Directory.ReadWrite.All is listed for delegated callers only (UNCONFIRMED for apps, accepted here).
+    "POST /users/{id}/revokeSignInSessions": ("User.RevokeSessions.All", "User.ReadWrite.All", "Directory.ReadWrite.All"),
+    "POST /users/{id}/microsoft.graph.revokeSignInSessions": ("User.RevokeSessions.All", "User.ReadWrite.All", "Directory.ReadWrite.All"),
+    # user-sendmail docs: Mail.Send only (no higher application permission).
+    "POST /users/{id}/sendMail": ("Mail.Send",),
+    "POST /users/{id}/microsoft.graph.sendMail": ("Mail.Send",),
     "GET /subscribedSkus": READ_SKUS,
     "GET /domains": READ_DOMAINS,
     "GET /domains/{id}": READ_DOMAINS,
@@ -79,6 +87,17 @@ RU_COSTS = {
     "GET /users/{id}": 2,
     "GET /users/{id}/manager": 2,
     "GET /subscribedSkus": 3,
+    "POST /users/{id}/revokeSignInSessions": 1,
+    "POST /users/{id}/microsoft.graph.revokeSignInSessions": 1,
+    # Outlook's own limits (per app and mailbox) are not emulated; the identity write bucket counts the call (UNCONFIRMED).
+    "POST /users/{id}/sendMail": 1,
+    "POST /users/{id}/microsoft.graph.sendMail": 1,
+}
+
+# Routes whose 403 is not the directory's Authorization_RequestDenied (Outlook answers ErrorAccessDenied; see mail.py).
+ROUTE_DENIED = {
+    "POST /users/{id}/sendMail": mail.access_denied,
+    "POST /users/{id}/microsoft.graph.sendMail": mail.access_denied,
 }
 
 # "METHOD /template" -> GraphApp method name. Templates are matched segment by segment, case-insensitively;
@@ -95,6 +114,10 @@ HANDLERS = {
     "PUT /users/{id}/manager/$ref": "set_manager",
     "DELETE /users/{id}/manager/$ref": "remove_manager",
     "POST /users/{id}/assignLicense": "assign_license",
+    "POST /users/{id}/revokeSignInSessions": "revoke_sign_in_sessions",
+    "POST /users/{id}/microsoft.graph.revokeSignInSessions": "revoke_sign_in_sessions",
+    "POST /users/{id}/sendMail": "send_mail",
+    "POST /users/{id}/microsoft.graph.sendMail": "send_mail",
     "GET /subscribedSkus": "list_skus",
     "GET /domains": "list_domains",
     "GET /domains/{id}": "get_domain",
@@ -367,7 +390,7 @@ class GraphApp:
                 entry["write"] = False
             roles = self.required_roles(key, call)
             if roles is not None and not auth.has_any_role(call.claims, roles):
-                raise forbidden()
+                raise ROUTE_DENIED[key]() if key in ROUTE_DENIED else forbidden()
             if roles is not None:
                 throttle = self.rt.realism.charge(call.app_id, self.ru_cost(key, call), call.is_write)
                 usage = throttle.headers
@@ -717,6 +740,16 @@ class GraphApp:
             raise bad_request("Empty Payload. JSON content expected.", code="BadRequest")
         data = self.tenant.assign_license(key, body.get("addLicenses", []) or [], body.get("removeLicenses", []) or [])
         return Result(200, self._user_entity(data))
+
+    def revoke_sign_in_sessions(self, call, key):
+        """user-revokesigninsessions docs: no body needed; 200 with an Edm.Boolean."""
+        self.tenant.revoke_sign_in_sessions(key)
+        return Result(200, {"@odata.context": METADATA + "Edm.Boolean", "value": True})
+
+    def send_mail(self, call, key):
+        """user-sendmail docs: 202 Accepted, no body. The message is kept in the tenant's outbox (mail.py)."""
+        mail.send_mail(self.tenant, key, call.json(), app_id=call.app_id)
+        return Result(202)
 
     # ----------------------------------------------------------------------------------------------------------
     # Deleted items

@@ -41,6 +41,7 @@ READONLY_APP_ID = "8c3f9e5a-0d4b-4a8c-9e7f-3b5d9c1a4e62"
 WRITE_ROLES = ["User.ReadWrite.All", "Domain.Read.All", "Organization.Read.All"]
 WRITE_ROLES = WRITE_ROLES + ["RoleManagement.ReadWrite.Directory"]
 WRITE_ROLES = WRITE_ROLES + ["Exchange.ManageAsApp"]
+WRITE_ROLES = WRITE_ROLES + ["Mail.Send"]  # sendMail (mail.py): activation mails
 READONLY_ROLES = ["User.Read.All", "Domain.Read.All", "Organization.Read.All"]
 
 # ISO 3166-1 alpha-2 codes (usageLocation).
@@ -413,6 +414,7 @@ class Tenant(MailboxMixin):
         self.skus = {}
         self.log = []
         self.reset_mailboxes()  # Exchange (exchange.py); before the seed, whose licences provision mailboxes
+        self.sent_mail = []  # messages accepted by sendMail (mail.py), as sent; GET /_sandbox/mail
         for domain_id, default, initial, verified in ((INITIAL_DOMAIN, False, True, True), (DEFAULT_DOMAIN, True, False, True),
                                                       ("northwind-legacy.com", False, False, False)):
             self.domains[domain_id] = {
@@ -729,7 +731,8 @@ class Tenant(MailboxMixin):
             "forceChangePasswordNextSignInWithMfa": profile.get("forceChangePasswordNextSignInWithMfa", False),
             "passwordHash": hash_password(profile["password"]) if profile.get("password") else None,
         }
-        data["lastPasswordChangeDateTime"] = data["createdDateTime"]
+        # Both start at creation (the password is set then); both are returned only on $select (USER_UNMODELLED).
+        data["lastPasswordChangeDateTime"] = data["signInSessionsValidFromDateTime"] = data["createdDateTime"]
         return data
 
     def get_user(self, key):
@@ -761,7 +764,8 @@ class Tenant(MailboxMixin):
                 stored = data["passwordProfile"]
                 if profile.get("password"):
                     stored["passwordHash"] = hash_password(profile["password"])
-                    data["lastPasswordChangeDateTime"] = now_iso()
+                    # Entra revokes sign-in sessions when the password changes (UNCONFIRMED: that it moves this property).
+                    data["lastPasswordChangeDateTime"] = data["signInSessionsValidFromDateTime"] = now_iso()
                 for flag in ("forceChangePasswordNextSignIn", "forceChangePasswordNextSignInWithMfa"):
                     if flag in profile:
                         stored[flag] = profile[flag]
@@ -777,6 +781,15 @@ class Tenant(MailboxMixin):
             if name == "usageLocation":
                 value = value.upper()
             data[name] = copy.deepcopy(value)
+        self._write(record, "user", data)
+        return copy.deepcopy(data)
+
+    def revoke_sign_in_sessions(self, key):
+        """POST /users/{id}/revokeSignInSessions: sessions issued before now are invalid (user-revokesigninsessions docs).
+        UNCONFIRMED: whether app-only callers also need a directory role for users who hold admin roles (not emulated)."""
+        record = self._find(key)
+        data = copy.deepcopy(record.data)
+        data["signInSessionsValidFromDateTime"] = now_iso()
         self._write(record, "user", data)
         return copy.deepcopy(data)
 
@@ -1029,6 +1042,7 @@ class Tenant(MailboxMixin):
         if not is_guid(object_id) or object_id in self.records:
             raise bad_request("Seeded user id %s is not a GUID or is already in use." % object_id)
         created = spec.pop("createdDateTime", None)
+        times = dict((name, spec.pop(name)) for name in ("lastPasswordChangeDateTime", "signInSessionsValidFromDateTime") if name in spec)
         body = {"accountEnabled": True, "displayName": local, "mailNickname": re.sub(r"[^A-Za-z0-9._\-]", "", local) or "user"}
         body.update(spec)
         if password:
@@ -1038,7 +1052,8 @@ class Tenant(MailboxMixin):
             raise bad_request("Unknown user properties: %s" % ", ".join(sorted(unknown)))
         data = self._new_user_data(body, object_id=object_id)
         if created:
-            data["createdDateTime"] = created
+            data["createdDateTime"] = data["lastPasswordChangeDateTime"] = data["signInSessionsValidFromDateTime"] = created
+        data.update(times)  # a seeded history of password changes and session revocations
         normalised = {}
         for licence in licences:
             sku_id = self._sku_by_name(licence if isinstance(licence, str) else licence.get("skuId"))
