@@ -217,6 +217,12 @@ def new_addresses(spec, email_addresses):
     return out
 
 
+def on_accepted_domains(addresses, accepted_domains):
+    """The addresses whose domain is an accepted domain (only those are worth looking up: the others are refused)."""
+    accepted = set(d.lower() for d in accepted_domains if d)
+    return [a for a in addresses if domain_of(a) in accepted]
+
+
 def check_domains(addresses, accepted_domains, user):
     """Every address's domain must be an accepted domain of the Exchange organisation."""
     accepted = sorted(set(d.lower() for d in accepted_domains))

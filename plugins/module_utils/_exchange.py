@@ -11,7 +11,9 @@ paged by ``@odata.nextLink`` (the same body is posted to the link), puts warning
 puts error text in ``error.details[].message`` as ``"<id>|<exception type>|<text>"``.
 
 The client reuses the module's session (TLS, timeouts, and the retry policy for 429/503/504 and resets) and its
-token provider, with a token for the Exchange resource (``{exchange_url}/.default``).
+token provider, with a token for the Exchange resource (``{exchange_url}/.default``). ``ExchangeModule`` is the module
+base of the Exchange modules; ``ExchangeService`` keeps what a run reads (users, mailboxes, accepted domains, owners
+of addresses), so a task for many people (``items``) reads each of them once.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,8 +23,9 @@ __metaclass__ = type
 import json
 import time
 
-from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError, quote_key
+from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError, odata_string
 from ansible_collections.practiceprotect.m365.plugins.module_utils._http import RETRY_STATUSES
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365Module
 from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError, is_guid, validate_email
 
 # The anchor the ExchangeOnlineManagement module sends for app-only calls (reference graph.md 8.2).
@@ -181,44 +184,62 @@ def client_for(m):
     return ExchangeClient(m.session, m.tokens, p["exchange_url"], p["tenant_id"], timeout=p["request_timeout"])
 
 
-def run(m, func):
-    """``m.run(func)``, with Exchange errors reported with Exchange's text, error code, status and request id."""
-    def wrapped(module):
-        try:
-            func(module)
-        except ExchangeError as exc:
-            fail(module, exc)
-    m.run(wrapped)
-
-
-def fail(m, exc):
+def describe(exc):
+    """``(sentence, fields)`` for a failed cmdlet: Exchange's text, error code, status, request id, cmdlet and error id."""
     if exc.status in (401, 403):
         message = "Exchange Online refused %s: %s %s" % (exc.cmdlet, exc.message, PERMISSION_HINT)
     else:
         message = "Exchange Online refused %s: %s" % (exc.cmdlet, exc.message)
-    result = m.call_stats()
-    result.update(exc.as_dict())
-    result["exchange_error_id"] = exc.error_id
-    m.module.fail_json(msg=message, **result)
+    fields = exc.as_dict()
+    fields["exchange_error_id"] = exc.error_id
+    return message, fields
+
+
+class ExchangeModule(M365Module):
+    """An M365Module that also talks to Exchange Online: one Exchange client per run (``exchange``), Exchange's errors
+    described with their cmdlet (single object and ``items`` alike), ``exchange_requests`` in every result, and
+    Exchange's warnings passed on once each."""
+
+    def __init__(self, argument_spec, **kwargs):
+        self._exchange = None
+        self._warned = 0
+        super(ExchangeModule, self).__init__(argument_spec, **kwargs)
+
+    @property
+    def exchange(self):
+        if self._exchange is None:
+            self._exchange = client_for(self)
+        return self._exchange
+
+    def call_stats(self):
+        stats = super(ExchangeModule, self).call_stats()
+        stats["exchange_requests"] = self._exchange.requests_sent if self._exchange is not None else 0
+        return stats
+
+    def _warn_retries(self):
+        super(ExchangeModule, self)._warn_retries()
+        if self._exchange is not None:
+            for warning in self._exchange.warnings[self._warned:]:
+                self.module.warn("Exchange Online: %s" % warning)
+            self._warned = len(self._exchange.warnings)
+
+    def describe(self, error):
+        if isinstance(error, ExchangeError):
+            return describe(error)
+        return super(ExchangeModule, self).describe(error)
 
 
 # --------------------------------------------------------------------------------------------------------------
 # Users and their mailboxes (Graph for the user, Exchange for the mailbox)
 
 USER_SELECT = "id,userPrincipalName,displayName,mail,assignedPlans"
+FILTER_CHUNK = 15  # values per ``in (...)`` clause
+OWNER_CHUNK = 4  # addresses per owner query (three clauses each)
+UNREAD = object()
 
 
-def resolve_user(graph, key, field="user"):
-    """The Graph user named by a UPN or object id; ValidationError when there is none."""
-    user = graph.get_or_none("users/%s" % quote_key(key), params={"$select": USER_SELECT})
-    if user is None:
-        raise ValidationError("%s %s is not a user in this tenant; give the UPN or object id of an existing user." % (field, key), field=field)
-    return user
-
-
-def lookup_user(graph, key):
-    """``{"id", "userPrincipalName"}`` of the user a UPN or object id names, or None."""
-    return graph.get_or_none("users/%s" % quote_key(key), params={"$select": "id,userPrincipalName"})
+def not_a_user(field, key):
+    return "%s %s is not a user in this tenant; give the UPN or object id of an existing user." % (field, key)
 
 
 def label(user):
@@ -229,12 +250,14 @@ def has_exchange_plan(user):
     return any(plan.get("service") == "exchange" and plan.get("capabilityStatus") == "Enabled" for plan in user.get("assignedPlans") or [])
 
 
-def wait_for_mailbox(client, user, wait, timeout, sleep=time.sleep, clock=time.monotonic):
+def wait_for_mailbox(client, user, wait, timeout, sleep=time.sleep, clock=time.monotonic, mailbox=UNREAD):
     """The user's mailbox; with ``wait`` polls until Exchange has provisioned it. ValidationError otherwise.
 
+    ``mailbox`` is what a read of this run already found (None: no mailbox then); left out, it is read first.
     Returns ``(mailbox, polls)``.
     """
-    mailbox = client.get_mailbox(user["id"])
+    if mailbox is UNREAD:
+        mailbox = client.get_mailbox(user["id"])
     if mailbox is not None:
         return mailbox, 0
     who = label(user)
@@ -260,11 +283,15 @@ def wait_for_mailbox(client, user, wait, timeout, sleep=time.sleep, clock=time.m
                           "is assigned; run again later or raise wait_timeout." % (who, timeout), field="wait_timeout")
 
 
-def address_owners(graph, addresses, except_id):
-    """Lower-case address -> "Display Name (upn)" of another user holding it as UPN, mail or proxy address."""
-    owners = {}
-    for offset in range(0, len(addresses), 4):
-        chunk = addresses[offset:offset + 4]
+def address_holders(graph, addresses):
+    """Lower-case address -> ``[(user id, "Display Name (upn)")]`` of the users holding it as UPN, mail or proxy address.
+
+    One list query per four addresses; addresses nobody holds map to ``[]``.
+    """
+    holders = dict((a.lower(), []) for a in addresses)
+    unique = sorted(holders)
+    for offset in range(0, len(unique), OWNER_CHUNK):
+        chunk = unique[offset:offset + OWNER_CHUNK]
         clauses = []
         for address in chunk:
             literal = "'%s'" % address.replace("'", "''")
@@ -272,15 +299,117 @@ def address_owners(graph, addresses, except_id):
             clauses.append("proxyAddresses/any(p:p eq %s) or mail eq %s or userPrincipalName eq %s" % (smtp, literal, literal))
         users = graph.list("users", params={"$filter": " or ".join(clauses), "$select": "id,userPrincipalName,displayName,mail,proxyAddresses"})
         for user in users:
-            if user.get("id") == except_id:
-                continue
             held = [user.get("userPrincipalName") or "", user.get("mail") or ""]
             held += [p.split(":", 1)[-1] for p in user.get("proxyAddresses") or []]
+            held = set(h.lower() for h in held)
             for address in chunk:
-                if any(h.lower() == address.lower() for h in held):
+                if address in held and user.get("id") not in [i for i, _ in holders[address]]:
                     name = user.get("displayName") or user.get("userPrincipalName")
-                    owners.setdefault(address.lower(), "%s (%s)" % (name, user.get("userPrincipalName")))
+                    holders[address].append((user.get("id"), "%s (%s)" % (name, user.get("userPrincipalName"))))
+    return holders
+
+
+def owners_from(holders, addresses, except_id):
+    """Lower-case address -> the first holder of it that is not the user ``except_id``."""
+    owners = {}
+    for address in addresses:
+        for user_id, name in holders.get(address.lower()) or []:
+            if user_id != except_id:
+                owners[address.lower()] = name
+                break
     return owners
+
+
+class ExchangeService:
+    """What the Exchange modules read, kept for the module run so a task for many people reads each thing once.
+
+    Users come from Graph with list queries (``userPrincipalName in (...)`` and ``id in (...)``, chunks of 15); the
+    accepted domains once; each mailbox once (Get-Mailbox per identity: the admin API has no documented way to read
+    several named mailboxes in one call); the owners of addresses with one query per four addresses, for everyone.
+    """
+
+    def __init__(self, graph, client):
+        self.graph = graph
+        self.client = client
+        self._users = {}      # lower-case UPN or id -> Graph user, or None when read and not found
+        self._mailboxes = {}  # user id -> mailbox, or None when Exchange had none
+        self._domains = None
+        self._holders = {}    # lower-case address -> [(user id, description)]
+        self._claims = {}     # lower-case address -> (user id, label) of the person this run gives it to
+
+    # -- Graph users -------------------------------------------------------------------------------------------------
+
+    def read_users(self, keys):
+        """Users by UPN or object id, keyed by the lower-case key (None for keys that name nobody)."""
+        keys = [k for k in keys if k]
+        missing = sorted(set(k.lower() for k in keys) - set(self._users))
+        upns = [k for k in missing if not is_guid(k)]
+        ids = [k for k in missing if is_guid(k)]
+        for field, values in (("userPrincipalName", upns), ("id", ids)):
+            for offset in range(0, len(values), FILTER_CHUNK):
+                chunk = values[offset:offset + FILTER_CHUNK]
+                for key in chunk:
+                    self._users[key] = None
+                flt = "%s in (%s)" % (field, ",".join(odata_string(v) for v in chunk))
+                for user in self.graph.list("users", params={"$filter": flt, "$select": USER_SELECT, "$top": "999"}):
+                    self._users[user["id"].lower()] = user
+                    self._users[(user.get("userPrincipalName") or "").lower()] = user
+        return dict((k.lower(), self._users.get(k.lower())) for k in keys)
+
+    def user(self, key, field="user"):
+        """The Graph user a UPN or object id names; ValidationError when there is none."""
+        user = self.read_users([key]).get(key.lower()) if key else None
+        if user is None:
+            raise ValidationError(not_a_user(field, key), field=field)
+        return user
+
+    def lookup(self, key):
+        """``{"id", "userPrincipalName"}`` of the user a UPN or object id names, or None."""
+        user = self.read_users([key]).get(key.lower())
+        return {"id": user["id"], "userPrincipalName": user["userPrincipalName"]} if user else None
+
+    # -- Exchange ----------------------------------------------------------------------------------------------------
+
+    def mailbox(self, user):
+        """The user's mailbox as first read in this run (None when there was none then)."""
+        if user["id"] not in self._mailboxes:
+            self._mailboxes[user["id"]] = self.client.get_mailbox(user["id"])
+        return self._mailboxes[user["id"]]
+
+    def wait_for_mailbox(self, user, wait, timeout, sleep=time.sleep, clock=time.monotonic):
+        """``wait_for_mailbox`` starting from the read this run already made; keeps what it finds."""
+        mailbox, polls = wait_for_mailbox(self.client, user, wait, timeout, sleep, clock, mailbox=self.mailbox(user))
+        self._mailboxes[user["id"]] = mailbox
+        return mailbox, polls
+
+    def accepted_domains(self):
+        if self._domains is None:
+            self._domains = self.client.accepted_domains()
+        return self._domains
+
+    # -- addresses ---------------------------------------------------------------------------------------------------
+
+    def read_owners(self, addresses):
+        """Read who holds each address (those not read yet), one query per four addresses."""
+        missing = sorted(set(a.lower() for a in addresses) - set(self._holders))
+        if missing:
+            self._holders.update(address_holders(self.graph, missing))
+
+    def owners(self, addresses, except_id):
+        """Lower-case address -> "Display Name (upn)" of another user holding it (read once per run)."""
+        self.read_owners(addresses)
+        return owners_from(self._holders, addresses, except_id)
+
+    def claim(self, addresses, user):
+        """Note that this run gives ``addresses`` to ``user``. ValidationError when it gives one to someone else already."""
+        for address in addresses:
+            other = self._claims.get(address.lower())
+            if other is not None and other[0] != user["id"]:
+                raise ValidationError(
+                    "%s cannot get %s: this task gives it to %s as well. Give each address to one person." % (label(user), address, other[1]),
+                    field="aliases")
+        for address in addresses:
+            self._claims[address.lower()] = (user["id"], label(user))
 
 
 # --------------------------------------------------------------------------------------------------------------

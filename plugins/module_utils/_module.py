@@ -14,9 +14,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import copy
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _auth, _http, _validation
 from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphClient, GraphError
@@ -47,6 +49,21 @@ LIBRARIES = (
 MSAL_LIBRARY = (_auth.HAS_MSAL, "msal", _auth.MSAL_IMPORT_ERROR)
 
 
+class _AnsibleModule(AnsibleModule):
+    """AnsibleModule whose start-up log line leaves out ``items``: an item's own ``no_log`` options (a
+    password) are only known once the items are checked, after that line is written."""
+
+    def _log_invocation(self):
+        items = self.params.get("items")
+        if items is None:
+            return super(_AnsibleModule, self)._log_invocation()
+        self.params["items"] = "(%d items)" % len(items)
+        try:
+            return super(_AnsibleModule, self)._log_invocation()
+        finally:
+            self.params["items"] = items
+
+
 class ModuleBase:
     """What every module base shares: the AnsibleModule, one session with retry accounting, the
     Microsoft 365 token provider and Graph client (built on first use), and results and failures
@@ -55,7 +72,7 @@ class ModuleBase:
     error_types = (GraphError, _auth.AuthError, _validation.ValidationError)
 
     def __init__(self, argument_spec, libraries=LIBRARIES, mutually_exclusive=(), **kwargs):
-        self.module = AnsibleModule(argument_spec=argument_spec, mutually_exclusive=list(mutually_exclusive), **kwargs)
+        self.module = _AnsibleModule(argument_spec=argument_spec, mutually_exclusive=list(mutually_exclusive), **kwargs)
         self.params = self.module.params
         self.check_mode = self.module.check_mode
         self._session = None
@@ -137,9 +154,129 @@ class ModuleBase:
                 self.fail(ServiceUnreachable("Cannot reach the service after retrying: %s" % _safe(exc)))
             raise
 
+    # -- one person or many ---------------------------------------------------------------------------
+
+    def run_items(self, plan, item_spec, key, prefetch=None):
+        """Run a module for one object (its own options) or for a list of them (``items``).
+
+        ``plan(self, params)`` reads, validates and plans one object without writing and returns
+        ``(result, apply)``: ``apply`` is None when nothing is to change, else a function that makes the
+        calls and returns the final result. With ``items``, every item is first checked against
+        ``item_spec`` (bad options fail the task before any call), ``prefetch(self, params_list)`` may
+        read everyone's state with list queries, then every item is planned, and only then are the plans
+        applied: a person whose plan fails (bad input only visible against the tenant, a service error)
+        is reported in ``outcomes`` and the others go on. Items inherit the module's own options as
+        defaults (connection, shared settings) and override them with what they set.
+        """
+        items = self.params.get("items")
+        if items is None:
+            def single(m):
+                result, apply = plan(m, m.params)
+                if apply is not None and not m.check_mode:
+                    result = apply()
+                m.exit(**result)
+            return self.run(single)
+        params_list = self._item_params(items, item_spec, key)
+        outcomes = {}
+        pending = []
+        if prefetch is not None and params_list:
+            failure = self._guard(prefetch, self, params_list)
+            if isinstance(failure, dict) and failure.get("failed"):  # a list read failed: nobody can be planned
+                self._warn_retries()
+                failure.update(self.call_stats())
+                self.module.fail_json(**failure)
+        for params in params_list:
+            name = params[key].lower()
+            planned = self._guard(plan, self, params)
+            if isinstance(planned, dict):
+                outcomes[name] = planned
+                continue
+            result, apply = planned
+            outcomes[name] = result
+            if apply is not None and not self.check_mode:
+                pending.append((name, apply))
+        for name, apply in pending:
+            applied = self._guard(apply)
+            outcomes[name] = applied
+        self._exit_items(outcomes)
+
+    def _item_params(self, items, item_spec, key):
+        """Check every item before any call; items inherit the module's own options."""
+        spec = copy.deepcopy(item_spec)
+        for name, option in spec.items():
+            if name != key:
+                option.pop("default", None)
+                option.pop("required", None)
+        validator = ArgumentSpecValidator(spec)
+        out = []
+        seen = set()
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                self.module.fail_json(msg="items[%d] is not a dictionary of options." % index)
+            checked = validator.validate(item)
+            self.module.no_log_values.update(checked._no_log_values)
+            if checked.error_messages:
+                self.module.fail_json(msg="items[%d] (%s): %s" % (index, item.get(key, "?"), "; ".join(checked.error_messages)))
+            params = dict(self.params)
+            params.pop("items", None)
+            params.update(dict((k, val) for k, val in checked.validated_parameters.items() if k in spec and val is not None))
+            name = str(params[key]).lower()
+            if name in seen:
+                self.module.fail_json(msg="items lists %s twice; give each object once." % params[key])
+            seen.add(name)
+            out.append(params)
+        return out
+
+    def _guard(self, func, *args):
+        """``func(*args)``, or the failure of one item as a result dict (the other items go on)."""
+        try:
+            return func(*args)
+        except self.error_types + (ServiceUnreachable,) as exc:
+            return self._item_failure(exc)
+        except Exception as exc:
+            if _http.HAS_REQUESTS and isinstance(exc, _http.requests.RequestException):
+                return self._item_failure(ServiceUnreachable("Cannot reach the service after retrying: %s" % _safe(exc)))
+            raise
+
+    def _item_failure(self, error):
+        message, fields = self.describe(error)
+        failure = dict(fields, failed=True, changed=False, msg=message)
+        return failure
+
+    def _exit_items(self, outcomes):
+        failed = sorted(name for name, res in outcomes.items() if res.get("failed"))
+        result = dict(changed=any(res.get("changed") for res in outcomes.values()), outcomes=outcomes, failed_items=failed)
+        diffs = []
+        for name in sorted(outcomes):
+            diff = outcomes[name].pop("diff", None)
+            if diff is not None:
+                diffs.append(dict(diff, before_header=name, after_header=name))
+        if diffs:
+            result["diff"] = diffs
+        if failed and self.params.get("fail_on_item_error", True):
+            self._warn_retries()
+            result.update(self.call_stats())
+            self.module.fail_json(msg="%d of %d items failed: %s" % (len(failed), len(outcomes), "; ".join(
+                "%s: %s" % (name, outcomes[name]["msg"]) for name in failed)), **result)
+        self.exit(**result)
+
 
 class ServiceUnreachable(Exception):
     """Every retry of a request failed to connect or was reset."""
+
+
+ITEMS_SPEC = dict(
+    items=dict(type="list", elements="dict"),
+    fail_on_item_error=dict(type="bool", default=True),
+)
+
+
+def with_items(item_spec, key):
+    """The module's argument spec: its own options (``key`` optional there) plus ``items``."""
+    spec = copy.deepcopy(item_spec)
+    spec[key].pop("required", None)
+    spec.update(ITEMS_SPEC)
+    return spec
 
 
 class M365Module(ModuleBase):

@@ -19,6 +19,8 @@ from ansible_collections.practiceprotect.m365.plugins.module_utils import _valid
 from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectError, sql_string
 
 FIELDS = (("display_name", "DisplayName"), ("mail", "Mail"), ("mobile_number", "MobileNumber"))
+USER_COLUMNS = "ID, Username, DisplayName, Email, MobileNumber, SourceDsType, Status"
+QUERY_CHUNK = 50  # people per Redrock query and per DirectoryServiceQuery
 # Redrock User columns for the same fields.
 ROW_FIELDS = {"DisplayName": "DisplayName", "Mail": "Email", "MobileNumber": "MobileNumber"}
 PROXY_ATTRIBUTE = "proxyAddresses"
@@ -159,12 +161,54 @@ def find_user_query(name, by_email=False):
     where = "lower(Username) = lower(%s)" % sql_string(name)
     if by_email:
         where = "%s OR lower(Email) = lower(%s)" % (where, sql_string(name))
-    return "SELECT ID, Username, DisplayName, Email, MobileNumber, SourceDsType, Status FROM User WHERE %s ORDER BY Username" % where
+    return "SELECT %s FROM User WHERE %s ORDER BY Username" % (USER_COLUMNS, where)
+
+
+def find_users_query(names, emails=()):
+    """Redrock SQL for the users with these login names, and (source-directory users) these e-mail addresses.
+
+    The values are compared in lower case, each quoted as an SQL string literal (single quotes doubled).
+    """
+    clauses = ["lower(Username) IN (%s)" % ", ".join(sql_string(n.lower()) for n in names)]
+    if emails:
+        clauses.append("lower(Email) IN (%s)" % ", ".join(sql_string(e.lower()) for e in emails))
+    return "SELECT %s FROM User WHERE %s ORDER BY Username" % (USER_COLUMNS, " OR ".join(clauses))
 
 
 def directory_filter(name):
     """DirectoryServiceQuery user filter: the user whose UPN (SystemName) or e-mail is ``name``."""
-    return '{"_and":[{"_or":[{"SystemName":%s},{"EMail":%s}]},{"ObjectType":"user"}]}' % (_json_str(name), _json_str(name))
+    return directory_filter_many([name])
+
+
+def directory_filter_many(names):
+    """DirectoryServiceQuery user filter: the users whose UPN (SystemName) or e-mail is one of ``names``."""
+    either = ",".join('{"SystemName":%s},{"EMail":%s}' % (_json_str(n), _json_str(n)) for n in names)
+    return '{"_and":[{"_or":[%s]},{"ObjectType":"user"}]}' % either
+
+
+def pick_user(rows, name, by_email=False):
+    """The row of the user ``name`` names among Redrock rows: the login name first, else (``by_email``) the e-mail
+    address; rows in Username order, as the queries sort them. None when no row matches."""
+    lowered = name.lower()
+    exact = [r for r in rows if (r.get("Username") or "").lower() == lowered]
+    by_mail = [r for r in rows if by_email and (r.get("Email") or "").lower() == lowered]
+    found = sorted(exact, key=_username) or sorted(by_mail, key=_username)
+    return found[0] if found else None
+
+
+def _username(row):
+    return row.get("Username") or ""
+
+
+def pick_directory_user(rows, name):
+    """The first source-directory (not cloud-directory) row whose UPN or e-mail address is ``name``, or None."""
+    lowered = name.lower()
+    for row in rows:
+        if row.get("ServiceType") == "CDS":
+            continue
+        if (row.get("SystemName") or "").lower() == lowered or (row.get("EMail") or "").lower() == lowered:
+            return row
+    return None
 
 
 def _json_str(value):
@@ -301,3 +345,115 @@ def apply(client, plan):
         client.call(call["endpoint"], body)
         user_id = user_id or body.get("ID") or (body.get("Users") or [None])[0]
     return user_id
+
+
+class PPUserService:
+    """What pp_user reads, kept for the module run so a task for many people reads each thing once.
+
+    The users with one Redrock query per 50 people (``lower(Username) IN (...)``, and ``lower(Email) IN (...)`` for
+    source-directory people), the login suffixes, the attribute columns and the directory services once, and the
+    source-directory users to invite with one DirectoryServiceQuery per 50 people. Attribute values (GetColumns) are
+    read per person: there is no documented call that reads several users' values.
+    """
+
+    def __init__(self, client):
+        self.client = client
+        self._rows = {}            # user ID -> Redrock User row
+        self._names = set()        # lower-case login names read
+        self._emails = set()       # lower-case e-mail addresses read
+        self._suffixes = None
+        self._columns = None
+        self._services = None
+        self._directory = {}       # (lower-case directory choice or "", lower-case name) -> row or None
+
+    def login_suffixes(self):
+        if self._suffixes is None:
+            self._suffixes = self.client.login_suffixes()
+        return self._suffixes
+
+    def columns(self):
+        if self._columns is None:
+            self._columns = self.client.columns()
+        return self._columns
+
+    def directory_services(self):
+        if self._services is None:
+            self._services = self.client.directory_services()
+        return self._services
+
+    def read(self, specs):
+        """Read the Redrock rows of every spec's user not read yet (by login name; by e-mail too for source: directory)."""
+        wanted = []
+        for spec in specs:
+            name = spec["name"].lower()
+            by_email = spec["source"] == "directory"
+            if name not in self._names or (by_email and name not in self._emails):
+                wanted.append((name, by_email))
+        wanted = sorted(set(wanted))
+        for offset in range(0, len(wanted), QUERY_CHUNK):
+            chunk = wanted[offset:offset + QUERY_CHUNK]
+            names = sorted(set(name for name, _ in chunk))
+            emails = sorted(set(name for name, by_email in chunk if by_email))
+            for row in self.client.query(find_users_query(names, emails)):
+                self._rows[row.get("ID")] = row
+            self._names.update(names)
+            self._emails.update(emails)
+
+    def current(self, spec):
+        """The Redrock User row of the spec's user, or None."""
+        self.read([spec])
+        return pick_user(list(self._rows.values()), spec["name"], by_email=spec["source"] == "directory")
+
+    def _services_for(self, directory):
+        services = [d for d in self.directory_services() if d.get("Service") != "CDS"]
+        if directory:
+            chosen = [d for d in services if (d.get("DisplayName") or "").lower() == directory.lower()]
+            if not chosen:
+                raise v.ValidationError("directory %s is not a source directory of this tenant. Source directories: %s." % (
+                    directory, ", ".join(d.get("DisplayName") or "?" for d in services) or "none"), field="directory")
+            services = chosen
+        if not services:
+            raise v.ValidationError("This Practice Protect tenant has no source directory to invite from; use source: cloud.", field="source")
+        return services
+
+    def read_directory(self, specs):
+        """Look up the source-directory users of ``specs`` (not read yet), one query per directory choice and 50 people."""
+        groups = {}
+        for spec in specs:
+            choice = (spec["directory"] or "").lower()
+            if (choice, spec["name"].lower()) not in self._directory:
+                groups.setdefault(choice, (spec["directory"], set()))[1].add(spec["name"].lower())
+        for choice, (directory, names) in sorted(groups.items()):
+            uuids = [d["directoryServiceUuid"] for d in self._services_for(directory)]
+            names = sorted(names)
+            for offset in range(0, len(names), QUERY_CHUNK):
+                chunk = names[offset:offset + QUERY_CHUNK]
+                result = self.client.call("directory_query", {"directoryServices": uuids, "user": directory_filter_many(chunk)}) or {}
+                rows = [item.get("Row") or {} for item in (result.get("User") or {}).get("Results") or []]
+                for name in chunk:
+                    self._directory[(choice, name)] = pick_directory_user(rows, name)
+
+    def directory_user(self, spec):
+        """The DirectoryServiceQuery row of the source-directory user to invite, or None. ValidationError for an unknown
+        O(directory) or a tenant without source directory."""
+        self._services_for(spec["directory"])
+        self.read_directory([spec])
+        return self._directory[((spec["directory"] or "").lower(), spec["name"].lower())]
+
+    def prefetch(self, specs):
+        """Read everything the plans of ``specs`` need with few calls (see the class)."""
+        present = [s for s in specs if s["state"] == "present"]
+        if any(s["source"] == "cloud" for s in present):
+            self.login_suffixes()
+        self.read(specs)
+        if any(s["attributes"] or s["proxy_addresses"] is not None for s in present):
+            self.columns()
+        inviting = [s for s in present if s["source"] == "directory" and self.current(s) is None]
+        valid = []
+        for spec in inviting:
+            try:
+                self._services_for(spec["directory"])
+                valid.append(spec)
+            except v.ValidationError:
+                pass  # reported when that person is planned
+        self.read_directory(valid)

@@ -33,7 +33,10 @@ FIELDS = (
     ("employee_id", "employeeId"),
     ("account_enabled", "accountEnabled"),
 )
-SELECT = ",".join(["id", "userPrincipalName", "mail", "assignedLicenses"] + [prop for _, prop in FIELDS])
+SELECT = ",".join(["id", "userPrincipalName", "mail", "assignedLicenses", "signInSessionsValidFromDateTime", "lastPasswordChangeDateTime"]
+                  + [prop for _, prop in FIELDS])
+MANAGER_EXPAND = "manager($select=id,userPrincipalName)"
+DELETED_LIST_FROM = 4  # from this many missing people on, list every deleted user once instead of one query each
 FILTER_CHUNK = 15  # values per ``in (...)`` clause
 MAX_LENGTHS = {"displayName": 256, "givenName": 64, "surname": 64, "mailNickname": 64, "jobTitle": 128, "department": 64,
                "companyName": 64, "officeLocation": 128, "employeeId": 16, "mobilePhone": 64}
@@ -80,6 +83,7 @@ def build_spec(params):
         "password": params.get("password"), "update_password": params.get("update_password") or "on_create",
         "force_change_password": params.get("force_change_password", True),
         "state": params.get("state") or "present", "restore_deleted": params.get("restore_deleted", True),
+        "revoke_sessions": bool(params.get("revoke_sessions")),
     }
 
 
@@ -149,7 +153,8 @@ def plan_user(spec, current, deleted, skus, manager_now=None, manager_target=Non
     ValidationError for problems only visible against the tenant (no free seat, usage location).
     """
     skus_by_id = dict((s["skuId"].lower(), s) for s in skus)
-    plan = {"upn": spec["upn"], "action": "none", "calls": [], "licenses_added": [], "licenses_removed": [], "password_set": False}
+    plan = {"upn": spec["upn"], "action": "none", "calls": [], "licenses_added": [], "licenses_removed": [], "password_set": False,
+            "sessions_revoked": False}
     if spec["state"] == "absent":
         if current:
             plan["action"] = "delete"
@@ -191,6 +196,13 @@ def plan_user(spec, current, deleted, skus, manager_now=None, manager_target=Non
             if plan["action"] == "none":
                 plan["action"] = "update"
         after.update(dict((k, val) for k, val in changes.items() if k != "passwordProfile"))
+
+    # Sessions: revoked after sign-in is blocked, once (see sessions_need_revoking).
+    if spec["revoke_sessions"] and current is not None and sessions_need_revoking(current):
+        plan["calls"].append({"op": "revoke", "method": "POST", "path": "users/%s/revokeSignInSessions" % target_id, "fields": []})
+        plan["sessions_revoked"] = True
+        if plan["action"] == "none":
+            plan["action"] = "update"
 
     # Licences: additive unless purge_licenses.
     wanted = v.resolve_skus(spec["licenses"], skus)
@@ -235,6 +247,32 @@ def plan_user(spec, current, deleted, skus, manager_now=None, manager_target=Non
     return plan
 
 
+def _instant(value):
+    """An ISO 8601 time from Graph as a comparable tuple (fractions and zone suffix ignored: Graph answers UTC)."""
+    if not value:
+        return None
+    text = str(value).replace("T", " ").rstrip("Z").split("+")[0].split(".")[0]
+    return tuple(int(part) for part in text.replace("-", " ").replace(":", " ").split())
+
+
+def sessions_need_revoking(user):
+    """Whether the user's sign-in sessions must be revoked.
+
+    While the account is enabled, sessions can always be issued, so they are revoked. Once it is
+    blocked, no new session can start: the sessions are safe when they were revoked after the last
+    password event (Entra also revokes sessions on a password change, and sets both times then). So a
+    re-run after a blocked-but-not-yet-revoked stop still revokes, and a finished offboarding does not
+    revoke again.
+    """
+    if user.get("accountEnabled", True):
+        return True
+    valid_from = _instant(user.get("signInSessionsValidFromDateTime"))
+    password_changed = _instant(user.get("lastPasswordChangeDateTime"))
+    if valid_from is None:
+        return True
+    return password_changed is not None and valid_from <= password_changed
+
+
 def public_calls(plan):
     """The plan as shown to people: method, path and field names, never values (passwords)."""
     return [{"op": c["op"], "method": c["method"], "path": "/" + c["path"], "fields": c.get("fields", [])} for c in plan["calls"]]
@@ -247,6 +285,8 @@ class UserService:
         self.graph = graph
         self._skus = None
         self._domains = None
+        self._users = {}    # lower-case UPN -> user, or None when read and not found
+        self._deleted = {}  # lower-case UPN -> latest soft-deleted user with it, or None
 
     def domains(self):
         if self._domains is None:
@@ -258,40 +298,88 @@ class UserService:
             self._skus = self.graph.list("subscribedSkus")
         return self._skus
 
-    def read(self, upns):
-        """Active users by UPN, with list queries (``in`` chunks), keyed by lower-case UPN."""
-        found = {}
+    def read(self, upns, with_manager=False):
+        """Active users by UPN, keyed by lower-case UPN, read with list queries (``in`` chunks of 15).
+
+        Users read once are kept, so a bulk run reads everyone in a few list calls (``prefetch``) and
+        each person's plan then costs nothing. ``with_manager`` expands each user's manager in the same
+        call (the key ``manager`` then holds ``{id, userPrincipalName}`` or None).
+        """
         upns = sorted(set(u.lower() for u in upns))
-        for offset in range(0, len(upns), FILTER_CHUNK):
-            chunk = upns[offset:offset + FILTER_CHUNK]
-            flt = "userPrincipalName in (%s)" % ",".join(odata_string(u) for u in chunk)
-            for user in self.graph.list("users", params={"$filter": flt, "$select": SELECT, "$top": "999"}):
-                found[user["userPrincipalName"].lower()] = user
-        return found
+        missing = [u for u in upns if u not in self._users or self._lacks_manager(u, with_manager)]
+        for offset in range(0, len(missing), FILTER_CHUNK):
+            chunk = missing[offset:offset + FILTER_CHUNK]
+            params = {"$filter": "userPrincipalName in (%s)" % ",".join(odata_string(u) for u in chunk), "$select": SELECT, "$top": "999"}
+            if with_manager:
+                params["$expand"] = MANAGER_EXPAND
+            for upn in chunk:
+                self._users[upn] = None
+            for user in self.graph.list("users", params=params):
+                if with_manager:
+                    manager = user.get("manager")
+                    user["manager"] = {"id": manager["id"], "userPrincipalName": manager.get("userPrincipalName")} if manager else None
+                self._users[user["userPrincipalName"].lower()] = user
+        return dict((u, self._users[u]) for u in upns if self._users.get(u) is not None)
+
+    def _lacks_manager(self, upn, with_manager):
+        user = self._users.get(upn)
+        return bool(with_manager and user is not None and "manager" not in user)
 
     def read_deleted(self, upns):
-        """Soft-deleted users whose original UPN is one of ``upns``.
+        """Soft-deleted users whose original UPN is one of ``upns``, the latest deleted of each.
 
-        Entra renames a deleted user's UPN to ``<id without dashes><upn>``; endswith needs an
-        advanced query (ConsistencyLevel: eventual and $count=true).
+        Entra renames a deleted user's UPN to ``<id without dashes><upn>``. For a few people, one
+        ``endswith`` query each (an advanced query: ConsistencyLevel eventual and $count=true); for
+        more, one paged list of every deleted user, matched here.
         """
-        found = {}
-        for upn in sorted(set(u.lower() for u in upns)):
-            items = self.graph.list("directory/deletedItems/microsoft.graph.user",
-                                    params={"$filter": "endswith(userPrincipalName,%s)" % odata_string(upn), "$count": "true",
-                                            "$select": SELECT + ",deletedDateTime"},
-                                    headers={"ConsistencyLevel": "eventual"})
+        upns = sorted(set(u.lower() for u in upns))
+        missing = [u for u in upns if u not in self._deleted]
+        if len(missing) >= DELETED_LIST_FROM:
+            items = self.graph.list("directory/deletedItems/microsoft.graph.user", params={"$select": SELECT + ",deletedDateTime", "$top": "999"})
+            self._remember_deleted(missing, items)
+        else:
+            for upn in missing:
+                items = self.graph.list("directory/deletedItems/microsoft.graph.user",
+                                        params={"$filter": "endswith(userPrincipalName,%s)" % odata_string(upn), "$count": "true",
+                                                "$select": SELECT + ",deletedDateTime"},
+                                        headers={"ConsistencyLevel": "eventual"})
+                self._remember_deleted([upn], items)
+        return dict((u, self._deleted[u]) for u in upns if self._deleted.get(u) is not None)
+
+    def _remember_deleted(self, upns, items):
+        for upn in upns:
             matches = [i for i in items if (i.get("userPrincipalName") or "").lower() == (i["id"].replace("-", "") + upn)]
-            if matches:
-                found[upn] = sorted(matches, key=lambda i: i.get("deletedDateTime") or "")[-1]
-        return found
+            self._deleted[upn] = sorted(matches, key=lambda i: i.get("deletedDateTime") or "")[-1] if matches else None
+
+    def prefetch(self, specs):
+        """Read everything the plans of ``specs`` need with list calls: the people (with their managers
+        when any spec names one), the managers, the deleted users to restore, the domains and SKUs."""
+        present = [s for s in specs if s["state"] == "present"]
+        with_manager = any(s["manager"] for s in present)
+        managers = [s["manager"] for s in present if s["manager"] and not v.is_guid(s["manager"])]
+        found = self.read([s["upn"] for s in specs] + managers, with_manager=with_manager)
+        self.read_deleted([s["upn"] for s in present if s["restore_deleted"] and s["upn"].lower() not in found])
+        if present:
+            self.domains()
+            self.skus()
 
     def resolve_user(self, key):
         """``{"id", "userPrincipalName"}`` of a user given by UPN or id, or None."""
+        if not v.is_guid(key):
+            user = self.read([key]).get(key.lower())
+            return {"id": user["id"], "userPrincipalName": user["userPrincipalName"]} if user else None
         return self.graph.get_or_none("users/%s" % quote_key(key), params={"$select": "id,userPrincipalName"})
 
-    def manager_of(self, user_id):
-        return self.graph.get_or_none("users/%s/manager" % user_id, params={"$select": "id,userPrincipalName"})
+    def manager_of(self, user):
+        """The current manager of ``user`` (a user read by ``read``), from the expanded read when there was one."""
+        if "manager" in user:
+            return user["manager"]
+        return self.graph.get_or_none("users/%s/manager" % user["id"], params={"$select": "id,userPrincipalName"})
+
+    def forget(self, upn):
+        """Drop a cached user after writing to it, so a later read sees the change."""
+        self._users.pop(upn.lower(), None)
+        self._deleted.pop(upn.lower(), None)
 
     def apply(self, plan):
         """Send the plan's calls in order; returns the id of the user."""
@@ -318,6 +406,9 @@ class UserService:
                 restored = self.graph.request("POST", path)
                 user_id = restored["id"]
                 lagging = True
+                continue
+            if call["op"] == "revoke":
+                self.graph.request("POST", path, lagging=lagging)
                 continue
             if call["op"] == "delete":
                 try:

@@ -21,18 +21,22 @@ description:
   - Aliases are additive by default. O(exclusive=true) removes the aliases that are not listed, but always keeps the
     primary address and the C(*.onmicrosoft.com) routing address; O(max_removals) guards it.
   - Addresses of other types (C(X500:), C(SIP:), C(SPO:)) are never touched.
+  - Many mailboxes in one task with O(items) - the users are read with Graph list queries, the accepted domains and the
+    owners of the new addresses once for everyone, and each person waits for their own mailbox (O(wait_for_mailbox)).
+    Two people of one task cannot be given the same address.
 author:
   - practiceprotect.m365 maintainers (@practiceprotect)
 extends_documentation_fragment:
   - practiceprotect.m365.m365_auth
   - practiceprotect.m365.attributes
   - practiceprotect.m365.attributes.ACTIONS
+  - practiceprotect.m365.items
 options:
   user:
     description:
       - UPN or object id of the user whose mailbox this is.
+      - Required unless O(items) is given.
     type: str
-    required: true
     aliases: [upn, user_principal_name]
   aliases:
     description:
@@ -116,6 +120,18 @@ EXAMPLES = r"""
     aliases: [j.citizen@northwindacct.com]
     state: absent
 
+- name: Aliases for several joiners in one task, each waiting for their own mailbox
+  practiceprotect.m365.m365_alias:
+    wait_for_mailbox: true
+    fail_on_item_error: false
+    items:
+      - user: jane.citizen@northwindacct.com
+        primary: jane@northwindacct.com
+        aliases: [jane.citizen@northwindacct.com, jc@northwindacct.com]
+      - user: oliver.brown@northwindacct.com
+        aliases: [oliver@northwindacct.com]
+  register: joiner_aliases
+
 - name: Addresses from the Practice Protect attribute form
   practiceprotect.m365.m365_alias:
     user: jane.citizen@northwindacct.com
@@ -168,6 +184,18 @@ mailbox_waits:
   description: How many times the task polled Exchange for the mailbox.
   returned: always
   type: int
+outcomes:
+  description:
+    - With O(items), each person's result keyed by the lower-case O(user), with the keys above (C(addresses_before),
+      C(addresses_after), C(primary), C(aliases), C(added), C(removed), C(plan), C(mailbox_waits), C(changed)), or C(failed)
+      and C(msg).
+  returned: with items
+  type: dict
+failed_items:
+  description: With O(items), the users whose plan or calls failed.
+  returned: with items
+  type: list
+  elements: str
 exchange_requests:
   description: How many requests the task sent to Exchange Online.
   returned: always
@@ -178,66 +206,110 @@ retries:
   type: int
 """
 
-from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365Module
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import with_items
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _addresses, _exchange
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
+
+ITEM_SPEC = dict(
+    user=dict(type="str", required=True, aliases=["upn", "user_principal_name"]),
+    aliases=dict(type="list", elements="str", default=[]),
+    primary=dict(type="str"),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    exclusive=dict(type="bool", default=False),
+    max_removals=dict(type="int", default=10),
+    wait_for_mailbox=dict(type="bool", default=False),
+    wait_timeout=dict(type="int", default=900),
+)
 
 
 def main():
-    m = M365Module(
-        argument_spec=dict(
-            user=dict(type="str", required=True, aliases=["upn", "user_principal_name"]),
-            aliases=dict(type="list", elements="str", default=[]),
-            primary=dict(type="str"),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            exclusive=dict(type="bool", default=False),
-            max_removals=dict(type="int", default=10),
-            wait_for_mailbox=dict(type="bool", default=False),
-            wait_timeout=dict(type="int", default=900),
-        ),
+    m = _exchange.ExchangeModule(
+        argument_spec=with_items(ITEM_SPEC, "user"),
+        required_one_of=[("user", "items")],
+        mutually_exclusive=[("user", "items")],
         supports_check_mode=True,
     )
-    _exchange.run(m, run)
+    m.run_items(plan, ITEM_SPEC, "user", prefetch=prefetch)
 
 
-def run(m):
-    p = m.params
+def service(m):
+    """One ExchangeService per module run: what it reads once serves every person of the task."""
+    if getattr(m, "exchange_service", None) is None:
+        m.exchange_service = _exchange.ExchangeService(m.graph, m.exchange)
+    return m.exchange_service
+
+
+def prefetch(m, params_list):
+    """Everyone's user (Graph list queries), mailbox, the accepted domains and the owners of every address to add."""
+    specs = [spec for spec in (_spec(p) for p in params_list) if spec is not None]
+    svc = service(m)
+    users = svc.read_users([spec["user"] for spec in specs])
+    mailboxes = {}
+    for spec in specs:
+        user = users.get(spec["user"].lower())
+        if user is not None:
+            mailboxes[spec["user"].lower()] = svc.mailbox(user)
+    present = [spec for spec in specs if spec["state"] == "present"]
+    if present:
+        accepted = svc.accepted_domains()
+        adding = []
+        for spec in present:
+            mailbox = mailboxes.get(spec["user"].lower())
+            if mailbox is not None:
+                adding += _addresses.on_accepted_domains(_addresses.new_addresses(spec, mailbox.get("EmailAddresses") or []), accepted)
+        svc.read_owners(adding)
+
+
+def _spec(params):
+    try:
+        return _addresses.build_alias_spec(params)
+    except v.ValidationError:
+        return None  # reported when that person is planned
+
+
+def plan(m, p):
+    """Read and plan one mailbox's addresses; returns ``(result, apply)``."""
     spec = _addresses.build_alias_spec(p)
-    exo = _exchange.client_for(m)
-    user = _exchange.resolve_user(m.graph, spec["user"])
-    mailbox, polls = _exchange.wait_for_mailbox(exo, user, p["wait_for_mailbox"], p["wait_timeout"])
+    svc = service(m)
+    user = svc.user(spec["user"])
+    mailbox, polls = svc.wait_for_mailbox(user, p["wait_for_mailbox"], p["wait_timeout"])
     current = mailbox.get("EmailAddresses") or []
-    accepted = exo.accepted_domains() if spec["state"] == "present" else []
-    adding = _addresses.new_addresses(spec, current)
-    owners = _exchange.address_owners(m.graph, adding, user["id"]) if adding else {}
-    plan = _addresses.plan_aliases(spec, current, accepted, owners, _exchange.label(user))
-    after = plan["after"]
-    if plan["calls"] and not m.check_mode:
-        for call in plan["calls"]:
-            params = {"Identity": user["id"]}
-            params.update(call["parameters"])
-            exo.invoke(call["cmdlet"], params)
-        read_back = exo.get_mailbox(user["id"])
+    accepted = svc.accepted_domains() if spec["state"] == "present" else []
+    adding = _addresses.on_accepted_domains(_addresses.new_addresses(spec, current), accepted)
+    owners = svc.owners(adding, user["id"]) if adding else {}
+    planned = _addresses.plan_aliases(spec, current, accepted, owners, _exchange.label(user))
+    svc.claim(planned["added"], user)  # two people of one task cannot get the same address
+    for call in planned["calls"]:
+        parameters = {"Identity": user["id"]}
+        parameters.update(call["parameters"])
+        call["parameters"] = parameters
+
+    def result_of(after):
+        result = dict(
+            changed=bool(planned["calls"]),
+            addresses_before=planned["before"]["email_addresses"],
+            addresses_after=after["email_addresses"],
+            primary=after["primary"],
+            aliases=after["aliases"],
+            added=planned["added"],
+            removed=planned["removed"],
+            plan=_exchange.public_calls(planned["calls"]),
+            mailbox_waits=polls,
+        )
+        if m.module._diff:
+            result["diff"] = {"before": planned["before"], "after": after}
+        return result
+
+    def apply():
+        after = planned["after"]
+        for call in planned["calls"]:
+            svc.client.invoke(call["cmdlet"], call["parameters"])
+        read_back = svc.client.get_mailbox(user["id"])
         if read_back is not None:
             after = _addresses.address_view(read_back.get("EmailAddresses") or [])
-    for call in plan["calls"]:
-        call["parameters"]["Identity"] = user["id"]
-    result = dict(
-        changed=bool(plan["calls"]),
-        addresses_before=plan["before"]["email_addresses"],
-        addresses_after=after["email_addresses"],
-        primary=after["primary"],
-        aliases=after["aliases"],
-        added=plan["added"],
-        removed=plan["removed"],
-        plan=_exchange.public_calls(plan["calls"]),
-        mailbox_waits=polls,
-        exchange_requests=exo.requests_sent,
-    )
-    if m.module._diff:
-        result["diff"] = {"before": plan["before"], "after": after}
-    for warning in exo.warnings:
-        m.module.warn("Exchange Online: %s" % warning)
-    m.exit(**result)
+        return result_of(after)
+
+    return result_of(planned["after"]), (apply if planned["calls"] else None)
 
 
 if __name__ == "__main__":

@@ -21,18 +21,21 @@ description:
     everyone not listed, guarded by O(max_removals).
   - Writes go through the Exchange Online admin API, the endpoint Microsoft's ExchangeOnlineManagement PowerShell module
     uses. Microsoft does not document that endpoint.
+  - Many mailboxes in one task with O(items) - the users and everyone given or losing full access are read with Graph
+    list queries once for all; each mailbox, its permissions and a conversion are still read and waited for one by one.
 author:
   - practiceprotect.m365 maintainers (@practiceprotect)
 extends_documentation_fragment:
   - practiceprotect.m365.m365_auth
   - practiceprotect.m365.attributes
   - practiceprotect.m365.attributes.ACTIONS
+  - practiceprotect.m365.items
 options:
   user:
     description:
       - UPN or object id of the user whose mailbox this is.
+      - Required unless O(items) is given.
     type: str
-    required: true
     aliases: [upn, user_principal_name]
   type:
     description:
@@ -111,6 +114,19 @@ EXAMPLES = r"""
     licenses: []
     purge_licenses: true
 
+- name: Several leavers in one task - shared, hidden, and their manager gets full access
+  practiceprotect.m365.m365_mailbox:
+    type: shared
+    hidden_from_address_lists: true
+    fail_on_item_error: false
+    items:
+      - user: tom.baker@northwindacct.com
+        full_access: [sarah.jones@northwindacct.com]
+      - user: priya.patel@northwindacct.com
+        full_access: [sarah.jones@northwindacct.com]
+        forwarding_address: sarah.jones@northwindacct.com
+  register: leavers
+
 - name: Stop forwarding
   practiceprotect.m365.m365_mailbox:
     user: tom.baker@northwindacct.com
@@ -165,6 +181,18 @@ mailbox_waits:
   description: How many times the task polled Exchange for the mailbox.
   returned: always
   type: int
+outcomes:
+  description:
+    - With O(items), each person's result keyed by the lower-case O(user), with the keys above (C(mailbox), C(converted),
+      C(full_access_granted), C(full_access_removed), C(plan), C(conversion_waits), C(mailbox_waits), C(changed)), or
+      C(failed) and C(msg).
+  returned: with items
+  type: dict
+failed_items:
+  description: With O(items), the users whose plan or calls failed.
+  returned: with items
+  type: list
+  elements: str
 exchange_requests:
   description: How many requests the task sent to Exchange Online.
   returned: always
@@ -175,70 +203,99 @@ retries:
   type: int
 """
 
-from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365Module
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import with_items
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _exchange
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
+
+ITEM_SPEC = dict(
+    user=dict(type="str", required=True, aliases=["upn", "user_principal_name"]),
+    type=dict(type="str", choices=["shared", "regular"]),
+    forwarding_address=dict(type="str"),
+    forwarding_keep_copy=dict(type="bool"),
+    hidden_from_address_lists=dict(type="bool"),
+    full_access=dict(type="list", elements="str"),
+    full_access_remove=dict(type="list", elements="str"),
+    full_access_exclusive=dict(type="bool", default=False),
+    max_removals=dict(type="int", default=10),
+    auto_mapping=dict(type="bool", default=True),
+    wait_for_mailbox=dict(type="bool", default=False),
+    wait_timeout=dict(type="int", default=900),
+)
 
 
 def main():
-    m = M365Module(
-        argument_spec=dict(
-            user=dict(type="str", required=True, aliases=["upn", "user_principal_name"]),
-            type=dict(type="str", choices=["shared", "regular"]),
-            forwarding_address=dict(type="str"),
-            forwarding_keep_copy=dict(type="bool"),
-            hidden_from_address_lists=dict(type="bool"),
-            full_access=dict(type="list", elements="str"),
-            full_access_remove=dict(type="list", elements="str"),
-            full_access_exclusive=dict(type="bool", default=False),
-            max_removals=dict(type="int", default=10),
-            auto_mapping=dict(type="bool", default=True),
-            wait_for_mailbox=dict(type="bool", default=False),
-            wait_timeout=dict(type="int", default=900),
-        ),
+    m = _exchange.ExchangeModule(
+        argument_spec=with_items(ITEM_SPEC, "user"),
+        required_one_of=[("user", "items")],
+        mutually_exclusive=[("user", "items")],
         supports_check_mode=True,
     )
-    _exchange.run(m, run)
+    m.run_items(plan, ITEM_SPEC, "user", prefetch=prefetch)
 
 
-def run(m):
-    p = m.params
+def service(m):
+    """One ExchangeService per module run: what it reads once serves every person of the task."""
+    if getattr(m, "exchange_service", None) is None:
+        m.exchange_service = _exchange.ExchangeService(m.graph, m.exchange)
+    return m.exchange_service
+
+
+def prefetch(m, params_list):
+    """Everyone's user and the users given or losing full access (Graph list queries), then each mailbox."""
+    specs = [spec for spec in (_spec(p) for p in params_list) if spec is not None]
+    svc = service(m)
+    users = svc.read_users([spec["user"] for spec in specs] + [key for spec in specs for key in spec["grant"] + spec["revoke"]])
+    for spec in specs:
+        owner = users.get(spec["user"].lower())
+        if owner is not None:
+            svc.mailbox(owner)
+
+
+def _spec(params):
+    try:
+        return _exchange.build_mailbox_spec(params)
+    except v.ValidationError:
+        return None  # reported when that person is planned
+
+
+def plan(m, p):
+    """Read and plan one mailbox; returns ``(result, apply)``."""
     spec = _exchange.build_mailbox_spec(p)
-    exo = _exchange.client_for(m)
-    owner = _exchange.resolve_user(m.graph, spec["user"])
-    mailbox, polls = _exchange.wait_for_mailbox(exo, owner, p["wait_for_mailbox"], p["wait_timeout"])
+    svc = service(m)
+    exo = svc.client
+    svc.read_users([spec["user"]] + spec["grant"] + spec["revoke"])  # one query (none after prefetch)
+    owner = svc.user(spec["user"])
+    mailbox, polls = svc.wait_for_mailbox(owner, p["wait_for_mailbox"], p["wait_timeout"])
     full_access = exo.full_access(owner["id"]) if spec["permissions"] else None
-    trustees = {}
-    for key in spec["grant"] + spec["revoke"]:
-        trustees[key.lower()] = _exchange.lookup_user(m.graph, key)
-    plan = _exchange.plan_mailbox(spec, mailbox, full_access, trustees, owner)
-    after = plan["after"]
-    converted = False
-    waits = 0
-    if plan["calls"] and not m.check_mode:
-        for call in plan["calls"]:
+    trustees = dict((key.lower(), svc.lookup(key)) for key in spec["grant"] + spec["revoke"])
+    planned = _exchange.plan_mailbox(spec, mailbox, full_access, trustees, owner)
+
+    def result_of(after, converted=False, waits=0):
+        result = dict(
+            changed=bool(planned["calls"]),
+            mailbox=after,
+            converted=converted,
+            full_access_granted=planned["granted"],
+            full_access_removed=planned["revoked"],
+            plan=_exchange.public_calls(planned["calls"]),
+            conversion_waits=waits,
+            mailbox_waits=polls,
+        )
+        if m.module._diff:
+            result["diff"] = {"before": planned["before"], "after": after}
+        return result
+
+    def apply():
+        for call in planned["calls"]:
             exo.invoke(call["cmdlet"], call["parameters"])
-        if plan["conversion"]:
-            mailbox, waits = _exchange.wait_for_type(exo, owner["id"], plan["conversion"], p["wait_timeout"])
-            converted = True
+        if planned["conversion"]:
+            now, waits = _exchange.wait_for_type(exo, owner["id"], planned["conversion"], p["wait_timeout"])
         else:
-            mailbox = exo.get_mailbox(owner["id"]) or mailbox
-        after = _exchange.mailbox_view(mailbox, exo.full_access(owner["id"]) if spec["permissions"] else None)
-    result = dict(
-        changed=bool(plan["calls"]),
-        mailbox=after,
-        converted=converted,
-        full_access_granted=plan["granted"],
-        full_access_removed=plan["revoked"],
-        plan=_exchange.public_calls(plan["calls"]),
-        conversion_waits=waits,
-        mailbox_waits=polls,
-        exchange_requests=exo.requests_sent,
-    )
-    if m.module._diff:
-        result["diff"] = {"before": plan["before"], "after": after}
-    for warning in exo.warnings:
-        m.module.warn("Exchange Online: %s" % warning)
-    m.exit(**result)
+            now, waits = exo.get_mailbox(owner["id"]) or mailbox, 0
+        after = _exchange.mailbox_view(now, exo.full_access(owner["id"]) if spec["permissions"] else None)
+        return result_of(after, converted=bool(planned["conversion"]), waits=waits)
+
+    return result_of(planned["after"]), (apply if planned["calls"] else None)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ module: m365_user
 short_description: Create, update, disable, delete and restore Microsoft 365 users
 version_added: 0.1.0
 description:
-  - Manages one Microsoft 365 (Entra ID) user through Microsoft Graph, idempotently.
+  - Manages a Microsoft 365 (Entra ID) user through Microsoft Graph, idempotently; or many users in one
+    task with O(items), read with list queries and planned together.
   - Creates the user if no user has the UPN; restores a soft-deleted user with that UPN instead of
     creating a duplicate (O(restore_deleted)); adopts an existing account without recreating it.
   - Checks every input before the first write, against the tenant where needed (verified domain,
@@ -24,12 +25,13 @@ extends_documentation_fragment:
   - practiceprotect.m365.m365_auth
   - practiceprotect.m365.attributes
   - practiceprotect.m365.attributes.ACTIONS
+  - practiceprotect.m365.items
 options:
   user_principal_name:
     description:
       - Sign-in name of the user, C(name@domain). The domain must be verified in the tenant.
+      - Required unless O(items) is given.
     type: str
-    required: true
     aliases: [upn]
   state:
     description:
@@ -90,6 +92,15 @@ options:
     description:
       - Whether the user can sign in. V(false) blocks sign-in (the first step of offboarding). New users are enabled unless set.
     type: bool
+  revoke_sessions:
+    description:
+      - Revoke the user's sign-in sessions and refresh tokens (offboarding), after O(account_enabled=false) is applied.
+      - Revokes while the account is enabled, and for a blocked account only when its sessions were not revoked since
+        the last password change; so a finished offboarding does not revoke again, and a run stopped between
+        blocking and revoking still revokes when run again.
+      - Needs C(User.RevokeSessions.All) (or C(User.ReadWrite.All)).
+    type: bool
+    default: false
   licenses:
     description:
       - Licences to hold, as SKU part numbers (V(O365_BUSINESS_PREMIUM)) or skuId GUIDs.
@@ -167,6 +178,27 @@ EXAMPLES = r"""
     licenses: []
     purge_licenses: true
 
+- name: Block sign-in and revoke the sessions of a leaver
+  practiceprotect.m365.m365_user:
+    user_principal_name: tom.baker@northwindacct.com
+    account_enabled: false
+    revoke_sessions: true
+
+- name: Many joiners in one task, read with list queries and planned together
+  practiceprotect.m365.m365_user:
+    usage_location: AU
+    licenses: [O365_BUSINESS_PREMIUM]
+    fail_on_item_error: false
+    items:
+      - user_principal_name: jane.citizen@northwindacct.com
+        given_name: Jane
+        surname: Citizen
+      - user_principal_name: oliver.brown@northwindacct.com
+        given_name: Oliver
+        surname: Brown
+        licenses: [O365_BUSINESS_ESSENTIALS]
+  register: joiners
+
 - name: Soft-delete a user (restorable for 30 days; running state=present again restores it)
   practiceprotect.m365.m365_user:
     user_principal_name: tom.baker@northwindacct.com
@@ -218,6 +250,21 @@ licenses_removed:
   returned: always
   type: list
   elements: str
+sessions_revoked:
+  description: Whether the task revoked (or would revoke) the user's sign-in sessions.
+  returned: always
+  type: bool
+outcomes:
+  description:
+    - With O(items), each person's result keyed by lower-case UPN, with the keys above (C(user), C(action), C(plan),
+      C(licenses_added), C(licenses_removed), C(sessions_revoked), C(changed)), or C(failed) and C(msg).
+  returned: with items
+  type: dict
+failed_items:
+  description: With O(items), the UPNs whose plan or calls failed.
+  returned: with items
+  type: list
+  elements: str
 password:
   description: The generated password. Only with O(return_password=true) and when this task created the user with a generated password.
   returned: when requested
@@ -236,55 +283,81 @@ replication_waits:
   type: int
 """
 
-from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365Module
+import copy
+
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365Module, with_items
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _users
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
+
+ITEM_SPEC = dict(
+    user_principal_name=dict(type="str", required=True, aliases=["upn"]),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    display_name=dict(type="str"),
+    given_name=dict(type="str"),
+    surname=dict(type="str"),
+    mail_nickname=dict(type="str"),
+    job_title=dict(type="str"),
+    department=dict(type="str"),
+    company_name=dict(type="str"),
+    office_location=dict(type="str"),
+    mobile_phone=dict(type="str"),
+    business_phone=dict(type="str"),
+    phone_region=dict(type="str"),
+    usage_location=dict(type="str"),
+    other_mails=dict(type="list", elements="str"),
+    employee_id=dict(type="str"),
+    manager=dict(type="str"),
+    account_enabled=dict(type="bool"),
+    revoke_sessions=dict(type="bool", default=False),
+    licenses=dict(type="list", elements="str", default=[]),
+    purge_licenses=dict(type="bool", default=False),
+    password=dict(type="str", no_log=True),
+    update_password=dict(type="str", default="on_create", choices=["on_create", "always"], no_log=False),
+    force_change_password=dict(type="bool", default=True, no_log=False),
+    return_password=dict(type="bool", default=False, no_log=False),
+    restore_deleted=dict(type="bool", default=True),
+    replication_timeout=dict(type="int", default=120),
+)
 
 
 def main():
     m = M365Module(
-        argument_spec=dict(
-            user_principal_name=dict(type="str", required=True, aliases=["upn"]),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            display_name=dict(type="str"),
-            given_name=dict(type="str"),
-            surname=dict(type="str"),
-            mail_nickname=dict(type="str"),
-            job_title=dict(type="str"),
-            department=dict(type="str"),
-            company_name=dict(type="str"),
-            office_location=dict(type="str"),
-            mobile_phone=dict(type="str"),
-            business_phone=dict(type="str"),
-            phone_region=dict(type="str"),
-            usage_location=dict(type="str"),
-            other_mails=dict(type="list", elements="str"),
-            employee_id=dict(type="str"),
-            manager=dict(type="str"),
-            account_enabled=dict(type="bool"),
-            licenses=dict(type="list", elements="str", default=[]),
-            purge_licenses=dict(type="bool", default=False),
-            password=dict(type="str", no_log=True),
-            update_password=dict(type="str", default="on_create", choices=["on_create", "always"], no_log=False),
-            force_change_password=dict(type="bool", default=True, no_log=False),
-            return_password=dict(type="bool", default=False, no_log=False),
-            restore_deleted=dict(type="bool", default=True),
-            replication_timeout=dict(type="int", default=120),
-        ),
+        argument_spec=with_items(ITEM_SPEC, "user_principal_name"),
+        required_one_of=[("user_principal_name", "items")],
+        mutually_exclusive=[("user_principal_name", "items")],
         supports_check_mode=True,
     )
-    m.run(run)
+    m.run_items(plan, ITEM_SPEC, "user_principal_name", prefetch=prefetch)
 
 
-def run(m):
-    p = m.params
+def service(m):
+    """One UserService per module run: what it reads once serves every person of the task."""
+    if getattr(m, "user_service", None) is None:
+        m.user_service = _users.UserService(m.graph)
+    return m.user_service
+
+
+def prefetch(m, params_list):
+    service(m).prefetch([_users.build_spec(p) for p in params_list if _valid(p)])
+
+
+def _valid(params):
+    try:
+        _users.build_spec(params)
+        return True
+    except v.ValidationError:
+        return False  # reported when that person is planned
+
+
+def plan(m, p):
+    """Read and plan one person; returns ``(result, apply)``."""
     spec = _users.build_spec(p)
-    svc = _users.UserService(m.graph)
+    svc = service(m)
     upn = spec["upn"].lower()
     present = spec["state"] == "present"
     if present:
         v.check_domain_verified(spec["domain"], svc.domains())
-    current = svc.read([upn]).get(upn)
+    current = svc.read([upn], with_manager=bool(present and spec["manager"])).get(upn)
     deleted = None
     if present and current is None and spec["restore_deleted"]:
         deleted = svc.read_deleted([upn]).get(upn)
@@ -295,39 +368,55 @@ def run(m):
         if manager_target is None:
             raise v.ValidationError("manager %s is not a user in this tenant." % spec["manager"], field="manager")
         if current:
-            manager_now = svc.manager_of(current["id"])
+            manager_now = svc.manager_of(current)
+    skus_before = copy.deepcopy(skus)
 
-    def make_plan(cur, dele, mgr_now):
-        return _users.plan_user(spec, cur, dele, skus, mgr_now, manager_target, m.params["graph_url"])
+    def make_plan(cur, dele, mgr_now, seats):
+        return _users.plan_user(spec, cur, dele, seats, mgr_now, manager_target, p["graph_url"])
 
-    plan = make_plan(current, deleted, manager_now)
-    if not m.check_mode and plan["calls"]:
+    first = make_plan(current, deleted, manager_now, skus)
+    _reserve_seats(skus, first)  # the next person of the task sees the seats this one takes
+
+    def result_of(done):
+        result = dict(
+            changed=bool(done["calls"]),
+            action=done["action"],
+            plan=_users.public_calls(done),
+            user=done["after"] if present else done["before"],
+            licenses_added=done["licenses_added"],
+            licenses_removed=done["licenses_removed"],
+            sessions_revoked=done["sessions_revoked"],
+        )
+        if m.module._diff:
+            result["diff"] = {"before": done["before"], "after": done["after"]}
+        if p["return_password"] and done.get("password_generated") and not m.check_mode:
+            result["password"] = done["password"]
+        return result
+
+    def apply():
+        done = first
         try:
-            user_id = svc.apply(plan)
+            user_id = svc.apply(done)
         except _users.UserAppeared as appeared:
             # The user exists although the read did not show it (replication lag or a retried
             # create): plan again against it, so nothing is created twice.
             spec["password"] = spec["password"] if spec["update_password"] == "always" else None
-            current = m.graph.get("users/%s" % appeared.user_id, params={"$select": _users.SELECT}, lagging=True)
-            manager_now = svc.manager_of(current["id"]) if manager_target else None
-            first = plan
-            plan = make_plan(current, None, manager_now)
-            plan["action"] = first["action"]
-            user_id = svc.apply(plan) if plan["calls"] else current["id"]
-        plan["after"]["id"] = user_id
-    result = dict(
-        changed=bool(plan["calls"]),
-        action=plan["action"],
-        plan=_users.public_calls(plan),
-        user=plan["after"] if present else plan["before"],
-        licenses_added=plan["licenses_added"],
-        licenses_removed=plan["licenses_removed"],
-    )
-    if m.module._diff:
-        result["diff"] = {"before": plan["before"], "after": plan["after"]}
-    if p["return_password"] and plan.get("password_generated") and not m.check_mode:
-        result["password"] = plan["password"]
-    m.exit(**result)
+            found = m.graph.get("users/%s" % appeared.user_id, params={"$select": _users.SELECT}, lagging=True)
+            mgr_now = svc.manager_of(found) if manager_target else None
+            done = make_plan(found, None, mgr_now, skus_before)
+            done["action"] = first["action"]
+            user_id = svc.apply(done) if done["calls"] else found["id"]
+        svc.forget(upn)
+        done["after"]["id"] = user_id
+        return result_of(done)
+
+    return result_of(first), (apply if first["calls"] else None)
+
+
+def _reserve_seats(skus, planned):
+    by_part = dict((s["skuPartNumber"], s) for s in skus)
+    for name in planned["licenses_added"]:
+        by_part[name]["consumedUnits"] = int(by_part[name].get("consumedUnits", 0)) + 1
 
 
 if __name__ == "__main__":

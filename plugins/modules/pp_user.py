@@ -21,19 +21,22 @@ description:
   - Sets additional attributes (for example the C(proxyAddresses) attribute that outbound provisioning turns into the
     user's Microsoft 365 e-mail addresses), merged with the ones the user already has; attributes not listed are kept.
   - Checks every input before the first write, reads the current state, plans the exact calls, and in check mode stops there.
+  - Many users in one task with O(items) - the users are read with one Redrock query per 50 people, the login suffixes,
+    attribute columns and source directories once, and the source-directory users to invite with one query.
 author:
   - practiceprotect.m365 maintainers (@practiceprotect)
 extends_documentation_fragment:
   - practiceprotect.m365.practice_protect_auth
   - practiceprotect.m365.attributes
   - practiceprotect.m365.attributes.ACTIONS
+  - practiceprotect.m365.items
 options:
   name:
     description:
       - For O(source=cloud), the login name, C(login@suffix); the suffix must be a login suffix (alias) of the tenant.
       - For O(source=directory), the user's e-mail address or UPN in the source directory.
+      - Required unless O(items) is given.
     type: str
-    required: true
     aliases: [login_name]
   source:
     description:
@@ -85,6 +88,7 @@ options:
   return_password:
     description:
       - Return a generated password as RV(password). Set C(no_log) on the task when you use this.
+      - With O(items), each new user's generated password is returned in its entry of RV(outcomes).
     type: bool
     default: false
   attributes:
@@ -135,6 +139,22 @@ EXAMPLES = r"""
   register: sam
   no_log: true
 
+- name: Several federated joiners in one task, their generated passwords kept for the welcome mails
+  practiceprotect.m365.pp_user:
+    phone_region: AU
+    return_password: true
+    fail_on_item_error: false
+    items:
+      - name: jane.citizen@northwindacct.com
+        display_name: Jane Citizen
+        mobile_number: "0412 345 678"
+        proxy_addresses: [jane.citizen@northwindacct.com, jane@northwindacct.com]
+      - name: oliver.brown@northwindacct.com
+        display_name: Oliver Brown
+        proxy_addresses: [oliver.brown@northwindacct.com]
+  register: joiners
+  no_log: true
+
 - name: Invite a Microsoft 365 user into Practice Protect (Entra ID source)
   practiceprotect.m365.pp_user:
     name: jane.citizen@northwindacct.com
@@ -177,6 +197,17 @@ plan:
   type: list
   elements: dict
   sample: [{op: create, method: POST, path: /CDirectoryService/CreateUser, fields: [DisplayName, Mail, Name, Password]}]
+outcomes:
+  description:
+    - With O(items), each person's result keyed by the lower-case O(name), with the keys above (C(user), C(action), C(plan),
+      C(changed), and C(password) when requested), or C(failed) and C(msg).
+  returned: with items
+  type: dict
+failed_items:
+  description: With O(items), the names whose plan or calls failed.
+  returned: with items
+  type: list
+  elements: str
 password:
   description: The generated password. Only with O(return_password=true) and when this task created the user with a generated password.
   returned: when requested
@@ -191,89 +222,100 @@ pp_requests:
   type: int
 """
 
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import with_items
 from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectModule
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _pp_users
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 
+ITEM_SPEC = dict(
+    name=dict(type="str", required=True, aliases=["login_name"]),
+    source=dict(type="str", default="cloud", choices=["cloud", "directory"]),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    display_name=dict(type="str"),
+    mail=dict(type="str"),
+    mobile_number=dict(type="str"),
+    phone_region=dict(type="str"),
+    password=dict(type="str", no_log=True),
+    update_password=dict(type="str", default="on_create", choices=["on_create", "always"], no_log=False),
+    force_password_change=dict(type="bool", default=True, no_log=False),
+    send_invite=dict(type="bool"),
+    return_password=dict(type="bool", default=False, no_log=False),
+    attributes=dict(type="dict"),
+    proxy_addresses=dict(type="list", elements="str"),
+    proxy_addresses_attribute=dict(type="str", default="proxyAddresses"),
+    directory=dict(type="str"),
+)
+
 
 def main():
     m = PracticeProtectModule(
-        argument_spec=dict(
-            name=dict(type="str", required=True, aliases=["login_name"]),
-            source=dict(type="str", default="cloud", choices=["cloud", "directory"]),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            display_name=dict(type="str"),
-            mail=dict(type="str"),
-            mobile_number=dict(type="str"),
-            phone_region=dict(type="str"),
-            password=dict(type="str", no_log=True),
-            update_password=dict(type="str", default="on_create", choices=["on_create", "always"], no_log=False),
-            force_password_change=dict(type="bool", default=True, no_log=False),
-            send_invite=dict(type="bool"),
-            return_password=dict(type="bool", default=False, no_log=False),
-            attributes=dict(type="dict"),
-            proxy_addresses=dict(type="list", elements="str"),
-            proxy_addresses_attribute=dict(type="str", default="proxyAddresses"),
-            directory=dict(type="str"),
-        ),
+        argument_spec=with_items(ITEM_SPEC, "name"),
+        required_one_of=[("name", "items")],
+        mutually_exclusive=[("name", "items")],
         supports_check_mode=True,
     )
-    m.run(run)
+    m.run_items(plan, ITEM_SPEC, "name", prefetch=prefetch)
 
 
-def run(m):
-    p = m.params
+def service(m):
+    """One PPUserService per module run: what it reads once serves every person of the task."""
+    if getattr(m, "pp_user_service", None) is None:
+        m.pp_user_service = _pp_users.PPUserService(m.pp)
+    return m.pp_user_service
+
+
+def prefetch(m, params_list):
+    specs = [spec for spec in (_spec(p) for p in params_list) if spec is not None]
+    service(m).prefetch(specs)
+
+
+def _spec(params):
+    try:
+        return _pp_users.build_spec(params)
+    except v.ValidationError:
+        return None  # reported when that person is planned
+
+
+def plan(m, p):
+    """Read and plan one person; returns ``(result, apply)``."""
     spec = _pp_users.build_spec(p)
-    client = m.pp
+    svc = service(m)
     present = spec["state"] == "present"
     if present and spec["source"] == "cloud":
-        _pp_users.check_login_suffix(spec["name"], client.login_suffixes())
-    rows = client.query(_pp_users.find_user_query(spec["name"], by_email=spec["source"] == "directory"))
-    exact = [row for row in rows if (row.get("Username") or "").lower() == spec["name"].lower()]
-    current = (exact or rows or [None])[0]
+        _pp_users.check_login_suffix(spec["name"], svc.login_suffixes())
+    current = svc.current(spec)
     wanted = {}
     if present and (spec["attributes"] or spec["proxy_addresses"] is not None):
-        wanted = _pp_users.resolve_attributes(spec, client.columns())
+        wanted = _pp_users.resolve_attributes(spec, svc.columns())
     values = {}
     if current and (wanted or m.module._diff or not present):
-        values = client.column_values(current["ID"])
+        values = svc.client.column_values(current["ID"])
     directory_row = None
     if present and spec["source"] == "directory" and current is None:
-        directory_row = find_in_directory(client, spec)
-    plan = _pp_users.plan_user(spec, current, values, wanted, directory_row)
-    if not m.check_mode and plan["calls"]:
-        user_id = _pp_users.apply(client, plan)
+        directory_row = svc.directory_user(spec)
+    planned = _pp_users.plan_user(spec, current, values, wanted, directory_row)
+
+    def result_of(applied):
+        result = dict(
+            changed=bool(planned["calls"]),
+            action=planned["action"],
+            plan=_pp_users.public_calls(planned),
+            user=planned["after"] if present else planned["before"],
+        )
+        if m.module._diff:
+            result["diff"] = {"before": planned["before"], "after": planned["after"]}
+        # A generated password, only when this person was created and the task (or the item) asked for it.
+        if applied and p["return_password"] and planned.get("password_generated"):
+            result["password"] = planned["password"]
+        return result
+
+    def apply():
+        user_id = _pp_users.apply(svc.client, planned)
         if present:
-            plan["after"]["ID"] = user_id
-    result = dict(
-        changed=bool(plan["calls"]),
-        action=plan["action"],
-        plan=_pp_users.public_calls(plan),
-        user=plan["after"] if present else plan["before"],
-    )
-    if m.module._diff:
-        result["diff"] = {"before": plan["before"], "after": plan["after"]}
-    if p["return_password"] and plan.get("password_generated") and not m.check_mode:
-        result["password"] = plan["password"]
-    m.exit(**result)
+            planned["after"]["ID"] = user_id
+        return result_of(True)
 
-
-def find_in_directory(client, spec):
-    """The DirectoryServiceQuery row of the source-directory user to invite, or None."""
-    services = [d for d in client.directory_services() if d.get("Service") != "CDS"]
-    if spec["directory"]:
-        chosen = [d for d in services if (d.get("DisplayName") or "").lower() == spec["directory"].lower()]
-        if not chosen:
-            raise v.ValidationError("directory %s is not a source directory of this tenant. Source directories: %s." % (
-                spec["directory"], ", ".join(d.get("DisplayName") or "?" for d in services) or "none"), field="directory")
-        services = chosen
-    if not services:
-        raise v.ValidationError("This Practice Protect tenant has no source directory to invite from; use source: cloud.", field="source")
-    result = client.call("directory_query", {"directoryServices": [d["directoryServiceUuid"] for d in services],
-                                             "user": _pp_users.directory_filter(spec["name"])}) or {}
-    found = [item.get("Row") or {} for item in (result.get("User") or {}).get("Results") or []]
-    found = [row for row in found if row.get("ServiceType") != "CDS"]
-    return found[0] if found else None
+    return result_of(False), (apply if planned["calls"] else None)
 
 
 if __name__ == "__main__":

@@ -227,3 +227,87 @@ def test_documented_permissions_are_enough(sandbox, run_playbook):
 def documented_permissions(module):
     """The module's documented Graph permissions, and whether its row asks for the Exchange Administrator role."""
     return support_permissions(module), "Exchange Administrator" in documented_row(module)
+
+
+# -- many people in one task (items) ---------------------------------------------------------------------------------
+
+SARAH = "sarah.jones@northwindacct.com"
+AMY = "amy.lee@northwindacct.com"
+AMY_MSG = ("amy.lee@northwindacct.com cannot get amy@contoso.com: contoso.com is not an accepted domain of this Exchange Online organisation "
+           "(accepted: northwindacct.com, northwindacct.onmicrosoft.com). Add and verify the domain in Microsoft 365 first, or use an accepted "
+           "domain.")
+
+
+def items_task(name, items, **options):
+    options["items"] = items
+    return {"name": name, "practiceprotect.m365.m365_alias": options, "register": name.replace(" ", "_")}
+
+
+def reads(sandbox, since):
+    """Graph and Exchange reads since ``since``, by Graph path or Exchange cmdlet."""
+    found = [e.get("cmdlet") or e["path"] for e in sandbox.log(since) if e["service"] in ("graph", "exchange") and not e["write"]]
+    return dict((key, found.count(key)) for key in sorted(set(found)))
+
+
+def test_items_one_task_for_several_mailboxes(sandbox, run_playbook):
+    sandbox.seed([{"userPrincipalName": AMY, "displayName": "Amy Lee", "usageLocation": "AU", "licenses": ["O365_BUSINESS_PREMIUM"]}])
+    items = [{"user": TOM, "aliases": ["tb@northwindacct.com"]}, {"user": "Sarah.Jones@northwindacct.com", "primary": "sarah@northwindacct.com"},
+             {"user": AMY, "aliases": ["amy@contoso.com", "amy@northwindacct.com"]}]
+    clash = dict(items_task("clash", [{"user": TOM, "aliases": ["office@northwindacct.com"]}, {"user": SARAH, "aliases": ["Office@northwindacct.com"]}],
+                            fail_on_item_error=False), check_mode=True)
+    run = run_playbook(play(items_task("bulk", items, fail_on_item_error=False), dict(items_task("strict", items), ignore_errors=True), clash),
+                       expect_rc=0)
+    r = run.result("bulk")
+    assert run.task("bulk")["status"] == "ok" and r["changed"] and r["failed_items"] == [AMY]
+    assert r["outcomes"][AMY]["failed"] is True and r["outcomes"][AMY]["msg"] == AMY_MSG and not r["outcomes"][AMY]["changed"]
+    assert r["outcomes"][TOM]["changed"] and r["outcomes"][TOM]["added"] == ["tb@northwindacct.com"]
+    assert r["outcomes"][SARAH]["primary"] == "sarah@northwindacct.com" and r["outcomes"][SARAH]["plan"][0]["parameters"] == ["EmailAddresses", "Identity"]
+    assert "smtp:tb@northwindacct.com" in mailbox(sandbox, TOM)["EmailAddresses"]
+    assert mailbox(sandbox, SARAH)["PrimarySmtpAddress"] == "sarah@northwindacct.com"
+    assert mailbox(sandbox, AMY)["EmailAddresses"] == ["SMTP:amy.lee@northwindacct.com", "smtp:amy.lee@northwindacct.onmicrosoft.com"]
+    assert exchange_writes(sandbox) == [("Set-Mailbox", ["EmailAddresses", "Identity"])] * 2
+    strict = run.task("strict")
+    assert strict["status"] == "failed" and strict["result"]["msg"] == "1 of 3 items failed: %s: %s" % (AMY, AMY_MSG)
+    assert not strict["result"]["changed"] and not strict["result"]["outcomes"][TOM]["changed"]
+    # Two people of one task asking for the same address: the second is refused before any write.
+    clashed = run.result("clash")
+    assert clashed["failed_items"] == [SARAH] and clashed["outcomes"][TOM]["added"] == ["office@northwindacct.com"]
+    assert clashed["outcomes"][SARAH]["msg"] == ("sarah.jones@northwindacct.com cannot get Office@northwindacct.com: this task gives it to "
+                                                 "tom.baker@northwindacct.com as well. Give each address to one person.")
+    assert len(sandbox.writes()) == 2
+
+    # Converged: no change, no write; the users come from one Graph list query and the accepted domains are read once.
+    since = last_seq(sandbox)
+    again = run_playbook(play(items_task("bulk", items, fail_on_item_error=False)), expect_rc=0)
+    assert again.changed() == 0 and again.result("bulk")["failed_items"] == [AMY]
+    assert sandbox.writes(since=since) == []
+    bulk_reads = reads(sandbox, since)
+    # /v1.0/users twice: the three people in one query, and the owners of Amy's one address on an accepted domain
+    assert bulk_reads == {"/v1.0/users": 2, "Get-AcceptedDomain": 1, "Get-Mailbox": 3}
+    since = last_seq(sandbox)
+    assert run_playbook(play(alias_task(user=TOM, aliases=["tb@northwindacct.com"])), expect_rc=0).changed() == 0
+    single_reads = reads(sandbox, since)
+    assert single_reads == {"/v1.0/users": 1, "Get-AcceptedDomain": 1, "Get-Mailbox": 1}
+    assert sum(bulk_reads.values()) < 3 * sum(single_reads.values())
+
+
+def test_items_wait_for_each_persons_mailbox(sandbox, run_playbook):
+    sandbox.configure(mailbox_provisioning_delay_s=3600)
+    oliver = "oliver.brown@northwindacct.com"
+    joiners = {"name": "joiners", "practiceprotect.m365.m365_user": {
+        "usage_location": "AU", "licenses": ["O365_BUSINESS_PREMIUM"],
+        "items": [{"user_principal_name": JANE, "given_name": "Jane", "surname": "Citizen"},
+                  {"user_principal_name": oliver, "given_name": "Oliver", "surname": "Brown"}]}}
+    aliases = items_task("aliases", [{"user": JANE, "aliases": ["jc@northwindacct.com"]}, {"user": oliver, "primary": "oliver@northwindacct.com"}],
+                         wait_for_mailbox=True, wait_timeout=120)
+
+    def polled(entries):  # both read once, then Jane's mailbox polled once: then the mailboxes may come
+        return len([e for e in entries if e.get("cmdlet") == "Get-Mailbox" and e["status"] == 404]) >= 3
+
+    with release_when(sandbox, polled, mailbox_provisioning_delay_s=0):
+        run = run_playbook(play(joiners, aliases), expect_rc=0)
+    r = run.result("aliases")
+    assert r["changed"] and r["failed_items"] == []
+    assert r["outcomes"][JANE]["mailbox_waits"] >= 1 and "jc@northwindacct.com" in r["outcomes"][JANE]["aliases"]
+    assert r["outcomes"][oliver]["primary"] == "oliver@northwindacct.com"
+    assert mailbox(sandbox, oliver)["PrimarySmtpAddress"] == "oliver@northwindacct.com"

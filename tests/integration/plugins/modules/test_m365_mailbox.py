@@ -165,3 +165,55 @@ def test_documented_permissions_are_enough(sandbox, run_playbook):
 def documented_permissions(module):
     """The module's documented Graph permissions, and whether its row asks for the Exchange Administrator role."""
     return support_permissions(module), "Exchange Administrator" in documented_row(module)
+
+
+# -- many people in one task (items) ---------------------------------------------------------------------------------
+
+AMY = "amy.lee@northwindacct.com"
+OWN_MSG = "full_access: sarah.jones@northwindacct.com is the mailbox's own user, who has full access already."
+
+
+def items_task(name, items, **options):
+    options["items"] = items
+    return {"name": name, "practiceprotect.m365.m365_mailbox": options, "register": name.replace(" ", "_")}
+
+
+def reads(sandbox, since):
+    """Graph and Exchange reads since ``since``, by Graph path or Exchange cmdlet."""
+    found = [e.get("cmdlet") or e["path"] for e in sandbox.log(since) if e["service"] in ("graph", "exchange") and not e["write"]]
+    return dict((key, found.count(key)) for key in sorted(set(found)))
+
+
+def test_items_offboard_several_mailboxes_in_one_task(sandbox, run_playbook):
+    sandbox.seed([{"userPrincipalName": AMY, "displayName": "Amy Lee", "usageLocation": "AU", "licenses": ["O365_BUSINESS_PREMIUM"]}])
+    items = [{"user": TOM, "full_access": [SARAH]}, {"user": AMY, "full_access": [SARAH], "forwarding_address": SARAH},
+             {"user": SARAH, "full_access": [SARAH]}]
+    shared = dict(type="shared", hidden_from_address_lists=True, wait_timeout=60)
+    run = run_playbook(play(items_task("bulk", items, fail_on_item_error=False, **shared),
+                            dict(items_task("strict", items, **shared), ignore_errors=True)), expect_rc=0)
+    r = run.result("bulk")
+    assert run.task("bulk")["status"] == "ok" and r["changed"] and r["failed_items"] == [SARAH]
+    assert r["outcomes"][SARAH]["failed"] is True and r["outcomes"][SARAH]["msg"] == OWN_MSG and not r["outcomes"][SARAH]["changed"]
+    for upn in (TOM, AMY):
+        done = r["outcomes"][upn]
+        assert done["changed"] and done["converted"] and done["mailbox"]["type"] == "shared" and done["full_access_granted"] == [SARAH]
+        assert stored(sandbox, upn)["RecipientTypeDetails"] == "SharedMailbox" and stored(sandbox, upn)["HiddenFromAddressListsEnabled"]
+        assert stored(sandbox, upn)["FullAccess"] == [SARAH]
+    assert stored(sandbox, AMY)["ForwardingSmtpAddress"] == "smtp:" + SARAH and stored(sandbox, TOM)["ForwardingSmtpAddress"] is None
+    assert stored(sandbox, SARAH)["RecipientTypeDetails"] == "UserMailbox"
+    strict = run.task("strict")
+    assert strict["status"] == "failed" and strict["result"]["msg"] == "1 of 3 items failed: %s: %s" % (SARAH, OWN_MSG)
+    assert not strict["result"]["changed"] and not strict["result"]["outcomes"][AMY]["changed"]
+
+    # Converged: no change, no write; the people and their trustees come from one Graph list query.
+    since = last_seq(sandbox)
+    again = run_playbook(play(items_task("bulk", items, fail_on_item_error=False, **shared)), expect_rc=0)
+    assert again.changed() == 0 and again.result("bulk")["failed_items"] == [SARAH]
+    assert sandbox.writes(since=since) == []
+    bulk_reads = reads(sandbox, since)
+    assert bulk_reads == {"/v1.0/users": 1, "Get-Mailbox": 3, "Get-MailboxPermission": 3}
+    since = last_seq(sandbox)
+    assert run_playbook(play(mailbox_task(full_access=[SARAH], **shared)), expect_rc=0).changed() == 0
+    single_reads = reads(sandbox, since)
+    assert single_reads == {"/v1.0/users": 1, "Get-Mailbox": 1, "Get-MailboxPermission": 1}
+    assert sum(bulk_reads.values()) < 3 * sum(single_reads.values())

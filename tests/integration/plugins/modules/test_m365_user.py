@@ -207,17 +207,20 @@ def test_secrets_and_passwords_never_printed_at_vvv(sandbox, run_playbook):
 
 
 def test_converges_under_throttling(sandbox, run_playbook):
+    # Four people in one task send their eight writes back to back: a bucket of 3 writes per 4 s must throttle them.
     sandbox.configure(throttle={"enabled": True, "write_limit": 3, "write_window_s": 4, "time_scale": 1})
-    tasks = [user_task(name="u%d" % i, user_principal_name="temp%d@northwindacct.com" % i, usage_location="AU",
-                       licenses=["FLOW_FREE"]) for i in range(4)]
-    run = run_playbook(play(*tasks), expect_rc=0)
-    retries = sum(run.result("u%d" % i)["retries"] for i in range(4))
-    assert retries >= 1
+    items = [{"user_principal_name": "temp%d@northwindacct.com" % i} for i in range(4)]
+    task = user_task(name="bulk", usage_location="AU", licenses=["FLOW_FREE"], items=items)
+    task["practiceprotect.m365.m365_user"].pop("user_principal_name", None)
+    run = run_playbook(play(task), expect_rc=0)
+    assert run.result("bulk")["retries"] >= 1
     assert any(e["status"] == 429 for e in sandbox.log())
+    assert run.result("bulk")["failed_items"] == []
     for i in range(4):
         assert state_user(sandbox, "temp%d@northwindacct.com" % i)["assignedLicenses"]
-    again = run_playbook(play(*tasks), expect_rc=0)
-    assert again.changed() == 0
+    mark = sandbox.log()[-1]["seq"]
+    again = run_playbook(play(task), expect_rc=0)
+    assert again.changed() == 0 and sandbox.writes(since=mark) == []
 
 
 def test_converges_under_replication_lag(sandbox, run_playbook):
@@ -294,3 +297,33 @@ def test_user_info_lookups(sandbox, run_playbook):
     assert len(advanced) == 525 and all(u["accountEnabled"] for u in advanced)
     assert run.result("capped")["count"] == 5
     assert run.changed() == 0
+
+
+def test_items_plan_everyone_with_list_reads_and_isolate_a_bad_person(sandbox, run_playbook):
+    items = [{"user_principal_name": "amy.lee@northwindacct.com", "manager": "sarah.jones@northwindacct.com"},
+             {"user_principal_name": "ben.ong@northwindacct.com", "licenses": ["ENTERPRISEPACK"]},  # no free seat
+             {"user_principal_name": "cat.roy@northwindacct.com", "mobile_phone": "0412 345 678"}]
+    task = user_task(name="bulk", usage_location="AU", phone_region="AU", licenses=["O365_BUSINESS_PREMIUM"], items=items,
+                     fail_on_item_error=False)
+    task["practiceprotect.m365.m365_user"].pop("user_principal_name")
+    run = run_playbook(play(task), expect_rc=0)
+    outcomes = run.result("bulk")["outcomes"]
+    assert run.result("bulk")["failed_items"] == ["ben.ong@northwindacct.com"]
+    assert outcomes["ben.ong@northwindacct.com"]["msg"].startswith("No free seat on ENTERPRISEPACK: 2 bought, 2 in use.")
+    assert outcomes["amy.lee@northwindacct.com"]["action"] == "create" and outcomes["cat.roy@northwindacct.com"]["action"] == "create"
+    assert state_user(sandbox, "ben.ong@northwindacct.com") is None
+    assert state_user(sandbox, "cat.roy@northwindacct.com")["mobilePhone"] == "+61412345678"
+
+    # The converged re-run of the two good people: a handful of list reads, not a GET per person per property.
+    good = [items[0], items[2]]
+    task["practiceprotect.m365.m365_user"]["items"] = good
+    mark = sandbox.log()[-1]["seq"]
+    again = run_playbook(play(task), expect_rc=0)
+    graph = [e for e in sandbox.log(since=mark) if e["service"] == "graph"]
+    assert again.changed() == 0 and sandbox.writes(since=mark) == []
+    assert [e["path"] for e in graph] == ["/v1.0/users", "/v1.0/domains", "/v1.0/subscribedSkus"]
+
+    # The default: the task fails, naming the person, after the others were done.
+    task["practiceprotect.m365.m365_user"].update(items=items, fail_on_item_error=True)
+    failed = run_playbook(play(task), expect_rc=2)
+    assert failed.result("bulk")["msg"].startswith("1 of 3 items failed: ben.ong@northwindacct.com: No free seat on ENTERPRISEPACK")

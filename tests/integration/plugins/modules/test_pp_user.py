@@ -234,3 +234,79 @@ def test_converges_through_service_errors_and_a_reset_create(sandbox, run_playbo
     assert len([u for u in pp_state(sandbox)["users"] if u["Name"] == NAME]) == 1
     assert pp_user(sandbox, NAME)["Attributes"]["O365_ProxyAddresses"] == PROXY
     assert run_playbook(play(user_task(**JANE)), expect_rc=0).changed() == 0
+
+
+# -- many people in one task (items) ---------------------------------------------------------------------------------
+
+TOM = "tom.baker@northwindacct.com"
+BAD_SUFFIX = "lee@contoso.com"
+BAD_SUFFIX_MSG = ("name lee@contoso.com: contoso.com is not a login suffix of this Practice Protect tenant. Login suffixes: northwindacct.com, "
+                  "northwind-legacy.com.")
+PEOPLE = [dict(JANE), dict(name=TOM, display_name="Thomas Baker", attributes={"Staff Number": 4712}),
+          dict(name=BAD_SUFFIX, display_name="Lee")]
+
+
+def pp_reads(sandbox, since):
+    """The Practice Protect API reads since ``since`` (the token requests aside), by path."""
+    reads = [e["path"] for e in sandbox.log(since) if e["service"] == "pp" and not e["write"] and not e["path"].startswith("/oauth2/")]
+    return dict((path, reads.count(path)) for path in sorted(set(reads)))
+
+
+def test_items_plan_everyone_together_and_report_each_person(sandbox, run_playbook):
+    bulk = task("pp_user", "bulk", "bulk", items=PEOPLE, return_password=True, fail_on_item_error=False)
+    strict = dict(task("pp_user", "strict", "strict", items=PEOPLE), ignore_errors=True)
+    run = run_playbook(play(bulk, strict), expect_rc=0)
+    r = run.result("bulk")
+    assert run.task("bulk")["status"] == "ok" and r["changed"]
+    assert r["failed_items"] == [BAD_SUFFIX] and sorted(r["outcomes"]) == sorted([BAD_SUFFIX, NAME, TOM])
+    lee = r["outcomes"][BAD_SUFFIX]
+    assert lee["failed"] is True and not lee["changed"] and lee["msg"] == BAD_SUFFIX_MSG and lee["field"] == "name"
+    jane, tom = r["outcomes"][NAME], r["outcomes"][TOM]
+    assert jane["changed"] and jane["action"] == "create" and jane["user"]["Attributes"]["O365_ProxyAddresses"] == PROXY
+    assert len(jane["password"]) == 20  # generated, and asked for by the task's return_password
+    assert tom["action"] == "update" and "password" not in tom
+    assert pp_user(sandbox, NAME)["Attributes"] == {"Cost_Centre": "TAX-200", "O365_ProxyAddresses": PROXY}
+    assert pp_user(sandbox, TOM)["DisplayName"] == "Thomas Baker" and pp_user(sandbox, TOM)["Attributes"]["Staff_Number"] == 4712
+    assert pp_user(sandbox, BAD_SUFFIX) is None
+    assert jane["password"] not in run.stdout
+    # The default fails the task, names the person and keeps the others' outcomes (converged by now).
+    s = run.task("strict")
+    assert s["status"] == "failed"
+    assert s["result"]["msg"] == "1 of 3 items failed: %s: %s" % (BAD_SUFFIX, BAD_SUFFIX_MSG)
+    assert s["result"]["failed_items"] == [BAD_SUFFIX] and not s["result"]["changed"]
+    assert not s["result"]["outcomes"][NAME]["changed"] and "password" not in s["result"]["outcomes"][NAME]
+
+    # Converged: nothing changes, nothing is written, and everyone was read with one query of each kind.
+    since = mark(sandbox)
+    again = run_playbook(play(bulk), expect_rc=0)
+    assert again.changed() == 0 and not again.result("bulk")["changed"]
+    assert again.result("bulk")["failed_items"] == [BAD_SUFFIX]
+    assert sandbox.writes(since=since) == []
+    bulk_reads = pp_reads(sandbox, since)
+    assert bulk_reads == {"/Core/GetCdsAliasesForTenant": 1, "/ExtData/GetColumns": 2, "/ExtData/GetSchema": 1, "/Redrock/query": 1}
+    since = mark(sandbox)
+    assert run_playbook(play(user_task(**JANE)), expect_rc=0).changed() == 0
+    single_reads = pp_reads(sandbox, since)
+    assert single_reads == {"/Core/GetCdsAliasesForTenant": 1, "/ExtData/GetColumns": 1, "/ExtData/GetSchema": 1, "/Redrock/query": 1}
+    assert sum(bulk_reads.values()) < 3 * sum(single_reads.values())
+
+
+def test_items_invite_several_directory_users_with_one_directory_query(sandbox, run_playbook):
+    sandbox.seed([{"userPrincipalName": "kim.ng@northwindacct.com", "mail": "kim@northwindacct.com", "displayName": "Kim Ng"},
+                  {"userPrincipalName": "sam.lee@northwindacct.com", "displayName": "Sam Lee"}])
+    items = [{"name": "KIM@northwindacct.com"}, {"name": "sam.lee@northwindacct.com", "send_invite": True},
+             {"name": "nobody@northwindacct.com"}]
+    since = mark(sandbox)
+    run = run_playbook(play(task("pp_user", "invite", "invite", source="directory", send_invite=False, items=items,
+                                 fail_on_item_error=False)), check=True, expect_rc=0)
+    out = run.result("invite")["outcomes"]
+    assert out["kim@northwindacct.com"]["action"] == "invite" and out["kim@northwindacct.com"]["user"]["Name"] == "kim.ng@northwindacct.com"
+    assert out["sam.lee@northwindacct.com"]["action"] == "invite"
+    assert out["nobody@northwindacct.com"]["msg"] == (
+        "No user with the UPN or e-mail address nobody@northwindacct.com in the source directory (any). Create the user in Microsoft 365 "
+        "first (m365_user), or check the address.")
+    assert sandbox.writes(since=since) == []  # check mode
+    assert pp_reads(sandbox, since)["/UserMgmt/DirectoryServiceQuery"] == 1
+    run = run_playbook(play(task("pp_user", "invite", "invite", source="directory", send_invite=False, items=items[:2])), expect_rc=0)
+    assert pp_user(sandbox, "kim.ng@northwindacct.com")["Source"] == "AzureAD" and pp_user(sandbox, "sam.lee@northwindacct.com")["Status"] == "Invited"
+    assert [o["user"] for o in pp_state(sandbox)["outbox"]] == ["sam.lee@northwindacct.com"]  # the item's send_invite wins

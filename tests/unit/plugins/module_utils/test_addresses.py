@@ -170,3 +170,8 @@ def test_absent_removes_listed_aliases_only_and_protects_primary_and_routing():
 def test_new_addresses_are_those_to_check_for_owners():
     s = spec(aliases=["jc@northwindacct.com", "jane.citizen@northwindacct.com"], primary="jane@northwindacct.com")
     assert a.new_addresses(s, JANE) == ["jc@northwindacct.com", "jane@northwindacct.com"]
+
+
+def test_only_addresses_on_accepted_domains_are_worth_an_owner_lookup():
+    assert a.on_accepted_domains(["a@NorthwindAcct.com", "b@contoso.com", "c@northwindacct.onmicrosoft.com"], ACCEPTED + [None]) == [
+        "a@NorthwindAcct.com", "c@northwindacct.onmicrosoft.com"]

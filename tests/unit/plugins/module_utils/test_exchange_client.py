@@ -262,3 +262,128 @@ def test_bad_mailbox_options_are_refused(options, trustees, message):
     with pytest.raises(ValidationError) as err:
         x.plan_mailbox(mspec(**options), MAILBOX, [], trustees, OWNER)
     assert err.value.message.startswith(message)
+
+
+# -- what a run reads once for everyone (ExchangeService) ----------------------------------------------------------
+
+JANE_ID = "0b6d2f1e-4c3a-4b8e-9d7f-1a2b3c4d5e61"
+
+
+class FakeGraph:
+    """Graph's users collection: ``in`` filters on userPrincipalName and id, and the owner queries of address_holders."""
+
+    def __init__(self, users):
+        self.users = users
+        self.calls = []
+
+    def list(self, path, params=None, headers=None):
+        assert path == "users"
+        flt = params["$filter"]
+        self.calls.append(flt)
+        if " in (" in flt:
+            field, values = flt.split(" in (", 1)
+            wanted = [v.strip().strip("'").replace("''", "'").lower() for v in values.rstrip(")").split(",")]
+            assert len(wanted) <= x.FILTER_CHUNK
+            return [u for u in self.users if (u.get(field) or "").lower() in wanted]
+        held = []
+        for user in self.users:
+            addresses = [user.get("userPrincipalName"), user.get("mail")] + [p.split(":", 1)[1] for p in user.get("proxyAddresses") or []]
+            if any(a and ("'%s'" % a.lower()) in flt.lower() for a in addresses):
+                held.append(user)
+        return held
+
+
+class FakeExchange:
+    def __init__(self, mailboxes):
+        self.mailboxes = mailboxes
+        self.calls = []
+
+    def get_mailbox(self, identity):
+        self.calls.append(("Get-Mailbox", identity))
+        answer = self.mailboxes.get(identity)
+        return answer.pop(0) if isinstance(answer, list) and len(answer) > 1 else (answer[0] if isinstance(answer, list) else answer)
+
+    def accepted_domains(self):
+        self.calls.append(("Get-AcceptedDomain", None))
+        return ["northwindacct.com", "northwindacct.onmicrosoft.com"]
+
+
+def people(count):
+    return [{"id": "u-%02d" % i, "userPrincipalName": "p%02d@northwindacct.com" % i, "displayName": "P %d" % i} for i in range(count)]
+
+
+def test_users_are_read_with_in_queries_of_fifteen_and_kept():
+    users = people(17) + [{"id": JANE_ID, "userPrincipalName": "jane@northwindacct.com", "displayName": "Jane"}]
+    graph = FakeGraph(users)
+    svc = x.ExchangeService(graph, FakeExchange({}))
+    keys = ["P%02d@northwindacct.com" % i for i in range(17)] + [JANE_ID.upper(), "nobody@northwindacct.com"]
+    found = svc.read_users(keys)
+    assert len(graph.calls) == 3  # 18 UPNs in chunks of 15, then the id
+    assert graph.calls[0].startswith("userPrincipalName in ('nobody@northwindacct.com','p00@northwindacct.com',")
+    assert graph.calls[2] == "id in ('%s')" % JANE_ID
+    assert found["p03@northwindacct.com"]["id"] == "u-03" and found[JANE_ID.lower()]["displayName"] == "Jane"
+    assert found["nobody@northwindacct.com"] is None
+    # Everything the plans ask for afterwards comes from what was read: by UPN, by id, or known not to exist.
+    assert svc.user("p16@northwindacct.com")["id"] == "u-16"
+    assert svc.lookup("jane@northwindacct.com") == {"id": JANE_ID, "userPrincipalName": "jane@northwindacct.com"}
+    assert svc.lookup("nobody@northwindacct.com") is None
+    with pytest.raises(ValidationError) as err:
+        svc.user("nobody@northwindacct.com")
+    assert err.value.message == "user nobody@northwindacct.com is not a user in this tenant; give the UPN or object id of an existing user."
+    assert len(graph.calls) == 3
+    svc.read_users(["o'brien@northwindacct.com"])
+    assert graph.calls[-1] == "userPrincipalName in ('o''brien@northwindacct.com')"
+
+
+def test_mailboxes_and_accepted_domains_are_read_once_and_waiting_starts_from_the_read():
+    exchange = FakeExchange({"u-1": {"Alias": "one"}, "u-2": [None, None, {"Alias": "two"}]})
+    svc = x.ExchangeService(FakeGraph([]), exchange)
+    one = {"id": "u-1", "userPrincipalName": "one@northwindacct.com"}
+    two = dict(LICENSED, id="u-2")
+    assert svc.mailbox(one) == {"Alias": "one"} and svc.mailbox(two) is None
+    assert svc.accepted_domains() == svc.accepted_domains()
+    clock = Clock()
+    assert svc.wait_for_mailbox(one, False, 60, clock.sleep, clock) == ({"Alias": "one"}, 0)
+    mailbox, polls = svc.wait_for_mailbox(two, True, 60, clock.sleep, clock)
+    assert mailbox == {"Alias": "two"} and polls == 2 and svc.mailbox(two) == {"Alias": "two"}
+    # one read each, then only the polls of the mailbox that was not there yet
+    assert exchange.calls == [("Get-Mailbox", "u-1"), ("Get-Mailbox", "u-2"), ("Get-AcceptedDomain", None),
+                              ("Get-Mailbox", "u-2"), ("Get-Mailbox", "u-2")]
+
+
+def test_owners_of_everyones_new_addresses_are_read_together_and_exclude_the_person():
+    sarah = {"id": "u-sarah", "userPrincipalName": "sarah.jones@northwindacct.com", "displayName": "Sarah Jones",
+             "mail": "sarah.jones@northwindacct.com", "proxyAddresses": ["SMTP:sarah.jones@northwindacct.com", "smtp:sj@northwindacct.com"]}
+    tom = {"id": "u-tom", "userPrincipalName": "tom.baker@northwindacct.com", "displayName": "Tom Baker", "mail": "tom.baker@northwindacct.com",
+           "proxyAddresses": ["SMTP:tom.baker@northwindacct.com"]}
+    graph = FakeGraph([sarah, tom])
+    svc = x.ExchangeService(graph, FakeExchange({}))
+    wanted = ["SJ@northwindacct.com", "tb@northwindacct.com", "a@northwindacct.com", "b@northwindacct.com", "tom.baker@northwindacct.com"]
+    svc.read_owners(wanted)
+    assert len(graph.calls) == 2  # five addresses, four per query
+    assert svc.owners(["sj@northwindacct.com", "tb@northwindacct.com"], "u-tom") == {"sj@northwindacct.com": "Sarah Jones (sarah.jones@northwindacct.com)"}
+    assert svc.owners(["tom.baker@northwindacct.com"], "u-tom") == {}
+    assert svc.owners(["tom.baker@northwindacct.com"], "u-sarah") == {"tom.baker@northwindacct.com": "Tom Baker (tom.baker@northwindacct.com)"}
+    assert len(graph.calls) == 2
+    assert x.owners_from(x.address_holders(graph, ["sj@northwindacct.com"]), ["sj@northwindacct.com"], "u-sarah") == {}
+
+
+def test_two_people_of_one_task_cannot_be_given_the_same_address():
+    svc = x.ExchangeService(FakeGraph([]), FakeExchange({}))
+    jane = {"id": "u-jane", "userPrincipalName": "jane@northwindacct.com"}
+    svc.claim(["jc@northwindacct.com"], jane)
+    svc.claim(["JC@northwindacct.com"], jane)  # the same person again is fine
+    with pytest.raises(ValidationError) as err:
+        svc.claim(["ok@northwindacct.com", "Jc@northwindacct.com"], {"id": "u-john", "userPrincipalName": "john@northwindacct.com"})
+    assert err.value.message == ("john@northwindacct.com cannot get Jc@northwindacct.com: this task gives it to jane@northwindacct.com as well. "
+                                 "Give each address to one person.")
+
+
+def test_exchange_errors_are_described_with_their_cmdlet_and_the_permission_hint():
+    refused = x.ExchangeError("User is not allowed to call Get-Mailbox", status=401, code="Unauthorized", request_id="r-1",
+                              path="/adminapi/beta/t/InvokeCommand", cmdlet="Get-Mailbox", error_id="Ex1")
+    message, fields = x.describe(refused)
+    assert message == "Exchange Online refused Get-Mailbox: User is not allowed to call Get-Mailbox " + x.PERMISSION_HINT
+    assert fields["cmdlet"] == "Get-Mailbox" and fields["exchange_error_id"] == "Ex1" and fields["status"] == 401 and fields["request_id"] == "r-1"
+    message, _ = x.describe(x.ExchangeError("No.", status=400, cmdlet="Set-Mailbox"))
+    assert message == "Exchange Online refused Set-Mailbox: No."

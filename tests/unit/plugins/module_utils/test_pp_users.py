@@ -142,3 +142,92 @@ def test_apply_fills_in_the_new_id_and_adopts_a_user_a_retried_create_made():
     other = PracticeProtectError("Password does not meet the password policy requirements.", error_id="PasswordPolicy", status=200)
     with pytest.raises(PracticeProtectError):
         u.apply(FakeClient(fail_create=other, existing="old-id"), u.plan_user(s, None, {}, {}))
+
+
+# -- what a run reads once for everyone (PPUserService) ------------------------------------------------------------
+
+def test_find_users_query_quotes_and_lowers_every_value():
+    sql = u.find_users_query(["O'Brien@x.com", "jane@x.com"], ["sam@x.com"])
+    assert sql == ("SELECT ID, Username, DisplayName, Email, MobileNumber, SourceDsType, Status FROM User WHERE "
+                   "lower(Username) IN ('o''brien@x.com', 'jane@x.com') OR lower(Email) IN ('sam@x.com') ORDER BY Username")
+    assert "Email" not in u.find_users_query(["a@x.com"]).split("WHERE")[1]
+
+
+def test_directory_filter_for_several_people_is_json():
+    import json
+    flt = json.loads(u.directory_filter_many(["a@x.com", 'o"b@x.com']))
+    assert flt == {"_and": [{"_or": [{"SystemName": "a@x.com"}, {"EMail": "a@x.com"}, {"SystemName": 'o"b@x.com'}, {"EMail": 'o"b@x.com'}]},
+                            {"ObjectType": "user"}]}
+
+
+def test_pick_user_prefers_the_login_name_then_the_mail_address():
+    rows = [dict(ROW, ID="u-2", Username="zed@x.com", Email="sam@x.com"), dict(ROW, ID="u-3", Username="amy@x.com", Email="SAM@x.com"),
+            dict(ROW, ID="u-4", Username="Sam@x.com", Email="other@x.com")]
+    assert u.pick_user(rows, "sam@x.com")["ID"] == "u-4"
+    assert u.pick_user(rows[:2], "sam@x.com") is None
+    assert u.pick_user(rows[:2], "sam@x.com", by_email=True)["ID"] == "u-3"  # in Username order, as the query sorts
+
+
+class ServiceClient:
+    """A Practice Protect client with a tenant's users, suffixes, columns and a source directory, counting calls."""
+
+    def __init__(self, rows, directory_rows=()):
+        self.rows = rows
+        self.directory_rows = list(directory_rows)
+        self.calls = []
+
+    def query(self, script, **kwargs):
+        self.calls.append(("redrock", script))
+        lowered = script.lower()
+        return [r for r in self.rows if "'%s'" % r["Username"].lower() in lowered or "'%s'" % (r.get("Email") or "").lower() in lowered]
+
+    def login_suffixes(self):
+        self.calls.append(("login_suffixes", None))
+        return ["x.com"]
+
+    def columns(self):
+        self.calls.append(("get_schema", None))
+        return COLUMNS
+
+    def directory_services(self):
+        self.calls.append(("directory_services", None))
+        return [{"directoryServiceUuid": "cds", "Service": "CDS", "DisplayName": "Practice Protect Directory"},
+                {"directoryServiceUuid": "aad", "Service": "AzureAD", "DisplayName": "Azure Active Directory"}]
+
+    def call(self, name, body=None, params=None):
+        self.calls.append((name, body))
+        assert name == "directory_query"
+        import json
+        names = [list(c.values())[0].lower() for c in json.loads(body["user"])["_and"][0]["_or"]]
+        rows = [r for r in self.directory_rows if r["SystemName"].lower() in names or r["EMail"].lower() in names]
+        return {"User": {"Results": [{"Row": r} for r in rows]}}
+
+
+def test_prefetch_reads_everyone_with_few_calls_and_plans_then_read_nothing():
+    tom = dict(ROW, ID="u-tom", Username="tom@x.com", Email="tom@x.com")
+    kim = {"InternalName": "g-kim", "SystemName": "kim.ng@x.com", "EMail": "kim@x.com", "DisplayName": "Kim", "ServiceType": "AzureAD"}
+    cds_kim = dict(kim, InternalName="c-kim", ServiceType="CDS")
+    client = ServiceClient([ROW, tom], [cds_kim, kim])
+    svc = u.PPUserService(client)
+    specs = [spec(proxy_addresses=["jane@x.com"]), spec(name="tom@x.com", state="absent"), spec(name="new@x.com"),
+             spec(name="KIM@x.com", source="directory"), spec(name="bad@x.com", source="directory", directory="Google")]
+    svc.prefetch(specs)
+    assert [name for name, _ in client.calls] == ["login_suffixes", "redrock", "get_schema", "directory_services", "directory_query"]
+    assert "lower(Email) IN ('bad@x.com', 'kim@x.com')" in client.calls[1][1]
+    before = len(client.calls)
+    assert svc.current(specs[0])["ID"] == "u-1" and svc.current(specs[1])["ID"] == "u-tom" and svc.current(specs[2]) is None
+    assert svc.directory_user(specs[3])["InternalName"] == "g-kim"  # the source-directory row, not the cloud one
+    assert svc.login_suffixes() == ["x.com"] and svc.columns() == COLUMNS
+    assert len(client.calls) == before
+    with pytest.raises(ValidationError) as err:
+        svc.directory_user(specs[4])
+    assert err.value.message == ("directory Google is not a source directory of this tenant. Source directories: Azure Active Directory.")
+
+
+def test_many_people_are_read_fifty_per_query():
+    client = ServiceClient([])
+    svc = u.PPUserService(client)
+    svc.prefetch([spec(name="p%03d@x.com" % i, state="absent") for i in range(120)])
+    assert [name for name, _ in client.calls] == ["redrock", "redrock", "redrock"]
+    svc.read([spec(name="p007@x.com")])
+    assert len(client.calls) == 3

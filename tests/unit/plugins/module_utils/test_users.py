@@ -151,3 +151,50 @@ def test_bad_input(opts, fragment):
     with pytest.raises(ValidationError) as err:
         _users.build_spec(params(**opts))
     assert fragment in err.value.message
+
+
+@pytest.mark.parametrize("user, needed", [
+    ({"accountEnabled": True, "signInSessionsValidFromDateTime": "2026-01-02T00:00:00Z", "lastPasswordChangeDateTime": "2026-01-01T00:00:00Z"}, True),
+    ({"accountEnabled": False, "signInSessionsValidFromDateTime": "2024-06-17T22:05:10Z", "lastPasswordChangeDateTime": "2024-06-17T22:05:10Z"}, True),
+    ({"accountEnabled": False, "signInSessionsValidFromDateTime": "2026-11-23T10:00:01.1234567Z",
+      "lastPasswordChangeDateTime": "2026-11-23T10:00:00Z"}, False),
+    ({"accountEnabled": False, "signInSessionsValidFromDateTime": None, "lastPasswordChangeDateTime": "2026-11-23T10:00:00Z"}, True),
+])
+def test_sessions_are_revoked_once_after_the_last_password_event(user, needed):
+    assert _users.sessions_need_revoking(user) is needed
+
+
+def test_revoke_is_planned_after_the_block():
+    spec = _users.build_spec({"user_principal_name": "tom.baker@northwindacct.com", "account_enabled": False, "revoke_sessions": True})
+    current = {"id": "u1", "userPrincipalName": "tom.baker@northwindacct.com", "accountEnabled": True, "assignedLicenses": []}
+    plan = _users.plan_user(spec, current, None, [])
+    assert [c["op"] for c in plan["calls"]] == ["update", "revoke"]
+    assert plan["sessions_revoked"] is True
+    done = dict(current, accountEnabled=False, signInSessionsValidFromDateTime="2026-11-23T10:00:01Z", lastPasswordChangeDateTime="2024-01-01T00:00:00Z")
+    assert _users.plan_user(spec, done, None, [])["calls"] == []
+
+
+class FakeGraph:
+    def __init__(self, users):
+        self.users = users
+        self.calls = []
+
+    def list(self, path, params=None, headers=None):
+        self.calls.append((path, dict(params or {})))
+        if path == "users":
+            wanted = params["$filter"].split("in (")[1].rstrip(")").replace("'", "").split(",")
+            return [dict(u) for u in self.users if u["userPrincipalName"] in wanted]
+        return []
+
+
+def test_read_caches_and_reads_in_chunks_of_15():
+    graph = FakeGraph([{"id": str(i), "userPrincipalName": "u%d@x.com" % i} for i in range(40)])
+    svc = _users.UserService(graph)
+    upns = ["u%d@x.com" % i for i in range(40)] + ["gone@x.com"]
+    found = svc.read(upns)
+    assert len(found) == 40 and len(graph.calls) == 3  # 41 names in chunks of 15
+    again = svc.read(["u3@x.com", "gone@x.com"])
+    assert list(again) == ["u3@x.com"] and len(graph.calls) == 3  # served from the cache, the missing one too
+    svc.forget("u3@x.com")
+    svc.read(["u3@x.com"])
+    assert len(graph.calls) == 4

@@ -1,0 +1,109 @@
+# -*- coding: utf-8 -*-
+"""ModuleBase.run_items: one object or many, checked first, planned together, applied after, failures per item."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _module
+from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError
+
+ITEM_SPEC = dict(
+    name=dict(type="str", required=True),
+    size=dict(type="int", default=1),
+    secret=dict(type="str", no_log=True),
+)
+
+
+def run(args, calls, capsys, fail_on=()):
+    """Run a module built on ModuleBase with ``args``; returns (exit code, result)."""
+
+    def plan(m, p):
+        calls.append(("plan", p["name"], p["size"]))
+        if p["name"] in fail_on:
+            raise ValidationError("%s is not allowed." % p["name"], field="name")
+        if p["size"] == 0:
+            return {"changed": False, "name": p["name"], "echo": p["secret"]}, None
+
+        def apply():
+            calls.append(("apply", p["name"]))
+            return {"changed": True, "name": p["name"], "diff": {"before": {}, "after": {"size": p["size"]}}}
+        return {"changed": True, "name": p["name"]}, apply
+
+    def prefetch(m, params_list):
+        calls.append(("prefetch", [p["name"] for p in params_list]))
+
+    with patch_module_args(args):
+        module = _module.ModuleBase(_module.with_items(ITEM_SPEC, "name"), libraries=(), supports_check_mode=True,
+                                    required_one_of=[("name", "items")], mutually_exclusive=[("name", "items")])
+        with pytest.raises(SystemExit) as exc:
+            module.run_items(plan, ITEM_SPEC, "name", prefetch=prefetch)
+    return exc.value.code, json.loads(capsys.readouterr().out)
+
+
+def test_single_object_plans_then_applies(capsys):
+    calls = []
+    code, result = run({"name": "a", "size": 2}, calls, capsys)
+    assert code == 0 and result["changed"] is True
+    assert calls == [("plan", "a", 2), ("apply", "a")]  # no prefetch for one object
+
+
+def test_items_prefetch_once_plan_everyone_before_any_apply(capsys):
+    calls = []
+    code, result = run({"size": 3, "items": [{"name": "a"}, {"name": "B", "size": 0}, {"name": "c"}]}, calls, capsys)
+    assert code == 0
+    assert calls == [("prefetch", ["a", "B", "c"]), ("plan", "a", 3), ("plan", "B", 0), ("plan", "c", 3), ("apply", "a"), ("apply", "c")]
+    assert sorted(result["outcomes"]) == ["a", "b", "c"]  # keys in lower case
+    assert result["outcomes"]["b"]["changed"] is False and result["changed"] is True
+    assert [d["before_header"] for d in result["diff"]] == ["a", "c"]
+
+
+def test_a_failing_item_does_not_stop_the_others(capsys):
+    calls = []
+    code, result = run({"fail_on_item_error": False, "items": [{"name": "a"}, {"name": "bad"}]}, calls, capsys, fail_on=("bad",))
+    assert code == 0
+    assert result["failed_items"] == ["bad"]
+    assert result["outcomes"]["bad"] == {"failed": True, "changed": False, "msg": "bad is not allowed.", "field": "name"}
+    assert ("apply", "a") in calls
+
+
+def test_a_failing_item_fails_the_task_by_default_after_the_others(capsys):
+    calls = []
+    code, result = run({"items": [{"name": "a"}, {"name": "bad"}]}, calls, capsys, fail_on=("bad",))
+    assert code == 1
+    assert result["msg"] == "1 of 2 items failed: bad: bad is not allowed."
+    assert ("apply", "a") in calls
+
+
+@pytest.mark.parametrize("items, message", [
+    ([{"name": "a", "size": "big"}], "items[0] (a): argument 'size' is of type"),
+    ([{"size": 2}], "items[0] (?): missing required arguments: name"),
+    ([{"name": "a", "colour": "red"}], "items[0] (a): colour. Supported parameters include"),
+    ([{"name": "a"}, {"name": "A"}], "items lists A twice; give each object once."),
+])
+def test_bad_items_fail_before_any_call(capsys, items, message):
+    calls = []
+    code, result = run({"items": items}, calls, capsys)
+    assert code == 1 and result["msg"].startswith(message)
+    assert calls == []
+
+
+def test_item_secrets_are_masked(capsys):
+    calls = []
+
+    code, result = run({"items": [{"name": "a", "size": 0, "secret": "Sup3r-S3cret-Value"}]}, calls, capsys)
+    assert code == 0
+    assert result["outcomes"]["a"]["echo"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"  # an item's no_log option is masked like a task option
+    assert "Sup3r-S3cret-Value" not in json.dumps(result)
+
+
+def test_the_start_up_log_line_leaves_items_out(capsys, monkeypatch):
+    logged = []
+    monkeypatch.setattr(_module.AnsibleModule, "log", lambda self, msg, log_args=None: logged.append(msg))
+    run({"items": [{"name": "a", "size": 0, "secret": "Sup3r-S3cret-Value"}]}, [], capsys)
+    assert logged and "(1 items)" in logged[0]
+    assert not [line for line in logged if "Sup3r-S3cret-Value" in line]
