@@ -25,7 +25,11 @@ def build_spec(params):
     members = [m.strip() for m in params.get("members") or [] if m and m.strip()]
     state = params.get("state") or "present"
     exclusive = bool(params.get("exclusive"))
-    if not role and not copy_from:
+    all_roles = bool(params.get("all_roles"))
+    if all_roles and (role or copy_from or state != "absent"):
+        raise v.ValidationError("all_roles removes the members from every role they hold; use it with state: absent and without role or copy_from.",
+                                field="all_roles")
+    if not role and not copy_from and not all_roles:
         raise v.ValidationError("Give role (a role name) or copy_from (a user whose roles to copy).", field="role")
     if copy_from and state == "absent":
         raise v.ValidationError("copy_from only adds roles; it cannot be used with state: absent.", field="copy_from")
@@ -39,7 +43,7 @@ def build_spec(params):
     if max_removals is not None and max_removals < 0:
         raise v.ValidationError("max_removals must be 0 or more.", field="max_removals")
     return {"role": role, "copy_from": copy_from, "members": members, "state": state, "exclusive": exclusive,
-            "max_removals": max_removals}
+            "max_removals": max_removals, "all_roles": all_roles}
 
 
 def resolve_role(name, roles, field="role"):
@@ -55,8 +59,10 @@ def resolve_role(name, roles, field="role"):
                                                     " Roles: %s." % ", ".join(sorted(n for n in names if n))), field=field)
 
 
-def resolve_users(keys, users, field="members"):
-    """User rows for login names or e-mail addresses (case-insensitive); one error naming every unknown key."""
+def resolve_users(keys, users, field="members", missing_ok=False):
+    """User rows for login names or e-mail addresses (case-insensitive); one error naming every unknown key.
+
+    ``missing_ok`` drops unknown keys instead (removing a user who is not there is already done)."""
     by_name = {}
     by_mail = {}
     for user in users:
@@ -80,7 +86,7 @@ def resolve_users(keys, users, field="members"):
     if ambiguous:
         raise v.ValidationError("%s %s is the e-mail address of more than one user; give the login name instead." % (
             field, ", ".join(ambiguous)), field=field)
-    if unknown:
+    if unknown and not missing_ok:
         pool = list(by_name) + list(by_mail)
         parts = []
         for key in unknown:

@@ -31,11 +31,11 @@ extends_documentation_fragment:
 options:
   role:
     description:
-      - Name of the role, for example V(Portal Access). Required unless O(copy_from) is given.
+      - Name of the role, for example V(Portal Access). Required unless O(copy_from) or O(all_roles) is given.
     type: str
   members:
     description:
-      - Users by login name or e-mail address.
+      - Users by login name or e-mail address. With O(state=absent), users that Practice Protect does not have are skipped.
     type: list
     elements: str
     default: []
@@ -59,6 +59,12 @@ options:
     description:
       - Login name or e-mail address of an existing user whose roles the members should get too (Everybody excluded).
     type: str
+  all_roles:
+    description:
+      - With O(state=absent) and no O(role), remove the members from every role they hold (offboarding).
+        Everybody and built-in read-only roles are left alone.
+    type: bool
+    default: false
 notes:
   - Practice Protect admin rights - Role Management (reads need any admin right). See docs/permissions.md.
 seealso:
@@ -143,6 +149,7 @@ def main():
             exclusive=dict(type="bool", default=False),
             max_removals=dict(type="int", default=5),
             copy_from=dict(type="str"),
+            all_roles=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -160,8 +167,14 @@ def run(m):
     if spec["copy_from"]:
         template = _pp_roles.resolve_users([spec["copy_from"]], users, field="copy_from")[0]
         template_roles = client.user_role_names(template["ID"])
+    member_users = _pp_roles.resolve_users(spec["members"], users, missing_ok=spec["state"] == "absent")
+    if spec["all_roles"]:
+        # Offboarding: every role any member holds (Everybody and built-in read-only roles are skipped).
+        held = set()
+        for user in member_users:
+            held.update(client.user_role_names(user["ID"]))
+        template_roles = sorted(name for name in held if name and not _read_only(name, roles))
     targets = _pp_roles.target_roles(spec, roles, template_roles)
-    member_users = _pp_roles.resolve_users(spec["members"], users)
     current = dict((role["ID"], client.role_members(role["ID"])) for role in targets)
     users_by_id = dict((u["ID"], u) for u in users)
     plan = _pp_roles.plan_membership(spec, targets, current, member_users, users_by_id)
@@ -172,6 +185,11 @@ def run(m):
     if m.module._diff:
         result["diff"] = {"before": plan["before"], "after": plan["after"]}
     m.exit(**result)
+
+
+def _read_only(name, roles):
+    role = next((r for r in roles if r.get("Name") == name), None)
+    return role is None or bool(role.get("ReadOnly"))
 
 
 if __name__ == "__main__":

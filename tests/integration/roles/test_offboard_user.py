@@ -1,0 +1,86 @@
+# -*- coding: utf-8 -*-
+"""The offboard_user role through the real playbook: the safe order, proven from the sandbox's ordered log."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from tests.integration.support import ROOT, release_when
+from tests.integration.plugins.modules.pp_support import pp_state
+
+INVENTORY = os.path.join(ROOT, "inventory", "example")
+TOM = "tom.baker@northwindacct.com"
+
+
+def playbook(name):
+    with open(os.path.join(ROOT, "playbooks", name)) as handle:
+        return handle.read()
+
+
+def tom(sandbox):
+    return next(u for u in sandbox.state()["users"] if u["userPrincipalName"].lower() == TOM)
+
+
+def mailbox(sandbox):
+    return next(m for m in sandbox.state()["mailboxes"] if (m.get("UserPrincipalName") or m.get("PrimarySmtpAddress") or "").lower() == TOM)
+
+
+def order(sandbox, since, user_id):
+    events = []
+    for entry in sandbox.log(since=since):
+        if entry.get("cmdlet") == "Set-Mailbox" and "Type" in entry.get("body_keys", []):
+            events.append("convert")
+        elif entry["path"].endswith("/users/%s/assignLicense" % user_id):
+            events.append("licences")
+        elif entry["path"].endswith("/users/%s/revokeSignInSessions" % user_id):
+            events.append("revoke")
+        elif entry["method"] == "PATCH" and entry["path"].endswith("/users/%s" % user_id) and "accountEnabled" in entry.get("body_keys", []):
+            events.append("block")
+        elif entry["path"].endswith("/Roles/UpdateRole"):
+            events.append("roles")
+    return events
+
+
+def test_offboard_in_the_safe_order_then_nothing_to_do(sandbox, run_playbook):
+    run_playbook(playbook("service_account.yml"), extra_vars={"service_account_purpose": "federation", "service_account_federation_enabled": True},
+                 expect_rc=0)
+    user_id = tom(sandbox)["id"]
+    mark = sandbox.log()[-1]["seq"]
+    run = run_playbook(playbook("offboard.yml"), inventory=INVENTORY, expect_rc=0)
+    events = order(sandbox, mark, user_id)
+    assert events.index("block") < events.index("revoke") < events.index("roles") < events.index("convert") < events.index("licences")
+    after = tom(sandbox)
+    assert after["accountEnabled"] is False and after["assignedLicenses"] == []
+    box = mailbox(sandbox)
+    assert box["RecipientTypeDetails"] == "SharedMailbox" and box["HiddenFromAddressListsEnabled"] is True
+    assert not [r["Name"] for r in pp_state(sandbox)["roles"] if TOM in [m.lower() for m in r.get("Members") or []] and r["Name"] != "Everybody"]
+    assert run.changed("tom.baker") >= 5
+
+    mark = sandbox.log()[-1]["seq"]
+    again = run_playbook(playbook("offboard.yml"), inventory=INVENTORY, expect_rc=0)
+    assert sandbox.writes(since=mark) == []
+    assert again.changed("tom.baker") == 0
+
+
+def test_licence_stays_until_exchange_shows_shared_and_a_rerun_completes(sandbox, run_playbook):
+    user_id = tom(sandbox)["id"]
+    sandbox.configure(shared_conversion_delay_s=3600)
+    run = run_playbook(playbook("offboard.yml"), inventory=INVENTORY,
+                       extra_vars={"offboard_shared_timeout": 3, "offboard_sync": False}, expect_rc=2)
+    assert run.stats["tom.baker"]["failures"] == 1
+    assert tom(sandbox)["assignedLicenses"] != []  # the conversion never showed: the licence stays
+    assert "licences" not in order(sandbox, 0, user_id)
+
+    sandbox.configure(shared_conversion_delay_s=0)
+    run_playbook(playbook("offboard.yml"), inventory=INVENTORY, extra_vars={"offboard_sync": False}, expect_rc=0)
+    assert tom(sandbox)["assignedLicenses"] == []
+    assert mailbox(sandbox)["RecipientTypeDetails"] == "SharedMailbox"
+
+
+def test_soft_delete_with_a_kept_mailbox_is_refused_before_any_write(sandbox, run_playbook):
+    mark = sandbox.log()[-1]["seq"] if sandbox.log() else 0
+    run = run_playbook(playbook("offboard.yml"), inventory=INVENTORY, extra_vars={"offboard_soft_delete": True}, expect_rc=2)
+    assert sandbox.writes(since=mark) == []
+    assert "offboard_soft_delete deletes the user and with it the mailbox that offboard_convert_to_shared keeps" in run.stdout
