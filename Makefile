@@ -18,7 +18,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test lint sanity unit integration sandbox changelog clean
+.PHONY: setup demo test lint sanity unit integration molecule awx-check sandbox changelog clean
 
 setup: $(VENV)/.installed $(COLL_LINK)
 
@@ -33,7 +33,7 @@ $(COLL_LINK):
 	mkdir -p $(dir $(COLL_LINK))
 	ln -sfn ../../../.. $(COLL_LINK)
 
-test: setup lint sanity unit integration
+test: setup lint sanity unit integration molecule awx-check
 	@echo "make test: all checks passed"
 
 lint: setup
@@ -54,6 +54,45 @@ unit: setup
 
 integration: setup
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests/integration
+
+# Each role's scenario (converge, idempotence, verify against a sandbox its prepare starts), all at once: each
+# keeps its full output in tests/output/molecule/<role>.log (read by the secret scan), shown here once it is done.
+# The target fails if any scenario did.
+MOLECULE_ROLES := $(patsubst roles/%/molecule/default/molecule.yml,%,$(wildcard roles/*/molecule/default/molecule.yml))
+MOLECULE_OUT := $(CURDIR)/tests/output/molecule
+
+molecule: setup
+	@rm -rf $(MOLECULE_OUT) && mkdir -p $(MOLECULE_OUT); \
+	for role in $(MOLECULE_ROLES); do \
+		echo "molecule test: $$role (log: tests/output/molecule/$$role.log)"; \
+		( cd roles/$$role && NO_COLOR=1 ANSIBLE_NOCOLOR=1 $(BIN)/molecule test > $(MOLECULE_OUT)/$$role.log 2>&1; \
+		  echo $$? > $(MOLECULE_OUT)/$$role.rc ) & \
+	done; \
+	wait; failed=""; \
+	for role in $(MOLECULE_ROLES); do \
+		echo "=== molecule test: $$role"; cat $(MOLECULE_OUT)/$$role.log; \
+		[ "$$(cat $(MOLECULE_OUT)/$$role.rc)" = 0 ] || failed="$$failed $$role"; \
+		rm -f $(MOLECULE_OUT)/$$role.rc; \
+	done; \
+	if [ -n "$$failed" ]; then echo "molecule failed for:$$failed (logs in tests/output/molecule)"; exit 1; fi
+
+# The AWX execution environment (docs/awx/execution-environment.yml): build the collection tarball it installs,
+# then write its build context with `ansible-builder create` (offline; building the image itself needs podman or
+# docker and is not part of make test).
+AWX_CONTEXT := $(BUILD)/awx-context
+AWX_TARBALL := practiceprotect-m365-$(shell sed -n 's/^version: *//p' galaxy.yml).tar.gz
+
+awx-check: setup
+	rm -rf $(BUILD)/awx $(AWX_CONTEXT)
+	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD)/awx
+	for f in meta/execution-environment.yml requirements.txt bindep.txt; do \
+		tar -tzf $(BUILD)/awx/$(AWX_TARBALL) | grep -qx "$$f" || { echo "$$f is missing from $(AWX_TARBALL)"; exit 1; }; \
+	done
+	$(BIN)/ansible-builder create -f docs/awx/execution-environment.yml --context $(AWX_CONTEXT) --output-filename Containerfile
+	grep -q "ansible-galaxy collection install" $(AWX_CONTEXT)/Containerfile
+	test -s $(AWX_CONTEXT)/_build/collections/$(AWX_TARBALL) || \
+		{ echo "docs/awx/execution-environment.yml does not install $(AWX_TARBALL) (version in galaxy.yml changed?)"; exit 1; }
+	@echo "awx-check: build context in $(AWX_CONTEXT)"
 
 # A sandbox in the foreground, for rehearsing playbooks: `make sandbox`, then in another shell
 # `set -a; . .build/sandbox/sandbox.env; set +a` and run ansible-playbook as usual.
