@@ -81,8 +81,10 @@ class Sandbox:
         return self.control("POST", "apps", json={"display_name": display_name, "roles": list(roles), "credential": credential,
                                                   "directory_roles": list(directory_roles)})
 
-    def seed(self, users):
-        return self.control("POST", "seed", json={"users": list(users)})
+    def seed(self, users, groups=()):
+        """Add users (``mailboxType`` gives one a mailbox of that type without a licence), then groups (``members``: UPNs or
+        ids of users, display names or ids of groups)."""
+        return self.control("POST", "seed", json={"users": list(users), "groups": list(groups)})
 
     def mail(self):
         """Messages accepted by Graph's sendMail since the last reset: sender, toRecipients, ccRecipients, subject, content, ..."""

@@ -33,6 +33,7 @@ class ControlApp:
             Route("/_sandbox/config", self.config, methods=["GET", "PATCH"]),
             Route("/_sandbox/apps", self.apps, methods=["GET", "POST"]),
             Route("/_sandbox/seed", self.seed, methods=["POST"]),
+            Route("/_sandbox/skus", self.skus, methods=["PATCH"]),
             Route("/_sandbox/mail", self.mail, methods=["GET"]),
             Route("/_sandbox/pp/{path:path}", self.pp, methods=["GET", "POST"]),
             Route("/_sandbox/{path:path}", self.unknown, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
@@ -115,16 +116,36 @@ class ControlApp:
             body = await self._body(request)
         except ValueError as exc:
             return _problem(400, str(exc))
-        users = body.get("users")
+        users = body.get("users", [] if "groups" in body else None)
+        groups = body.get("groups", [])
         if not isinstance(users, list):
             return _problem(400, "users must be a list")
+        if not isinstance(groups, list):
+            return _problem(400, "groups must be a list")
         created = []
         try:
             for spec in users:
                 created.append(self.rt.tenant.seed_user(dict(spec) if isinstance(spec, dict) else spec)["id"])
+            for spec in groups:  # after the users, so that groups can name them (and groups seeded before them) as members
+                created.append(self.rt.tenant.seed_group(dict(spec) if isinstance(spec, dict) else spec)["id"])
         except GraphError as exc:
             return _json({"error": {"code": exc.code, "message": exc.message, "index": len(created)}, "created": created}, 400)
         return _json({"created": created}, 201)
+
+    async def skus(self, request):
+        """Seats per SKU: ``{"<skuPartNumber or skuId>": seats, ...}``; answers the SKUs as ``GET /subscribedSkus`` lists them."""
+        try:
+            body = await self._body(request)
+        except ValueError as exc:
+            return _problem(400, str(exc))
+        if not isinstance(body, dict):
+            return _problem(400, "the body must map SKU part numbers (or skuIds) to seat counts")
+        try:
+            for sku, seats in body.items():
+                self.rt.tenant.set_seats(sku, seats)
+        except GraphError as exc:
+            return _problem(400, exc.message)
+        return _json({"skus": self.rt.tenant.list_skus()})
 
     async def mail(self, request):
         """Messages accepted by Graph's sendMail since the last reset, oldest first (mail.py)."""

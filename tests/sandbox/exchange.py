@@ -55,6 +55,10 @@ DEFAULT_RESULT_SIZE = 1000  # Get-Mailbox returns 1000 objects unless -ResultSiz
 SERVER = "SY4PR01MB6158.AUSPRD01.PROD.OUTLOOK.COM"  # the mailbox server named in not-found messages (made up)
 SKIPTOKEN_PREFIX = "MDAwMDAwMDAt"
 TYPES = {"regular": "UserMailbox", "shared": "SharedMailbox"}
+# RecipientTypeDetails of the mailboxes the sandbox models (Get-Mailbox lists them all). Room and equipment mailboxes are
+# resource mailboxes: they need no licence and their accounts have sign-in blocked; the seed creates them (seed_mailbox).
+MAILBOX_TYPES = ("UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox")
+RESOURCE_TYPES = {"RoomMailbox": "Room", "EquipmentMailbox": "Equipment"}
 SELF = "NT AUTHORITY\\SELF"
 
 # --------------------------------------------------------------------------------------------------------------
@@ -222,18 +226,30 @@ class MailboxMixin:
         record = self.records.get(user_id)
         seeding = record is not None and record.data is user  # seed_user works on the stored dict, the API on a copy
         delay = 0.0 if seeding else float(self.config.get("mailbox_provisioning_delay_s") or 0)
-        mailbox = {
-            "state": "provisioning", "licensed_at": self.clock(), "guid": str(uuid.uuid4()), "exchange_guid": str(uuid.uuid4()),
-            "alias": user.get("mailNickname") or user["userPrincipalName"].split("@")[0], "name": user.get("displayName") or user_id,
-            "addresses": [], "type": "UserMailbox", "pending_type": None, "pending_since": None, "forwarding": None,
-            "deliver_and_forward": False, "hidden": False, "permissions": {}, "created": None, "changed": None,
-            "provisioning_errors": [],
-        }
+        mailbox = self._new_mailbox(user)
         self.mailboxes[user_id] = mailbox
         if delay <= 0:
             self._activate(user_id, mailbox, user)
         else:
             self._mailbox_work.add(user_id)
+
+    def seed_mailbox(self, user_id, mailbox_type):
+        """Seed data: the user gets a mailbox of ``mailbox_type`` now, licence or not (room, equipment and shared mailboxes
+        need none). A mailbox the user's licence already provisioned just takes the type."""
+        record = self.records[user_id]
+        if user_id not in self.mailboxes:
+            self.mailboxes[user_id] = self._new_mailbox(record.data)
+            self._activate(user_id, self.mailboxes[user_id], record.data)
+        self.mailboxes[user_id]["type"] = mailbox_type
+
+    def _new_mailbox(self, user):
+        return {
+            "state": "provisioning", "licensed_at": self.clock(), "guid": str(uuid.uuid4()), "exchange_guid": str(uuid.uuid4()),
+            "alias": user.get("mailNickname") or user["userPrincipalName"].split("@")[0], "name": user.get("displayName") or user["id"],
+            "addresses": [], "type": "UserMailbox", "pending_type": None, "pending_since": None, "forwarding": None,
+            "deliver_and_forward": False, "hidden": False, "permissions": {}, "created": None, "changed": None,
+            "provisioning_errors": [],
+        }
 
     def stage_email_addresses(self, user_id, addresses):
         """Addresses in the ``SMTP:primary`` / ``smtp:alias`` form for a user's mailbox: applied now when the mailbox
@@ -449,6 +465,8 @@ class MailboxMixin:
             "RecipientTypeDetails": mailbox["type"],
             "IsMailboxEnabled": True,
             "IsShared": mailbox["type"] == "SharedMailbox",
+            "IsResource": mailbox["type"] in RESOURCE_TYPES,
+            "ResourceType": RESOURCE_TYPES.get(mailbox["type"]),
             "ForwardingAddress": None,
             "ForwardingSmtpAddress": mailbox["forwarding"],
             "DeliverToMailboxAndForward": mailbox["deliver_and_forward"],

@@ -41,6 +41,21 @@ READ_DOMAINS = ("Domain.Read.All", "Domain.ReadWrite.All", "Directory.Read.All",
 READ_ROLE_MANAGEMENT = ("RoleManagement.Read.Directory", "RoleManagement.Read.All", "RoleManagement.ReadWrite.Directory", "Directory.Read.All",
                         "Directory.ReadWrite.All")
 WRITE_ROLE_MANAGEMENT = ("RoleManagement.ReadWrite.Directory",)
+# Groups: group-list, group-get, group-list-members, group-list-transitivemembers (application: GroupMember.Read.All least
+# privileged; Group.Read.All, Group.ReadWrite.All, GroupMember.ReadWrite.All, Directory.Read.All higher). Directory.ReadWrite.All
+# covers them too (UNCONFIRMED: the docs' tables do not list it for every one of these).
+READ_GROUPS = ("GroupMember.Read.All", "GroupMember.ReadWrite.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All",
+               "Directory.ReadWrite.All")
+# group-post-members and group-delete-members: GroupMember.ReadWrite.All least privileged (for user and group members).
+WRITE_GROUP_MEMBERS = ("GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All")
+# user-list-memberof: the current docs give Directory.Read.All as the least privileged application permission; with
+# User.Read.All the call works and groups come back with their id and type only (Graph's "limited information returned for
+# inaccessible member objects"; confirmed by a Microsoft MVP's test with User.Read.All, then User.Read.All and
+# GroupMember.Read.All). The sandbox accepts the user and group read permissions and applies that limit.
+READ_MEMBER_OF = READ_USERS + READ_GROUPS
+# What lets a caller see a member object's properties rather than its id and type only.
+SEE_USERS = READ_USERS + ("User.ReadBasic.All",)
+SEE_GROUPS = READ_GROUPS
 
 ROUTE_PERMISSIONS = {
     "GET /users": READ_USERS,
@@ -76,6 +91,16 @@ ROUTE_PERMISSIONS = {
     "GET /roleManagement/directory/roleAssignments/{id}": READ_ROLE_MANAGEMENT,
     "POST /roleManagement/directory/roleAssignments": WRITE_ROLE_MANAGEMENT,
     "DELETE /roleManagement/directory/roleAssignments/{id}": WRITE_ROLE_MANAGEMENT,
+    "GET /groups": READ_GROUPS,
+    "GET /groups/{id}": READ_GROUPS,
+    "GET /groups/{id}/members": READ_GROUPS,
+    "GET /groups/{id}/members/microsoft.graph.user": READ_GROUPS,
+    "GET /groups/{id}/members/microsoft.graph.group": READ_GROUPS,
+    "GET /groups/{id}/transitiveMembers": READ_GROUPS,
+    "GET /groups/{id}/transitiveMembers/microsoft.graph.user": READ_GROUPS,
+    "POST /groups/{id}/members/$ref": WRITE_GROUP_MEMBERS,
+    "DELETE /groups/{id}/members/{id}/$ref": WRITE_GROUP_MEMBERS,
+    "GET /users/{id}/memberOf": READ_MEMBER_OF,
     # None: no role of its own; every sub-request is checked on its own.
     "POST /$batch": None,
 }
@@ -92,6 +117,12 @@ RU_COSTS = {
     # Outlook's own limits (per app and mailbox) are not emulated; the identity write bucket counts the call (UNCONFIRMED).
     "POST /users/{id}/sendMail": 1,
     "POST /users/{id}/microsoft.graph.sendMail": 1,
+    "GET /groups/{id}/members": 3,
+    "GET /groups/{id}/members/microsoft.graph.user": 3,
+    "GET /groups/{id}/members/microsoft.graph.group": 3,
+    "GET /groups/{id}/transitiveMembers": 5,
+    "GET /groups/{id}/transitiveMembers/microsoft.graph.user": 5,
+    "GET /users/{id}/memberOf": 2,
 }
 
 # Routes whose 403 is not the directory's Authorization_RequestDenied (Outlook answers ErrorAccessDenied; see mail.py).
@@ -132,6 +163,16 @@ HANDLERS = {
     "GET /roleManagement/directory/roleAssignments/{id}": "get_role_assignment",
     "POST /roleManagement/directory/roleAssignments": "create_role_assignment",
     "DELETE /roleManagement/directory/roleAssignments/{id}": "delete_role_assignment",
+    "GET /groups": "list_groups",
+    "GET /groups/{id}": "get_group",
+    "GET /groups/{id}/members": "list_members",
+    "GET /groups/{id}/members/microsoft.graph.user": "list_user_members",
+    "GET /groups/{id}/members/microsoft.graph.group": "list_group_members",
+    "GET /groups/{id}/transitiveMembers": "list_transitive_members",
+    "GET /groups/{id}/transitiveMembers/microsoft.graph.user": "list_transitive_user_members",
+    "POST /groups/{id}/members/$ref": "add_member",
+    "DELETE /groups/{id}/members/{id}/$ref": "remove_member",
+    "GET /users/{id}/memberOf": "list_member_of",
 }
 TEMPLATES = sorted({key.split(" ", 1)[1] for key in HANDLERS})
 
@@ -139,6 +180,11 @@ ORDERABLE = {"displayName": False, "userPrincipalName": False, "createdDateTime"
 SEARCHABLE = ("displayName", "givenName", "surname", "mail", "mailNickname", "userPrincipalName", "jobTitle", "department")
 USER_TYPE = state_module.ENTITY_TYPES["user"]["odata_type"]
 SKIPTOKEN_PREFIX = "RFNwdAIAAQAAA"  # opaque to clients, like Graph's
+OBJECT_TYPES = {"user": USER_TYPE, "group": state_module.ENTITY_TYPES["group"]["odata_type"], "directoryRole": "#microsoft.graph.directoryRole"}
+DIRECTORY_ROLE_PROPERTIES = ("id", "deletedDateTime", "description", "displayName", "roleTemplateId")
+# UNCONFIRMED wording: the refusal of $filter on a relationship, or of a cast on a transitive list, without advanced mode.
+ADVANCED_RELATIONSHIP_MESSAGE = ("This query needs advanced query capabilities: add the ConsistencyLevel: eventual header and $count=true. "
+                                 "Refer to https://aka.ms/graph-docs/advanced-queries for more information")
 
 
 class Call:
@@ -890,6 +936,156 @@ class GraphApp:
 
     def delete_role_assignment(self, call, assignment_id):
         self.tenant.delete_role_assignment(assignment_id)
+        return Result(204)
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Groups and membership (group-list, group-get, group-list-members, group-list-transitivemembers, group-post-members,
+    # group-delete-members, user-list-memberof; reference 6)
+
+    def _page(self, call, items, advanced):
+        """(page, extra body keys) for a collection: $top (default 100, at most 999), $skiptoken, @odata.count, nextLink."""
+        top = self._top(call) or 100
+        offset = self._skip(call)
+        extra = {}
+        if advanced and offset == 0:
+            extra["@odata.count"] = len(items)
+        if offset + top < len(items):
+            extra["@odata.nextLink"] = self._next_link(call, offset + top)
+        return items[offset:offset + top], extra
+
+    @staticmethod
+    def _only_options(call, allowed):
+        for name in call.options():
+            if name not in allowed:
+                # UNCONFIRMED wording; also what the sandbox answers for options it does not emulate on these routes.
+                raise bad_request("'%s' is not supported by the service." % name)
+
+    @staticmethod
+    def project_group(data, select=None):
+        out = {}
+        for name in select or state_module.GROUP_DEFAULT_SELECT:
+            value = data.get(name)
+            if value is None and name in ("groupTypes", "proxyAddresses"):
+                value = []
+            out[name] = json.loads(json.dumps(value))
+        return out
+
+    def _group_select(self, call, collection=True):
+        return self._select(call.options().get("$select"), state_module.GROUP_PROPERTIES, "microsoft.graph.group", collection=collection)
+
+    def list_groups(self, call):
+        self._only_options(call, ("$select", "$filter", "$top", "$count", "$skiptoken"))
+        options = call.options()
+        _, advanced = self._advanced(call)
+        select = self._group_select(call)
+        node = self._filter(options.get("$filter"), "group", advanced)
+        items = self.tenant.list_groups()
+        if node is not None:
+            items = [item for item in items if self._matches(node, item)]
+        page, extra = self._page(call, items, advanced)
+        body = {"@odata.context": "%sgroups%s" % (METADATA, _context_select(select))}
+        body.update(extra)
+        body["value"] = [self.project_group(item, select) for item in page]
+        return Result(200, body)
+
+    def get_group(self, call, key):
+        self._only_options(call, ("$select",))
+        select = self._group_select(call, collection=False)
+        body = {"@odata.context": "%sgroups%s/$entity" % (METADATA, _context_select(select))}
+        body.update(self.project_group(self.tenant.get_group(key), select))
+        return Result(200, body)
+
+    def _object_view(self, call, entity, data, select):
+        """A directory object in a relationship list: @odata.type, then its properties (those of ``select`` its type has).
+        Without a permission to read objects of its type, Graph returns the type and id only, other properties null."""
+        if entity == "user":
+            names = ([n for n in select if n in state_module.USER_SCHEMA or n in state_module.USER_UNMODELLED] or ["id"]) if select else None
+            body = self.project_user(data, names)
+            visible = auth.has_any_role(call.claims, SEE_USERS)
+        elif entity == "group":
+            names = ([n for n in select if n in state_module.GROUP_PROPERTIES] or ["id"]) if select else None
+            body = self.project_group(data, names)
+            visible = auth.has_any_role(call.claims, SEE_GROUPS)
+        else:
+            names = ([n for n in select if n in DIRECTORY_ROLE_PROPERTIES] or ["id"]) if select else DIRECTORY_ROLE_PROPERTIES
+            body = {name: data.get(name) for name in names}
+            visible = auth.has_any_role(call.claims, READ_ROLE_MANAGEMENT)
+        if not visible:
+            body = {name: (data.get("id") if name == "id" else None) for name in body}
+            body["id"] = data.get("id")
+        out = {"@odata.type": OBJECT_TYPES[entity]}
+        out.update(body)
+        return out
+
+    def _relationship(self, call, objects, cast=None, transitive=False):
+        """A directoryObject collection (members, transitiveMembers, memberOf), optionally cast to one type."""
+        self._only_options(call, ("$select", "$filter", "$top", "$count", "$skiptoken"))
+        options = call.options()
+        _, advanced = self._advanced(call)
+        if not advanced and ((cast and transitive) or "$filter" in options):
+            # Reference 1.2 and 6.3: $filter on these lists, and OData casts on transitive lists, are advanced queries.
+            raise GraphError(400, "Request_UnsupportedQuery", ADVANCED_RELATIONSHIP_MESSAGE)
+        if cast:
+            objects = [(entity, data) for entity, data in objects if entity == cast]
+        if cast == "user":
+            properties = list(state_module.USER_SCHEMA) + list(state_module.USER_UNMODELLED)
+            select = self._select(options.get("$select"), properties, "microsoft.graph.user", state_module.USER_SINGLE_ONLY)
+        elif cast == "group":
+            select = self._group_select(call)
+        else:
+            properties = list(state_module.USER_SCHEMA) + list(state_module.USER_UNMODELLED) + list(state_module.GROUP_PROPERTIES)
+            properties += [name for name in DIRECTORY_ROLE_PROPERTIES if name not in properties]
+            select = self._select(options.get("$select"), properties, "microsoft.graph.directoryObject", state_module.USER_SINGLE_ONLY)
+        text = options.get("$filter")
+        if text is not None:
+            try:
+                node = self._filter(text, cast or "user", True)
+            except GraphError:
+                if cast:
+                    raise
+                node = self._filter(text, "group", True)
+            objects = [(entity, data) for entity, data in objects if self._matches(node, data)]
+        page, extra = self._page(call, objects, advanced)
+        context = {"user": "users", "group": "groups"}.get(cast, "directoryObjects")
+        body = {"@odata.context": "%s%s%s" % (METADATA, context, _context_select(select))}
+        body.update(extra)
+        body["value"] = [self._object_view(call, entity, data, select) for entity, data in page]
+        return Result(200, body)
+
+    def list_members(self, call, key):
+        return self._relationship(call, self.tenant.group_members(key))
+
+    def list_user_members(self, call, key):
+        return self._relationship(call, self.tenant.group_members(key), cast="user")
+
+    def list_group_members(self, call, key):
+        return self._relationship(call, self.tenant.group_members(key), cast="group")
+
+    def list_transitive_members(self, call, key):
+        return self._relationship(call, self.tenant.transitive_members(key), transitive=True)
+
+    def list_transitive_user_members(self, call, key):
+        return self._relationship(call, self.tenant.transitive_members(key), cast="user", transitive=True)
+
+    def list_member_of(self, call, key):
+        return self._relationship(call, self.tenant.member_of(key))
+
+    def add_member(self, call, key):
+        """group-post-members: {"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/{id}"}; 204."""
+        body = call.json()
+        reference = body.get("@odata.id") if isinstance(body, dict) else None
+        invalid = bad_request("The value of the @odata.id property is not a valid reference.", code="BadRequest")  # UNCONFIRMED wording
+        if not isinstance(reference, str) or not reference.strip():
+            raise invalid
+        match = re.search(r"/(?:directoryObjects|users|groups)/([^/?]+)$", urlsplit(reference.strip()).path.rstrip("/"), re.IGNORECASE)
+        if not match:
+            raise invalid
+        self.tenant.add_group_member(key, unquote_plus(match.group(1)))
+        return Result(204)
+
+    def remove_member(self, call, key, member_id):
+        """group-delete-members: DELETE /groups/{id}/members/{id}/$ref; 204."""
+        self.tenant.remove_group_member(key, member_id)
         return Result(204)
 
     # ----------------------------------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ from . import realism
 from .exchange import MailboxMixin
 from .errors import INVALID_VALUES, PASSWORD_COMPLEXITY, PROXY_CONFLICT, UPN_CONFLICT, UPN_DOMAIN, bad_request, not_found
 from .errors import forbidden
+from .errors import GraphError
+from .exchange import MAILBOX_TYPES
 
 TENANT_ID = "5f0c6a3e-2b7d-4c1a-9e8f-3d6b1a2c4e50"
 ORGANIZATION = "Northwind Accounting"
@@ -42,7 +44,9 @@ WRITE_ROLES = ["User.ReadWrite.All", "Domain.Read.All", "Organization.Read.All"]
 WRITE_ROLES = WRITE_ROLES + ["RoleManagement.ReadWrite.Directory"]
 WRITE_ROLES = WRITE_ROLES + ["Exchange.ManageAsApp"]
 WRITE_ROLES = WRITE_ROLES + ["Mail.Send"]  # sendMail (mail.py): activation mails
+WRITE_ROLES = WRITE_ROLES + ["GroupMember.ReadWrite.All"]  # groups: members, transitiveMembers, memberOf, $ref writes
 READONLY_ROLES = ["User.Read.All", "Domain.Read.All", "Organization.Read.All"]
+READONLY_ROLES = READONLY_ROLES + ["GroupMember.Read.All"]
 
 # ISO 3166-1 alpha-2 codes (usageLocation).
 COUNTRY_CODES = frozenset("""
@@ -116,6 +120,25 @@ SEED_USERS = [
      "displayName": "Tom Baker", "givenName": "Tom", "surname": "Baker", "mailNickname": "tom.baker",
      "jobTitle": "Accountant", "department": "Tax", "usageLocation": "AU", "createdDateTime": "2024-06-17T22:05:10Z",
      "assignedLicenses": [{"disabledPlans": [], "skuId": E3_SKU}]},
+    # A licensed user on the initial (onmicrosoft.com) domain, and a room mailbox: a resource account with no licence and
+    # sign-in blocked, as Exchange creates them (mailboxType is the seed's way to give a mailbox without a licence).
+    {"id": "9e4b7a12-3c5d-4e6f-8a9b-0c1d2e3f4a72", "userPrincipalName": "it.admin@" + INITIAL_DOMAIN,
+     "displayName": "IT Admin", "givenName": "IT", "surname": "Admin", "mailNickname": "it.admin", "jobTitle": "IT Administrator",
+     "department": "IT", "companyName": "Northwind Accounting", "usageLocation": "AU", "createdDateTime": "2023-07-04T02:00:00Z",
+     "assignedLicenses": [{"disabledPlans": [], "skuId": "f245ecc8-75af-4f8e-b61f-27d8114de5f3"}]},
+    {"id": "a5c8e2f4-6b7d-4f1a-9c3e-2d4b6f8a0c83", "userPrincipalName": "boardroom@" + DEFAULT_DOMAIN,
+     "displayName": "Boardroom", "mailNickname": "boardroom", "accountEnabled": False, "createdDateTime": "2024-02-12T03:00:00Z",
+     "mailboxType": "RoomMailbox"},
+]
+
+# Groups of the default seed: security groups (Microsoft 365 groups cannot hold groups), one nested in the other.
+# members: UPNs of users or display names of groups seeded before.
+SEED_GROUPS = [
+    {"id": "3f6a9c1e-2b4d-4e8f-a1c3-5d7e9f1b3c04", "displayName": "Tax Team", "description": "Tax practice staff",
+     "mailNickname": "taxteam", "members": ["tom.baker@" + DEFAULT_DOMAIN], "createdDateTime": "2024-01-15T00:00:00Z"},
+    {"id": "6c2e8a4f-1d3b-4c5e-9f7a-8b0d2e4f6a15", "displayName": "All Staff", "description": "Everyone who works at Northwind Accounting",
+     "mailNickname": "allstaff", "createdDateTime": "2024-01-15T00:00:00Z",
+     "members": ["sarah.jones@" + DEFAULT_DOMAIN, "boardroom@" + DEFAULT_DOMAIN, "it.admin@" + INITIAL_DOMAIN, "Tax Team"]},
 ]
 
 # --------------------------------------------------------------------------------------------------------------
@@ -197,6 +220,19 @@ ENTITY_TYPES = {
     "user": {"odata_type": "#microsoft.graph.user", "collection": "users", "schema": USER_SCHEMA,
              "default_select": USER_DEFAULT_SELECT, "filter_entity": "user"},
 }
+
+# Groups (group resource docs). Stored properties; membership is kept in the record's data as "_members" (object ids of
+# users and groups, in the order they were added). GROUP_DEFAULT_SELECT is what GET /groups returns without $select
+# (UNCONFIRMED: the real default set is longer; these are the properties the sandbox models).
+GROUP_PROPERTIES = ("id", "classification", "createdDateTime", "deletedDateTime", "description", "displayName", "expirationDateTime",
+                    "groupTypes", "isAssignableToRole", "mail", "mailEnabled", "mailNickname", "membershipRule",
+                    "membershipRuleProcessingState", "proxyAddresses", "renewedDateTime", "securityEnabled", "securityIdentifier",
+                    "visibility")
+GROUP_DEFAULT_SELECT = GROUP_PROPERTIES
+ENTITY_TYPES["group"] = {"odata_type": "#microsoft.graph.group", "collection": "groups", "schema": dict((name, None) for name in GROUP_PROPERTIES),
+                         "default_select": GROUP_DEFAULT_SELECT, "filter_entity": "group"}
+# POST /groups/{id}/members/$ref for an object that is a member already (group-post-members; reference 6.1).
+MEMBER_EXISTS = "One or more added object references already exist for the following modified properties: 'members'."
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -432,6 +468,8 @@ class Tenant(MailboxMixin):
         if self.seed_name == "default":
             for user in SEED_USERS:
                 self.seed_user(copy.deepcopy(user))
+            for group in SEED_GROUPS:
+                self.seed_group(copy.deepcopy(group))
         # Directory role assignments (not directory objects: no replication lag). The tenant's admin is a Global
         # Administrator, as the account that created the tenant is.
         self.role_assignments = {}
@@ -547,6 +585,14 @@ class Tenant(MailboxMixin):
         if sku["capabilityStatus"] != "Enabled":
             return 0
         return sku["seats"] - self.consumed_units(sku_id)
+
+    def set_seats(self, sku, seats):
+        """Set a SKU's prepaid (enabled) units, by part number or skuId (control API: a bulk rehearsal needs seats for everyone)."""
+        if isinstance(seats, bool) or not isinstance(seats, int) or seats < 0:
+            raise bad_request("seats must be a whole number of at least 0.")
+        sku_id = self._sku_by_name(sku)
+        self.skus[sku_id]["seats"] = seats
+        return sku_id
 
     def list_skus(self):
         out = []
@@ -1025,6 +1071,102 @@ class Tenant(MailboxMixin):
             raise forbidden()
 
     # ----------------------------------------------------------------------------------------------------------
+    # Groups and membership (group-list, group-list-members, group-list-transitivemembers, group-post-members,
+    # group-delete-members, user-list-memberof). Membership lives in the group's record ("_members"), so a $ref write
+    # lags like any other write. Members that are not active now (a deleted user) are left out of every read and come
+    # back when restored (UNCONFIRMED: Entra's handling of a restored user's memberships).
+
+    def list_groups(self):
+        return self.visible("group", "group")
+
+    def get_group(self, key):
+        return copy.deepcopy(self._view(self._find(key, state="group", entity="group"))[1])
+
+    def _member_view(self, object_id):
+        """("user" | "group", data) of an active directory object readers see now, or None."""
+        record = self.records.get(object_id)
+        if record is None or record.entity not in ("user", "group"):
+            return None
+        state, data = self._view(record)
+        return (record.entity, data) if state == record.entity else None
+
+    def group_members(self, key):
+        """Direct members of a group as [(entity, data)], in the order they were added."""
+        data = self._view(self._find(key, state="group", entity="group"))[1]
+        out = []
+        for member_id in data.get("_members") or []:
+            member = self._member_view(member_id)
+            if member is not None:
+                out.append(member)
+        return out
+
+    def transitive_members(self, key):
+        """Members of a group and of every group nested in it, each once: the direct members first, then each nested
+        group's, breadth first (nested groups are listed too, as transitiveMembers does)."""
+        root = self._find(key, state="group", entity="group")
+        seen = {root.id}
+        out = []
+        queue = [root.id]
+        while queue:
+            group_id = queue.pop(0)
+            member = self._member_view(group_id)
+            if member is None:
+                continue
+            for member_id in member[1].get("_members") or []:
+                if member_id in seen:
+                    continue
+                found = self._member_view(member_id)
+                if found is None:
+                    continue
+                seen.add(member_id)
+                out.append(found)
+                if found[0] == "group":
+                    queue.append(member_id)
+        return out
+
+    def member_of(self, key):
+        """Direct memberships of a user: [(entity, data)] of the groups readers see it in, then its directory roles."""
+        user = self._find(key)
+        out = [("group", data) for data in self.list_groups() if user.id in (data.get("_members") or [])]
+        for role_id in sorted(self.principal_role_ids(user.id)):
+            definition = ROLE_DEFINITIONS.get(role_id)
+            if definition is not None:
+                out.append(("directoryRole", directory_role(definition)))
+        return out
+
+    def _reference_target(self, object_id):
+        """The record of a user or group a $ref names (by object id; a user also by UPN), else 404."""
+        for entity in ("user", "group"):
+            try:
+                return self._find(object_id, state=entity, entity=entity)
+            except GraphError:
+                pass
+        raise not_found(object_id)
+
+    def add_group_member(self, group_key, object_id):
+        """POST /groups/{id}/members/$ref: 404 for an unknown group or object, 400 when it is a member already."""
+        group = self._find(group_key, state="group", entity="group")
+        target = self._reference_target(object_id)
+        if target.id == group.id:
+            raise bad_request("A group cannot be a member of itself.")  # UNCONFIRMED wording
+        # Checked and written against the stored state (the directory's own copy), like the uniqueness checks of users.
+        data = copy.deepcopy(group.data)
+        if target.id in data["_members"]:
+            raise bad_request(MEMBER_EXISTS)
+        data["_members"].append(target.id)
+        self._write(group, "group", data)
+
+    def remove_group_member(self, group_key, member_id):
+        """DELETE /groups/{id}/members/{id}/$ref: 404 when the object is not a member (UNCONFIRMED status and wording)."""
+        group = self._find(group_key, state="group", entity="group")
+        lowered = (member_id or "").lower()
+        if lowered not in group.data["_members"]:
+            raise not_found(member_id)
+        data = copy.deepcopy(group.data)
+        data["_members"] = [item for item in data["_members"] if item != lowered]
+        self._write(group, "group", data)
+
+    # ----------------------------------------------------------------------------------------------------------
     # Direct seeding (control API) and dump
 
     def seed_user(self, spec):
@@ -1042,6 +1184,9 @@ class Tenant(MailboxMixin):
         if not is_guid(object_id) or object_id in self.records:
             raise bad_request("Seeded user id %s is not a GUID or is already in use." % object_id)
         created = spec.pop("createdDateTime", None)
+        mailbox_type = spec.pop("mailboxType", None)
+        if mailbox_type is not None and mailbox_type not in MAILBOX_TYPES:
+            raise bad_request("mailboxType must be one of %s." % ", ".join(MAILBOX_TYPES))
         times = dict((name, spec.pop(name)) for name in ("lastPasswordChangeDateTime", "signInSessionsValidFromDateTime") if name in spec)
         body = {"accountEnabled": True, "displayName": local, "mailNickname": re.sub(r"[^A-Za-z0-9._\-]", "", local) or "user"}
         body.update(spec)
@@ -1065,7 +1210,60 @@ class Tenant(MailboxMixin):
         data["assignedLicenses"] = list(normalised.values())
         self.records[object_id] = Record(object_id, "user", "user", data)
         self._refresh_plans(data)
+        if mailbox_type is not None:
+            self.seed_mailbox(object_id, mailbox_type)  # exchange.py: a mailbox of that type now, licence or not
         return copy.deepcopy(data)
+
+    def seed_group(self, spec):
+        """Add a group without the API. ``members``: UPNs or ids of users, display names or ids of groups already there."""
+        if not isinstance(spec, dict) or not isinstance(spec.get("displayName"), str) or not spec["displayName"].strip():
+            raise bad_request("Each seeded group needs a displayName.")
+        spec = dict(spec)
+        members = spec.pop("members", None) or []
+        object_id = (spec.pop("id", None) or str(uuid.uuid4())).lower()
+        if not is_guid(object_id) or object_id in self.records:
+            raise bad_request("Seeded group id %s is not a GUID or is already in use." % object_id)
+        unknown = [name for name in spec if name not in GROUP_PROPERTIES]
+        if unknown:
+            raise bad_request("Unknown group properties: %s" % ", ".join(sorted(unknown)))
+        data = {name: ([] if name in ("groupTypes", "proxyAddresses") else None) for name in GROUP_PROPERTIES}
+        nickname = re.sub(r"[^A-Za-z0-9._\-]", "", spec["displayName"]) or "group"
+        data.update({"id": object_id, "createdDateTime": now_iso(), "mailEnabled": False, "securityEnabled": True, "mailNickname": nickname,
+                     "visibility": None, "isAssignableToRole": False})
+        data.update(copy.deepcopy(spec))
+        raw = uuid.UUID(object_id).bytes_le
+        data["securityIdentifier"] = "S-1-12-1-" + "-".join(str(int.from_bytes(raw[i:i + 4], "little")) for i in range(0, 16, 4))
+        ids = []
+        for member in members:
+            member_id = self._seed_member_id(member)
+            if member_id == object_id:
+                raise bad_request("A group cannot be a member of itself.")
+            if member_id not in ids:
+                ids.append(member_id)
+        data["_members"] = ids
+        self.records[object_id] = Record(object_id, "group", "group", data)
+        return copy.deepcopy(data)
+
+    def _seed_member_id(self, key):
+        if not isinstance(key, str) or not key:
+            raise bad_request("Group members are UPNs or ids of users, or display names or ids of groups.")
+        for entity, state in (("user", "user"), ("group", "group")):
+            try:
+                return self._find(key, state=state, entity=entity).id
+            except GraphError:
+                pass
+        matches = [record.id for record in self.records.values()
+                   if record.entity == "group" and record.state == "group" and (record.data.get("displayName") or "").lower() == key.lower()]
+        if len(matches) != 1:
+            raise bad_request("No user or group %s to seed as a member (or more than one group has that name)." % key)
+        return matches[0]
+
+    def _dump_member(self, member_id):
+        record = self.records.get(member_id)
+        if record is None or record.data is None:
+            return {"id": member_id, "type": None, "name": None}
+        name = record.data.get("userPrincipalName") if record.entity == "user" else record.data.get("displayName")
+        return {"id": member_id, "type": record.entity if record.state == record.entity else record.state, "name": name}
 
     def _sku_by_name(self, value):
         for sku in self.skus.values():
@@ -1084,17 +1282,32 @@ class Tenant(MailboxMixin):
             data["_mailbox"] = record.data.get("_mailbox")
             data["_visible"] = self.clock() >= record.visible_from
             users.append(data)
+        groups = []
+        for record in self.records.values():
+            if record.entity != "group" or record.state != "group":
+                continue
+            data = public_data(record.data)
+            data["members"] = [self._dump_member(member_id) for member_id in record.data.get("_members") or []]
+            groups.append(data)
         return {
             "tenant_id": self.tenant_id,
             "organization": self.organization,
             "domains": self.list_domains(),
             "skus": self.list_skus(),
             "users": users,
+            "groups": groups,
             "role_assignments": self.list_role_assignments(),
             "apps": [app.describe() for app in self.apps.values()],
             "config": copy.deepcopy(self.config),
             "mailboxes": self.dump_mailboxes(),
         }
+
+
+def directory_role(definition):
+    """A directoryRole (the activated role) as memberOf lists it. UNCONFIRMED: its id; the sandbox derives a stable one
+    from the template id (the real id is the tenant's own instance of the role)."""
+    return {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, "sandbox-directory-role:" + definition["id"])), "deletedDateTime": None,
+            "description": definition["description"], "displayName": definition["displayName"], "roleTemplateId": definition["id"]}
 
 
 def provision_mailbox(tenant, user):

@@ -170,7 +170,8 @@ def test_redrock_pages_sorts_limits_and_is_read_only(pp):
     error_id, message = pp.error("/Redrock/query", {"Script": "DELETE FROM User"})
     assert error_id == "QueryFailed" and "readonly" in message.replace(" ", "").lower()
     assert pp.error("/Redrock/query", {"Script": "SELECT Nope FROM User"})[0] == "QueryFailed"
-    assert len(pp.query("SELECT InternalName FROM DsUsers WHERE DirectoryServiceUuid = '3f4a7c21-5d9e-4b8a-a6c2-1e0f9d8b7a63'")) == 3
+    # The Azure AD directory mirrors the Graph seed's 5 users.
+    assert len(pp.query("SELECT InternalName FROM DsUsers WHERE DirectoryServiceUuid = '3f4a7c21-5d9e-4b8a-a6c2-1e0f9d8b7a63'")) == 5
 
 
 # ---------------------------------------------------------------------------------------------------------------------
