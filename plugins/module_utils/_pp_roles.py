@@ -5,8 +5,13 @@
 
 Plain Python, reachable by unit tests without Ansible. Roles are given by name and resolved to their ids with the
 Redrock ``Role`` table; members by login name or e-mail with the ``User`` table; unknown names fail with the close
-matches. ``copy_from`` reads a similar user's roles (GetUsersRolesAndAdministrativeRights, by role name) and never
-touches Everybody, which holds every user implicitly and cannot be changed through the role API.
+matches (or, with ``skip_unknown_members``, are left out and reported). ``copy_from`` reads a similar user's roles
+(GetUsersRolesAndAdministrativeRights, by role name) and never touches Everybody, which holds every user implicitly
+and cannot be changed through the role API.
+
+An exclusive run is refused before any write when it would remove more user members than the removal limit:
+``max_removals`` (a count), ``max_removals_percent`` (a share of the role's user members now, rounded down, at least
+one), or the smaller of the two when both are given.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,6 +22,17 @@ from ansible_collections.practiceprotect.m365.plugins.module_utils import _valid
 from ansible_collections.practiceprotect.m365.plugins.module_utils._pp_users import close_matches
 
 EVERYBODY = "Everybody"
+DEFAULT_MAX_REMOVALS = 5
+
+
+class RemovalRefused(v.ValidationError):
+    """An exclusive run would remove more members than the removal limit; nothing was written."""
+
+    def __init__(self, message, role, limit, names):
+        super(RemovalRefused, self).__init__(message, field="max_removals")
+        self.role = role
+        self.limit = limit
+        self.names = names
 
 
 def build_spec(params):
@@ -42,8 +58,15 @@ def build_spec(params):
     max_removals = params.get("max_removals")
     if max_removals is not None and max_removals < 0:
         raise v.ValidationError("max_removals must be 0 or more.", field="max_removals")
+    percent = params.get("max_removals_percent")
+    if percent is not None and not 0 <= percent <= 100:
+        raise v.ValidationError("max_removals_percent must be between 0 and 100 (a share of the role's user members); got %d." % percent,
+                                field="max_removals_percent")
+    if max_removals is None and percent is None:
+        max_removals = DEFAULT_MAX_REMOVALS
     return {"role": role, "copy_from": copy_from, "members": members, "state": state, "exclusive": exclusive,
-            "max_removals": max_removals, "all_roles": all_roles}
+            "max_removals": max_removals, "max_removals_percent": percent, "all_roles": all_roles,
+            "skip_unknown_members": bool(params.get("skip_unknown_members"))}
 
 
 def resolve_role(name, roles, field="role"):
@@ -59,10 +82,11 @@ def resolve_role(name, roles, field="role"):
                                                     " Roles: %s." % ", ".join(sorted(n for n in names if n))), field=field)
 
 
-def resolve_users(keys, users, field="members", missing_ok=False):
+def resolve_users(keys, users, field="members", missing_ok=False, skipped=None):
     """User rows for login names or e-mail addresses (case-insensitive); one error naming every unknown key.
 
-    ``missing_ok`` drops unknown keys instead (removing a user who is not there is already done)."""
+    ``missing_ok`` drops unknown keys instead (removing a user who is not there is already done, and
+    ``skip_unknown_members`` asks for it); the dropped keys are appended to ``skipped`` when it is a list."""
     by_name = {}
     by_mail = {}
     for user in users:
@@ -86,7 +110,12 @@ def resolve_users(keys, users, field="members", missing_ok=False):
     if ambiguous:
         raise v.ValidationError("%s %s is the e-mail address of more than one user; give the login name instead." % (
             field, ", ".join(ambiguous)), field=field)
-    if unknown and not missing_ok:
+    if unknown and missing_ok:
+        if skipped is not None:
+            for key in unknown:
+                if key.lower() not in [k.lower() for k in skipped]:
+                    skipped.append(key)
+    elif unknown:
         pool = list(by_name) + list(by_mail)
         parts = []
         for key in unknown:
@@ -157,13 +186,37 @@ def plan_membership(spec, targets, current_members, member_users, users_by_id):
                 users["Delete"] = delete
             plan["calls"].append({"op": "members", "endpoint": "update_role", "role": role["Name"], "body": {"Name": role["ID"], "Users": users},
                                   "fields": ["Name", "Users." + "/".join(sorted(users))]})
-    limit = spec["max_removals"]
-    if spec["exclusive"] and limit is not None and len(removals) > limit:
-        raise v.ValidationError(
-            "Refusing to remove %d members from role %s: more than max_removals (%d). Those not listed in members would be removed: "
-            "%s. Add them to members, or raise max_removals if this is intended." % (
-                len(removals), spec["role"], limit, ", ".join(sorted(name for _, name in removals))), field="max_removals")
+    plan["removal_limit"] = None
+    if spec["exclusive"] and spec["role"]:
+        role = targets[0]
+        users_now = [r for r in current_members.get(role["ID"], []) if (r.get("Type") or "User") == "User"]
+        limit, how, option = removal_limit(spec, len(users_now))
+        plan["removal_limit"] = limit
+        if len(removals) > limit:
+            names = sorted(name for _, name in removals)
+            raise RemovalRefused(
+                "Refusing to remove %d members from role %s: more than %s. Those not listed in members would be removed: "
+                "%s. Add them to members, or raise %s if this is intended." % (len(removals), role["Name"], how, ", ".join(names), option),
+                role["Name"], limit, names)
     return plan
+
+
+def removal_limit(spec, user_members):
+    """``(limit, how it was computed, option to raise)`` of an exclusive run on a role holding ``user_members`` users.
+
+    ``max_removals_percent`` is a share of the role's user members now, rounded down and at least one, so that one
+    leaver can always go; with ``max_removals`` as well, the smaller limit wins."""
+    count = spec.get("max_removals")
+    percent = spec.get("max_removals_percent")
+    if percent is None:
+        return count, "max_removals (%d)" % count, "max_removals"
+    share = max(1, percent * user_members // 100)
+    share_how = "%d%% of the role's %d user members, rounded down, at least 1" % (percent, user_members)
+    if count is not None and count < share:
+        return count, "max_removals (%d; max_removals_percent gives %d: %s)" % (count, share, share_how), "max_removals"
+    if count is not None:
+        return share, "the limit of %d (max_removals_percent: %s; max_removals is %d)" % (share, share_how, count), "max_removals_percent"
+    return share, "the limit of %d (max_removals_percent: %s)" % (share, share_how), "max_removals_percent"
 
 
 def public_calls(plan):

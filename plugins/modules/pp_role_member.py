@@ -15,9 +15,11 @@ description:
   - Manages the user members of Practice Protect roles, idempotently. Someone not in the right roles cannot sign in to
     the portal or reach their apps.
   - O(role) is a role name; O(members) are login names or e-mail addresses. Unknown roles and users fail before any
-    write, with the close matches.
-  - Additive by default; O(exclusive=true) also removes the members of O(role) that are not listed, refused when that
-    would remove more than O(max_removals) users.
+    write, with the close matches; with O(skip_unknown_members=true) unknown members are left out and returned in
+    RV(skipped_members) instead.
+  - Additive by default; O(exclusive=true) also removes the members of O(role) that are not listed, refused before any
+    write when that would remove more users than the removal limit (O(max_removals), O(max_removals_percent), or the
+    smaller of the two).
   - O(copy_from) gives the members every role of an existing, similar user ("find a similar user and view assigned
     roles"), except Everybody, which holds every user implicitly and is never changed.
   - Changing the membership of a role that feeds outbound provisioning (for example "Office 365") makes Practice Protect
@@ -53,8 +55,26 @@ options:
   max_removals:
     description:
       - With O(exclusive=true), refuse (before any write) when more than this many users would be removed.
+      - Defaults to V(5) when O(max_removals_percent) is not given either.
+      - With O(max_removals_percent) as well, the smaller of the two limits applies.
+      - The refusal fails the task with C(field=max_removals), RV(removal_limit) and RV(refused_removals).
     type: int
-    default: 5
+  max_removals_percent:
+    description:
+      - With O(exclusive=true), refuse (before any write) when the removals exceed this percentage of the role's
+        current user members. The limit is C(max(1, floor(percent * members / 100))), so one leaver can always go,
+        even from a small role or with V(0).
+      - Guards against a source-side mistake (an emptied group, a wrong filter) that would otherwise empty the role.
+      - Between V(0) and V(100).
+    type: int
+  skip_unknown_members:
+    description:
+      - Leave out the members that Practice Protect does not have (no user with that login name or e-mail) and return
+        them in RV(skipped_members), instead of failing. Meant for lists computed from another directory, where
+        not everyone has been invited into Practice Protect yet.
+      - An e-mail address that several users share still fails.
+    type: bool
+    default: false
   copy_from:
     description:
       - Login name or e-mail address of an existing user whose roles the members should get too (Everybody excluded).
@@ -92,6 +112,15 @@ EXAMPLES = r"""
     exclusive: true
     max_removals: 2
 
+- name: Portal Access is exactly the licensed staff found in Microsoft 365 (at most 10% of the role removed per run)
+  practiceprotect.m365.pp_role_member:
+    role: Portal Access
+    members: "{{ staff.users | map(attribute='userPrincipalName') | list }}"
+    exclusive: true
+    max_removals_percent: 10
+    skip_unknown_members: true
+  register: portal
+
 - name: Take a leaver out of the Office 365 role
   practiceprotect.m365.pp_role_member:
     role: Office 365
@@ -120,6 +149,27 @@ members:
   description: The user members of each role after the task (before it, in check mode, plus the planned change).
   returned: always
   type: dict
+removal_limit:
+  description:
+    - With O(exclusive=true), the most users the task was allowed to remove (from O(max_removals) and
+      O(max_removals_percent)); null otherwise. Also returned when the limit refused the task.
+  returned: always
+  type: int
+  sample: 2
+refused_removals:
+  description: When the removal limit refused the task, the login names it would have removed (nothing was changed).
+  returned: when the removal limit refused the task
+  type: list
+  elements: str
+  sample: [priya.patel@northwindacct.com, reception@northwindacct.com]
+skipped_members:
+  description:
+    - Members (as given) that Practice Protect does not have, left out with O(skip_unknown_members=true) or with
+      O(state=absent).
+  returned: always
+  type: list
+  elements: str
+  sample: [it.contractor@northwindacct.com]
 plan:
   description: The calls made (or, in check mode, that would be made), with field names.
   returned: always
@@ -147,7 +197,9 @@ def main():
             members=dict(type="list", elements="str", default=[]),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             exclusive=dict(type="bool", default=False),
-            max_removals=dict(type="int", default=5),
+            max_removals=dict(type="int"),
+            max_removals_percent=dict(type="int"),
+            skip_unknown_members=dict(type="bool", default=False),
             copy_from=dict(type="str"),
             all_roles=dict(type="bool", default=False),
         ),
@@ -167,7 +219,9 @@ def run(m):
     if spec["copy_from"]:
         template = _pp_roles.resolve_users([spec["copy_from"]], users, field="copy_from")[0]
         template_roles = client.user_role_names(template["ID"])
-    member_users = _pp_roles.resolve_users(spec["members"], users, missing_ok=spec["state"] == "absent")
+    skipped = []
+    member_users = _pp_roles.resolve_users(spec["members"], users, missing_ok=spec["state"] == "absent" or spec["skip_unknown_members"],
+                                           skipped=skipped)
     if spec["all_roles"]:
         # Offboarding: every role any member holds (Everybody and built-in read-only roles are skipped).
         held = set()
@@ -177,11 +231,14 @@ def run(m):
     targets = _pp_roles.target_roles(spec, roles, template_roles)
     current = dict((role["ID"], client.role_members(role["ID"])) for role in targets)
     users_by_id = dict((u["ID"], u) for u in users)
-    plan = _pp_roles.plan_membership(spec, targets, current, member_users, users_by_id)
+    try:
+        plan = _pp_roles.plan_membership(spec, targets, current, member_users, users_by_id)
+    except _pp_roles.RemovalRefused as refused:
+        m.fail(refused, removal_limit=refused.limit, refused_removals=refused.names, skipped_members=skipped, roles=[r["Name"] for r in targets])
     if not m.check_mode:
         _pp_roles.apply(client, plan)
     result = dict(changed=bool(plan["calls"]), added=plan["added"], removed=plan["removed"], roles=[r["Name"] for r in targets],
-                  members=plan["after"], plan=_pp_roles.public_calls(plan))
+                  members=plan["after"], plan=_pp_roles.public_calls(plan), removal_limit=plan["removal_limit"], skipped_members=skipped)
     if m.module._diff:
         result["diff"] = {"before": plan["before"], "after": plan["after"]}
     m.exit(**result)

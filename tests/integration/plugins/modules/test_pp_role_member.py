@@ -82,6 +82,36 @@ def test_exclusive_and_its_threshold(sandbox, run_playbook):
     assert [(w["path"], w["body_keys"]) for w in writes] == [("/Roles/UpdateRole", ["Name", "Users"])]
 
 
+def test_percentage_threshold_and_unknown_members_skipped(sandbox, run_playbook):
+    refused = member_task(title="refused", role="Portal Access", members=["sarah.jones@northwindacct.com"], exclusive=True,
+                          max_removals_percent=50)
+    refused["ignore_errors"] = True
+    tasks = [refused,
+             member_task(title="skip", role="Tax Team", members=["tom.baker@northwindacct.com", "nobody@northwindacct.com",
+                                                                 "priya.patel@northwindacct.com", "sarah.jones@northwindacct.com"],
+                         exclusive=True, skip_unknown_members=True, max_removals_percent=10),
+             member_task(title="one leaver", role="Tax Team", members=["tom.baker@northwindacct.com", "sarah.jones@northwindacct.com"],
+                         exclusive=True, max_removals_percent=10)]
+    run = run_playbook(play(*tasks), expect_rc=0)
+    r = run.task("refused")
+    assert r["status"] == "failed"
+    assert r["result"]["msg"] == (
+        "Refusing to remove 3 members from role Portal Access: more than the limit of 2 (max_removals_percent: 50% of the role's 4 user "
+        "members, rounded down, at least 1). Those not listed in members would be removed: priya.patel@northwindacct.com, "
+        "reception@northwindacct.com, tom.baker@northwindacct.com. Add them to members, or raise max_removals_percent if this is intended.")
+    assert r["result"]["field"] == "max_removals" and r["result"]["removal_limit"] == 2
+    assert r["result"]["refused_removals"] == ["priya.patel@northwindacct.com", "reception@northwindacct.com", "tom.baker@northwindacct.com"]
+    assert len(role_members(sandbox, "Portal Access")) == 4
+
+    r = run.result("skip")
+    assert r["added"] == {"Tax Team": ["sarah.jones@northwindacct.com"]} and r["removed"] == {}
+    assert r["skipped_members"] == ["nobody@northwindacct.com"] and r["removal_limit"] == 1
+    r = run.result("one leaver")  # 10% of 3 rounds down to 0, but one leaver can always go
+    assert r["removed"] == {"Tax Team": ["priya.patel@northwindacct.com"]} and r["removal_limit"] == 1
+    assert role_members(sandbox, "Tax Team") == ["sarah.jones@northwindacct.com", "tom.baker@northwindacct.com"]
+    assert [w["path"] for w in pp_writes(sandbox)] == ["/Roles/UpdateRole", "/Roles/UpdateRole"]
+
+
 def test_check_mode_and_diff_write_nothing(sandbox, run_playbook):
     run = run_playbook(play(member_task(role="Tax Team", members=["sarah.jones@northwindacct.com"])), check=True, diff=True, expect_rc=0)
     r = run.result("members")

@@ -89,3 +89,76 @@ def test_plan_absent_and_copy():
     assert plan["added"] == {"Office 365": ["ann@x.com"]} and len(plan["calls"]) == 1
     assert r.public_calls(plan) == [{"op": "members", "method": "POST", "path": "/Roles/UpdateRole", "role": "Office 365",
                                      "fields": ["Name", "Users.Add"]}]
+
+
+def test_skip_unknown_members_reports_them():
+    skipped = []
+    found = r.resolve_users(["ann@x.com", "zed@x.com", "ZED@x.com", "bob@x.com"], USERS, missing_ok=True, skipped=skipped)
+    assert [u["ID"] for u in found] == ["1", "2"] and skipped == ["zed@x.com"]
+    shared = [{"ID": "5", "Username": "e@x.com", "Email": "same@x.com"}, {"ID": "6", "Username": "f@x.com", "Email": "same@x.com"}]
+    with pytest.raises(ValidationError, match="is the e-mail address of more than one user"):
+        r.resolve_users(["same@x.com"], USERS + shared, missing_ok=True)
+    assert spec(role="Tax Team", skip_unknown_members=True)["skip_unknown_members"] is True
+
+
+@pytest.mark.parametrize("percent, count, members, limit", [
+    (10, None, 4, 1),     # 0.4 rounds down to 0: one leaver can always go
+    (0, None, 50, 1),
+    (10, None, 50, 5),
+    (10, None, 59, 5),    # rounded down
+    (50, 3, 10, 3),       # the smaller limit wins: the count
+    (20, 3, 10, 2),       # ... or the share
+    (100, None, 7, 7),
+    (None, None, 7, 5),   # neither given: max_removals 5
+    (None, 2, 7, 2),
+])
+def test_removal_limit(percent, count, members, limit):
+    s = r.build_spec({"role": "Tax Team", "members": [], "exclusive": True, "max_removals": count, "max_removals_percent": percent})
+    assert r.removal_limit(s, members)[0] == limit
+
+
+def test_percent_out_of_range_is_refused():
+    with pytest.raises(ValidationError) as caught:
+        spec(role="Tax Team", max_removals_percent=120)
+    assert caught.value.message == "max_removals_percent must be between 0 and 100 (a share of the role's user members); got 120."
+    assert caught.value.field == "max_removals_percent"
+
+
+def test_percent_threshold_refuses_with_the_computation_and_the_people():
+    s = r.build_spec({"role": "Tax Team", "members": ["ann@x.com"], "exclusive": True, "max_removals_percent": 10})
+    targets = r.target_roles(s, ROLES)
+    with pytest.raises(r.RemovalRefused) as caught:
+        r.plan_membership(s, targets, {"tax": rows("1", "2", "3", "4")}, r.resolve_users(s["members"], USERS), BY_ID)
+    assert caught.value.message == (
+        "Refusing to remove 3 members from role Tax Team: more than the limit of 1 (max_removals_percent: 10% of the role's 4 user "
+        "members, rounded down, at least 1). Those not listed in members would be removed: bob@x.com, cat@x.com, dan@x.com. Add them to "
+        "members, or raise max_removals_percent if this is intended.")
+    assert caught.value.field == "max_removals" and caught.value.limit == 1 and caught.value.role == "Tax Team"
+    assert caught.value.names == ["bob@x.com", "cat@x.com", "dan@x.com"]
+    # One leaver always goes; groups and roles that are members do not count as user members.
+    current = {"tax": rows("1", "2") + [{"Guid": "g", "Name": "Some Group", "Type": "Group"}]}
+    plan = r.plan_membership(s, targets, current, r.resolve_users(s["members"], USERS), BY_ID)
+    assert plan["removed"] == {"Tax Team": ["bob@x.com"]} and plan["removal_limit"] == 1
+
+
+def test_both_limits_name_the_one_that_refused():
+    s = r.build_spec({"role": "Tax Team", "members": [], "exclusive": True, "max_removals": 2, "max_removals_percent": 100})
+    targets = r.target_roles(s, ROLES)
+    with pytest.raises(r.RemovalRefused) as caught:
+        r.plan_membership(s, targets, {"tax": rows("1", "2", "3")}, [], BY_ID)
+    assert caught.value.message.startswith(
+        "Refusing to remove 3 members from role Tax Team: more than max_removals (2; max_removals_percent gives 3: 100% of the role's 3 "
+        "user members, rounded down, at least 1).")
+    assert caught.value.message.endswith("raise max_removals if this is intended.")
+    s = r.build_spec({"role": "Tax Team", "members": [], "exclusive": True, "max_removals": 5, "max_removals_percent": 50})
+    with pytest.raises(r.RemovalRefused) as caught:
+        r.plan_membership(s, targets, {"tax": rows("1", "2", "3", "4")}, [], BY_ID)
+    assert "more than the limit of 2 (max_removals_percent: 50% of the role's 4 user members, rounded down, at least 1; " \
+           "max_removals is 5)" in caught.value.message
+    assert caught.value.limit == 2
+
+
+def test_not_exclusive_has_no_removal_limit():
+    s = spec(role="Tax Team", members=["ann@x.com"], max_removals_percent=10)
+    plan = r.plan_membership(s, r.target_roles(s, ROLES), {"tax": rows("2", "3")}, r.resolve_users(s["members"], USERS), BY_ID)
+    assert plan["removal_limit"] is None and plan["removed"] == {}
