@@ -71,8 +71,19 @@ class ModuleBase:
 
     error_types = (GraphError, _auth.AuthError, _validation.ValidationError)
 
-    def __init__(self, argument_spec, libraries=LIBRARIES, mutually_exclusive=(), **kwargs):
-        self.module = _AnsibleModule(argument_spec=argument_spec, mutually_exclusive=list(mutually_exclusive), **kwargs)
+    def __init__(self, argument_spec, libraries=LIBRARIES, mutually_exclusive=(), items=None, **kwargs):
+        """``items=(item_spec, key)``: the module takes one object (its own options, ``key`` naming it) or a
+        list of them (``items``); see ``run_items``."""
+        mutually_exclusive = list(mutually_exclusive)
+        self.items = items
+        if items is not None:
+            item_spec, key = items
+            argument_spec = dict(argument_spec)
+            argument_spec.update(with_items(item_spec, key))
+            mutually_exclusive.append((key, "items"))
+            kwargs["required_one_of"] = list(kwargs.get("required_one_of") or []) + [(key, "items")]
+        self.module = _AnsibleModule(argument_spec=argument_spec, mutually_exclusive=mutually_exclusive, **kwargs)
+        self._shared = {}
         self.params = self.module.params
         self.check_mode = self.module.check_mode
         self._session = None
@@ -156,18 +167,25 @@ class ModuleBase:
 
     # -- one person or many ---------------------------------------------------------------------------
 
-    def run_items(self, plan, item_spec, key, prefetch=None):
+    def shared(self, factory):
+        """``factory(self)``, made once per module run: a service whose reads serve every item of the task."""
+        if factory not in self._shared:
+            self._shared[factory] = factory(self)
+        return self._shared[factory]
+
+    def run_items(self, plan, prefetch=None):
         """Run a module for one object (its own options) or for a list of them (``items``).
 
         ``plan(self, params)`` reads, validates and plans one object without writing and returns
         ``(result, apply)``: ``apply`` is None when nothing is to change, else a function that makes the
-        calls and returns the final result. With ``items``, every item is first checked against
-        ``item_spec`` (bad options fail the task before any call), ``prefetch(self, params_list)`` may
+        calls and returns the final result. With ``items``, every item is first checked against the
+        item spec given as ``items=(item_spec, key)`` to the constructor (bad options fail the task before any call), ``prefetch(self, params_list)`` may
         read everyone's state with list queries, then every item is planned, and only then are the plans
         applied: a person whose plan fails (bad input only visible against the tenant, a service error)
         is reported in ``outcomes`` and the others go on. Items inherit the module's own options as
         defaults (connection, shared settings) and override them with what they set.
         """
+        item_spec, key = self.items
         items = self.params.get("items")
         if items is None:
             def single(m):

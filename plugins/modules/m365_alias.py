@@ -206,7 +206,6 @@ retries:
   type: int
 """
 
-from ansible_collections.practiceprotect.m365.plugins.module_utils._module import with_items
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _addresses, _exchange
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 
@@ -224,19 +223,20 @@ ITEM_SPEC = dict(
 
 def main():
     m = _exchange.ExchangeModule(
-        argument_spec=with_items(ITEM_SPEC, "user"),
-        required_one_of=[("user", "items")],
-        mutually_exclusive=[("user", "items")],
+        argument_spec=ITEM_SPEC,
+        items=(ITEM_SPEC, "user"),
         supports_check_mode=True,
     )
-    m.run_items(plan, ITEM_SPEC, "user", prefetch=prefetch)
+    m.run_items(plan, prefetch=prefetch)
 
 
 def service(m):
     """One ExchangeService per module run: what it reads once serves every person of the task."""
-    if getattr(m, "exchange_service", None) is None:
-        m.exchange_service = _exchange.ExchangeService(m.graph, m.exchange)
-    return m.exchange_service
+    return m.shared(_new_service)
+
+
+def _new_service(m):
+    return _exchange.ExchangeService(m.graph, m.exchange)
 
 
 def prefetch(m, params_list):

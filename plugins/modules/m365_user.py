@@ -285,7 +285,7 @@ replication_waits:
 
 import copy
 
-from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365Module, with_items
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365Module
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _users
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 
@@ -322,19 +322,20 @@ ITEM_SPEC = dict(
 
 def main():
     m = M365Module(
-        argument_spec=with_items(ITEM_SPEC, "user_principal_name"),
-        required_one_of=[("user_principal_name", "items")],
-        mutually_exclusive=[("user_principal_name", "items")],
+        argument_spec=ITEM_SPEC,
+        items=(ITEM_SPEC, "user_principal_name"),
         supports_check_mode=True,
     )
-    m.run_items(plan, ITEM_SPEC, "user_principal_name", prefetch=prefetch)
+    m.run_items(plan, prefetch=prefetch)
 
 
 def service(m):
     """One UserService per module run: what it reads once serves every person of the task."""
-    if getattr(m, "user_service", None) is None:
-        m.user_service = _users.UserService(m.graph)
-    return m.user_service
+    return m.shared(_new_service)
+
+
+def _new_service(m):
+    return _users.UserService(m.graph)
 
 
 def prefetch(m, params_list):

@@ -222,7 +222,6 @@ pp_requests:
   type: int
 """
 
-from ansible_collections.practiceprotect.m365.plugins.module_utils._module import with_items
 from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectModule
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _pp_users
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
@@ -249,19 +248,20 @@ ITEM_SPEC = dict(
 
 def main():
     m = PracticeProtectModule(
-        argument_spec=with_items(ITEM_SPEC, "name"),
-        required_one_of=[("name", "items")],
-        mutually_exclusive=[("name", "items")],
+        argument_spec=ITEM_SPEC,
+        items=(ITEM_SPEC, "name"),
         supports_check_mode=True,
     )
-    m.run_items(plan, ITEM_SPEC, "name", prefetch=prefetch)
+    m.run_items(plan, prefetch=prefetch)
 
 
 def service(m):
     """One PPUserService per module run: what it reads once serves every person of the task."""
-    if getattr(m, "pp_user_service", None) is None:
-        m.pp_user_service = _pp_users.PPUserService(m.pp)
-    return m.pp_user_service
+    return m.shared(_new_service)
+
+
+def _new_service(m):
+    return _pp_users.PPUserService(m.pp)
 
 
 def prefetch(m, params_list):

@@ -38,10 +38,9 @@ def run(args, calls, capsys, fail_on=()):
         calls.append(("prefetch", [p["name"] for p in params_list]))
 
     with patch_module_args(args):
-        module = _module.ModuleBase(_module.with_items(ITEM_SPEC, "name"), libraries=(), supports_check_mode=True,
-                                    required_one_of=[("name", "items")], mutually_exclusive=[("name", "items")])
+        module = _module.ModuleBase(ITEM_SPEC, libraries=(), items=(ITEM_SPEC, "name"), supports_check_mode=True)
         with pytest.raises(SystemExit) as exc:
-            module.run_items(plan, ITEM_SPEC, "name", prefetch=prefetch)
+            module.run_items(plan, prefetch=prefetch)
     return exc.value.code, json.loads(capsys.readouterr().out)
 
 
@@ -107,3 +106,23 @@ def test_the_start_up_log_line_leaves_items_out(capsys, monkeypatch):
     run({"items": [{"name": "a", "size": 0, "secret": "Sup3r-S3cret-Value"}]}, [], capsys)
     assert logged and "(1 items)" in logged[0]
     assert not [line for line in logged if "Sup3r-S3cret-Value" in line]
+
+
+@pytest.mark.parametrize("args, message", [({"name": "a", "items": [{"name": "b"}]}, "parameters are mutually exclusive: name|items"),
+                                           ({}, "one of the following is required: name, items")])
+def test_name_and_items_exclude_each_other(capsys, args, message):
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            _module.ModuleBase(ITEM_SPEC, libraries=(), items=(ITEM_SPEC, "name"))
+    assert json.loads(capsys.readouterr().out)["msg"] == message
+
+
+def test_shared_makes_a_service_once_per_run(capsys):
+    with patch_module_args({"name": "a"}):
+        module = _module.ModuleBase(ITEM_SPEC, libraries=(), items=(ITEM_SPEC, "name"))
+    made = []
+
+    def factory(m):
+        made.append(m)
+        return object()
+    assert module.shared(factory) is module.shared(factory) and made == [module]
