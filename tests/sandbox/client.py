@@ -53,7 +53,11 @@ class Sandbox:
     def control(self, method, path, json=None):
         """Call /_sandbox/<path>; returns the decoded JSON (None for an empty answer); SandboxError on 4xx/5xx."""
         url = self.env["SANDBOX_CONTROL_URL"].rstrip("/") + "/_sandbox/" + path.lstrip("/").replace("_sandbox/", "", 1)
-        response = self.http.request(method, url, json=json, timeout=30)
+        try:
+            response = self.http.request(method, url, json=json, timeout=30)
+        except requests.ConnectionError:
+            # A pooled keep-alive connection the server closed while the test ran a long playbook: once more, on a new one.
+            response = self.http.request(method, url, json=json, timeout=30)
         if response.status_code >= 400:
             raise SandboxError("%s %s -> %s: %s" % (method, path, response.status_code, response.text[:500]))
         return response.json() if response.content else None
