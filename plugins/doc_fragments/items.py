@@ -29,4 +29,12 @@ options:
         read each item's failure from RV(outcomes) instead, as the roles do.
     type: bool
     default: true
+  workers:
+    description:
+      - With O(items), how many plans are applied at the same time. Their Microsoft Graph calls are
+        gathered into C($batch) requests of up to 20, and a throttled answer (HTTP 429) holds every worker
+        for its C(Retry-After), so the task runs at the service's write limit without a storm of retries.
+      - V(1) applies the plans one after another. Reads (the planning) are list queries either way.
+    type: int
+    default: 16
 """

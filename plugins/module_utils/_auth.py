@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import os
 import tempfile
+import threading
 
 try:
     import msal
@@ -102,6 +103,7 @@ class TokenProvider:
         authority = "%s/%s" % (authority_url.rstrip("/"), tenant_id)
         host = (urlparse(authority_url).hostname or "").lower()
         self.token_cache_path = token_cache_path
+        self.lock = threading.RLock()
         self.cache = msal.SerializableTokenCache()
         if token_cache_path and os.path.exists(token_cache_path):
             try:
@@ -123,6 +125,10 @@ class TokenProvider:
             raise AuthError("Cannot load the client credential (%s). Check client_certificate_path and its password." % type(exc).__name__)
 
     def token(self, resource):
+        with self.lock:  # the apply workers of one module run share the application and its cache file
+            return self._token(resource)
+
+    def _token(self, resource):
         scope = "%s/.default" % resource.rstrip("/")
         try:
             result = self.app.acquire_token_for_client([scope])
@@ -138,13 +144,19 @@ class TokenProvider:
 
     def forget(self):
         """Drop cached app tokens, so the next call fetches a fresh one (after a 401)."""
-        self.app.remove_tokens_for_client()
-        self._save()
+        with self.lock:
+            self.app.remove_tokens_for_client()
+            self._save()
 
     def _save(self):
         if not self.token_cache_path or not self.cache.has_state_changed:
             return
         directory = os.path.dirname(os.path.abspath(self.token_cache_path))
+        try:
+            if not os.path.isdir(directory):
+                os.makedirs(directory, 0o700)
+        except OSError:
+            return  # a cache that cannot be written is only a cache
         fd, tmp = tempfile.mkstemp(prefix=".m365-token-cache", dir=directory)
         try:
             os.fchmod(fd, 0o600)

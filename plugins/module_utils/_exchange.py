@@ -235,6 +235,12 @@ class ExchangeModule(M365Module):
 USER_SELECT = "id,userPrincipalName,displayName,mail,assignedPlans"
 FILTER_CHUNK = 15  # values per ``in (...)`` clause
 OWNER_CHUNK = 4  # addresses per owner query (three clauses each)
+# From these counts on, one paged list (of the directory's users, of every mailbox) costs fewer requests than
+# one query per chunk or per person.
+DIRECTORY_LIST_FROM = 4 * FILTER_CHUNK + 1
+OWNER_LIST_FROM = 4 * OWNER_CHUNK + 1
+MAILBOX_LIST_FROM = 4
+OWNER_SELECT = "id,userPrincipalName,displayName,mail,proxyAddresses"
 UNREAD = object()
 
 
@@ -297,16 +303,27 @@ def address_holders(graph, addresses):
             literal = "'%s'" % address.replace("'", "''")
             smtp = "'smtp:%s'" % address.replace("'", "''")
             clauses.append("proxyAddresses/any(p:p eq %s) or mail eq %s or userPrincipalName eq %s" % (smtp, literal, literal))
-        users = graph.list("users", params={"$filter": " or ".join(clauses), "$select": "id,userPrincipalName,displayName,mail,proxyAddresses"})
-        for user in users:
-            held = [user.get("userPrincipalName") or "", user.get("mail") or ""]
-            held += [p.split(":", 1)[-1] for p in user.get("proxyAddresses") or []]
-            held = set(h.lower() for h in held)
-            for address in chunk:
-                if address in held and user.get("id") not in [i for i, _ in holders[address]]:
-                    name = user.get("displayName") or user.get("userPrincipalName")
-                    holders[address].append((user.get("id"), "%s (%s)" % (name, user.get("userPrincipalName"))))
+        users = graph.list("users", params={"$filter": " or ".join(clauses), "$select": OWNER_SELECT})
+        _add_holders(holders, users, chunk)
     return holders
+
+
+def holders_from(users, addresses):
+    """``address_holders`` from a list of users already read (the whole directory, for many addresses)."""
+    holders = dict((a.lower(), []) for a in addresses)
+    _add_holders(holders, users, sorted(holders))
+    return holders
+
+
+def _add_holders(holders, users, addresses):
+    wanted = set(addresses)
+    for user in users:
+        held = [user.get("userPrincipalName") or "", user.get("mail") or ""]
+        held += [p.split(":", 1)[-1] for p in user.get("proxyAddresses") or []]
+        for address in set(h.lower() for h in held) & wanted:
+            if user.get("id") not in [i for i, _ in holders[address]]:
+                name = user.get("displayName") or user.get("userPrincipalName")
+                holders[address].append((user.get("id"), "%s (%s)" % (name, user.get("userPrincipalName"))))
 
 
 def owners_from(holders, addresses, except_id):
@@ -323,9 +340,11 @@ def owners_from(holders, addresses, except_id):
 class ExchangeService:
     """What the Exchange modules read, kept for the module run so a task for many people reads each thing once.
 
-    Users come from Graph with list queries (``userPrincipalName in (...)`` and ``id in (...)``, chunks of 15); the
-    accepted domains once; each mailbox once (Get-Mailbox per identity: the admin API has no documented way to read
-    several named mailboxes in one call); the owners of addresses with one query per four addresses, for everyone.
+    Users come from Graph with list queries (``userPrincipalName in (...)`` and ``id in (...)``, chunks of 15, or one
+    paged list of the directory for many people); the accepted domains once; each mailbox once (Get-Mailbox per
+    identity for a few people: the admin API has no documented way to read several named mailboxes in one call; one
+    paged Get-Mailbox list for more); the owners of addresses with one query per four addresses, or from one list of
+    the directory's addresses when there are many.
     """
 
     def __init__(self, graph, client):
@@ -343,6 +362,13 @@ class ExchangeService:
         """Users by UPN or object id, keyed by the lower-case key (None for keys that name nobody)."""
         keys = [k for k in keys if k]
         missing = sorted(set(k.lower() for k in keys) - set(self._users))
+        if len(missing) >= DIRECTORY_LIST_FROM:
+            for key in missing:
+                self._users[key] = None
+            for user in self.graph.list("users", params={"$select": USER_SELECT, "$top": "999"}):
+                self._users[user["id"].lower()] = user
+                self._users[(user.get("userPrincipalName") or "").lower()] = user
+            missing = []
         upns = [k for k in missing if not is_guid(k)]
         ids = [k for k in missing if is_guid(k)]
         for field, values in (("userPrincipalName", upns), ("id", ids)):
@@ -376,6 +402,21 @@ class ExchangeService:
             self._mailboxes[user["id"]] = self.client.get_mailbox(user["id"])
         return self._mailboxes[user["id"]]
 
+    def read_mailboxes(self, users):
+        """Read the mailboxes of ``users`` not read yet: one per person for a few, else one Get-Mailbox list of all."""
+        missing = [u for u in users if u["id"] not in self._mailboxes]
+        if len(missing) < MAILBOX_LIST_FROM:
+            for user in missing:
+                self.mailbox(user)
+            return
+        by_id = {}
+        for mailbox in self.client.invoke("Get-Mailbox", {"ResultSize": "Unlimited"}):
+            object_id = (mailbox.get("ExternalDirectoryObjectId") or "").lower()
+            if object_id:
+                by_id[object_id] = mailbox
+        for user in missing:
+            self._mailboxes[user["id"]] = by_id.get(user["id"].lower())
+
     def wait_for_mailbox(self, user, wait, timeout, sleep=time.sleep, clock=time.monotonic):
         """``wait_for_mailbox`` starting from the read this run already made; keeps what it finds."""
         mailbox, polls = wait_for_mailbox(self.client, user, wait, timeout, sleep, clock, mailbox=self.mailbox(user))
@@ -392,7 +433,9 @@ class ExchangeService:
     def read_owners(self, addresses):
         """Read who holds each address (those not read yet), one query per four addresses."""
         missing = sorted(set(a.lower() for a in addresses) - set(self._holders))
-        if missing:
+        if len(missing) >= OWNER_LIST_FROM:
+            self._holders.update(holders_from(self.graph.list("users", params={"$select": OWNER_SELECT, "$top": "999"}), missing))
+        elif missing:
             self._holders.update(address_holders(self.graph, missing))
 
     def owners(self, addresses, except_id):

@@ -8,6 +8,11 @@ Graph: the error body, a fresh token after a 401, following ``@odata.nextLink`` 
 ``ConsistencyLevel`` header re-sent on every page, ``$batch`` with results matched by id and
 throttled sub-requests retried after their own ``Retry-After``, and 404s on objects this run has
 just written treated as replication lag.
+
+While a module applies its plans with a pool of workers (``GraphClient.batching``), the single
+requests those workers make are gathered into ``$batch`` requests of up to 20: each worker still
+sees its own answer, as if it had made the call alone, so the code that plans and applies one
+person is the code that applies a thousand.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,6 +21,7 @@ __metaclass__ = type
 
 import json
 import random
+import threading
 import time
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils._http import RETRY_STATUSES, retried
@@ -26,11 +32,12 @@ except ImportError:  # pragma: no cover - reported by the module
     requests = None
 
 try:
-    from urllib.parse import quote
+    from urllib.parse import quote, urlencode
 except ImportError:  # pragma: no cover
-    from urllib import quote
+    from urllib import quote, urlencode
 
 BATCH_LIMIT = 20
+BATCH_WINDOW = 0.02  # seconds a batch waits for the calls of other workers before it goes
 
 
 class GraphError(Exception):
@@ -87,7 +94,7 @@ class GraphClient:
     """Calls Graph for one module run. ``token_provider.token(resource)`` supplies the bearer."""
 
     def __init__(self, session, token_provider, graph_url="https://graph.microsoft.com", timeout=30,
-                 replication_timeout=120, sleep=time.sleep, clock=time.monotonic):
+                 replication_timeout=120, sleep=time.sleep, clock=time.monotonic, retry_deadline=300):
         self.session = session
         self.tokens = token_provider
         self.graph_url = graph_url.rstrip("/")
@@ -96,9 +103,13 @@ class GraphClient:
         self.replication_timeout = replication_timeout
         self.sleep = sleep
         self.clock = clock
+        self.retry_deadline = retry_deadline
         self.requests_sent = 0
         self.replication_waits = 0
         self.batch_item_retries = 0
+        self.batched_calls = 0
+        self._coalescer = None
+        self._count_lock = threading.Lock()
 
     # -- single requests -------------------------------------------------------------------------
 
@@ -114,7 +125,8 @@ class GraphClient:
                 all_headers.update(headers)
             if body is not None:
                 all_headers["Content-Type"] = "application/json"
-            self.requests_sent += 1
+            with self._count_lock:
+                self.requests_sent += 1
             response = self.session.request(method, url, params=params, headers=all_headers,
                                             data=json.dumps(body) if body is not None else None, timeout=self.timeout)
             if response.status_code == 401 and attempt == 1:
@@ -130,17 +142,36 @@ class GraphClient:
         then replication lag and is retried with backoff for up to ``replication_timeout`` seconds.
         """
         url = self._url(path)
+        coalescer = self._coalescer
+        relative = coalescer is not None and url.startswith(self.base + "/") and not url.startswith(self.base + "/$batch")
         started = self.clock()
         delay = 1.0
         while True:
-            response = self._send(method, url, params=params, body=body, headers=headers)
+            if relative and coalescer.accepts():
+                response = coalescer.call(method, url[len(self.base):], params, body, headers)
+            else:
+                response = self._send(method, url, params=params, body=body, headers=headers)
             status = response.status_code
             if status < 400:
-                response.was_retried = retried(response)
+                response.was_retried = retried(response) or getattr(response, "was_retried", False)
                 return _decode(response)
             error = GraphError.from_response(status, _decode(response), response.headers, method, path)
+            if isinstance(response, BatchedResponse) and status in RETRY_STATUSES and self.clock() - started < self.retry_deadline:
+                # A sub-request Graph throttled inside a $batch is not retried by the transport: wait its own Retry-After
+                # (every worker waits with it) and send it again in a later batch.
+                with self._count_lock:
+                    self.batch_item_retries += 1
+                wait = _retry_after(response.headers)
+                gate = getattr(self.session, "gate", None)
+                if gate is not None:
+                    gate.hold(wait)
+                    gate.wait()
+                else:
+                    self.sleep(wait)
+                continue
             if status == 404 and lagging and self.clock() - started < self.replication_timeout:
-                self.replication_waits += 1
+                with self._count_lock:
+                    self.replication_waits += 1
                 self.sleep(delay + random.uniform(0, delay / 2))  # nosec - jitter, not security
                 delay = min(delay * 2, 15)
                 continue
@@ -175,6 +206,10 @@ class GraphClient:
         return items
 
     # -- $batch -------------------------------------------------------------------------------------
+
+    def batching(self):
+        """A context in which the calls of concurrent workers are gathered into ``$batch`` requests."""
+        return _Batching(self)
 
     def batch(self, calls, deadline=300):
         """Run independent calls through ``$batch`` (20 per request).
@@ -215,6 +250,176 @@ class GraphClient:
                 self.sleep(wait or 1.0)
             pending = retry_later
         return results
+
+
+class BatchedResponse:
+    """One sub-response of a ``$batch``, shaped like the ``requests`` response the caller would have had."""
+
+    def __init__(self, status, headers, body, retried_batch=False):
+        self.status_code = int(status or 0)
+        self.headers = _CaseInsensitive(headers or {})
+        self._body = body
+        self.was_retried = retried_batch
+        if body is None:
+            self.content = b""
+        elif isinstance(body, (dict, list)):
+            self.content = json.dumps(body).encode("utf-8")
+            if "Content-Type" not in self.headers:
+                self.headers["Content-Type"] = "application/json"
+        else:
+            self.content = str(body).encode("utf-8")
+        self.text = self.content.decode("utf-8")
+        self.raw = None
+
+    def json(self):
+        if isinstance(self._body, (dict, list)):
+            return self._body
+        return json.loads(self.text)
+
+
+class _CaseInsensitive(dict):
+    def __init__(self, data):
+        super(_CaseInsensitive, self).__init__((k.lower(), v) for k, v in data.items())
+
+    def __getitem__(self, key):
+        return super(_CaseInsensitive, self).__getitem__(key.lower())
+
+    def __setitem__(self, key, value):
+        super(_CaseInsensitive, self).__setitem__(key.lower(), value)
+
+    def __contains__(self, key):
+        return super(_CaseInsensitive, self).__contains__(key.lower())
+
+    def get(self, key, default=None):
+        return super(_CaseInsensitive, self).get(key.lower(), default)
+
+
+class _Batching:
+    def __init__(self, client):
+        self.client = client
+
+    def __enter__(self):
+        self.client._coalescer = _Coalescer(self.client)
+        return self.client._coalescer
+
+    def __exit__(self, *exc_info):
+        self.client._coalescer = None
+        return False
+
+
+class _Coalescer:
+    """Gathers the single calls of concurrent workers into ``$batch`` requests of up to 20.
+
+    The first worker to find no batch forming leads: it waits ``BATCH_WINDOW`` (or until 20 calls are
+    queued, or until every worker still applying has a call queued: waiting longer could not fill the
+    batch), sends the batch, hands every worker its sub-response, and leads the next batch if calls
+    are waiting. A call made by the leader itself while it sends (its own token refresh, say) goes
+    out directly.
+    """
+
+    def __init__(self, client, window=BATCH_WINDOW, limit=BATCH_LIMIT):
+        self.client = client
+        self.window = window
+        self.limit = limit
+        self.cond = threading.Condition()
+        self.queue = []
+        self.leading = False
+        self.workers = 0
+        self.batches = 0
+        self.local = threading.local()
+
+    def worker(self):
+        """Counts a worker in while it applies (``with coalescer.worker(): apply()``)."""
+        return _Worker(self)
+
+    def accepts(self):
+        return not getattr(self.local, "sending", False)
+
+    def call(self, method, path, params, body, headers):
+        if params:
+            path = path + ("&" if "?" in path else "?") + urlencode(params, doseq=True)
+        slot = {"call": {"method": method, "url": path, "body": body, "headers": headers}, "done": False}
+        with self.cond:
+            slot["call"]["id"] = str(len(self.queue) + 1)
+            self.queue.append(slot)
+            self.cond.notify_all()
+            while not slot["done"]:
+                if not self.leading:
+                    self.leading = True
+                    try:
+                        self._lead()
+                    finally:
+                        self.leading = False
+                        self.cond.notify_all()
+                else:
+                    self.cond.wait(1.0)
+        if "error" in slot:
+            raise slot["error"]
+        return slot["response"]
+
+    def _lead(self):
+        """Called with the condition held; returns once this leader's batch (and any queued after) went."""
+        deadline = self.client.clock() + self.window
+        while len(self.queue) < min(self.limit, max(1, self.workers)):
+            remaining = deadline - self.client.clock()
+            if remaining <= 0:
+                break
+            self.cond.wait(remaining)
+        chunk, self.queue = self.queue[:self.limit], self.queue[self.limit:]
+        for index, slot in enumerate(chunk):
+            slot["call"]["id"] = str(index + 1)
+        self.cond.release()
+        try:
+            self._send(chunk)
+        finally:
+            self.cond.acquire()
+        for slot in chunk:
+            slot["done"] = True
+        for index, slot in enumerate(self.queue):
+            slot["call"]["id"] = str(index + 1)
+        self.cond.notify_all()
+
+    def _send(self, chunk):
+        self.local.sending = True
+        try:
+            payload = {"requests": [_batch_request(slot["call"]) for slot in chunk]}
+            response = self.client._send("POST", self.client.base + "/$batch", body=payload)
+            self.batches += 1
+            with self.client._count_lock:
+                self.client.batched_calls += len(chunk)
+            if response.status_code >= 400:
+                # The batch itself was refused (a 401 after the fresh token, a 400): every call gets that answer.
+                for slot in chunk:
+                    slot["response"] = BatchedResponse(response.status_code, dict(response.headers), _decode(response))
+                return
+            answers = dict((str(item.get("id")), item) for item in (_decode(response) or {}).get("responses", []))
+            was_retried = retried(response)
+            for slot in chunk:
+                item = answers.get(slot["call"]["id"])
+                if item is None:  # no answer for this call: as a 503, so that it is sent again
+                    slot["response"] = BatchedResponse(503, {"Retry-After": "1"}, None)
+                else:
+                    slot["response"] = BatchedResponse(item.get("status"), item.get("headers") or {}, item.get("body"), was_retried)
+        except Exception as exc:  # the transport gave up: every caller raises what it would have raised alone
+            for slot in chunk:
+                slot["error"] = exc
+        finally:
+            self.local.sending = False
+
+
+class _Worker:
+    def __init__(self, coalescer):
+        self.coalescer = coalescer
+
+    def __enter__(self):
+        with self.coalescer.cond:
+            self.coalescer.workers += 1
+
+    def __exit__(self, *exc_info):
+        with self.coalescer.cond:
+            self.coalescer.workers -= 1
+            self.coalescer.cond.notify_all()
+        return False
 
 
 def _batch_request(call):

@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import threading
 import time
 
 try:
@@ -30,6 +31,7 @@ except ImportError as exc:  # pragma: no cover - reported by the module
 
 RETRY_STATUSES = (429, 503, 504)
 USER_AGENT = "practiceprotect.m365-ansible"
+POOL_SIZE = 32  # connections per host: at least the apply workers of a module run (see _module.ModuleBase.run_items)
 
 
 class DeadlineRetry(Retry):
@@ -44,6 +46,7 @@ class DeadlineRetry(Retry):
         self.deadline_seconds = kwargs.pop("deadline_seconds", None)
         self.started = kwargs.pop("started", None)
         self.on_retry = kwargs.pop("on_retry", None)
+        self.gate = kwargs.pop("gate", None)
         super(DeadlineRetry, self).__init__(*args, **kwargs)
 
     def new(self, **kwargs):
@@ -51,6 +54,7 @@ class DeadlineRetry(Retry):
         params.deadline_seconds = self.deadline_seconds
         params.started = self.started
         params.on_retry = self.on_retry
+        params.gate = self.gate
         return params
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
@@ -65,6 +69,8 @@ class DeadlineRetry(Retry):
                 delay = new_retry.get_backoff_time()
             if time.monotonic() + delay - started > self.deadline_seconds:
                 raise MaxRetryError(_pool, url, error or "retry deadline of %ss reached" % self.deadline_seconds)
+        if self.gate is not None and response is not None and response.status == 429:
+            self.gate.hold(new_retry.get_retry_after(response) or new_retry.get_backoff_time())
         if self.on_retry is not None:
             status = response.status if response is not None else None
             self.on_retry(method, url, status, type(error).__name__ if error is not None else None)
@@ -84,6 +90,29 @@ class RetryStats:
             self.events.append({"method": method, "url": _strip_query(url), "status": status, "error": error})
 
 
+class ThrottleGate:
+    """What one throttled answer tells every worker of a module run: the service's ``Retry-After`` holds
+    all requests of the session until it has passed, so that a worker pool slows down as one client
+    instead of each worker meeting its own 429."""
+
+    def __init__(self, clock=time.monotonic, sleep=time.sleep):
+        self.clock = clock
+        self.sleep = sleep
+        self.until = 0.0
+        self.holds = 0
+        self.lock = threading.Lock()
+
+    def hold(self, seconds):
+        with self.lock:
+            self.holds += 1
+            self.until = max(self.until, self.clock() + max(0.0, float(seconds or 0)))
+
+    def wait(self):
+        remaining = self.until - self.clock()
+        if remaining > 0:
+            self.sleep(remaining)
+
+
 def _strip_query(url):
     return (url or "").split("?", 1)[0]
 
@@ -97,6 +126,13 @@ if HAS_REQUESTS:
         Proxies and other environment settings are still honoured.
         """
 
+        gate = None
+
+        def request(self, method, url, *args, **kwargs):
+            if self.gate is not None:
+                self.gate.wait()
+            return super(PinnedSession, self).request(method, url, *args, **kwargs)
+
         def merge_environment_settings(self, url, proxies, stream, verify, cert):
             settings = super(PinnedSession, self).merge_environment_settings(url, proxies, stream, verify, cert)
             if (verify is None or verify is True) and self.verify is not True:
@@ -104,9 +140,11 @@ if HAS_REQUESTS:
             return settings
 
 
-def build_session(ca_path=None, validate_certs=True, retry_deadline=300, backoff_factor=0.5, stats=None, retry_total=12):
-    """A session with pooled connections, TLS verification and the retry policy mounted."""
+def build_session(ca_path=None, validate_certs=True, retry_deadline=300, backoff_factor=0.5, stats=None, retry_total=12, gate=None):
+    """A session with pooled connections, TLS verification and the retry policy mounted; ``gate`` (a
+    ``ThrottleGate``) makes every request of the session wait out a 429 any of them met."""
     session = PinnedSession()
+    session.gate = gate
     session.headers["User-Agent"] = USER_AGENT
     if not validate_certs:
         session.verify = False
@@ -126,8 +164,9 @@ def build_session(ca_path=None, validate_certs=True, retry_deadline=300, backoff
         raise_on_status=False,
         deadline_seconds=retry_deadline,
         on_retry=stats.record if stats is not None else None,
+        gate=gate,
     )
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=16)
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=POOL_SIZE)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session

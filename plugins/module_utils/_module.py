@@ -14,8 +14,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import copy
 import traceback
+
+try:
+    from concurrent.futures import ThreadPoolExecutor
+except ImportError:  # pragma: no cover - Python 2 controllers are not supported; items then apply one by one
+    ThreadPoolExecutor = None
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -98,9 +104,10 @@ class ModuleBase:
     def session(self):
         if self._session is None:
             self.retry_stats = _http.RetryStats()
+            self.throttle_gate = _http.ThrottleGate()
             self._session = _http.build_session(
                 ca_path=self.params["ca_path"], validate_certs=self.params["validate_certs"],
-                retry_deadline=self.params["retry_deadline"], stats=self.retry_stats)
+                retry_deadline=self.params["retry_deadline"], stats=self.retry_stats, gate=self.throttle_gate)
         return self._session
 
     @property
@@ -122,7 +129,8 @@ class ModuleBase:
     def graph(self):
         if self._graph is None:
             self._graph = GraphClient(self.session, self.tokens, graph_url=self.params["graph_url"], timeout=self.params["request_timeout"],
-                                      replication_timeout=self.params.get("replication_timeout") or 120)
+                                      replication_timeout=self.params.get("replication_timeout") or 120,
+                                      retry_deadline=self.params["retry_deadline"])
         return self._graph
 
     def call_stats(self):
@@ -131,6 +139,8 @@ class ModuleBase:
             stats["graph_requests"] = self._graph.requests_sent
             stats["replication_waits"] = self._graph.replication_waits
             stats["retries"] += self._graph.batch_item_retries
+            if self._graph.batched_calls:
+                stats["graph_batched_calls"] = self._graph.batched_calls
         return stats
 
     def _warn_retries(self):
@@ -184,6 +194,10 @@ class ModuleBase:
         applied: a person whose plan fails (bad input only visible against the tenant, a service error)
         is reported in ``outcomes`` and the others go on. Items inherit the module's own options as
         defaults (connection, shared settings) and override them with what they set.
+
+        The plans are applied by a pool of ``workers`` threads; meanwhile their Graph calls are gathered
+        into ``$batch`` requests (``GraphClient.batching``) and a 429 met by one worker holds them all
+        for its ``Retry-After`` (``_http.ThrottleGate``).
         """
         item_spec, key = self.items
         items = self.params.get("items")
@@ -194,6 +208,8 @@ class ModuleBase:
                     result = apply()
                 m.exit(**result)
             return self.run(single)
+        if (self.params.get("workers") or 0) < 1:
+            self.module.fail_json(msg="workers must be at least 1 (1 applies the items one after another).")
         params_list = self._item_params(items, item_spec, key)
         outcomes = {}
         pending = []
@@ -213,10 +229,27 @@ class ModuleBase:
             outcomes[name] = result
             if apply is not None and not self.check_mode:
                 pending.append((name, apply))
-        for name, apply in pending:
-            applied = self._guard(apply)
-            outcomes[name] = applied
+        self._apply_all(pending, outcomes)
         self._exit_items(outcomes)
+
+    def _apply_all(self, pending, outcomes):
+        workers = min(int(self.params.get("workers") or 1), len(pending))
+        if workers <= 1 or ThreadPoolExecutor is None:
+            for name, apply in pending:
+                outcomes[name] = self._guard(apply)
+            return
+        batching = self._graph.batching() if self._graph is not None else _no_batching()
+        with batching as coalescer:
+            def work(apply):
+                with coalescer.worker():
+                    return self._guard(apply)
+            pool = ThreadPoolExecutor(max_workers=workers)
+            try:
+                futures = [(name, pool.submit(work, apply)) for name, apply in pending]
+                for name, future in futures:
+                    outcomes[name] = future.result()
+            finally:
+                pool.shutdown(wait=True)
 
     def _item_params(self, items, item_spec, key):
         """Check every item before any call; items inherit the module's own options."""
@@ -279,13 +312,32 @@ class ModuleBase:
         self.exit(**result)
 
 
+class _NoCoalescer:
+    @staticmethod
+    def worker():
+        return contextlib.closing(_Nothing())
+
+
+class _Nothing:
+    def close(self):
+        pass
+
+
+@contextlib.contextmanager
+def _no_batching():
+    yield _NoCoalescer()
+
+
 class ServiceUnreachable(Exception):
     """Every retry of a request failed to connect or was reset."""
 
 
+APPLY_WORKERS = 16
+
 ITEMS_SPEC = dict(
     items=dict(type="list", elements="dict"),
     fail_on_item_error=dict(type="bool", default=True),
+    workers=dict(type="int", default=APPLY_WORKERS),
 )
 
 

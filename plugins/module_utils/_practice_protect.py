@@ -18,6 +18,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import threading
 import time
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
@@ -112,10 +113,15 @@ class PracticeProtectClient:
         self.requests_sent = 0
         self._token = None
         self._expires = 0.0
+        self._lock = threading.RLock()
 
     # -- token ------------------------------------------------------------------------------------------------------
 
     def token(self):
+        with self._lock:  # the apply workers of one module run share the token
+            return self._fetch_token()
+
+    def _fetch_token(self):
         if self._token and self.clock() < self._expires - 30:
             return self._token
         path = ENDPOINTS["token"].format(app_id=self.app_id)

@@ -38,6 +38,9 @@ SELECT = ",".join(["id", "userPrincipalName", "mail", "assignedLicenses", "signI
 MANAGER_EXPAND = "manager($select=id,userPrincipalName)"
 DELETED_LIST_FROM = 4  # from this many missing people on, list every deleted user once instead of one query each
 FILTER_CHUNK = 15  # values per ``in (...)`` clause
+# From this many people on, one paged list of the whole directory (999 a page) costs fewer requests than ``in``
+# chunks of 15: 1,000 people are 2 pages in a firm's tenant instead of 67 queries.
+DIRECTORY_LIST_FROM = 4 * FILTER_CHUNK + 1
 MAX_LENGTHS = {"displayName": 256, "givenName": 64, "surname": 64, "mailNickname": 64, "jobTitle": 128, "department": 64,
                "companyName": 64, "officeLocation": 128, "employeeId": 16, "mobilePhone": 64}
 NICKNAME_BAD = set('@()\\[]";:<>, ')
@@ -299,7 +302,8 @@ class UserService:
         return self._skus
 
     def read(self, upns, with_manager=False):
-        """Active users by UPN, keyed by lower-case UPN, read with list queries (``in`` chunks of 15).
+        """Active users by UPN, keyed by lower-case UPN, read with list queries (``in`` chunks of 15, or
+        the whole directory in pages of 999 for ``DIRECTORY_LIST_FROM`` people or more).
 
         Users read once are kept, so a bulk run reads everyone in a few list calls (``prefetch``) and
         each person's plan then costs nothing. ``with_manager`` expands each user's manager in the same
@@ -307,9 +311,14 @@ class UserService:
         """
         upns = sorted(set(u.lower() for u in upns))
         missing = [u for u in upns if u not in self._users or self._lacks_manager(u, with_manager)]
-        for offset in range(0, len(missing), FILTER_CHUNK):
-            chunk = missing[offset:offset + FILTER_CHUNK]
-            params = {"$filter": "userPrincipalName in (%s)" % ",".join(odata_string(u) for u in chunk), "$select": SELECT, "$top": "999"}
+        # Many people: one paged list of the whole directory; else ``in`` queries of 15 names.
+        chunks = [(missing, None)] if len(missing) >= DIRECTORY_LIST_FROM else [
+            (missing[offset:offset + FILTER_CHUNK], "userPrincipalName in (%s)" % ",".join(odata_string(u) for u in missing[offset:offset + FILTER_CHUNK]))
+            for offset in range(0, len(missing), FILTER_CHUNK)]
+        for chunk, flt in chunks:
+            params = {"$select": SELECT, "$top": "999"}
+            if flt:
+                params["$filter"] = flt
             if with_manager:
                 params["$expand"] = MANAGER_EXPAND
             for upn in chunk:

@@ -244,6 +244,7 @@ def prefetch(m, params_list):
     specs = [spec for spec in (_spec(p) for p in params_list) if spec is not None]
     svc = service(m)
     users = svc.read_users([spec["user"] for spec in specs])
+    svc.read_mailboxes([user for user in (users.get(spec["user"].lower()) for spec in specs) if user is not None])
     mailboxes = {}
     for spec in specs:
         user = users.get(spec["user"].lower())

@@ -245,10 +245,7 @@ def prefetch(m, params_list):
     specs = [spec for spec in (_spec(p) for p in params_list) if spec is not None]
     svc = service(m)
     users = svc.read_users([spec["user"] for spec in specs] + [key for spec in specs for key in spec["grant"] + spec["revoke"]])
-    for spec in specs:
-        owner = users.get(spec["user"].lower())
-        if owner is not None:
-            svc.mailbox(owner)
+    svc.read_mailboxes([owner for owner in (users.get(spec["user"].lower()) for spec in specs) if owner is not None])
 
 
 def _spec(params):

@@ -91,6 +91,8 @@ def run_playbook(sandbox, request, tmp_path):
             "ANSIBLE_LOCALHOST_WARNING": "0",
             "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
             "RESULTS_FILE": str(results_file),
+            # The playbooks keep msal's token cache between tasks; each test starts with its own, empty one.
+            "M365_TOKEN_CACHE_PATH": str(tmp_path / "token-cache.json"),
         })
         for key, value in (env or {}).items():
             if value is None:

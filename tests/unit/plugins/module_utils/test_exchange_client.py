@@ -278,6 +278,9 @@ class FakeGraph:
 
     def list(self, path, params=None, headers=None):
         assert path == "users"
+        if "$filter" not in params:
+            self.calls.append("(all) " + params["$select"])
+            return list(self.users)
         flt = params["$filter"]
         self.calls.append(flt)
         if " in (" in flt:
@@ -302,6 +305,11 @@ class FakeExchange:
         self.calls.append(("Get-Mailbox", identity))
         answer = self.mailboxes.get(identity)
         return answer.pop(0) if isinstance(answer, list) and len(answer) > 1 else (answer[0] if isinstance(answer, list) else answer)
+
+    def invoke(self, cmdlet, parameters=None, select=None):
+        assert cmdlet == "Get-Mailbox" and parameters == {"ResultSize": "Unlimited"}
+        self.calls.append(("Get-Mailbox", "(all)"))
+        return [dict(m, ExternalDirectoryObjectId=i.upper()) for i, m in self.mailboxes.items() if isinstance(m, dict)]
 
     def accepted_domains(self):
         self.calls.append(("Get-AcceptedDomain", None))
@@ -387,3 +395,22 @@ def test_exchange_errors_are_described_with_their_cmdlet_and_the_permission_hint
     assert fields["cmdlet"] == "Get-Mailbox" and fields["exchange_error_id"] == "Ex1" and fields["status"] == 401 and fields["request_id"] == "r-1"
     message, _ = x.describe(x.ExchangeError("No.", status=400, cmdlet="Set-Mailbox"))
     assert message == "Exchange Online refused Set-Mailbox: No."
+
+
+def test_many_people_their_mailboxes_and_the_owners_of_many_addresses_are_read_with_one_list_each():
+    users = [{"id": "u-%03d" % i, "userPrincipalName": "p%03d@northwindacct.com" % i, "displayName": "P %d" % i,
+              "proxyAddresses": ["SMTP:p%03d@northwindacct.com" % i, "smtp:alias%03d@northwindacct.com" % i]} for i in range(100)]
+    graph = FakeGraph(users)
+    exchange = FakeExchange(dict(("u-%03d" % i, {"Alias": "p%03d" % i}) for i in range(0, 100, 2)))
+    svc = x.ExchangeService(graph, exchange)
+    found = svc.read_users(["p%03d@northwindacct.com" % i for i in range(80)] + ["nobody@northwindacct.com"])
+    assert graph.calls == ["(all) " + x.USER_SELECT] and found["nobody@northwindacct.com"] is None
+    svc.read_mailboxes([found["p%03d@northwindacct.com" % i] for i in range(80)])
+    assert exchange.calls == [("Get-Mailbox", "(all)")]  # one list, matched on ExternalDirectoryObjectId
+    assert svc.mailbox(found["p002@northwindacct.com"]) == {"Alias": "p002", "ExternalDirectoryObjectId": "U-002"}
+    assert svc.mailbox(found["p003@northwindacct.com"]) is None and len(exchange.calls) == 1
+    wanted = ["alias%03d@northwindacct.com" % i for i in range(20)] + ["new%d@northwindacct.com" % i for i in range(5)]
+    svc.read_owners(wanted)
+    assert graph.calls[-1] == "(all) " + x.OWNER_SELECT and len(graph.calls) == 2
+    assert svc.owners(["alias007@northwindacct.com", "new1@northwindacct.com"], "u-001") == {"alias007@northwindacct.com": "P 7 (p007@northwindacct.com)"}
+    assert svc.owners(["alias007@northwindacct.com"], "u-007") == {}

@@ -163,3 +163,99 @@ def test_batch_request_shape():
 def test_literals():
     assert odata_string("o'brien@x.com") == "'o''brien@x.com'"
     assert quote_key("o'brien#1@x.com") == "o%27brien%231@x.com"
+
+
+# -- calls of concurrent workers gathered into $batch ------------------------------------------------------------------
+
+
+class BatchServer:
+    """Answers $batch like Graph: every sub-request on its own; ``throttle_first`` ids get one 429 first."""
+
+    def __init__(self, throttle_paths=()):
+        self.batches = []
+        self.direct = []
+        self.throttle_paths = set(throttle_paths)
+        self.created = []
+
+    def __call__(self, method, url, params, headers, body):
+        if url.endswith("/$batch"):
+            self.batches.append([r["url"] for r in body["requests"]])
+            responses = []
+            for item in body["requests"]:
+                if item["url"] in self.throttle_paths:
+                    self.throttle_paths.discard(item["url"])
+                    responses.append({"id": item["id"], "status": 429, "headers": {"Retry-After": "3"},
+                                      "body": {"error": {"code": "TooManyRequests", "message": "later"}}})
+                elif item["method"] == "POST":
+                    self.created.append(item["body"]["userPrincipalName"])
+                    responses.append({"id": item["id"], "status": 201, "headers": {"Content-Type": "application/json"},
+                                      "body": {"id": "id-" + item["body"]["userPrincipalName"]}})
+                elif item["url"].startswith("/users/missing"):
+                    responses.append({"id": item["id"], "status": 404, "body": {"error": {"code": "Request_ResourceNotFound", "message": "gone"}}})
+                else:
+                    responses.append({"id": item["id"], "status": 204})
+            return FakeResponse(200, {"responses": list(reversed(responses))})
+        self.direct.append(url)
+        return FakeResponse(200, {"value": []})
+
+
+def run_workers(graph, jobs, workers):
+    import threading
+    results, errors = {}, {}
+
+    def work(name, job):
+        try:
+            with coalescer.worker():
+                results[name] = job()
+        except GraphError as exc:
+            errors[name] = exc
+
+    with graph.batching() as coalescer:
+        threads = [threading.Thread(target=work, args=(name, job)) for name, job in jobs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    return results, errors
+
+
+def test_concurrent_calls_go_out_as_batches_of_at_most_20_and_each_worker_gets_its_own_answer():
+    server = BatchServer()
+    graph, session, _ = client(server)
+    upns = ["u%02d@x.test" % i for i in range(45)]
+    jobs = [(u, (lambda u=u: graph.request("POST", "users", body={"userPrincipalName": u}))) for u in upns]
+    results, errors = run_workers(graph, jobs, 45)
+    assert errors == {}
+    assert dict((u, r["id"]) for u, r in results.items()) == dict((u, "id-" + u) for u in upns)
+    assert sorted(server.created) == upns  # each call once
+    assert all(len(b) <= 20 for b in server.batches) and len(server.batches) >= 3
+    assert server.direct == [] and graph.batched_calls == 45
+    assert len(session.calls) == len(server.batches)  # one HTTP request per batch
+
+
+def test_a_sub_request_throttled_in_a_batch_waits_its_retry_after_and_is_sent_again():
+    server = BatchServer(throttle_paths=["/users/b@x.test"])
+    graph, _, sleeps = client(server)
+    jobs = [(u, (lambda u=u: graph.request("PATCH", "users/%s" % u, body={"jobTitle": "x"}))) for u in ("a@x.test", "b@x.test")]
+    results, errors = run_workers(graph, jobs, 2)
+    assert errors == {} and set(results) == {"a@x.test", "b@x.test"}
+    assert 3.0 in sleeps and graph.batch_item_retries == 1
+    assert sum(b.count("/users/b@x.test") for b in server.batches) == 2
+
+
+def test_a_batched_error_is_the_callers_own_graph_error_and_query_options_survive():
+    server = BatchServer()
+    graph, _, _ = client(server)
+    jobs = [("missing", lambda: graph.request("GET", "users/missing", params={"$select": "id"})),
+            ("ok", lambda: graph.request("DELETE", "users/there"))]
+    results, errors = run_workers(graph, jobs, 2)
+    assert errors["missing"].status == 404 and errors["missing"].code == "Request_ResourceNotFound"
+    assert results == {"ok": None}
+    assert any("/users/missing?%24select=id" in url for b in server.batches for url in b)
+
+
+def test_without_batching_calls_go_out_alone():
+    server = BatchServer()
+    graph, _, _ = client(server)
+    graph.request("DELETE", "users/there")
+    assert server.batches == [] and server.direct == ["https://graph.example/v1.0/users/there"]

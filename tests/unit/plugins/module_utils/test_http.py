@@ -111,3 +111,29 @@ def test_ca_path_wins_over_requests_ca_bundle(monkeypatch, tmp_path):
     # without a ca_path the environment's bundle still applies, as requests users expect
     session = _http.build_session()
     assert session.merge_environment_settings("https://graph.example/", {}, None, None, None)["verify"] == "/elsewhere/bundle.pem"
+
+
+def test_a_429_holds_every_request_of_the_session_for_its_retry_after(server):
+    script, url = server
+    script.answers = [(429, {"Retry-After": "1"}), (200, {}), (200, {})]
+    gate = _http.ThrottleGate()
+    session = _http.build_session(backoff_factor=0.01, gate=gate)
+    assert session.post(url + "/v1.0/users", json={}, timeout=5).status_code == 200
+    assert gate.holds == 1 and gate.until > 0
+    # Another worker's request made while the hold lasts waits for it; one made later goes at once.
+    gate.hold(0.5)
+    started = time.monotonic()
+    assert session.get(url + "/v1.0/users", timeout=5).status_code == 200
+    assert time.monotonic() - started >= 0.45
+
+
+def test_the_gate_waits_only_for_what_is_left():
+    now = [100.0]
+    slept = []
+    gate = _http.ThrottleGate(clock=lambda: now[0], sleep=slept.append)
+    gate.wait()
+    gate.hold(10)
+    now[0] = 104.0
+    gate.hold(2)  # a shorter hold never shortens the longer one
+    gate.wait()
+    assert slept == [6.0]

@@ -181,10 +181,23 @@ class FakeGraph:
 
     def list(self, path, params=None, headers=None):
         self.calls.append((path, dict(params or {})))
+        if path == "users" and "$filter" not in params:
+            return [dict(u) for u in self.users]  # the whole directory (its pages are GraphClient.list's business)
         if path == "users":
             wanted = params["$filter"].split("in (")[1].rstrip(")").replace("'", "").split(",")
             return [dict(u) for u in self.users if u["userPrincipalName"] in wanted]
         return []
+
+
+def test_many_people_are_read_with_one_list_of_the_directory():
+    graph = FakeGraph([{"id": str(i), "userPrincipalName": "u%d@x.com" % i} for i in range(1200)])
+    svc = _users.UserService(graph)
+    upns = ["u%d@x.com" % i for i in range(0, 1200, 2)] + ["gone%d@x.com" % i for i in range(5)]
+    found = svc.read(upns)
+    assert len(graph.calls) == 1 and "$filter" not in graph.calls[0][1] and graph.calls[0][1]["$top"] == "999"
+    assert len(found) == 600 and "gone0@x.com" not in found
+    svc.read(["u1@x.com", "gone1@x.com"])  # read with everyone else, or known to be missing: no call
+    assert len(graph.calls) == 1
 
 
 def test_read_caches_and_reads_in_chunks_of_15():
