@@ -18,7 +18,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test lint sanity unit integration molecule awx-check sandbox changelog clean
+.PHONY: setup demo test lint sanity unit integration bench-smoke bench molecule awx-check sandbox changelog clean
 
 setup: $(VENV)/.installed $(COLL_LINK)
 
@@ -33,7 +33,7 @@ $(COLL_LINK):
 	mkdir -p $(dir $(COLL_LINK))
 	ln -sfn ../../../.. $(COLL_LINK)
 
-test: setup lint sanity unit integration molecule awx-check
+test: setup lint sanity unit integration bench-smoke molecule awx-check
 	@echo "make test: all checks passed"
 
 lint: setup
@@ -54,6 +54,15 @@ unit: setup
 
 integration: setup
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests/integration
+
+# The bulk benchmark (tests/bench, issue 8). bench-smoke: 50 people, no timing targets; fails only on failed hosts,
+# people missing or created twice, a re-run that writes, or a crash. bench: 1,000 people against the targets and the
+# hand-written uri baseline, written to docs/performance.md (long: not part of make test).
+bench-smoke: setup
+	$(BIN)/python -m tests.bench --smoke
+
+bench: setup
+	$(BIN)/python -m tests.bench --people 1000 --out docs/performance.md
 
 # Each role's scenario (converge, idempotence, verify against a sandbox its prepare starts), all at once: each
 # keeps its full output in tests/output/molecule/<role>.log (read by the secret scan), shown here once it is done.

@@ -1,0 +1,108 @@
+"""tests/bench/report.py: the targets of issue 8, the problems that fail a run, docs/performance.md."""
+
+import copy
+
+from tests.bench import report
+
+
+def row(people, wall, api=10, writes=0, rate=0.0, fraction=0.0, failed=(), problems=(), rss=100.0, unique=True):
+    services = ("graph", "exchange", "pp", "login")
+    return {
+        "people": people, "wall_s": wall, "api_requests": api, "requests": dict((s, api if s == "graph" else 0) for s in services),
+        "batched": dict((s, 0) for s in services), "writes": dict((s, 0) for s in services),
+        "per_person": dict((s, round(api / float(people), 2) if s == "graph" else 0.0) for s in services),
+        "write_rate": {"writes": writes, "per_s": rate, "fraction": fraction, "ceiling_per_s": 20.0, "burst": 3000, "span_s": 0.0,
+                       "span_per_s": 0.0, "span_fraction": 0.0},
+        "throttled": 0, "failed_hosts": list(failed), "problems": list(problems), "peak_rss_mb": rss, "peak_process": "ansible-playbook",
+        "peak_tree_mb": rss + 50, "ansible_cpu_s": wall, "sandbox_cpu_s": 1.0, "load": [1.0, 2.0], "startup_s": 1.0, "unique_upns": unique,
+        "tasks": [{"name": "role : Users", "action": "m365_user", "run_once": True, "seconds": wall / 2.0,
+                   "requests": {"graph": api, "exchange": 0, "pp": 0, "login": 1}, "batched": {"graph": 0, "exchange": 0, "pp": 0, "login": 0},
+                   "writes": {"graph": writes, "exchange": 0, "pp": 0, "login": 0}},
+                  {"name": "role : Report", "action": "debug", "run_once": False, "seconds": wall / 2.0 - 1.0,
+                   "requests": {"graph": 0, "exchange": 0, "pp": 0, "login": 0}, "batched": {"graph": 0, "exchange": 0, "pp": 0, "login": 0},
+                   "writes": {"graph": 0, "exchange": 0, "pp": 0, "login": 0}}],
+    }
+
+
+def results(people=1000):
+    return {
+        "people": people, "leavers": people // 5, "time_scale": 1.0, "latency_ms": 50, "forks": 5, "baseline_people": people,
+        "date": "2025-01-01", "total_wall_s": 900.0, "command": "python -m tests.bench --people %d --out docs/performance.md" % people,
+        "throttle": {"write_limit": 3000, "write_window_s": 150, "time_scale": 1.0},
+        "machine": {"cpus": 2, "cpu_model": "Test CPU", "memory_gb": 8.0, "system": "Linux", "python": "3.11.7", "ansible_core": "2.19.0",
+                    "revision": "abc1234",
+                    "load_start": [1.0, 1.0, 1.0], "load_end": [2.0, 2.0, 2.0]},
+        "scenarios": {"S1": row(people, 150.0, api=2100, writes=2000, rate=13.33, fraction=0.6667), "S2": row(people, 30.0, api=12),
+                      "S3": row(people // 5, 40.0, api=800, writes=400, rate=10.0, fraction=0.5), "S4": row(1, 9.5, api=30, writes=2)},
+        "baseline": {"S1": row(people, 600.0, api=8000, writes=2000), "S2": row(people, 900.0, api=2000)},
+    }
+
+
+def test_targets_met_and_missed():
+    by_name = dict((target, (measured, met)) for target, measured, met in report.targets(results()))
+    assert by_name["S1: at least 80% of the Graph write ceiling"] == ("66.7% (13.33 of 20.00 writes/s)", False)
+    assert by_name["S1: 0 failures, nothing created twice"] == ("0 failed hosts, nobody created twice", True)
+    assert by_name["S2: at most 20 API requests (Graph, Exchange, Practice Protect)"] == ("12", True)
+    assert by_name["S2: under 60 s wall"] == ("30.0 s", True)
+    assert by_name["S4: under 15 s wall (no provisioning wait in the bench)"] == ("9.5 s", True)
+    assert by_name["Peak RSS under 250 MB at 1,000 people"] == ("100 MB at 1000 people", True)
+    assert by_name["S1: faster than the baseline"] == ("4.00x (ours 150.0 s, baseline 600.0 s)", True)
+    assert by_name["S2: at least 20x faster than the baseline"] == ("30.00x (ours 30.0 s, baseline 900.0 s)", True)
+    slow = results()
+    slow["scenarios"]["S2"] = row(1000, 61.0, api=21)
+    slow["scenarios"]["S1"]["failed_hosts"] = ["joiner0001"]
+    by_name = dict((target, met) for target, _, met in report.targets(slow))
+    assert by_name["S2: at most 20 API requests (Graph, Exchange, Practice Protect)"] is False
+    assert by_name["S2: under 60 s wall"] is False
+    assert by_name["S1: 0 failures, nothing created twice"] is False
+
+
+def test_targets_that_this_run_cannot_judge():
+    small = results(200)
+    by_name = dict((target, met) for target, _, met in report.targets(small))
+    assert by_name["Peak RSS under 250 MB at 1,000 people"] is None      # only judged at 1,000 people
+    partial = results(200)
+    partial["baseline_people"] = 5
+    by_name = dict((target, (measured, met)) for target, measured, met in report.targets(partial))
+    assert by_name["S1: faster than the baseline"] == ("baseline ran on 5 people", None)
+    del partial["baseline"]
+    by_name = dict((target, (measured, met)) for target, measured, met in report.targets(partial))
+    assert by_name["S2: at least 20x faster than the baseline"] == ("not measured", None)
+
+
+def test_problems_fail_the_run_and_timing_does_not():
+    assert report.problems(results()) == []  # a missed timing target is not a problem
+    broken = results()
+    broken["scenarios"]["S1"]["problems"].append("failed hosts: 1 (joiner0001)")
+    broken["baseline"]["S2"]["problems"].append("the re-run wrote 3 times")
+    assert report.problems(broken) == ["S1: failed hosts: 1 (joiner0001)", "baseline S2: the re-run wrote 3 times"]
+
+
+def test_markdown_has_the_table_the_baseline_the_machine_and_the_command():
+    text = report.markdown(results())
+    assert text.startswith("# Performance\n")
+    assert "| S1: at least 80% of the Graph write ceiling | 66.7% (13.33 of 20.00 writes/s) | **missed** |" in text
+    assert "| S2: at most 20 API requests (Graph, Exchange, Practice Protect) | 12 | met |" in text
+    assert "| S1 onboard the intake | 150.0 s | 600.0 s | 0.25 | 4.00x | 2100 / 8000 |" in text
+    assert "2 x Test CPU" in text and "Python 3.11.7, ansible-core 2.19.0; the collection at abc1234" in text
+    assert "\npython -m tests.bench --people 1000 --out docs/performance.md\n```" in text
+    assert "This run has" not in text  # 1,000 people: no note about a smaller run
+    assert "| S1 onboard the intake | 1000 | 150.0 s |" in text
+    assert "2000: 13.33/s = 66.7% of 20/s" in text
+    assert "| Users | 75.0 s | 2100 | 0 | 0 | 1 | 2000 |" in text  # the per-task table of S1
+    assert "| 1 tasks on every host (set_fact, debug, assert, skipped steps) | 74.0 s |" in text
+    smaller = report.markdown(results(200))
+    assert "This run has 200 people, not the 1,000 of `make bench`." in smaller
+    assert "S1 alone would take about 12 minutes at 1,000 people (a linear extrapolation, not a measurement)" in smaller
+    assert "**time scale 1.0** (the published windows unchanged)" in text
+    assert "**S2 re-run, nothing changed.** Wall 30.0 s" in text
+    assert "never write-throttled" in text
+
+
+def test_console_summary_lists_every_run():
+    text = report.console(results())
+    for label in ("S1", "S2", "S3", "S4", "baseline S1", "baseline S2"):
+        assert "\n" + label + " " in "\n" + text
+    smoke = copy.deepcopy(results(50))
+    smoke["smoke"] = True
+    assert "missed" not in report.console(smoke)
