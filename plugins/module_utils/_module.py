@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - Python 2 controllers are not supported
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.practiceprotect.m365.plugins.module_utils import _auth, _http, _validation
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _auth, _http, _permissions, _validation
 from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphClient, GraphError
 
 M365_AUTH_SPEC = dict(
@@ -371,8 +371,10 @@ def describe_error(error):
     if isinstance(error, GraphError):
         message = error.message
         if error.status == 403:
-            message = ("%s The application lacks a Microsoft Graph permission for %s %s (or, where the user holds an admin role, "
-                       "a directory role of its own); see docs/permissions.md." % (message, error.method, error.path))
+            allowed = _permissions.graph_permissions(error.method, error.path)
+            message = ("%s The application lacks a Microsoft Graph permission for %s %s%s (or, where the user holds an admin role, "
+                       "a directory role of its own); see docs/permissions.md." % (
+                           message, error.method, error.path, " (any one of: %s)" % ", ".join(allowed) if allowed else ""))
         elif error.status == 401:
             message = "%s Check tenant_id, client_id and the credential." % message
         return message, error.as_dict()

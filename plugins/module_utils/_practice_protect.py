@@ -52,6 +52,11 @@ ENDPOINTS = {
     "job_status": "/Provisioning/GetJobStatus",
     "job_history": "/Provisioning/GetJobHistory",
 }
+# The admin right each write needs (docs/permissions.md, "Practice Protect"); any admin right allows the reads.
+WRITE_RIGHTS = dict(
+    [(ENDPOINTS[name], "User Management") for name in ("invite_users", "create_user", "change_user", "reset_password", "remove_users",
+                                                       "set_columns")]
+    + [(ENDPOINTS["update_role"], "Role Management"), (ENDPOINTS["start_sync"], "Application Management")])
 REDROCK_PAGE_SIZE = 1000
 FINAL_JOB_STATES = ("Succeeded", "CompletedWithErrors", "Failed")
 
@@ -256,7 +261,9 @@ class PracticeProtectModule(ModuleBase):
 
     error_types = ModuleBase.error_types + (PracticeProtectError,)
 
-    def __init__(self, argument_spec, m365=False, **kwargs):
+    def __init__(self, argument_spec, m365=False, admin_rights=(), **kwargs):
+        """``admin_rights``: the rights docs/permissions.md lists for the module, named when Practice Protect refuses a read."""
+        self.admin_rights = tuple(admin_rights)
         spec = {}
         if m365:
             spec.update(M365_AUTH_SPEC)
@@ -310,7 +317,11 @@ class PracticeProtectModule(ModuleBase):
     def describe(self, error):
         if isinstance(error, PracticeProtectError):
             message = error.message
-            if error.error_id == "Unauthorized":
+            if error.error_id == "Unauthorized" and (error.path in WRITE_RIGHTS or not self.admin_rights):
                 message = "%s The Practice Protect client's role lacks an admin right for %s; see docs/permissions.md." % (message, error.path)
+            elif error.error_id == "Unauthorized":  # a read: any admin right allows it, so the role holds none of the module's
+                message = ("%s The Practice Protect client's role lacks an admin right for %s (any admin right allows the reads); this "
+                           "module needs %s; see docs/permissions.md." % (
+                               message, error.path, " and ".join("the %s admin right" % right for right in self.admin_rights)))
             return message, error.as_dict()
         return super(PracticeProtectModule, self).describe(error)

@@ -320,6 +320,12 @@ def run_query(graph, exchange, spec):
         for group in groups:
             path = "groups/%s/transitiveMembers/microsoft.graph.user" % quote_key(group["id"])
             for user in graph.list(path, params=params, headers={"ConsistencyLevel": "eventual"}):
+                if not user.get("userPrincipalName"):
+                    # Graph gives members as ids with null properties to an app that can read groups but not users.
+                    raise v.ValidationError(
+                        "Microsoft Graph returned the members of group %s without their properties: the application can read "
+                        "group members but not users. Grant it User.Read.All (see docs/permissions.md)." % group.get("displayName"),
+                        field="member_of")
                 if user["id"].lower() not in seen:
                     seen.add(user["id"].lower())
                     users.append(user)

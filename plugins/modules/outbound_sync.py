@@ -170,6 +170,7 @@ def main():
         ),
         m365=True,
         supports_check_mode=True,
+        admin_rights=("Application Management",),
     )
     m.run(run)
 

@@ -204,6 +204,7 @@ def main():
             all_roles=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
+        admin_rights=("Role Management",),
     )
     m.run(run)
 

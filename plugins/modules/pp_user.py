@@ -251,6 +251,7 @@ def main():
         argument_spec=ITEM_SPEC,
         items=(ITEM_SPEC, "name"),
         supports_check_mode=True,
+        admin_rights=("User Management",),
     )
     m.run_items(plan, prefetch=prefetch)
 

@@ -700,6 +700,8 @@ class ExchangeApp:
                                         write=not name_text.lower().startswith("get-"),
                                         body_keys=sorted(params) if isinstance(params, dict) else [])
         entry["cmdlet"] = name_text or None
+        identity = params.get("Identity") if isinstance(params, dict) else None
+        entry["identity"] = identity if isinstance(identity, str) else None  # the target, as the caller named it
         headers = {}
         try:
             if request.method != "POST":
@@ -711,6 +713,10 @@ class ExchangeApp:
                 raise ExchangeError(400, "BadRequest", "The request body must be {\"CmdletInput\": {\"CmdletName\": ..., \"Parameters\": {...}}}.")
             entry["app_id"] = claims.get("appid")
             status, payload = self.run(request, name, params)
+            if name_text.lower() == "get-mailbox":
+                # What this answer showed, for checks on the order of events: object id -> RecipientTypeDetails.
+                entry["recipient_types"] = dict(((item.get("ExternalDirectoryObjectId") or entry["identity"] or "").lower(),
+                                                 item["RecipientTypeDetails"]) for item in payload["value"] if item.get("RecipientTypeDetails"))
         except ExchangeError as exc:
             status, payload = exc.status, exc.body()
             if exc.status == 401:

@@ -183,7 +183,8 @@ def test_missing_permission_is_named(sandbox, run_playbook):
     r = run.result("user")
     assert r["status"] == 403 and r["error_code"] == "Authorization_RequestDenied"
     assert r["msg"] == ("Insufficient privileges to complete the operation. The application lacks a Microsoft Graph permission for "
-                        "POST users (or, where the user holds an admin role, a directory role of its own); see docs/permissions.md.")
+                        "POST users (any one of: User.ReadWrite.All, Directory.ReadWrite.All) (or, where the user holds an admin role, a directory role of "
+                        "its own); see docs/permissions.md.")
     assert sandbox.writes() == [] or all(w["status"] == 403 for w in sandbox.writes())
 
 
