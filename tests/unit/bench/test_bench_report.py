@@ -63,8 +63,9 @@ def test_targets_that_this_run_cannot_judge():
     assert by_name["Peak RSS under 250 MB at 1,000 people"] is None      # only judged at 1,000 people
     partial = results(200)
     partial["baseline_people"] = 5
+    partial["baseline"]["S1"].update(people=5, wall_s=30.0)  # 6 s a person against ours 150 s / 200 = 0.75 s
     by_name = dict((target, (measured, met)) for target, measured, met in report.targets(partial))
-    assert by_name["S1: faster than the baseline"] == ("baseline ran on 5 people", None)
+    assert by_name["S1: faster than the baseline"] == ("8.00x per person (ours 150.0 s for 200, baseline 30.0 s for 5)", True)
     del partial["baseline"]
     by_name = dict((target, (measured, met)) for target, measured, met in report.targets(partial))
     assert by_name["S2: at least 20x faster than the baseline"] == ("not measured", None)
@@ -83,7 +84,7 @@ def test_markdown_has_the_table_the_baseline_the_machine_and_the_command():
     assert text.startswith("# Performance\n")
     assert "| S1: at least 80% of the Graph write ceiling | 66.7% (13.33 of 20.00 writes/s) | **missed** |" in text
     assert "| S2: at most 20 API requests (Graph, Exchange, Practice Protect) | 12 | met |" in text
-    assert "| S1 onboard the intake | 150.0 s | 600.0 s | 0.25 | 4.00x | 2100 / 8000 |" in text
+    assert "| S1 onboard the intake | 150.0 s (1000 people) | 600.0 s (1000 people) | 0.150 s / 0.600 s | 4.00x | 2.10 / 8.00 |" in text
     assert "2 x Test CPU" in text and "Python 3.11.7, ansible-core 2.19.0; the collection at abc1234" in text
     assert "\npython -m tests.bench --people 1000 --out docs/performance.md\n```" in text
     assert "This run has" not in text  # 1,000 people: no note about a smaller run
