@@ -53,10 +53,16 @@ def hosts_of(tree):
 
 
 def report_keys(role, fact):
+    """The keys of the fact as the role sets it: a dict in tasks/main.yml, or the dict a template of the role renders."""
     for task in load("roles/%s/tasks/main.yml" % role):
         value = (task.get("ansible.builtin.set_fact") or {}).get(fact)
-        if value is not None:
+        if isinstance(value, dict):
             return set(value)
+        if value is not None:
+            template = re.search(r"lookup\('ansible\.builtin\.template', '([^']+)'\)", value).group(1)
+            with open(os.path.join(ROOT, "roles", role, "templates", template)) as handle:
+                rendered = handle.read().rsplit("{{ {", 1)[1]
+            return set(re.findall(r"^\s*'([a-z_0-9]+)':", rendered, re.MULTILINE))
     raise AssertionError("%s sets no %s" % (role, fact))
 
 
