@@ -28,8 +28,10 @@ from ansible_collections.practiceprotect.m365.plugins.module_utils._http import 
 
 try:
     import requests
+    from requests.structures import CaseInsensitiveDict
 except ImportError:  # pragma: no cover - reported by the module
     requests = None
+    CaseInsensitiveDict = dict
 
 try:
     from urllib.parse import quote, urlencode
@@ -257,7 +259,7 @@ class BatchedResponse:
 
     def __init__(self, status, headers, body, retried_batch=False):
         self.status_code = int(status or 0)
-        self.headers = _CaseInsensitive(headers or {})
+        self.headers = CaseInsensitiveDict(headers or {})
         self._body = body
         self.was_retried = retried_batch
         if body is None:
@@ -275,23 +277,6 @@ class BatchedResponse:
         if isinstance(self._body, (dict, list)):
             return self._body
         return json.loads(self.text)
-
-
-class _CaseInsensitive(dict):
-    def __init__(self, data):
-        super(_CaseInsensitive, self).__init__((k.lower(), v) for k, v in data.items())
-
-    def __getitem__(self, key):
-        return super(_CaseInsensitive, self).__getitem__(key.lower())
-
-    def __setitem__(self, key, value):
-        super(_CaseInsensitive, self).__setitem__(key.lower(), value)
-
-    def __contains__(self, key):
-        return super(_CaseInsensitive, self).__contains__(key.lower())
-
-    def get(self, key, default=None):
-        return super(_CaseInsensitive, self).get(key.lower(), default)
 
 
 class _Batching:
@@ -325,7 +310,6 @@ class _Coalescer:
         self.queue = []
         self.leading = False
         self.workers = 0
-        self.batches = 0
         self.local = threading.local()
 
     def worker(self):
@@ -384,7 +368,6 @@ class _Coalescer:
         try:
             payload = {"requests": [_batch_request(slot["call"]) for slot in chunk]}
             response = self.client._send("POST", self.client.base + "/$batch", body=payload)
-            self.batches += 1
             with self.client._count_lock:
                 self.client.batched_calls += len(chunk)
             if response.status_code >= 400:
