@@ -15,7 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError
+from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError, check_local_part
 
 try:
     import email_validator
@@ -46,7 +46,7 @@ def validate_address(address, field="address"):
         result = email_validator.validate_email(address.strip(), check_deliverability=False, allow_smtputf8=False)
     except email_validator.EmailNotValidError as exc:
         raise ValidationError("%s %r is not a valid e-mail address: %s" % (field, address, exc), field=field)
-    return result.normalized
+    return check_local_part(result.normalized, address, field)
 
 
 def domain_of(address):

@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import difflib
 import json
+import re
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectError, sql_string
@@ -24,6 +25,9 @@ QUERY_CHUNK = 50  # people per Redrock query and per DirectoryServiceQuery
 # Redrock User columns for the same fields.
 ROW_FIELDS = {"DisplayName": "DisplayName", "Mail": "Email", "MobileNumber": "MobileNumber"}
 PROXY_ATTRIBUTE = "proxyAddresses"
+# Characters Practice Protect accepts before the @ of a cloud user's login name (as the sandbox emulates it; the
+# service's own list is UNCONFIRMED). Checked here so that a bad name is refused before any call.
+LOGIN_LOCAL_RE = re.compile(r"^[A-Za-z0-9._'+!#^~-]+$")
 
 
 def close_matches(word, candidates, n=3, cutoff=0.6):
@@ -70,6 +74,11 @@ def build_spec(params):
         raise v.ValidationError("name %r must be %s." % (name, what), field="name")
     if source == "directory":
         v.validate_email(name, "name")
+    else:
+        bad = sorted(set(ch for ch in name.split("@")[0] if not LOGIN_LOCAL_RE.match(ch)))
+        if bad:
+            raise v.ValidationError("name %r contains characters Practice Protect does not allow in a login name (%s); use letters, digits "
+                                    "and ' . - _ + ! # ^ ~ only." % (name, " ".join(repr(c) for c in bad)), field="name")
     region = v.validate_region(params.get("phone_region"), "phone_region") if params.get("phone_region") else None
     props = {}
     for option, field in FIELDS:

@@ -125,7 +125,19 @@ def validate_email(address, field="other_mails"):
         result = email_validator.validate_email(address, check_deliverability=False)
     except email_validator.EmailNotValidError as exc:
         raise ValidationError("%s %r is not a valid e-mail address: %s" % (field, address, exc), field=field)
-    return result.normalized
+    return check_local_part(result.normalized, address, field)
+
+
+EMAIL_LOCAL_MAX = 64
+
+
+def check_local_part(normalized, address, field):
+    """RFC 5321 allows at most 64 characters before the @; email-validator checks that only in its strict mode."""
+    local = normalized.rsplit("@", 1)[0]
+    if len(local) > EMAIL_LOCAL_MAX:
+        raise ValidationError("%s %r is not a valid e-mail address: it has %d characters before the @-sign, and at most %d are allowed." % (
+            field, address, len(local), EMAIL_LOCAL_MAX), field=field)
+    return normalized
 
 
 def check_password(password, upn=None):

@@ -175,3 +175,11 @@ def test_new_addresses_are_those_to_check_for_owners():
 def test_only_addresses_on_accepted_domains_are_worth_an_owner_lookup():
     assert a.on_accepted_domains(["a@NorthwindAcct.com", "b@contoso.com", "c@northwindacct.onmicrosoft.com"], ACCEPTED + [None]) == [
         "a@NorthwindAcct.com", "c@northwindacct.onmicrosoft.com"]
+
+
+def test_an_address_with_more_than_64_characters_before_the_at_is_refused():
+    assert a.validate_address("b" * 64 + "@northwindacct.com", "aliases") == "b" * 64 + "@northwindacct.com"
+    with pytest.raises(ValidationError) as err:
+        a.build_alias_spec({"user": "tom@northwindacct.com", "aliases": ["b" * 65 + "@northwindacct.com"]})
+    assert err.value.message == ("aliases '%s@northwindacct.com' is not a valid e-mail address: it has 65 characters before the @-sign, "
+                                 "and at most 64 are allowed." % ("b" * 65))

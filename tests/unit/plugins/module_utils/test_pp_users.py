@@ -231,3 +231,13 @@ def test_many_people_are_read_fifty_per_query():
     assert [name for name, _ in client.calls] == ["redrock", "redrock", "redrock"]
     svc.read([spec(name="p007@x.com")])
     assert len(client.calls) == 3
+
+
+def test_a_cloud_login_name_with_characters_practice_protect_refuses_is_refused_before_any_call():
+    assert spec(name="o'brien+tax@x.com")["name"] == "o'brien+tax@x.com"
+    with pytest.raises(ValidationError) as err:
+        spec(name="zoë.ångström@x.com")
+    assert err.value.message == ("name 'zoë.ångström@x.com' contains characters Practice Protect does not allow in a login name ('å' 'ë' 'ö'); "
+                                 "use letters, digits and ' . - _ + ! # ^ ~ only.")
+    assert err.value.field == "name"
+    assert spec(name="zoë@x.com", source="directory")["name"] == "zoë@x.com"  # the source directory's own rules apply there

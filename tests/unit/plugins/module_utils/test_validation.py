@@ -127,3 +127,12 @@ def test_email():
     assert v.validate_email("Jane@Example.org") == "Jane@example.org"
     with pytest.raises(v.ValidationError):
         v.validate_email("not-an-address")
+
+
+def test_email_local_part_is_at_most_64_characters():
+    assert v.validate_email("a" * 64 + "@example.org") == "a" * 64 + "@example.org"
+    with pytest.raises(v.ValidationError) as err:
+        v.validate_email("a" * 65 + "@example.org", "forwarding_address")
+    assert err.value.message == ("forwarding_address '%s@example.org' is not a valid e-mail address: it has 65 characters before the "
+                                 "@-sign, and at most 64 are allowed." % ("a" * 65))
+    assert err.value.field == "forwarding_address"
