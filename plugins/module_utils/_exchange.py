@@ -24,9 +24,10 @@ import json
 import time
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError, odata_string
-from ansible_collections.practiceprotect.m365.plugins.module_utils._http import RETRY_STATUSES
+from ansible_collections.practiceprotect.m365.plugins.module_utils._http import RETRY_STATUSES, send_read
 from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365Module
-from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError, is_guid, validate_email
+from ansible_collections.practiceprotect.m365.plugins.module_utils._addresses import validate_address
+from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError, is_guid
 
 # The anchor the ExchangeOnlineManagement module sends for app-only calls (reference graph.md 8.2).
 SYSTEM_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
@@ -131,7 +132,10 @@ class ExchangeClient:
         url = self.url + ("?$select=" + ",".join(select) if select else "")
         items = []
         while url:
-            response = self._post(url, cmdlet, body)
+            if cmdlet.startswith("Get-"):
+                response = send_read(lambda: self._post(url, cmdlet, body))
+            else:
+                response = self._post(url, cmdlet, body)
             decoded = _decode(response)
             if response.status_code >= 400:
                 error = ExchangeError.from_response(response.status_code, decoded, response.headers, path=self.path, cmdlet=cmdlet)
@@ -242,6 +246,7 @@ OWNER_LIST_FROM = 4 * OWNER_CHUNK + 1
 MAILBOX_LIST_FROM = 4
 OWNER_SELECT = "id,userPrincipalName,displayName,mail,proxyAddresses"
 UNREAD = object()
+LICENCE_GRACE_S = 60  # how long a licence may take to show on a read after it was assigned (Entra replication)
 
 
 def not_a_user(field, key):
@@ -256,17 +261,29 @@ def has_exchange_plan(user):
     return any(plan.get("service") == "exchange" and plan.get("capabilityStatus") == "Enabled" for plan in user.get("assignedPlans") or [])
 
 
-def wait_for_mailbox(client, user, wait, timeout, sleep=time.sleep, clock=time.monotonic, mailbox=UNREAD):
+def wait_for_mailbox(client, user, wait, timeout, sleep=time.sleep, clock=time.monotonic, mailbox=UNREAD, reread=None):
     """The user's mailbox; with ``wait`` polls until Exchange has provisioned it. ValidationError otherwise.
 
     ``mailbox`` is what a read of this run already found (None: no mailbox then); left out, it is read first.
-    Returns ``(mailbox, polls)``.
+    ``reread()`` reads the user again: with ``wait``, a user whose licence the first read did not show (a licence
+    assigned moments ago, not replicated to every reader yet) is read again for up to ``LICENCE_GRACE_S`` before
+    the missing licence is reported. Returns ``(mailbox, polls)``.
     """
     if mailbox is UNREAD:
         mailbox = client.get_mailbox(user["id"])
     if mailbox is not None:
         return mailbox, 0
     who = label(user)
+    started = clock()
+    delay = 1.0
+    polls = 0
+    if wait and reread is not None and not has_exchange_plan(user):
+        grace = min(timeout, LICENCE_GRACE_S)
+        while not has_exchange_plan(user) and clock() - started < grace:
+            sleep(min(delay, max(0.0, grace - (clock() - started))))
+            polls += 1
+            user = reread() or user
+            delay = min(delay * 2, 15.0)
     if not has_exchange_plan(user):
         raise ValidationError(
             "%s has no mailbox and no licence that includes Exchange Online, so Exchange will not create one. Assign such a licence "
@@ -275,9 +292,6 @@ def wait_for_mailbox(client, user, wait, timeout, sleep=time.sleep, clock=time.m
         raise ValidationError(
             "%s has an Exchange Online licence but Exchange has not provisioned the mailbox yet (this takes a few minutes after the "
             "licence is assigned). Set wait_for_mailbox=true to wait for it, or run again later." % who, field="user")
-    started = clock()
-    delay = 1.0
-    polls = 0
     while clock() - started < timeout:
         sleep(min(delay, max(0.0, timeout - (clock() - started))))
         polls += 1
@@ -419,7 +433,8 @@ class ExchangeService:
 
     def wait_for_mailbox(self, user, wait, timeout, sleep=time.sleep, clock=time.monotonic):
         """``wait_for_mailbox`` starting from the read this run already made; keeps what it finds."""
-        mailbox, polls = wait_for_mailbox(self.client, user, wait, timeout, sleep, clock, mailbox=self.mailbox(user))
+        mailbox, polls = wait_for_mailbox(self.client, user, wait, timeout, sleep, clock, mailbox=self.mailbox(user),
+                                          reread=lambda: self.graph.get_or_none("users/%s" % user["id"], params={"$select": USER_SELECT}))
         self._mailboxes[user["id"]] = mailbox
         return mailbox, polls
 
@@ -469,7 +484,8 @@ def build_mailbox_spec(params):
         forwarding = forwarding.strip()
         if forwarding.lower().startswith("smtp:"):
             forwarding = forwarding[5:]
-        forwarding = validate_email(forwarding, "forwarding_address") if forwarding else ""
+        # An Exchange address is ASCII: validate_address refuses accented characters, as Exchange does.
+        forwarding = validate_address(forwarding, "forwarding_address") if forwarding else ""
     grant = _trustee_keys(params.get("full_access"), "full_access")
     revoke = _trustee_keys(params.get("full_access_remove"), "full_access_remove")
     both = set(k.lower() for k in grant) & set(k.lower() for k in revoke)

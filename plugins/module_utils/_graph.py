@@ -24,7 +24,7 @@ import random
 import threading
 import time
 
-from ansible_collections.practiceprotect.m365.plugins.module_utils._http import RETRY_STATUSES, retried
+from ansible_collections.practiceprotect.m365.plugins.module_utils._http import READ_RETRY_STATUSES, RETRY_STATUSES, SAFE_METHODS, retried
 
 try:
     import requests
@@ -158,7 +158,7 @@ class GraphClient:
                 response.was_retried = retried(response) or getattr(response, "was_retried", False)
                 return _decode(response)
             error = GraphError.from_response(status, _decode(response), response.headers, method, path)
-            if isinstance(response, BatchedResponse) and status in RETRY_STATUSES and self.clock() - started < self.retry_deadline:
+            if isinstance(response, BatchedResponse) and _retryable(method, status) and self.clock() - started < self.retry_deadline:
                 # A sub-request Graph throttled inside a $batch is not retried by the transport: wait its own Retry-After
                 # (every worker waits with it) and send it again in a later batch.
                 with self._count_lock:
@@ -177,7 +177,7 @@ class GraphClient:
                 self.sleep(delay + random.uniform(0, delay / 2))  # nosec - jitter, not security
                 delay = min(delay * 2, 15)
                 continue
-            if status in RETRY_STATUSES:
+            if _retryable(method, status):
                 error.message = "%s (gave up after retrying within the deadline)" % error.message
             raise error
 
@@ -237,7 +237,7 @@ class GraphClient:
                     if call is None:
                         continue
                     status = int(item.get("status", 0))
-                    if status in RETRY_STATUSES and self.clock() - started < deadline:
+                    if _retryable(call.get("method") or "GET", status) and self.clock() - started < deadline:
                         retry_later.append(call)
                         wait = max(wait, _retry_after(item.get("headers")))
                         continue
@@ -422,6 +422,11 @@ def _retry_after(headers):
         return max(0.0, float(value))
     except (TypeError, ValueError):
         return 2.0
+
+
+def _retryable(method, status):
+    """Throttling and unavailability always; a 500 or 502 only on a read (a write may have been done)."""
+    return status in RETRY_STATUSES or (status in READ_RETRY_STATUSES and (method or "").upper() in SAFE_METHODS)
 
 
 def _decode(response):

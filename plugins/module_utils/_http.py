@@ -6,14 +6,19 @@
 One ``requests.Session`` per module run, TLS verified (optionally against a private CA), explicit
 timeouts, and retries in one place: 429, 503 and 504 answers and connection errors are retried,
 honouring ``Retry-After`` when the service sends one and otherwise backing off exponentially with
-jitter, all under a deadline. The retry engine is urllib3's ``Retry``; this module only adds the
-deadline and keeps a count of every retry so that modules can report it.
+jitter, all under a deadline; 500 and 502 are retried for reads only (a write may have been done).
+The retry engine is urllib3's ``Retry``; this module only adds the deadline and keeps a count of
+every retry so that modules can report it. Calls that must not be sent twice (an invitation, a
+message) go through ``PinnedSession.single_attempt()``: a connection dropped after the request was
+sent is then reported instead of repeated, and the caller finds out whether the service acted.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
+import random
 import threading
 import time
 
@@ -30,6 +35,9 @@ except ImportError as exc:  # pragma: no cover - reported by the module
     Retry = object
 
 RETRY_STATUSES = (429, 503, 504)
+READ_RETRY_STATUSES = (500, 502)  # retried for safe methods only: on a write the service may have acted before failing
+SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
+SINGLE_ATTEMPT_STATUSES = (429, 503)  # answers that say the request was not acted on: retried even for single attempts
 USER_AGENT = "practiceprotect.m365-ansible"
 POOL_SIZE = 32  # connections per host: at least the apply workers of a module run (see _module.ModuleBase.run_items)
 
@@ -56,6 +64,11 @@ class DeadlineRetry(Retry):
         params.on_retry = self.on_retry
         params.gate = self.gate
         return params
+
+    def is_retry(self, method, status_code, has_retry_after=False):
+        if status_code in READ_RETRY_STATUSES and self.status_forcelist and set(READ_RETRY_STATUSES) <= set(self.status_forcelist):
+            return (method or "").upper() in SAFE_METHODS
+        return super(DeadlineRetry, self).is_retry(method, status_code, has_retry_after)
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
         started = self.started if self.started is not None else time.monotonic()
@@ -127,6 +140,28 @@ if HAS_REQUESTS:
         """
 
         gate = None
+        single_adapter = None
+
+        def __init__(self):
+            super(PinnedSession, self).__init__()
+            self._local = threading.local()
+
+        @contextlib.contextmanager
+        def single_attempt(self):
+            """Requests made by this thread inside the block are sent once: a connection reset or a read timeout after
+            the request went out raises ``requests.ConnectionError`` instead of sending it again (429 and 503, which say
+            the service did nothing, are still retried)."""
+            before = getattr(self._local, "single", False)
+            self._local.single = True
+            try:
+                yield
+            finally:
+                self._local.single = before
+
+        def get_adapter(self, url):
+            if self.single_adapter is not None and getattr(self._local, "single", False):
+                return self.single_adapter
+            return super(PinnedSession, self).get_adapter(url)
 
         def request(self, method, url, *args, **kwargs):
             if self.gate is not None:
@@ -155,8 +190,8 @@ def build_session(ca_path=None, validate_certs=True, retry_deadline=300, backoff
         connect=retry_total,
         read=retry_total,
         status=retry_total,
-        status_forcelist=RETRY_STATUSES,
-        allowed_methods=None,  # every method: writes are made idempotent by the callers
+        status_forcelist=RETRY_STATUSES + READ_RETRY_STATUSES,
+        allowed_methods=None,  # every method: writes are made idempotent by the callers (see single_attempt for the others)
         backoff_factor=backoff_factor,
         backoff_max=30,
         backoff_jitter=0.5,
@@ -169,7 +204,33 @@ def build_session(ca_path=None, validate_certs=True, retry_deadline=300, backoff
     adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=POOL_SIZE)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
+    session.single_adapter = HTTPAdapter(max_retries=retry.new(read=0, other=0, status_forcelist=SINGLE_ATTEMPT_STATUSES),
+                                         pool_connections=4, pool_maxsize=POOL_SIZE)
     return session
+
+
+@contextlib.contextmanager
+def single_attempt(session):
+    """``session.single_attempt()`` when the session has it (a plain ``requests.Session`` in tests does not)."""
+    method = getattr(session, "single_attempt", None)
+    if method is None:
+        yield
+    else:
+        with method():
+            yield
+
+
+def send_read(send, sleep=None, attempts=4, backoff=0.5):
+    """``send()`` (a POST that only reads: an Exchange ``Get-`` cmdlet, a Redrock query) again while it answers 500 or
+    502, with exponential backoff and jitter; the transport retries those answers for GET only."""
+    sleep = sleep or time.sleep
+    response = send()
+    for attempt in range(1, attempts):
+        if response.status_code not in READ_RETRY_STATUSES:
+            break
+        sleep(backoff * (2 ** attempt) + random.uniform(0, backoff))  # nosec - jitter, not security
+        response = send()
+    return response
 
 
 def retried(response):

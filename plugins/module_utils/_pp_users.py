@@ -17,7 +17,7 @@ import json
 import re
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
-from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectError, sql_string
+from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectError, PracticeProtectUncertain, sql_string
 
 FIELDS = (("display_name", "DisplayName"), ("mail", "Mail"), ("mobile_number", "MobileNumber"))
 USER_COLUMNS = "ID, Username, DisplayName, Email, MobileNumber, SourceDsType, Status"
@@ -345,7 +345,7 @@ def apply(client, plan):
                 plan["adopted"] = True
             continue
         if call["op"] == "invite":
-            client.call("invite_users", body)
+            invite(client, body)
             rows = client.query(find_user_query(body["Entities"][0]["Name"]))
             user_id = rows[0]["ID"] if rows else body["Entities"][0]["Guid"]
             continue
@@ -354,6 +354,21 @@ def apply(client, plan):
         client.call(call["endpoint"], body)
         user_id = user_id or body.get("ID") or (body.get("Users") or [None])[0]
     return user_id
+
+
+def invite(client, body):
+    """InviteUsers for one directory user, at most once: an invitation e-mails the person, so a call whose answer was lost
+    is not sent again blindly. The user is read back; only when Practice Protect has no such user yet (the call never
+    got through) is it sent a second time. Returns True when the invitation was found done by the read-back."""
+    name = body["Entities"][0]["Name"]
+    try:
+        client.call("invite_users", body, once=True)
+        return False
+    except PracticeProtectUncertain:
+        if client.query(find_user_query(name)):
+            return True
+    client.call("invite_users", body, once=True)
+    return False
 
 
 class PPUserService:

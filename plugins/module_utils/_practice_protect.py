@@ -76,6 +76,10 @@ class PracticeProtectError(Exception):
         return {"error_code": self.error_id, "status": self.status, "request_id": None, "path": self.path}
 
 
+class PracticeProtectUncertain(PracticeProtectError):
+    """A single-attempt call whose outcome is unknown: the request went out and no answer came back."""
+
+
 class PracticeProtectAuthError(PracticeProtectError):
     """The token endpoint refused the client (OAuth ``error`` / ``error_description``); never carries the secret."""
 
@@ -91,8 +95,9 @@ def envelope_result(status, body, path):
         message = None
         error_id = None
         if isinstance(body, dict):
-            message = body.get("Message") or body.get("error_description")
-            error_id = body.get("ErrorID") or body.get("error")
+            message = _text(body.get("Message")) or _text(body.get("error_description"))
+            # A gateway in front of the service can answer JSON without the envelope, where "error" is an object.
+            error_id = _text(body.get("ErrorID")) or _text(body.get("error"))
         raise PracticeProtectError("Practice Protect answered HTTP %s for %s%s" % (status, path, (": %s" % message) if message else "."),
                                    error_id=error_id, status=status, path=path)
     if not isinstance(body, dict) or "success" not in body:
@@ -152,24 +157,46 @@ class PracticeProtectClient:
 
     # -- calls ------------------------------------------------------------------------------------------------------
 
-    def call(self, name, body=None, params=None):
-        """POST one endpoint by its name in ENDPOINTS; returns the envelope's Result."""
+    def call(self, name, body=None, params=None, once=False):
+        """POST one endpoint by its name in ENDPOINTS; returns the envelope's Result.
+
+        ``once``: the call must not reach the service twice (an invitation e-mails someone). It is sent as a single
+        attempt, and when the connection drops or a gateway times out after it went out, PracticeProtectUncertain
+        says so: the caller reads back whether the service acted instead of sending it again.
+        """
         path = ENDPOINTS[name]
         for attempt in (1, 2):
-            headers = {"Authorization": "Bearer " + self.token(), "Accept": "application/json",
-                       "X-CENTRIFY-NATIVE-CLIENT": "true", "X-IDAP-NATIVE-CLIENT": "true"}
-            self.requests_sent += 1
-            response = self.session.post(self.base_url + path, json=body if body is not None else {}, params=params, headers=headers,
-                                         timeout=self.timeout)
+            if once:
+                try:
+                    with _http.single_attempt(self.session):
+                        response = self._post(path, body, params)
+                except _http.requests.ConnectionError:
+                    raise PracticeProtectUncertain(
+                        "The connection to Practice Protect failed during %s before an answer came, so whether it was done is not known." % path,
+                        path=path)
+            elif path in WRITE_RIGHTS:
+                response = self._post(path, body, params)
+            else:  # reads are POSTs too: retry a 500 or 502 for them here, the transport retries those for GET only
+                response = _http.send_read(lambda: self._post(path, body, params))
             if response.status_code == 401 and attempt == 1:
                 self.forget()  # expired or revoked mid-run: one fresh token, then give up
                 continue
             break
         status = response.status_code
+        if once and status == 504:
+            raise PracticeProtectUncertain("Practice Protect's gateway timed out on %s; the call may have been done." % path, status=status,
+                                           path=path)
         if status in _http.RETRY_STATUSES:
             raise PracticeProtectError("Practice Protect answered HTTP %s for %s and still did after retrying within the deadline." % (
                 status, path), status=status, path=path)
         return envelope_result(status, _decode(response), path)
+
+    def _post(self, path, body, params):
+        headers = {"Authorization": "Bearer " + self.token(), "Accept": "application/json",
+                   "X-CENTRIFY-NATIVE-CLIENT": "true", "X-IDAP-NATIVE-CLIENT": "true"}
+        self.requests_sent += 1
+        return self.session.post(self.base_url + path, json=body if body is not None else {}, params=params, headers=headers,
+                                 timeout=self.timeout)
 
     def query(self, script, page_size=REDROCK_PAGE_SIZE, sort_by=None):
         """Rows (the ``Row`` dicts) of a Redrock SQL query, every page."""
@@ -220,6 +247,11 @@ class PracticeProtectClient:
     def directory_services(self):
         result = self.call("directory_services") or {}
         return [item.get("Row") or {} for item in result.get("Results") or []]
+
+
+def _text(value):
+    """``value`` when it is a non-empty string, else None."""
+    return value if isinstance(value, str) and value else None
 
 
 def _decode(response):

@@ -74,7 +74,8 @@ options:
     description:
       - Exchange creates a mailbox some minutes after a licence with Exchange Online is assigned. V(true) waits for it
         (up to O(wait_timeout) seconds); V(false) fails with a clear message when the mailbox is not there yet.
-      - A user without such a licence fails at once either way.
+      - A user without such a licence fails at once with V(false). With V(true) the user is read again for up to a minute
+        first, because a licence assigned moments ago can take that long to show on every read.
     type: bool
     default: false
   wait_timeout:

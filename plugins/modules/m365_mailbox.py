@@ -81,6 +81,8 @@ options:
   wait_for_mailbox:
     description:
       - Wait (up to O(wait_timeout) seconds) for Exchange to create the mailbox of a newly licensed user, instead of failing.
+      - A user whose licence does not show yet is read again for up to a minute (a licence assigned moments ago can take
+        that long to replicate) before the missing licence is reported.
     type: bool
     default: false
   wait_timeout:

@@ -171,6 +171,22 @@ def test_no_mailbox_without_waiting_or_without_licence_fails_at_once():
     assert clock.sleeps == []
 
 
+def test_a_licence_not_replicated_yet_is_read_again_before_it_is_called_missing():
+    clock = Clock()
+    reads = [UNLICENSED, UNLICENSED, LICENSED]
+    mailbox, polls = x.wait_for_mailbox(Mailboxes([None, {"Alias": "jane"}]), UNLICENSED, True, 600, clock.sleep, clock,
+                                        reread=lambda: reads.pop(0))
+    assert mailbox == {"Alias": "jane"} and reads == [] and polls == 4 and clock.sleeps == [1.0, 2.0, 4.0, 8.0]
+    clock = Clock()
+    with pytest.raises(ValidationError, match="no licence that includes Exchange Online"):
+        x.wait_for_mailbox(Mailboxes([None]), UNLICENSED, True, 600, clock.sleep, clock, reread=lambda: UNLICENSED)
+    assert clock.now == x.LICENCE_GRACE_S  # read again for the grace period, not the whole wait_timeout
+    clock = Clock()
+    with pytest.raises(ValidationError, match="no licence that includes Exchange Online"):
+        x.wait_for_mailbox(Mailboxes([None]), UNLICENSED, False, 600, clock.sleep, clock, reread=lambda: LICENSED)
+    assert clock.sleeps == []  # without waiting, a missing licence is reported at once
+
+
 def test_wait_for_type_reports_done_only_when_exchange_shows_it():
     clock = Clock()
     shown = Mailboxes([{"RecipientTypeDetails": "UserMailbox"}, {"RecipientTypeDetails": "UserMailbox"}, {"RecipientTypeDetails": "SharedMailbox"}])

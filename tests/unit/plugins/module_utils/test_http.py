@@ -137,3 +137,49 @@ def test_the_gate_waits_only_for_what_is_left():
     gate.hold(2)  # a shorter hold never shortens the longer one
     gate.wait()
     assert slept == [6.0]
+
+
+def test_a_500_or_502_is_retried_for_reads_only(server):
+    script, url = server
+    session = _http.build_session(backoff_factor=0.01)
+    script.answers = [(500, {}), (502, {}), (200, {})]
+    assert session.get(url + "/read", timeout=5).status_code == 200
+    assert len(script.seen) == 3
+    script.seen[:] = []
+    script.answers = [(500, {}), (200, {})]
+    assert session.post(url + "/write", json={}, timeout=5).status_code == 500  # the write may have been done: reported
+    assert script.seen == [("POST", "/write")]
+
+
+def test_a_single_attempt_is_not_sent_again_after_a_reset_but_still_waits_out_throttling(server):
+    script, url = server
+    stats = _http.RetryStats()
+    session = _http.build_session(stats=stats, backoff_factor=0.01)
+    script.answers = [("reset", {}), (200, {})]
+    with session.single_attempt():
+        with pytest.raises(_http.requests.ConnectionError):
+            session.post(url + "/invite", json={}, timeout=5)
+    assert script.seen == [("POST", "/invite")]
+    script.seen[:] = []
+    script.answers = [(429, {"Retry-After": "0"}), (503, {}), (504, {}), (200, {})]
+    with _http.single_attempt(session):
+        assert session.post(url + "/invite", json={}, timeout=5).status_code == 504  # a gateway timeout may hide a done call
+    assert len(script.seen) == 3
+    script.seen[:] = []
+    script.answers = [("reset", {}), (200, {})]
+    assert session.post(url + "/invite", json={}, timeout=5).status_code == 200  # outside the block: retried as before
+    assert len(script.seen) == 2
+
+
+def test_send_read_repeats_a_post_that_only_reads_while_it_answers_500():
+    class Answer:
+        def __init__(self, status):
+            self.status_code = status
+
+    answers = [Answer(500), Answer(502), Answer(200), Answer(500)]
+    slept = []
+    assert _http.send_read(lambda: answers.pop(0), sleep=slept.append).status_code == 200
+    assert len(slept) == 2 and answers == [answers[0]]
+    answers[:] = [Answer(500)] * 5
+    assert _http.send_read(lambda: answers.pop(0), sleep=slept.append, attempts=3).status_code == 500
+    assert len(answers) == 2

@@ -110,13 +110,17 @@ def test_directory_filter_is_json():
 
 
 class FakeClient:
-    def __init__(self, fail_create=None, existing=None):
+    def __init__(self, fail_create=None, existing=None, fail_invite=()):
         self.calls = []
+        self.fail_invite = list(fail_invite)
         self.fail_create = fail_create
         self.existing = existing
 
-    def call(self, name, body=None, params=None):
+    def call(self, name, body=None, params=None, once=False):
         self.calls.append((name, body))
+        if name == "invite_users" and self.fail_invite:
+            assert once  # an invitation is never left to the transport's retries
+            raise self.fail_invite.pop(0)
         if name == "create_user":
             if self.fail_create:
                 raise self.fail_create
@@ -142,6 +146,21 @@ def test_apply_fills_in_the_new_id_and_adopts_a_user_a_retried_create_made():
     other = PracticeProtectError("Password does not meet the password policy requirements.", error_id="PasswordPolicy", status=200)
     with pytest.raises(PracticeProtectError):
         u.apply(FakeClient(fail_create=other, existing="old-id"), u.plan_user(s, None, {}, {}))
+
+
+def test_an_invitation_whose_answer_was_lost_is_read_back_and_sent_again_only_when_it_never_arrived():
+    from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectUncertain
+    body = {"Entities": [{"Type": "User", "Guid": "g-1", "Name": "jane@x.com"}], "EmailInvite": True, "SmsInvite": False, "GroupInvite": True}
+    lost = PracticeProtectUncertain("The connection to Practice Protect failed during /UserMgmt/InviteUsers before an answer came.")
+    done = FakeClient(existing="g-1", fail_invite=[lost])
+    assert u.invite(done, body) is True
+    assert [name for name, _ in done.calls] == ["invite_users", "redrock"]  # found: the invitation went out, not sent twice
+    never = FakeClient(fail_invite=[lost])
+    assert u.invite(never, body) is False
+    assert [name for name, _ in never.calls] == ["invite_users", "redrock", "invite_users"]
+    twice = FakeClient(fail_invite=[lost, lost])
+    with pytest.raises(PracticeProtectUncertain):
+        u.invite(twice, body)
 
 
 # -- what a run reads once for everyone (PPUserService) ------------------------------------------------------------

@@ -126,3 +126,23 @@ def test_sql_string_doubles_quotes():
 def test_every_path_is_in_the_one_table():
     assert pp.ENDPOINTS["start_sync"] == "/Provisioning/StartSync"
     assert all(path.startswith("/") for path in pp.ENDPOINTS.values())
+
+
+def test_a_json_error_without_the_envelope_keeps_error_id_a_string():
+    with pytest.raises(pp.PracticeProtectError) as caught:
+        pp.envelope_result(502, {"error": {"code": "BadGateway", "message": "upstream"}}, "/Redrock/query")
+    assert caught.value.error_id is None and caught.value.status == 502
+    assert str(caught.value) == "Practice Protect answered HTTP 502 for /Redrock/query."
+    with pytest.raises(pp.PracticeProtectError) as caught:
+        pp.envelope_result(400, {"error": "invalid_request", "error_description": "bad"}, "/oauth2/token/x")
+    assert caught.value.error_id == "invalid_request" and str(caught.value).endswith(": bad")
+
+
+def test_reads_are_repeated_after_a_500_and_writes_are_not(monkeypatch):
+    monkeypatch.setattr(pp._http.time, "sleep", lambda s: None)
+    session, c = client([TOKEN, (500, None), (200, ok({"Results": [], "Count": 0})), (500, None)])
+    assert c.query("SELECT ID FROM Role") == []
+    with pytest.raises(pp.PracticeProtectError) as caught:
+        c.call("update_role", {"Name": "r"})
+    assert caught.value.status == 500
+    assert [url.rsplit("/", 2)[-2:] for url, _ in session.sent[1:]] == [["Redrock", "query"]] * 2 + [["Roles", "UpdateRole"]]
