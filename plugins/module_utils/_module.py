@@ -183,6 +183,14 @@ class ModuleBase:
             self._shared[factory] = factory(self)
         return self._shared[factory]
 
+    def require_no_log(self, option, what):
+        """Fail before any call when ``option`` is set (on the task or on any of its ``items``) on a task without
+        ``no_log``: ``what`` it returns would otherwise be printed by -v, kept in the AWX job log and shown by callbacks."""
+        wanted = bool(self.params.get(option)) or any(isinstance(item, dict) and item.get(option) for item in self.params.get("items") or [])
+        if wanted and not self.module.no_log and not self.check_mode:  # a check run returns no password
+            self.module.fail_json(msg="%s: true returns %s, so set no_log: true on this task (and keep the registered variable out of "
+                                      "debug output)." % (option, what))
+
     def run_items(self, plan, prefetch=None):
         """Run a module for one object (its own options) or for a list of them (``items``).
 

@@ -129,7 +129,7 @@ options:
     default: true
   return_password:
     description:
-      - Return a generated password as RV(password). Set C(no_log) on the task when you use this.
+      - Return a generated password as RV(password). The task must set C(no_log) when you use this, or the module fails before any call.
     type: bool
     default: false
   restore_deleted:
@@ -326,6 +326,7 @@ def main():
         items=(ITEM_SPEC, "user_principal_name"),
         supports_check_mode=True,
     )
+    m.require_no_log("return_password", "each new user's generated password")
     m.run_items(plan, prefetch=prefetch)
 
 

@@ -87,7 +87,7 @@ options:
     type: bool
   return_password:
     description:
-      - Return a generated password as RV(password). Set C(no_log) on the task when you use this.
+      - Return a generated password as RV(password). The task must set C(no_log) when you use this, or the module fails before any call.
       - With O(items), each new user's generated password is returned in its entry of RV(outcomes).
     type: bool
     default: false
@@ -253,6 +253,7 @@ def main():
         supports_check_mode=True,
         admin_rights=("User Management",),
     )
+    m.require_no_log("return_password", "each new user's generated password")
     m.run_items(plan, prefetch=prefetch)
 
 

@@ -188,6 +188,14 @@ def test_missing_permission_is_named(sandbox, run_playbook):
     assert sandbox.writes() == [] or all(w["status"] == 403 for w in sandbox.writes())
 
 
+def test_return_password_needs_no_log_on_the_task(sandbox, run_playbook):
+    run = run_playbook(play(user_task(return_password=True, **JANE)), verbosity=3)
+    assert run.rc == 2
+    assert run.result("user")["msg"] == ("return_password: true returns each new user's generated password, so set no_log: true on this "
+                                         "task (and keep the registered variable out of debug output).")
+    assert sandbox.writes() == [] and state_user(sandbox, UPN) is None
+
+
 def test_secrets_and_passwords_never_printed_at_vvv(sandbox, run_playbook):
     supplied = "Supplied-Pa55word!"
     tasks = [
