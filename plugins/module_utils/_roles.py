@@ -201,6 +201,22 @@ class RoleService:
                         raise
 
     def _holds(self, principal_id, role_id):
+        """Whether the principal holds the role; a read that does not show it yet (the assignment was made moments ago,
+        by an earlier run, and has not replicated to this read) is repeated with backoff within the client's
+        ``replication_timeout``."""
+        graph = self.graph
+        timeout = getattr(graph, "replication_timeout", 0) or 0
+        started = graph.clock() if timeout else 0
+        delay = 1.0
+        while True:
+            if self._holds_now(principal_id, role_id):
+                return True
+            if not timeout or graph.clock() - started >= timeout:
+                return False
+            graph.sleep(min(delay, max(0.0, timeout - (graph.clock() - started))))
+            delay = min(delay * 2, 15.0)
+
+    def _holds_now(self, principal_id, role_id):
         return any((a.get("roleDefinitionId") or "").lower() == role_id.lower() and a.get("directoryScopeId", TENANT_SCOPE) == TENANT_SCOPE
                    for a in self.assignments_of(principal_id))
 
