@@ -1,0 +1,492 @@
+# -*- coding: utf-8 -*-
+"""The bad-input matrix (issue 9, part 2): every module, both roles and both playbooks refuse bad input with the exact,
+clear message and without a single write to Microsoft 365, Exchange or Practice Protect.
+
+Module cases of one kind run as the tasks of one playbook (``ignore_errors``, each result read back by name); role
+cases are the hosts of one inventory (every host is bad, so zero writes overall is zero writes per case); the empty
+inventories get their own runs. The values that look odd but are valid (apostrophes, accents, the longest lengths
+allowed) are proven to work in their own tests. The figures go to tests/output/reliability/bad_input.json.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+
+from tests.integration.plugins.modules.pp_support import pp_user
+from tests.integration.support import ROOT, play
+
+OUT = os.path.join(ROOT, "tests", "output", "reliability", "bad_input.json")
+D = "northwindacct.com"
+LEGACY = "northwind-legacy.com"  # a domain of the tenant that is not verified
+SARAH = "sarah.jones@" + D
+TOM = "tom.baker@" + D
+LONG_LOCAL = "a" * 65  # one more than RFC 5321 allows before the @
+NOBODY = "nobody.here@" + D
+
+
+def playbook(name):
+    with open(os.path.join(ROOT, "playbooks", name)) as handle:
+        return handle.read()
+
+
+def record(section, figures):
+    os.makedirs(os.path.dirname(OUT), exist_ok=True)
+    try:
+        with open(OUT) as handle:
+            table = json.load(handle)
+    except (OSError, ValueError):
+        table = {}
+    table[section] = figures
+    total = dict((key, sum(part.get(key, 0) for name, part in table.items() if isinstance(part, dict) and name != "by_target"))
+                 for key in ("cases", "refused_with_exact_message", "zero_writes", "accepted_values_ok"))
+    by_target = {}
+    for name, part in table.items():
+        if isinstance(part, dict) and "by_target" in part:
+            for target, count in part["by_target"].items():
+                by_target[target] = by_target.get(target, 0) + count
+    sections = dict((name, part) for name, part in table.items() if isinstance(part, dict) and "by_target" in part or name.startswith("accepted"))
+    out = dict(total, by_target=by_target)
+    out.update(sections)
+    with open(OUT, "w") as handle:
+        json.dump(out, handle, indent=1, sort_keys=True)
+
+
+def last_seq(sandbox):
+    log = sandbox.log()
+    return log[-1]["seq"] if log else 0
+
+
+def users_by_upn(sandbox):
+    return dict((u["userPrincipalName"].lower(), u) for u in sandbox.state()["users"] if u["_state"] == "active")
+
+
+# -- modules: (case id, module, options, the exact msg) ---------------------------------------------------------------
+
+MODULE_CASES = [
+    # m365_user
+    ("user: malformed UPN", "m365_user", {"user_principal_name": "not-an-upn", "display_name": "X"},
+     "user_principal_name 'not-an-upn' must look like name@domain, with exactly one @."),
+    ("user: UPN on an unverified domain", "m365_user", {"user_principal_name": "new.person@" + LEGACY, "display_name": "X"},
+     "The domain northwind-legacy.com is in the tenant but not verified, so Microsoft 365 refuses it for user_princi"
+     "pal_name. Verify it first, or use one of: northwindacct.com, northwindacct.onmicrosoft.com."),
+    ("user: UPN on a domain not in the tenant", "m365_user", {"user_principal_name": "new.person@contoso.com", "display_name": "X"},
+     "The domain contoso.com is not a domain of this tenant. Verified domains: northwindacct.com, northwindacct.onmi"
+     "crosoft.com."),
+    ("user: local part over 64", "m365_user", {"user_principal_name": LONG_LOCAL + "@" + D, "display_name": "X"},
+     "user_principal_name 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@northwindacct.com' is t"
+     "oo long: at most 113 characters in all and 64 before the @."),
+    ("user: display name over 256", "m365_user", {"user_principal_name": "long.name@" + D, "display_name": "x" * 257},
+     "display_name is 257 characters long; Microsoft 365 allows at most 256."),
+    ("user: job title over 128", "m365_user", {"user_principal_name": "long.title@" + D, "display_name": "X", "job_title": "t" * 129},
+     "job_title is 129 characters long; Microsoft 365 allows at most 128."),
+    ("user: phone too short", "m365_user", {"user_principal_name": "short.phone@" + D, "display_name": "X", "mobile_phone": "12"},
+     "mobile_phone '12' is not a phone number. Give it in international form (+61 412 345 678) or set phone_region."),
+    ("user: phone in words", "m365_user", {"user_principal_name": "word.phone@" + D, "display_name": "X", "mobile_phone": "call me",
+                                           "phone_region": "AU"}, "mobile_phone 'call me' is not a phone number."),
+    ("user: local phone without a region", "m365_user", {"user_principal_name": "local.phone@" + D, "display_name": "X",
+                                                        "mobile_phone": "0412 345 678"},
+     "mobile_phone '0412 345 678' is not a phone number. Give it in international form (+61 412 345 678) or set phon"
+     "e_region."),
+    ("user: unknown SKU", "m365_user", {"user_principal_name": "sku.person@" + D, "display_name": "X", "usage_location": "AU",
+                                        "licenses": ["NOT_A_SKU"]},
+                                             "Unknown licence NOT_A_SKU: this tenant subscribes to ENTERPRISEPACK, EXCHANGESTANDARD, FLOW_FREE, O365_BUSINES"
+                                             "S_ESSENTIALS, O365_BUSINESS_PREMIUM, SPB. Give a SKU part number or skuId from that list."),
+    ("user: no free seat", "m365_user", {"user_principal_name": "seat.person@" + D, "display_name": "X", "usage_location": "AU",
+                                         "licenses": ["ENTERPRISEPACK"]},
+                                              "No free seat on ENTERPRISEPACK: 2 bought, 2 in use. Buy more seats or free one; SKUs with free seats: EXCHANGE"
+                                              "STANDARD (5 free), FLOW_FREE (10000 free), O365_BUSINESS_ESSENTIALS (10 free), O365_BUSINESS_PREMIUM (24 free)"
+                                              ", SPB (10 free)."),
+    ("user: licence without usage location", "m365_user", {"user_principal_name": "where.person@" + D, "display_name": "X",
+                                                          "licenses": ["O365_BUSINESS_PREMIUM"]},
+     "usage_location is required to assign licences to where.person@northwindacct.com (Microsoft 365 refuses licence"
+     "s without it); set usage_location, for example AU."),
+    ("user: unknown usage location", "m365_user", {"user_principal_name": "zz.person@" + D, "display_name": "X", "usage_location": "ZZ"},
+     "usage_location 'ZZ' is not an ISO 3166 two-letter country code (for example AU, GB, US)."),
+    ("user: bool given as a word", "m365_user", {"user_principal_name": SARAH, "account_enabled": "maybe"},
+     "argument 'account_enabled' is of type str and we were unable to convert to bool: The value 'maybe' is not a va"
+     "lid boolean. Valid booleans include: 0, 1, 't', 'y', 'off', 'n', 'no', 'f', 'yes', 'on', '1', 'false', 'true',"
+     " '0'"),
+    ("user: int given as a word", "m365_user", {"user_principal_name": SARAH, "replication_timeout": "soon"},
+     "argument 'replication_timeout' is of type str and we were unable to convert to int: \"'soon'\" cannot be convert"
+     "ed to an int"),
+    ("user: list given as a dict", "m365_user", {"user_principal_name": SARAH, "licenses": {"O365_BUSINESS_PREMIUM": 1}},
+     "argument 'licenses' is of type dict and we were unable to convert to list: <class 'dict'> cannot be converted "
+     "to a list"),
+    ("user: unknown manager", "m365_user", {"user_principal_name": SARAH, "manager": NOBODY},
+     "manager nobody.here@northwindacct.com is not a user in this tenant."),
+    ("user: weak password", "m365_user", {"user_principal_name": "weak.password@" + D, "display_name": "X", "password": "short"},
+     "password must be 8 to 256 characters long."),
+    ("user: other mail malformed", "m365_user", {"user_principal_name": SARAH, "other_mails": ["not an address"]},
+     "other_mails 'not an address' is not a valid e-mail address: An email address must have an @-sign."),
+    # m365_user_info
+    ("user_info: malformed filter", "m365_user_info", {"filter": "userPrincipalName eq"},
+     "Invalid filter clause: Expression expected at position 20 in 'userPrincipalName eq'."),
+    ("user_info: int given as a word", "m365_user_info", {"max_items": "lots"},
+     "argument 'max_items' is of type str and we were unable to convert to int: \"'lots'\" cannot be converted to an i"
+     "nt"),
+    ("user_info: unknown user type", "m365_user_info", {"user_type": "Robot"}, 'value of user_type must be one of: Member, Guest, got: Robot'),
+    # m365_alias
+    ("alias: owned by someone else", "m365_alias", {"user": SARAH, "aliases": [TOM]},
+     "sarah.jones@northwindacct.com cannot get tom.baker@northwindacct.com: the address already belongs to Tom Baker"
+     " (tom.baker@northwindacct.com). Remove it there first, or choose another address."),
+    ("alias: unverified domain", "m365_alias", {"user": SARAH, "aliases": ["sj@" + LEGACY]},
+     "sarah.jones@northwindacct.com cannot get sj@northwind-legacy.com: northwind-legacy.com is not an accepted doma"
+     "in of this Exchange Online organisation (accepted: northwindacct.com, northwindacct.onmicrosoft.com). Add and "
+     "verify the domain in Microsoft 365 first, or use an accepted domain."),
+    ("alias: not an address", "m365_alias", {"user": SARAH, "aliases": ["not an address"]},
+     "aliases 'not an address' is not a valid e-mail address: An email address must have an @-sign."),
+    ("alias: accented", "m365_alias", {"user": SARAH, "aliases": [u"s\u00e9rah@" + D]},
+     "aliases 'sérah@northwindacct.com' is not a valid e-mail address: Internationalized characters before the @-sig"
+     "n are not supported: 'é'."),
+    ("alias: local part over 64", "m365_alias", {"user": SARAH, "aliases": [LONG_LOCAL + "@" + D]},
+     "aliases 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@northwindacct.com' is not a valid e"
+     "-mail address: it has 65 characters before the @-sign, and at most 64 are allowed."),
+    ("alias: unknown user", "m365_alias", {"user": NOBODY, "aliases": ["nobody@" + D]},
+     "user nobody.here@northwindacct.com is not a user in this tenant; give the UPN or object id of an existing user"
+     "."),
+    ("alias: int given as a word", "m365_alias", {"user": SARAH, "aliases": ["sj@" + D], "max_removals": "ten"},
+     "argument 'max_removals' is of type str and we were unable to convert to int: \"'ten'\" cannot be converted to an"
+     " int"),
+    # m365_mailbox
+    ("mailbox: accented forwarding address", "m365_mailbox", {"user": TOM, "forwarding_address": u"s\u00e9rah@" + D},
+     "forwarding_address 'sérah@northwindacct.com' is not a valid e-mail address: Internationalized characters befor"
+     "e the @-sign are not supported: 'é'."),
+    ("mailbox: malformed forwarding address", "m365_mailbox", {"user": TOM, "forwarding_address": "sarah at northwind"},
+     "forwarding_address 'sarah at northwind' is not a valid e-mail address: An email address must have an @-sign."),
+    ("mailbox: full access to a non-user", "m365_mailbox", {"user": TOM, "full_access": ["not a user"]},
+     "full_access entry 'not a user' is neither a UPN nor an object id."),
+    ("mailbox: grant and revoke the same", "m365_mailbox", {"user": TOM, "full_access": [SARAH], "full_access_remove": [SARAH]},
+     "sarah.jones@northwindacct.com is in both full_access and full_access_remove; keep it in one."),
+    ("mailbox: bool given as a word", "m365_mailbox", {"user": TOM, "hidden_from_address_lists": "perhaps"},
+     "argument 'hidden_from_address_lists' is of type str and we were unable to convert to bool: The value 'perhaps'"
+     " is not a valid boolean. Valid booleans include: 0, 1, 'no', '0', '1', 'true', 'yes', 't', 'false', 'n', 'y', "
+     "'on', 'off', 'f'"),
+    ("mailbox: unknown type", "m365_mailbox", {"user": TOM, "type": "archive"}, 'value of type must be one of: shared, regular, got: archive'),
+    ("mailbox: unknown user", "m365_mailbox", {"user": NOBODY, "type": "shared"},
+     "user nobody.here@northwindacct.com is not a user in this tenant; give the UPN or object id of an existing user"
+     "."),
+    # m365_send_mail
+    ("send_mail: malformed recipient", "m365_send_mail", {"sender": SARAH, "to": ["not an address"], "subject": "Test", "body": "Hello there"},
+     "to 'not an address' is not a valid e-mail address: An email address must have an @-sign."),
+    ("send_mail: unknown sender", "m365_send_mail", {"sender": NOBODY, "to": [TOM], "subject": "Test", "body": "Hello there"},
+     "sender nobody.here@northwindacct.com is not a user in this tenant; give the UPN or object id of the mailbox th"
+     "at sends the message."),
+    ("send_mail: recipient local part over 64", "m365_send_mail", {"sender": SARAH, "to": [LONG_LOCAL + "@" + D], "subject": "Test", "body": "Hello there"},
+
+          "to 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@northwindacct.com' is not a valid e-mail"
+          " address: it has 65 characters before the @-sign, and at most 64 are allowed."),
+    ("send_mail: unknown body type", "m365_send_mail", {"sender": SARAH, "to": [TOM], "subject": "Test", "body": "Hello there", "body_type": "markdown"},
+     'value of body_type must be one of: text, html, got: markdown'),
+    # service_account
+    ("service_account: unknown Entra role", "service_account", {"roles": ["Chief Wizard"]},
+     "Unknown directory role: 'Chief Wizard' is not a directory role in this tenant (no role has a similar name). Gi"
+     "ve roles by display name (for example Exchange Administrator) or by template id."),
+    ("service_account: unverified domain", "service_account", {"domain": LEGACY, "purpose": "federation"},
+     "The domain northwind-legacy.com is in the tenant but not verified, so Microsoft 365 refuses it for domain. Ver"
+     "ify it first, or use one of: northwindacct.com, northwindacct.onmicrosoft.com."),
+    ("service_account: unknown purpose", "service_account", {"purpose": "email"}, 'value of purpose must be one of: federation, mail_redirection, got: email'),
+    ("service_account: int given as a word", "service_account", {"purpose": "federation", "max_removals": "three"},
+     "argument 'max_removals' is of type str and we were unable to convert to int: \"'three'\" cannot be converted to "
+     "an int"),
+    ("service_account: name over 64", "service_account", {"name": LONG_LOCAL, "purpose": "federation"},
+     "name 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' is not a valid sign-in name: use up t"
+     "o 64 letters, digits and ' . - _ ! # ^ ~ characters, not starting or ending with a dot."),
+    # pp_user
+    ("pp_user: malformed name", "pp_user", {"name": "not a login", "display_name": "X"}, "name 'not a login' must be login name, login@suffix."),
+    ("pp_user: name on a foreign domain", "pp_user", {"name": "new.person@contoso.com", "display_name": "X"},
+     "name new.person@contoso.com: contoso.com is not a login suffix of this Practice Protect tenant. Login suffixes"
+     ": northwindacct.com, northwind-legacy.com."),
+    ("pp_user: accented login name", "pp_user", {"name": u"s\u00e9an@" + D, "display_name": "X"},
+     "name 'séan@northwindacct.com' contains characters Practice Protect does not allow in a login name ('é'); use l"
+     "etters, digits and ' . - _ + ! # ^ ~ only."),
+    ("pp_user: bad phone", "pp_user", {"name": "pp.phone@" + D, "display_name": "X", "mobile_number": "12"},
+     "mobile_number '12' is not a phone number. Give it in international form (+61 412 345 678) or set phone_region."),
+    ("pp_user: duplicate proxy addresses", "pp_user", {"name": "pp.dup@" + D, "display_name": "X",
+                                                       "proxy_addresses": ["pp.dup@" + D, "pp@" + D, "PP@" + D]},
+     "proxy_addresses lists PP@northwindacct.com twice; give each address once (the first one is the primary)."),
+    ("pp_user: unknown attribute", "pp_user", {"name": SARAH, "source": "cloud", "attributes": {"No_Such_Column": "x"}},
+     "attributes: No_Such_Column is not an additional attribute of this tenant. Attributes: Cost_Centre, O365_ProxyA"
+     "ddresses, Staff_Number."),
+    ("pp_user: dict given as a list", "pp_user", {"name": SARAH, "attributes": ["Cost_Centre"]},
+     "argument 'attributes' is of type list and we were unable to convert to dict: <class 'list'> cannot be converte"
+     "d to a dict"),
+    ("pp_user: directory user not in the directory", "pp_user", {"name": NOBODY, "source": "directory"},
+     "No user with the UPN or e-mail address nobody.here@northwindacct.com in the source directory (any). Create the"
+     " user in Microsoft 365 first (m365_user), or check the address."),
+    # pp_role_member
+    ("pp_role_member: unknown role", "pp_role_member", {"role": "No Such Role", "members": [SARAH]},
+     "Unknown role 'No Such Role'. Roles: Audit Team, Everybody, Office 365, Portal Access, System Administrator, Ta"
+     "x Team."),
+    ("pp_role_member: exclusive purge over max_removals", "pp_role_member", {"role": "Portal Access", "members": [SARAH], "exclusive": True,
+                                                                             "max_removals": 1},
+     "Refusing to remove 3 members from role Portal Access: more than max_removals (1). Those not listed in members "
+     "would be removed: priya.patel@northwindacct.com, reception@northwindacct.com, tom.baker@northwindacct.com. Add"
+     " them to members, or raise max_removals if this is intended."),
+    ("pp_role_member: unknown member", "pp_role_member", {"role": "Portal Access", "members": [NOBODY]},
+     "Unknown user: no Practice Protect user has the login name or e-mail nobody.here@northwindacct.com (no close ma"
+     "tch). Invite or create the user first (pp_user)."),
+    ("pp_role_member: copy from an unknown user", "pp_role_member", {"copy_from": NOBODY, "members": [SARAH]},
+     "Unknown user: no Practice Protect user has the login name or e-mail nobody.here@northwindacct.com (no close ma"
+     "tch). Invite or create the user first (pp_user)."),
+    ("pp_role_member: list given as a dict", "pp_role_member", {"role": "Portal Access", "members": {"sarah": 1}},
+     "argument 'members' is of type dict and we were unable to convert to list: <class 'dict'> cannot be converted t"
+     "o a list"),
+    # outbound_sync
+    ("outbound_sync: unknown app", "outbound_sync", {"app": "No Such App"},
+     "Unknown application 'No Such App'. Applications with outbound provisioning: Office 365."),
+    ("outbound_sync: int given as a word", "outbound_sync", {"timeout": "forever"},
+     "argument 'timeout' is of type str and we were unable to convert to int: \"'forever'\" cannot be converted to an "
+     "int"),
+    ("outbound_sync: malformed user", "outbound_sync", {"users": ["not a user"]},
+     "Unknown user: no Practice Protect user has the login name or e-mail not a user (no close match). Invite or cre"
+     "ate the user first (pp_user)."),
+]
+
+
+def module_task(case_id, module, options):
+    return {"name": case_id, "practiceprotect.m365.%s" % module: options, "register": re.sub(r"\W+", "_", case_id).strip("_"),
+            "ignore_errors": True, "when": "inventory_hostname == %r" % module}
+
+
+def same_message(got, expected):
+    """Exact, except for Ansible's list of valid booleans, whose order changes from run to run."""
+    marker = "Valid booleans include: "
+    if expected and marker in expected and got and marker in got:
+        head, tail = expected.split(marker)
+        got_head, got_tail = got.split(marker)
+        return head == got_head and set(tail.split(", ")) == set(got_tail.split(", "))
+    return got == expected
+
+
+def test_module_cases_are_refused_with_the_exact_message_and_no_write(sandbox, run_playbook):
+    modules = sorted(set(module for _, module, _, _ in MODULE_CASES))
+    text = json.dumps([{"name": "bad input", "hosts": "all", "gather_facts": False, "strategy": "free",
+                        "tasks": [module_task(case_id, module, options) for case_id, module, options, _ in MODULE_CASES]}], indent=1)
+    start = last_seq(sandbox)
+    run = run_playbook(text, inventory=",".join(modules) + ",", env={"ANSIBLE_FORKS": "9", "ANSIBLE_PIPELINING": "1"})
+    writes = sandbox.writes(start)
+    figures = {"cases": len(MODULE_CASES), "refused_with_exact_message": 0, "zero_writes": len(MODULE_CASES) if not writes else 0,
+               "by_target": {}}
+    wrong = []
+    for case_id, module, _, expected in MODULE_CASES:
+        task = run.task(case_id, host=module)
+        msg = task["result"].get("msg")
+        if task["status"] == "failed" and same_message(msg, expected):
+            figures["refused_with_exact_message"] += 1
+            figures["by_target"][module] = figures["by_target"].get(module, 0) + 1
+        else:
+            wrong.append("%s: %s %r" % (case_id, task["status"], msg))
+    record("modules", figures)
+    assert not wrong, "\n".join(wrong)
+    assert writes == [], [(w["service"], w["method"], w["path"], w.get("cmdlet"), w["status"]) for w in writes]
+
+
+# -- roles: one inventory per role, every host a bad person (host, host vars, the failing task's exact msg) -----------
+
+ONBOARD_CASES = [
+    ("malformed.upn", {"person": {"upn": "not-an-upn", "given_name": "Not"}},
+     "Task failed: The filter plugin 'practiceprotect.m365.proxy_addresses' failed: proxy_addresses primary 'not-an-"
+     "upn' is not a valid e-mail address: An email address must have an @-sign."),
+    ("unverified.entra", {"person": {"upn": "new.person@" + LEGACY, "given_name": "New"}},
+     "new.person@northwind-legacy.com was not onboarded: The domain northwind-legacy.com is in the tenant but not ve"
+     "rified, so Microsoft 365 refuses it for user_principal_name. Verify it first, or use one of: northwindacct.com"
+     ", northwindacct.onmicrosoft.com."),
+    ("unverified.federated", {"onboard_deployment": "federated", "person": {"upn": "fed.person@" + LEGACY, "given_name": "Fed"}},
+     "fed.person@northwind-legacy.com was not onboarded, nothing was written for them: The domain northwind-legacy.c"
+     "om is in the tenant but not verified, so Microsoft 365 refuses it for user_principal_name. Verify it first, or"
+     " use one of: northwindacct.com, northwindacct.onmicrosoft.com."),
+    ("alias.taken", {"person": {"upn": "alias.taken@" + D, "given_name": "Alias", "aliases": [TOM]}},
+     "alias.taken@northwindacct.com was not onboarded, nothing was written for them: the address tom.baker@northwind"
+     "acct.com already belongs to Tom Baker (tom.baker@northwindacct.com); remove it there first, or choose another "
+     "address."),
+    ("alias.taken.federated", {"onboard_deployment": "federated", "person": {"upn": "alias.fed@" + D, "given_name": "Alias",
+                                                                             "aliases": [SARAH]}},
+     "alias.fed@northwindacct.com was not onboarded, nothing was written for them: the address sarah.jones@northwind"
+     "acct.com already belongs to Sarah Jones (sarah.jones@northwindacct.com); remove it there first, or choose anot"
+     "her address."),
+    ("alias.twice.a", {"person": {"upn": "twice.a@" + D, "given_name": "Twice", "aliases": ["team@" + D]}},
+     "twice.a@northwindacct.com was not onboarded, nothing was written for them: the address team@northwindacct.com "
+     "is asked for twice.b@northwindacct.com as well; give each address to one person."),
+    ("alias.twice.b", {"person": {"upn": "twice.b@" + D, "given_name": "Twice", "aliases": ["team@" + D]}},
+     "twice.b@northwindacct.com was not onboarded, nothing was written for them: the address team@northwindacct.com "
+     "is asked for twice.a@northwindacct.com as well; give each address to one person."),
+    ("unknown.pp.role", {"person": {"upn": "role.person@" + D, "given_name": "Role", "pp_roles": ["Wizards"]}},
+     "role.person@northwindacct.com was not onboarded, nothing was written for them: Practice Protect: Unknown role "
+     "'Wizards'. Roles: Audit Team, Everybody, Office 365, Portal Access, System Administrator, Tax Team. Correct pp"
+     "_roles (or onboard_pp_roles)."),
+    ("unknown.copy.from", {"person": {"upn": "copy.person@" + D, "given_name": "Copy", "pp_roles_copy_from": NOBODY}},
+     "copy.person@northwindacct.com was not onboarded, nothing was written for them: pp_roles_copy_from: Unknown use"
+     "r: no Practice Protect user has the login name or e-mail nobody.here@northwindacct.com (no close match). Invit"
+     "e or create the user first (pp_user)."),
+    ("bad.phone", {"person": {"upn": "bad.phone@" + D, "given_name": "Bad", "mobile_phone": "12"}},
+     "bad.phone@northwindacct.com was not onboarded: mobile_phone '12' is not a phone number. Give it in internation"
+     "al form (+61 412 345 678) or set phone_region."),
+    ("unknown.sku", {"person": {"upn": "unknown.sku@" + D, "given_name": "Sku", "licenses": ["NOT_A_SKU"]}},
+     "unknown.sku@northwindacct.com was not onboarded: Unknown licence NOT_A_SKU: this tenant subscribes to ENTERPRI"
+     "SEPACK, EXCHANGESTANDARD, FLOW_FREE, O365_BUSINESS_ESSENTIALS, O365_BUSINESS_PREMIUM, SPB. Give a SKU part num"
+     "ber or skuId from that list."),
+    ("no.seat", {"person": {"upn": "no.seat@" + D, "given_name": "Seat", "licenses": ["ENTERPRISEPACK"]}},
+     "no.seat@northwindacct.com was not onboarded: No free seat on ENTERPRISEPACK: 2 bought, 2 in use. Buy more seat"
+     "s or free one; SKUs with free seats: EXCHANGESTANDARD (5 free), FLOW_FREE (10000 free), O365_BUSINESS_ESSENTIA"
+     "LS (10 free), O365_BUSINESS_PREMIUM (24 free), SPB (10 free)."),
+    ("no.usage.location", {"onboard_usage_location": "", "person": {"upn": "no.where@" + D, "given_name": "Where"}},
+     "no.where@northwindacct.com was not onboarded: usage_location is required to assign licences to no.where@northw"
+     "indacct.com (Microsoft 365 refuses licences without it); set usage_location, for example AU."),
+    ("aliases.as.dict", {"person": {"upn": "dict.aliases@" + D, "aliases": {"a": 1}}},
+     "Validation of arguments failed:\nargument 'aliases' is of type dict found in 'onboard_person'. and we were unab"
+     "le to convert to list: <class 'ansible.module_utils._internal._datatag._AnsibleTaggedDict'> cannot be converte"
+     "d to a list"),
+    ("long.local.part", {"person": {"upn": LONG_LOCAL + "@" + D, "given_name": "Long"}},
+     "Task failed: The filter plugin 'practiceprotect.m365.proxy_addresses' failed: proxy_addresses primary 'aaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@northwindacct.com' is not a valid e-mail address: i"
+     "t has 65 characters before the @-sign, and at most 64 are allowed."),
+    ("long.display.name", {"person": {"upn": "long.display@" + D, "display_name": "x" * 257}},
+     "long.display@northwindacct.com was not onboarded: display_name is 257 characters long; Microsoft 365 allows at"
+     " most 256."),
+    ("bad.deployment", {"onboard_deployment": "hybrid", "person": {"upn": "hybrid.person@" + D}},
+     "Validation of arguments failed:\nvalue of onboard_deployment must be one of: federated, entra_source, got: hybr"
+     "id"),
+    ("mail.without.sender", {"onboard_password_delivery": "email", "person": {"upn": "mail.person@" + D, "alternate_email": "me@example.org"}},
+     'mail.person@northwindacct.com: onboard_password_delivery is email, so set onboard_mail_sender to the mailbox that sends the activation mail.'),
+]
+
+OFFBOARD_LEAVERS = ["lv.forward.bad", "lv.forward.accent", "lv.access.bad", "lv.access.unknown", "lv.soft.delete", "lv.access.type"]
+OFFBOARD_CASES = [
+    ("unknown.leaver", {"person": {"upn": NOBODY}},
+     "nobody.here@northwindacct.com is not a user of this Microsoft 365 tenant; nothing was changed for them. Check "
+     "the UPN."),
+    ("malformed.leaver", {"person": {"upn": "not-an-upn"}},
+     "not-an-upn is not a user of this Microsoft 365 tenant; nothing was changed for them. Check the UPN."),
+    ("lv.forward.bad", {"person": {"upn": "lv.forward.bad@" + D, "forward_to": "sarah at northwind"}},
+     "lv.forward.bad@northwindacct.com was not offboarded, nothing was written for them: forwarding_address 'sarah a"
+     "t northwind' is not a valid e-mail address: An email address must have an @-sign. Correct forward_to or full_a"
+     "ccess_to."),
+    ("lv.forward.accent", {"person": {"upn": "lv.forward.accent@" + D, "forward_to": u"s\u00e9rah@" + D}},
+     "lv.forward.accent@northwindacct.com was not offboarded, nothing was written for them: forwarding_address 'séra"
+     "h@northwindacct.com' is not a valid e-mail address: Internationalized characters before the @-sign are not sup"
+     "ported: 'é'. Correct forward_to or full_access_to."),
+    ("lv.access.bad", {"person": {"upn": "lv.access.bad@" + D, "full_access_to": ["not a user"]}},
+     "lv.access.bad@northwindacct.com was not offboarded, nothing was written for them: full_access entry 'not a use"
+     "r' is neither a UPN nor an object id. Correct forward_to or full_access_to."),
+    ("lv.access.unknown", {"person": {"upn": "lv.access.unknown@" + D, "full_access_to": [NOBODY]}},
+     "lv.access.unknown@northwindacct.com was not offboarded, nothing was written for them: full_access user nobody."
+     "here@northwindacct.com is not a user in this tenant. Correct forward_to or full_access_to."),
+    ("lv.soft.delete", {"offboard_soft_delete": True, "person": {"upn": "lv.soft.delete@" + D}},
+     "lv.soft.delete@northwindacct.com: offboard_soft_delete deletes the user and with it the mailbox that offboard_"
+     "convert_to_shared keeps. Keep the shared mailbox (offboard_soft_delete false), or set offboard_convert_to_shar"
+     "ed false if the mail is not kept."),
+    ("lv.access.type", {"person": {"upn": "lv.access.type@" + D, "full_access_to": {"sarah": 1}}},
+     "Validation of arguments failed:\nargument 'offboard_full_access_to' is of type dict and we were unable to conve"
+     "rt to list: <class 'ansible.module_utils._internal._datatag._AnsibleTaggedDict'> cannot be converted to a list"),
+]
+
+
+def inventory_file(tmp_path, name, group, cases, group_vars=None):
+    hosts = dict((host, dict(variables, ansible_connection="local")) for host, variables, _ in cases)
+    path = tmp_path / name
+    path.write_text(json.dumps({"all": {"vars": group_vars or {}, "children": {group: {"hosts": hosts}}}}))
+    return str(path)
+
+
+def failing_message(run, host):
+    failed = [t for t in run.tasks if t["host"] == host and t["status"] == "failed"]
+    return failed[-1]["result"].get("msg") if failed else None
+
+
+def check_role_cases(run, cases, writes, section):
+    figures = {"cases": len(cases), "refused_with_exact_message": 0, "zero_writes": len(cases) if not writes else 0, "by_target": {}}
+    wrong = []
+    for host, _, expected in cases:
+        msg = failing_message(run, host)
+        if run.stats.get(host, {}).get("failures") == 1 and same_message(msg, expected):
+            figures["refused_with_exact_message"] += 1
+            figures["by_target"][section] = figures["by_target"].get(section, 0) + 1
+        else:
+            wrong.append("%s: %r" % (host, msg))
+    record(section, figures)
+    assert not wrong, "\n".join(wrong)
+    assert writes == [], [(w["service"], w["method"], w["path"], w.get("cmdlet"), w["status"]) for w in writes]
+
+
+def test_onboard_user_refuses_each_bad_joiner_before_any_write(sandbox, run_playbook, tmp_path):
+    inventory = inventory_file(tmp_path, "joiners.json", "people", ONBOARD_CASES,
+                               {"onboard_usage_location": "AU", "onboard_default_licenses": ["O365_BUSINESS_PREMIUM"]})
+    start = last_seq(sandbox)
+    run = run_playbook(playbook("onboard.yml"), inventory=inventory, env={"ANSIBLE_PIPELINING": "1"})
+    check_role_cases(run, ONBOARD_CASES, sandbox.writes(start), "onboard_user")
+    assert run.rc == 2
+
+
+def test_offboard_user_refuses_each_bad_leaver_before_any_write(sandbox, run_playbook, tmp_path):
+    sandbox.seed([{"userPrincipalName": "%s@%s" % (name, D), "displayName": name, "usageLocation": "AU", "licenses": ["O365_BUSINESS_PREMIUM"]}
+                  for name in OFFBOARD_LEAVERS])
+    inventory = inventory_file(tmp_path, "leavers.json", "leavers", OFFBOARD_CASES, {"offboard_sync": False})
+    start = last_seq(sandbox)
+    run = run_playbook(playbook("offboard.yml"), inventory=inventory, env={"ANSIBLE_PIPELINING": "1"})
+    check_role_cases(run, OFFBOARD_CASES, sandbox.writes(start), "offboard_user")
+    assert run.rc == 2
+
+
+EMPTY_CASES = [
+    ("onboard.yml", "The inventory has no hosts in people, so nobody would be onboarded and nothing was done. Pass the inventory that holds "
+                    "them (-i inventory/example, see docs/onboarding.md), or name hosts with -e onboard_hosts=<host or group>."),
+    ("offboard.yml", "The inventory has no hosts in leavers, so nobody would be offboarded and nothing was done. Pass the inventory that "
+                     "holds them (-i inventory/example, see docs/offboarding.md), or name hosts with -e offboard_hosts=<host or group>."),
+]
+
+
+def test_an_empty_inventory_fails_each_playbook_with_a_clear_message(sandbox, run_playbook, tmp_path):
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({"all": {"hosts": {}}}))
+    start = last_seq(sandbox)
+    figures = {"cases": len(EMPTY_CASES), "refused_with_exact_message": 0, "zero_writes": 0, "by_target": {}}
+    wrong = []
+    for name, expected in EMPTY_CASES:
+        run = run_playbook(playbook(name), inventory=str(empty))
+        msg = failing_message(run, "localhost")
+        if run.rc != 0 and msg == expected:
+            figures["refused_with_exact_message"] += 1
+            figures["by_target"]["playbooks/" + name] = 1
+        else:
+            wrong.append("%s: rc %s, %r" % (name, run.rc, msg))
+    writes = sandbox.writes(start)
+    figures["zero_writes"] = len(EMPTY_CASES) if not writes else 0
+    record("empty_inventory", figures)
+    assert not wrong, "\n".join(wrong)
+    assert writes == []
+
+
+# -- values that look odd but are valid: they must work --------------------------------------------------------------
+
+OBRIEN = "liam.o'brien@" + D
+LONGEST_LOCAL = "b" * 64
+
+
+def test_apostrophes_accents_and_the_longest_values_are_accepted(sandbox, run_playbook):
+    accepted = [
+        ("apostrophe and accents", "m365_user", {"user_principal_name": OBRIEN, "display_name": u"Se\u00e1n O'Brien", "given_name": u"Se\u00e1n",
+                                                 "surname": "O'Brien", "job_title": "t" * 128, "usage_location": "AU",
+                                                 "licenses": ["O365_BUSINESS_PREMIUM"], "mobile_phone": "+61 412 345 678"}),
+        ("longest names", "m365_user", {"user_principal_name": LONGEST_LOCAL + "@" + D, "display_name": "d" * 256}),
+        ("alias with an apostrophe", "m365_alias", {"user": SARAH, "aliases": ["s.o'brien@" + D]}),
+        ("unicode Practice Protect name", "pp_user", {"name": "zoe.oneill@" + D, "display_name": u"Zo\u00eb O'Neill", "mail": "zoe.oneill@" + D}),
+    ]
+    run = run_playbook(play(*[dict(module_task(name, module, options), when=True) for name, module, options in accepted]))
+    users = users_by_upn(sandbox)
+    checks = {
+        "apostrophe and accents": users.get(OBRIEN, {}).get("displayName") == u"Se\u00e1n O'Brien"
+        and users[OBRIEN].get("surname") == "O'Brien",
+        "longest names": users.get(LONGEST_LOCAL + "@" + D, {}).get("displayName") == "d" * 256,
+        "alias with an apostrophe": "smtp:s.o'brien@" + D in [a.lower() for a in users[SARAH]["proxyAddresses"]],
+        "unicode Practice Protect name": (pp_user(sandbox, "zoe.oneill@" + D) or {}).get("DisplayName") == u"Zo\u00eb O'Neill",
+    }
+    problems = ["%s: %s %r" % (name, run.task(name)["status"], run.result(name).get("msg")) for name, _, _ in accepted
+                if run.task(name)["status"] == "failed" or not checks[name]]
+    record("accepted_values", {"cases": 0, "accepted_values_ok": len(accepted) - len(problems), "values": len(accepted)})
+    assert not problems, "\n".join(problems)
+    # A second run changes nothing: the values read back as they were written.
+    again = run_playbook(play(*[dict(module_task(name, module, options), when=True) for name, module, options in accepted]))
+    assert [name for name, _, _ in accepted if again.result(name).get("changed")] == []
