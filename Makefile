@@ -18,7 +18,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test lint sanity unit integration bench-smoke bench molecule awx-check sandbox changelog clean
+.PHONY: setup demo test lint sanity unit integration bench-smoke bench molecule secret-scan awx-check sandbox changelog clean
 
 setup: $(VENV)/.installed $(COLL_LINK)
 
@@ -33,7 +33,7 @@ $(COLL_LINK):
 	mkdir -p $(dir $(COLL_LINK))
 	ln -sfn ../../../.. $(COLL_LINK)
 
-test: setup lint sanity unit integration bench-smoke molecule awx-check
+test: setup lint sanity unit integration bench-smoke molecule secret-scan awx-check
 	@echo "make test: all checks passed"
 
 lint: setup
@@ -52,7 +52,12 @@ sanity: setup
 unit: setup
 	$(BIN)/python -m pytest -q tests/unit
 
+# Each run keeps its -vvv output (tests/output/integration) and, per worker, what its sandbox issued or received
+# (tests/output/secrets/gw*.jsonl) and its request log (tests/output/requests/gw*.jsonl) for the secret scan; an
+# older run's files go first (molecule's are molecule-*.jsonl and stay).
 integration: setup
+	rm -rf tests/output/integration tests/output/reliability
+	rm -f tests/output/secrets/gw*.jsonl tests/output/secrets/master.jsonl tests/output/requests/gw*.jsonl tests/output/requests/master.jsonl
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests/integration
 
 # The bulk benchmark (tests/bench, issue 8). bench-smoke: 50 people, no timing targets; fails only on failed hosts,
@@ -73,6 +78,7 @@ MOLECULE_OUT := $(CURDIR)/tests/output/molecule
 
 molecule: setup
 	@rm -rf $(MOLECULE_OUT) && mkdir -p $(MOLECULE_OUT); \
+	rm -f tests/output/secrets/molecule-*.jsonl tests/output/requests/molecule-*.jsonl; \
 	for role in $(MOLECULE_ROLES); do \
 		echo "molecule test: $$role (log: tests/output/molecule/$$role.log)"; \
 		( cd roles/$$role && NO_COLOR=1 ANSIBLE_NOCOLOR=1 $(BIN)/molecule test > $(MOLECULE_OUT)/$$role.log 2>&1; \
@@ -85,6 +91,12 @@ molecule: setup
 		rm -f $(MOLECULE_OUT)/$$role.rc; \
 	done; \
 	if [ -n "$$failed" ]; then echo "molecule failed for:$$failed (logs in tests/output/molecule)"; exit 1; fi
+
+# No client secret, certificate key or password any sandbox of the integration tests or molecule scenarios issued
+# or received may appear in their kept output or the sandboxes' request logs (tests/tools/secret_scan.py; figures in
+# tests/output/reliability/secrets.json). Run after integration and molecule: it fails when there is nothing to scan.
+secret-scan: setup
+	$(BIN)/python -m tests.tools.secret_scan
 
 # The AWX execution environment (docs/awx/execution-environment.yml): build the collection tarball it installs,
 # then write its build context with `ansible-builder create` (offline; building the image itself needs podman or

@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import uuid
 
 import pytest
 
@@ -20,12 +21,29 @@ from tests.sandbox.client import start_sandbox
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUTPUT = os.path.join(ROOT, "tests", "output", "integration")
 CALLBACKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback_plugins")
+# What the sandbox issued or received (secrets) and its request log, per pytest-xdist worker, for the secret scan.
+SECRETS = os.path.join(ROOT, "tests", "output", "secrets")
+REQUESTS = os.path.join(ROOT, "tests", "output", "requests")
+_LOCAL_RUN_ID = uuid.uuid4().hex
+
+
+def worker_id():
+    """gw0, gw1, ... under pytest-xdist, else master."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "master")
+
+
+def run_id():
+    """Short id of this pytest run (shared by its workers): logs of two runs in the same tree never overwrite each other."""
+    return (os.environ.get("PYTEST_XDIST_TESTRUNUID") or _LOCAL_RUN_ID)[:8]
 
 
 @pytest.fixture(scope="session")
 def sandbox_session():
     state_dir = tempfile.mkdtemp(prefix="m365-sandbox-")
-    sandbox = start_sandbox(state_dir)
+    env = dict(os.environ)
+    env["SANDBOX_SECRETS_FILE"] = os.path.join(SECRETS, "%s.jsonl" % worker_id())
+    env["SANDBOX_REQUEST_LOG_FILE"] = os.path.join(REQUESTS, "%s.jsonl" % worker_id())
+    sandbox = start_sandbox(state_dir, env=env)
     yield sandbox
     sandbox.stop()
 
@@ -75,8 +93,8 @@ def run_playbook(sandbox, request, tmp_path):
             cmd.append("--diff")
         if limit:
             cmd += ["--limit", limit]
-        if verbosity:
-            cmd.append("-" + "v" * verbosity)
+        # Always at least -vvv: the kept output is what the secret scan reads, so it must show all a user could see.
+        cmd.append("-" + "v" * max(3, verbosity))
         run_env = dict(os.environ)
         run_env.update(sandbox.env)
         run_env.update({
@@ -102,8 +120,9 @@ def run_playbook(sandbox, request, tmp_path):
         proc = subprocess.run(cmd, cwd=ROOT, env=run_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                               timeout=600)
         os.makedirs(OUTPUT, exist_ok=True)
-        name = re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.nodeid.split("::")[-1])
-        with open(os.path.join(OUTPUT, "%s-%d.log" % (name, counter["n"])), "w") as handle:
+        module = os.path.splitext(os.path.basename(request.node.nodeid.split("::")[0]))[0]
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", "%s.%s" % (module, request.node.nodeid.split("::")[-1]))
+        with open(os.path.join(OUTPUT, "%s-%s-%s-%d.log" % (name, worker_id(), run_id(), counter["n"])), "w") as handle:
             handle.write(proc.stdout)
         results = json.loads(results_file.read_text()) if results_file.exists() else {}
         if expect_rc is not None:
@@ -111,3 +130,6 @@ def run_playbook(sandbox, request, tmp_path):
         return PlaybookRun(proc.returncode, proc.stdout, results)
 
     return run
+
+
+from tests.integration.fault_table import pytest_sessionstart, pytest_terminal_summary  # noqa: E402,F401

@@ -18,9 +18,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from . import realism
 from .errors import unauthorized
 
 EXPIRED = "Access token has expired or is not yet valid."
+LIFETIME_EXPIRED = "Lifetime validation failed, the token is expired."  # Graph's answer to a token past its validity
 EMPTY = "Access token is empty."
 INVALID = "Access token validation failure."
 INVALID_AUDIENCE = "Access token validation failure. Invalid audience."
@@ -93,6 +95,7 @@ class TokenService:
         public_der = self.key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         self.kid = b64url(hashlib.sha1(public_der).digest())  # nosec - a key id, not a security function
         self.public_key = self.key.public_key()
+        self.issued_at = {}  # uti -> issue time to the sub-second, for the token_valid_s knob
 
     @property
     def issuer(self):
@@ -127,6 +130,9 @@ class TokenService:
             "uti": b64url(secrets.token_bytes(16)),
             "ver": "1.0",
         }
+        if len(self.issued_at) > 20000:
+            self.issued_at.clear()
+        self.issued_at[claims["uti"]] = moment
         return jwt.encode(claims, self.key, algorithm="RS256", headers={"typ": "JWT", "kid": self.kid, "x5t": self.kid})
 
     def validate(self, authorization, audience):
@@ -147,6 +153,9 @@ class TokenService:
             raise unauthorized(INVALID)
         if claims.get("tid") != self.tenant.tenant_id:
             raise unauthorized(INVALID)
+        issued = self.issued_at.get(claims.get("uti"), claims.get("iat") or 0)
+        if realism.token_refused(issued, time.time(), self.tenant.config):  # the token_valid_s knob
+            raise unauthorized(LIFETIME_EXPIRED)
         return claims
 
 

@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
+from . import secret_log
 from .errors import GraphError
 
 
@@ -116,6 +117,7 @@ class ControlApp:
             body = await self._body(request)
         except ValueError as exc:
             return _problem(400, str(exc))
+        secret_log.record_passwords(body, "control seed")  # seeded users' passwordProfile
         users = body.get("users", [] if "groups" in body else None)
         groups = body.get("groups", [])
         if not isinstance(users, list):

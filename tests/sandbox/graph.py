@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from . import auth
 from . import mail
+from . import secret_log
 from . import state as state_module
 from .errors import GraphError, bad_request, error_body, forbidden, segment_not_found, throttled_body
 
@@ -309,6 +310,7 @@ class GraphApp:
         path = scope["path"]
         raw_query = scope.get("query_string", b"").decode("latin-1")
         method = scope["method"]
+        secret_log.record_passwords(body, "graph %s %s" % (method, path))  # passwordProfile.password, also in $batch
         request_id = str(uuid.uuid4())
         client_request_id = headers.get("client-request-id") or request_id
         probe = Call(method, "/", raw_query, headers, body, base_url, None, request_id=request_id)

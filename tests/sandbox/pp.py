@@ -23,6 +23,8 @@ from starlette.routing import Route
 
 from .pp_state import (ALL_RIGHTS, APPLICATION_MANAGEMENT, PP_TENANT_ID, ROLE_MANAGEMENT, USER_MANAGEMENT, PPError, PPTenant,
                        envelope)
+from . import secret_log
+from .realism import token_refused
 
 LOG = logging.getLogger("tests.sandbox.pp")
 
@@ -107,6 +109,8 @@ class PPApp:
             status, body = 400, {"error": "unsupported_grant_type", "error_description": "Only grant_type client_credentials is supported."}
         else:
             status, body = self.pp.issue_token(app_id, client_id, secret, form.get("scope"))
+            if status == 200:  # when it was issued, for the token_valid_s knob
+                self.pp.tokens[body["access_token"]]["issued"] = self.pp.clock()
         self._log(request, request.url.path, status, client_id=client_id if status == 200 else None, body_keys=sorted(form))
         return _json(body, status)
 
@@ -131,11 +135,14 @@ class PPApp:
             return _json(envelope(error=PPError("Use POST for %s." % canonical, "MethodNotAllowed")), 405)
         token = _bearer(request.headers.get("authorization"))
         client_id = self.pp.caller(token)
+        if client_id is not None and token_refused(self.pp.tokens[token].get("issued", 0), self.pp.clock(), self.pp.graph.config):
+            client_id = None  # past its real validity (token_valid_s): refused as an unknown token is
         try:
             body = json.loads(raw) if raw.strip() else {}
             if not isinstance(body, dict):
                 raise ValueError
             body_keys = sorted(body)
+            secret_log.record_passwords(body, "pp " + canonical)  # Password, newPassword, confirmPassword
         except ValueError:
             self._log(request, path, 400, client_id=client_id, write=writes)
             return _json(envelope(error=PPError("The request body is not a JSON object.", "InvalidJson")), 400)

@@ -32,6 +32,7 @@ import sqlite3
 import time
 import uuid
 
+from . import secret_log
 from .errors import GraphError
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -165,7 +166,7 @@ def random_password():
     while True:
         candidate = "".join(secrets.choice(alphabet) for _ in range(20))
         if password_meets_policy(candidate):
-            return candidate
+            return secret_log.record("generated_password", candidate, "pp random_password")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -278,6 +279,7 @@ class PPTenant:
     def add_client(self, client_id, secret, roles, user_id=None, display_name=None, persistent=False):
         """An OAuth2 confidential client: a service user (``OauthClient``) whose password is the client secret."""
         user_id = user_id or str(uuid.uuid4())
+        secret_log.record("pp_client_secret", secret, "pp OAuth client %s" % client_id)
         self.clients[client_id] = {"client_id": client_id, "secret": hash_secret(secret), "user_id": user_id, "roles": list(roles),
                                    "display_name": display_name or client_id, "persistent": persistent}
         if hasattr(self, "users") and user_id not in self.users:

@@ -25,6 +25,9 @@ DEFAULT_CONFIG = {
     },
     "faults": [],
     "token_lifetime_s": 3599,
+    # Seconds a token is really honoured (None: until it expires); shorter than token_lifetime_s, a client's cached
+    # token is refused mid-run although its expires_in said it was still good (auth.py, pp.py).
+    "token_valid_s": None,
     # Exchange (exchange.py): seconds until a licensed user's mailbox exists, and until a type conversion shows.
     "mailbox_provisioning_delay_s": 0,
     "shared_conversion_delay_s": 0,
@@ -126,6 +129,8 @@ def merge_config(current, patch):
     _number("latency_ms", new["latency_ms"])
     _number("replication_lag_s", new["replication_lag_s"])
     _number("token_lifetime_s", new["token_lifetime_s"], minimum=1, integer=True)
+    if new["token_valid_s"] is not None:
+        _number("token_valid_s", new["token_valid_s"], exclusive=True)
     _number("mailbox_provisioning_delay_s", new["mailbox_provisioning_delay_s"])
     _number("shared_conversion_delay_s", new["shared_conversion_delay_s"])
     _number("pp_sync_duration_s", new["pp_sync_duration_s"])
@@ -140,6 +145,21 @@ def merge_config(current, patch):
     if throttle["ru_limit"] is not None:
         _number("throttle.ru_limit", throttle["ru_limit"], minimum=1, integer=True)
     return new
+
+
+def fault_retry_after(rule, config):
+    """The Retry-After (whole seconds, as the header carries them) of a fault rule: its retry_after scaled by
+    throttle.time_scale, rounded up, so that a storm of 30 s answers stays short in tests. None when the rule has none."""
+    if rule.get("retry_after") is None:
+        return None
+    scale = float(((config or {}).get("throttle") or {}).get("time_scale") or 1.0)
+    return int(math.ceil(rule["retry_after"] * scale - 1e-9))
+
+
+def token_refused(issued_at, now, config):
+    """True when a token issued at `issued_at` is past the token_valid_s knob (its real validity) at `now`."""
+    valid = (config or {}).get("token_valid_s")
+    return valid is not None and now - issued_at >= float(valid)
 
 
 class TokenBucket:

@@ -25,14 +25,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from . import auth
+from . import auth, secret_log
 from .control import ControlApp
 from .errors import error_body, fault_body
 from .exchange import EXCHANGE_ADMIN, ExchangeApp
 from .graph import GraphApp
 from .login import LoginApp
 from .pp import PPApp
-from .realism import Realism
+from .realism import Realism, fault_retry_after
 from .state import CERT_APP_ID, READONLY_APP_ID, READONLY_ROLES, SECRET_APP_ID, WRITE_ROLES, App, Tenant
 
 LOG = logging.getLogger("tests.sandbox.server")
@@ -82,6 +82,7 @@ class Runtime:
 
     def __init__(self, state_dir, seed="default"):
         self.state_dir = state_dir
+        secret_log.configure(state_dir)  # secrets.jsonl and requests.jsonl for the secret scan (secret_log.py)
         self.tenant = Tenant(seed)
         self.tokens = auth.TokenService(self.tenant)
         self.realism = Realism(self.tenant)
@@ -101,12 +102,13 @@ class Runtime:
     def _create_app(self, display_name, roles, credential, client_id):
         if credential == "certificate":
             cert = auth.make_certificate(display_name[:64] or "sandbox app")
+            secret_log.record_private_key(cert["key_pem"], "certificate of app %s" % client_id)
             path = os.path.join(self.state_dir, "app-%s.pem" % client_id)
             _write_private(path, cert["key_pem"] + cert["cert_pem"])
             cert["path"] = path
             self.tenant.add_app(App(client_id, display_name, roles, "certificate", certificate=cert))
             return {"client_id": client_id, "certificate_path": path, "thumbprint": cert["thumbprint"]}
-        secret = secrets.token_urlsafe(32)
+        secret = secret_log.record("client_secret", secrets.token_urlsafe(32), "client secret of app %s" % client_id)
         self.tenant.add_app(App(client_id, display_name, roles, "secret", secret=secret))
         return {"client_id": client_id, "client_secret": secret}
 
@@ -120,6 +122,13 @@ class Dispatcher:
         self.control = ControlApp(runtime)
 
     async def __call__(self, scope, receive, send):
+        token = secret_log.begin_request()  # the request's log entries go to requests.jsonl once it is answered
+        try:
+            await self._dispatch(scope, receive, send)
+        finally:
+            secret_log.end_request(token)
+
+    async def _dispatch(self, scope, receive, send):
         if scope["type"] != "http":
             return
         path = scope["path"]
@@ -159,8 +168,8 @@ class Dispatcher:
             return
         status = rule["status"]
         headers = {}
-        if rule.get("retry_after") is not None:
-            headers["Retry-After"] = str(rule["retry_after"])
+        if rule.get("retry_after") is not None:  # scaled by throttle.time_scale, like the throttling windows
+            headers["Retry-After"] = str(fault_retry_after(rule, self.rt.tenant.config))
         elif status == 429:
             headers["Retry-After"] = "1"
         request_id = str(uuid.uuid4())

@@ -25,6 +25,7 @@ import time
 import uuid
 
 from . import realism
+from . import secret_log
 from .exchange import MailboxMixin
 from .errors import INVALID_VALUES, PASSWORD_COMPLEXITY, PROXY_CONFLICT, UPN_CONFLICT, UPN_DOMAIN, bad_request, not_found
 from .errors import forbidden
@@ -470,9 +471,11 @@ class Tenant(MailboxMixin):
                 self.seed_user(copy.deepcopy(user))
             for group in SEED_GROUPS:
                 self.seed_group(copy.deepcopy(group))
-        # Directory role assignments (not directory objects: no replication lag). The tenant's admin is a Global
-        # Administrator, as the account that created the tenant is.
+        # Directory role assignments. Reads through the API lag writes by replication_lag_s like directory objects
+        # (role_assignment_views: id -> (visible_from, what readers saw before)); checks use the current set. The
+        # tenant's admin is a Global Administrator, as the account that created the tenant is.
         self.role_assignments = {}
+        self.role_assignment_views = {}
         if self.seed_name == "default":
             self.seed_role_assignment(SEED_USERS[0]["id"], GLOBAL_ADMIN)
 
@@ -484,6 +487,7 @@ class Tenant(MailboxMixin):
         self.log.append(entry)
         if len(self.log) > 200000:
             del self.log[:50000]
+        secret_log.request_logged(entry)  # to requests.jsonl for the secret scan
         return entry
 
     def log_since(self, since=0):
@@ -1022,8 +1026,24 @@ class Tenant(MailboxMixin):
             raise bad_request(ROLE_CONFLICT)
         assignment = {"id": assignment_id, "principalId": principal_id.lower(), "roleDefinitionId": definition["id"],
                       "directoryScopeId": directory_scope_id}
+        self._lag_role_assignment(assignment_id)
         self.role_assignments[assignment_id] = assignment
         return copy.deepcopy(assignment)
+
+    def _lag_role_assignment(self, assignment_id):
+        """Before a write to an assignment: readers keep seeing what they saw for replication_lag_s."""
+        lag = self.replication_lag()
+        if lag > 0:
+            self.role_assignment_views[assignment_id] = (self.clock() + lag, self._seen_role_assignment(assignment_id))
+        else:
+            self.role_assignment_views.pop(assignment_id, None)
+
+    def _seen_role_assignment(self, assignment_id):
+        """The assignment as API readers see it now (None: not there for them)."""
+        view = self.role_assignment_views.get(assignment_id)
+        if view is not None and self.clock() < view[0]:
+            return view[1]
+        return self.role_assignments.get(assignment_id)
 
     def seed_role_assignment(self, principal_id, role_definition_id):
         """Add an assignment without the API (seed data and tests)."""
@@ -1032,11 +1052,16 @@ class Tenant(MailboxMixin):
                                                 "roleDefinitionId": role_definition_id.lower(), "directoryScopeId": "/"}
         return copy.deepcopy(self.role_assignments[assignment_id])
 
-    def list_role_assignments(self):
-        return [copy.deepcopy(assignment) for assignment in self.role_assignments.values()]
+    def list_role_assignments(self, current=False):
+        """As API readers see them now (replication lag), or the directory's current set (``current``)."""
+        if current:
+            return [copy.deepcopy(assignment) for assignment in self.role_assignments.values()]
+        ids = list(self.role_assignments) + [key for key in self.role_assignment_views if key not in self.role_assignments]
+        seen = [self._seen_role_assignment(key) for key in ids]
+        return [copy.deepcopy(assignment) for assignment in seen if assignment is not None]
 
     def get_role_assignment(self, assignment_id):
-        assignment = self.role_assignments.get(assignment_id)
+        assignment = self._seen_role_assignment(assignment_id)
         if assignment is None:
             raise not_found(assignment_id)
         return copy.deepcopy(assignment)
@@ -1045,6 +1070,7 @@ class Tenant(MailboxMixin):
         """DELETE /roleManagement/directory/roleAssignments/{id} (404 for an unknown id: UNCONFIRMED)."""
         if assignment_id not in self.role_assignments:
             raise not_found(assignment_id)
+        self._lag_role_assignment(assignment_id)
         del self.role_assignments[assignment_id]
 
     def principal_role_ids(self, principal_id):
@@ -1296,7 +1322,7 @@ class Tenant(MailboxMixin):
             "skus": self.list_skus(),
             "users": users,
             "groups": groups,
-            "role_assignments": self.list_role_assignments(),
+            "role_assignments": self.list_role_assignments(current=True),
             "apps": [app.describe() for app in self.apps.values()],
             "config": copy.deepcopy(self.config),
             "mailboxes": self.dump_mailboxes(),
