@@ -87,20 +87,20 @@ MODULE_CASES = [
     ("user: phone in words", "m365_user", {"user_principal_name": "word.phone@" + D, "display_name": "X", "mobile_phone": "call me",
                                            "phone_region": "AU"}, "mobile_phone 'call me' is not a phone number."),
     ("user: local phone without a region", "m365_user", {"user_principal_name": "local.phone@" + D, "display_name": "X",
-                                                        "mobile_phone": "0412 345 678"},
+                                                         "mobile_phone": "0412 345 678"},
      "mobile_phone '0412 345 678' is not a phone number. Give it in international form (+61 412 345 678) or set phon"
      "e_region."),
     ("user: unknown SKU", "m365_user", {"user_principal_name": "sku.person@" + D, "display_name": "X", "usage_location": "AU",
                                         "licenses": ["NOT_A_SKU"]},
-                                             "Unknown licence NOT_A_SKU: this tenant subscribes to ENTERPRISEPACK, EXCHANGESTANDARD, FLOW_FREE, O365_BUSINES"
-                                             "S_ESSENTIALS, O365_BUSINESS_PREMIUM, SPB. Give a SKU part number or skuId from that list."),
+     "Unknown licence NOT_A_SKU: this tenant subscribes to ENTERPRISEPACK, EXCHANGESTANDARD, FLOW_FREE, O365_BUSINES"
+     "S_ESSENTIALS, O365_BUSINESS_PREMIUM, SPB. Give a SKU part number or skuId from that list."),
     ("user: no free seat", "m365_user", {"user_principal_name": "seat.person@" + D, "display_name": "X", "usage_location": "AU",
                                          "licenses": ["ENTERPRISEPACK"]},
-                                              "No free seat on ENTERPRISEPACK: 2 bought, 2 in use. Buy more seats or free one; SKUs with free seats: EXCHANGE"
-                                              "STANDARD (5 free), FLOW_FREE (10000 free), O365_BUSINESS_ESSENTIALS (10 free), O365_BUSINESS_PREMIUM (24 free)"
-                                              ", SPB (10 free)."),
+     "No free seat on ENTERPRISEPACK: 2 bought, 2 in use. Buy more seats or free one; SKUs with free seats: EXCHANGE"
+     "STANDARD (5 free), FLOW_FREE (10000 free), O365_BUSINESS_ESSENTIALS (10 free), O365_BUSINESS_PREMIUM (24 free)"
+     ", SPB (10 free)."),
     ("user: licence without usage location", "m365_user", {"user_principal_name": "where.person@" + D, "display_name": "X",
-                                                          "licenses": ["O365_BUSINESS_PREMIUM"]},
+                                                           "licenses": ["O365_BUSINESS_PREMIUM"]},
      "usage_location is required to assign licences to where.person@northwindacct.com (Microsoft 365 refuses licence"
      "s without it); set usage_location, for example AU."),
     ("user: unknown usage location", "m365_user", {"user_principal_name": "zz.person@" + D, "display_name": "X", "usage_location": "ZZ"},
@@ -175,9 +175,8 @@ MODULE_CASES = [
      "sender nobody.here@northwindacct.com is not a user in this tenant; give the UPN or object id of the mailbox th"
      "at sends the message."),
     ("send_mail: recipient local part over 64", "m365_send_mail", {"sender": SARAH, "to": [LONG_LOCAL + "@" + D], "subject": "Test", "body": "Hello there"},
-
-          "to 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@northwindacct.com' is not a valid e-mail"
-          " address: it has 65 characters before the @-sign, and at most 64 are allowed."),
+     "to 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@northwindacct.com' is not a valid e-mail"
+     " address: it has 65 characters before the @-sign, and at most 64 are allowed."),
     ("send_mail: unknown body type", "m365_send_mail", {"sender": SARAH, "to": [TOM], "subject": "Test", "body": "Hello there", "body_type": "markdown"},
      'value of body_type must be one of: text, html, got: markdown'),
     # service_account
