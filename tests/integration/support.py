@@ -22,6 +22,33 @@ def play(*tasks, hosts="localhost"):
     return json.dumps([{"name": "test", "hosts": hosts, "gather_facts": False, "tasks": list(tasks)}], indent=1)
 
 
+def playbook(name):
+    """The text of playbooks/<name>."""
+    with open(os.path.join(ROOT, "playbooks", name)) as handle:
+        return handle.read()
+
+
+def last_seq(sandbox):
+    """The sequence number of the sandbox's last logged request (0 for an empty log)."""
+    log = sandbox.log()
+    return log[-1]["seq"] if log else 0
+
+
+def record_figures(path, section, figures, summarise=None):
+    """Merge ``figures`` as ``section`` into the JSON table at ``path`` (a suite's figures under tests/output/reliability);
+    ``summarise(table)``, when given, makes what is written from the merged sections."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        with open(path) as handle:
+            table = json.load(handle)
+    except (OSError, ValueError):
+        table = {}
+    table = dict((name, part) for name, part in table.items() if isinstance(part, dict) and name != "by_target")
+    table[section] = figures
+    with open(path, "w") as handle:
+        json.dump(summarise(table) if summarise else table, handle, indent=1, sort_keys=True)
+
+
 def documented_row(module):
     """The permissions cell of ``module``'s row in docs/permissions.md."""
     with open(os.path.join(ROOT, "docs", "permissions.md")) as handle:

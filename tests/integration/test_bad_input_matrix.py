@@ -16,7 +16,7 @@ import os
 import re
 
 from tests.integration.plugins.modules.pp_support import pp_user
-from tests.integration.support import ROOT, play
+from tests.integration.support import ROOT, last_seq, play, playbook, record_figures
 
 OUT = os.path.join(ROOT, "tests", "output", "reliability", "bad_input.json")
 D = "northwindacct.com"
@@ -27,36 +27,19 @@ LONG_LOCAL = "a" * 65  # one more than RFC 5321 allows before the @
 NOBODY = "nobody.here@" + D
 
 
-def playbook(name):
-    with open(os.path.join(ROOT, "playbooks", name)) as handle:
-        return handle.read()
-
-
 def record(section, figures):
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    try:
-        with open(OUT) as handle:
-            table = json.load(handle)
-    except (OSError, ValueError):
-        table = {}
-    table[section] = figures
-    total = dict((key, sum(part.get(key, 0) for name, part in table.items() if isinstance(part, dict) and name != "by_target"))
-                 for key in ("cases", "refused_with_exact_message", "zero_writes", "accepted_values_ok"))
+    record_figures(OUT, section, figures, summarise=_totals)
+
+
+def _totals(table):
+    """Every section, with the totals of all of them and the cases per target."""
+    keys = ("cases", "refused_with_exact_message", "zero_writes", "accepted_values_ok")
+    total = dict((key, sum(part.get(key, 0) for part in table.values())) for key in keys)
     by_target = {}
-    for name, part in table.items():
-        if isinstance(part, dict) and "by_target" in part:
-            for target, count in part["by_target"].items():
-                by_target[target] = by_target.get(target, 0) + count
-    sections = dict((name, part) for name, part in table.items() if isinstance(part, dict) and "by_target" in part or name.startswith("accepted"))
-    out = dict(total, by_target=by_target)
-    out.update(sections)
-    with open(OUT, "w") as handle:
-        json.dump(out, handle, indent=1, sort_keys=True)
-
-
-def last_seq(sandbox):
-    log = sandbox.log()
-    return log[-1]["seq"] if log else 0
+    for part in table.values():
+        for target, count in part.get("by_target", {}).items():
+            by_target[target] = by_target.get(target, 0) + count
+    return dict(table, by_target=by_target, **total)
 
 
 def users_by_upn(sandbox):

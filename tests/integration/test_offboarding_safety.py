@@ -17,7 +17,7 @@ import re
 import requests
 
 from tests.integration.plugins.modules.pp_support import pp_state, role_members
-from tests.integration.support import ROOT, play, release_when
+from tests.integration.support import ROOT, last_seq, play, playbook, record_figures, release_when
 
 OUT = os.path.join(ROOT, "tests", "output", "reliability", "offboarding_safety.json")
 DOMAIN = "northwindacct.com"
@@ -32,26 +32,8 @@ SERVICE_ACCOUNT = "practiceprotect@northwindacct.onmicrosoft.com"
 LICENCE_PATH = re.compile(r"/users/([^/]+)/assignLicense$", re.I)
 
 
-def playbook(name):
-    with open(os.path.join(ROOT, "playbooks", name)) as handle:
-        return handle.read()
-
-
 def record(section, figures):
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    try:
-        with open(OUT) as handle:
-            table = json.load(handle)
-    except (OSError, ValueError):
-        table = {}
-    table[section] = figures
-    with open(OUT, "w") as handle:
-        json.dump(table, handle, indent=1, sort_keys=True)
-
-
-def last_seq(sandbox):
-    log = sandbox.log()
-    return log[-1]["seq"] if log else 0
+    record_figures(OUT, section, figures)
 
 
 def users_by_upn(sandbox):
