@@ -245,6 +245,7 @@ DIRECTORY_LIST_FROM = 4 * FILTER_CHUNK + 1
 OWNER_LIST_FROM = 4 * OWNER_CHUNK + 1
 MAILBOX_LIST_FROM = 4
 OWNER_SELECT = "id,userPrincipalName,displayName,mail,proxyAddresses"
+GROUP_OWNER_SELECT = "id,displayName,mail,proxyAddresses"
 UNREAD = object()
 LICENCE_GRACE_S = 60  # how long a licence may take to show on a read after it was assigned (Entra replication)
 
@@ -303,50 +304,64 @@ def wait_for_mailbox(client, user, wait, timeout, sleep=time.sleep, clock=time.m
                           "is assigned; run again later or raise wait_timeout." % (who, timeout), field="wait_timeout")
 
 
-def address_holders(graph, addresses):
-    """Lower-case address -> ``[(user id, "Display Name (upn)")]`` of the users holding it as UPN, mail or proxy address.
+def address_holders(graph, addresses, with_groups=False):
+    """Lower-case address -> the recipients holding it: users as UPN, mail or proxy address, and groups (Microsoft 365
+    groups, distribution lists, mail-enabled security groups) as mail or proxy address. Each holder is
+    ``{"id", "userPrincipalName", "displayName", "kind"}`` (``kind`` user or group; a group's ``userPrincipalName`` is its mail).
 
-    One list query per four addresses; addresses nobody holds map to ``[]``.
+    Groups are read only ``with_groups`` (it needs a permission to read groups). One query per collection per four
+    addresses; addresses nobody holds map to ``[]``.
     """
     holders = dict((a.lower(), []) for a in addresses)
     unique = sorted(holders)
     for offset in range(0, len(unique), OWNER_CHUNK):
         chunk = unique[offset:offset + OWNER_CHUNK]
-        clauses = []
+        users, group_clauses = [], []
         for address in chunk:
             literal = "'%s'" % address.replace("'", "''")
             smtp = "'smtp:%s'" % address.replace("'", "''")
-            clauses.append("proxyAddresses/any(p:p eq %s) or mail eq %s or userPrincipalName eq %s" % (smtp, literal, literal))
-        users = graph.list("users", params={"$filter": " or ".join(clauses), "$select": OWNER_SELECT})
-        _add_holders(holders, users, chunk)
+            users.append("proxyAddresses/any(p:p eq %s) or mail eq %s or userPrincipalName eq %s" % (smtp, literal, literal))
+            group_clauses.append("proxyAddresses/any(p:p eq %s) or mail eq %s" % (smtp, literal))
+        _add_holders(holders, graph.list("users", params={"$filter": " or ".join(users), "$select": OWNER_SELECT}), chunk)
+        if with_groups:
+            _add_holders(holders, graph.list("groups", params={"$filter": " or ".join(group_clauses), "$select": GROUP_OWNER_SELECT}), chunk,
+                         kind="group")
     return holders
 
 
-def holders_from(users, addresses):
-    """``address_holders`` from a list of users already read (the whole directory, for many addresses)."""
+def holders_from(users, addresses, groups=()):
+    """``address_holders`` from the users (and groups) already read (the whole directory, for many addresses)."""
     holders = dict((a.lower(), []) for a in addresses)
     _add_holders(holders, users, sorted(holders))
+    _add_holders(holders, groups, sorted(holders), kind="group")
     return holders
 
 
-def _add_holders(holders, users, addresses):
+def _add_holders(holders, objects, addresses, kind="user"):
     wanted = set(addresses)
-    for user in users:
-        held = [user.get("userPrincipalName") or "", user.get("mail") or ""]
-        held += [p.split(":", 1)[-1] for p in user.get("proxyAddresses") or []]
+    for item in objects:
+        held = [item.get("userPrincipalName") or "", item.get("mail") or ""]
+        held += [p.split(":", 1)[-1] for p in item.get("proxyAddresses") or []]
         for address in set(h.lower() for h in held) & wanted:
-            if user.get("id") not in [i for i, _ in holders[address]]:
-                name = user.get("displayName") or user.get("userPrincipalName")
-                holders[address].append((user.get("id"), "%s (%s)" % (name, user.get("userPrincipalName"))))
+            if item.get("id") not in [h["id"] for h in holders[address]]:
+                holders[address].append({"id": item.get("id"), "userPrincipalName": item.get("userPrincipalName") or item.get("mail"),
+                                         "displayName": item.get("displayName"), "kind": kind})
+
+
+def holder_label(holder):
+    """"Display Name (upn)" of a user, "the group Name (mail)" of a group."""
+    name = holder.get("displayName") or holder.get("userPrincipalName")
+    text = "%s (%s)" % (name, holder.get("userPrincipalName"))
+    return "the group " + text if holder.get("kind") == "group" else text
 
 
 def owners_from(holders, addresses, except_id):
-    """Lower-case address -> the first holder of it that is not the user ``except_id``."""
+    """Lower-case address -> the first holder of it that is not the user ``except_id``, as ``holder_label`` gives it."""
     owners = {}
     for address in addresses:
-        for user_id, name in holders.get(address.lower()) or []:
-            if user_id != except_id:
-                owners[address.lower()] = name
+        for holder in holders.get(address.lower()) or []:
+            if holder["id"] != except_id:
+                owners[address.lower()] = holder_label(holder)
                 break
     return owners
 
@@ -361,13 +376,14 @@ class ExchangeService:
     the directory's addresses when there are many.
     """
 
-    def __init__(self, graph, client):
+    def __init__(self, graph, client, with_groups=False):
         self.graph = graph
         self.client = client
+        self.with_groups = with_groups  # groups hold addresses too; reading them needs a group permission
         self._users = {}      # lower-case UPN or id -> Graph user, or None when read and not found
         self._mailboxes = {}  # user id -> mailbox, or None when Exchange had none
         self._domains = None
-        self._holders = {}    # lower-case address -> [(user id, description)]
+        self._holders = {}    # lower-case address -> [holder], see address_holders
         self._claims = {}     # lower-case address -> (user id, label) of the person this run gives it to
 
     # -- Graph users -------------------------------------------------------------------------------------------------
@@ -449,9 +465,15 @@ class ExchangeService:
         """Read who holds each address (those not read yet), one query per four addresses."""
         missing = sorted(set(a.lower() for a in addresses) - set(self._holders))
         if len(missing) >= OWNER_LIST_FROM:
-            self._holders.update(holders_from(self.graph.list("users", params={"$select": OWNER_SELECT, "$top": "999"}), missing))
+            groups = self.graph.list("groups", params={"$select": GROUP_OWNER_SELECT, "$top": "999"}) if self.with_groups else []
+            self._holders.update(holders_from(self.graph.list("users", params={"$select": OWNER_SELECT, "$top": "999"}), missing, groups))
         elif missing:
-            self._holders.update(address_holders(self.graph, missing))
+            self._holders.update(address_holders(self.graph, missing, self.with_groups))
+
+    def holders(self, addresses):
+        """Lower-case address -> its holders (see ``address_holders``), read once per run."""
+        self.read_owners(addresses)
+        return dict((a.lower(), list(self._holders.get(a.lower()) or [])) for a in addresses)
 
     def owners(self, addresses, except_id):
         """Lower-case address -> "Display Name (upn)" of another user holding it (read once per run)."""

@@ -21,6 +21,7 @@ __metaclass__ = type
 
 import json
 import random
+import re
 import threading
 import time
 
@@ -39,6 +40,7 @@ except ImportError:  # pragma: no cover
     from urllib import quote, urlencode
 
 BATCH_LIMIT = 20
+_GUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 BATCH_WINDOW = 0.02  # seconds a batch waits for the calls of other workers before it goes
 
 
@@ -90,6 +92,42 @@ def quote_key(value):
 def odata_string(value):
     """A string literal for ``$filter``: single quotes doubled."""
     return "'%s'" % value.replace("'", "''")
+
+
+IN_LIMIT = 15  # values Graph accepts in one ``in (...)`` clause
+DIRECTORY_FROM = 4 * IN_LIMIT + 1  # from this many keys on, one paged list of the directory costs fewer requests
+
+
+def read_users(graph, keys, select, expand=None):
+    """Users by UPN or object id, keyed by the lower-case key; keys that name nobody are left out.
+
+    ``userPrincipalName in (...)`` and ``id in (...)`` queries of at most ``IN_LIMIT`` values (Graph's limit for ``in``),
+    or one paged list of the whole directory for ``DIRECTORY_FROM`` keys or more.
+    """
+    keys = sorted(set(k.strip().lower() for k in keys if k and k.strip()))
+    params = {"$select": ",".join(select), "$top": "999"}
+    if expand:
+        params["$expand"] = expand
+    found = {}
+
+    def keep(user):
+        for key in (user.get("id"), user.get("userPrincipalName")):
+            if key and key.lower() in keys:
+                found[key.lower()] = user
+
+    if len(keys) >= DIRECTORY_FROM:
+        for user in graph.list("users", params=params):
+            keep(user)
+        return found
+    ids = [k for k in keys if _GUID_RE.match(k)]
+    upns = [k for k in keys if not _GUID_RE.match(k)]
+    for field, values in (("userPrincipalName", upns), ("id", ids)):
+        for offset in range(0, len(values), IN_LIMIT):
+            chunk = values[offset:offset + IN_LIMIT]
+            query = dict(params, **{"$filter": "%s in (%s)" % (field, ",".join(odata_string(v) for v in chunk))})
+            for user in graph.list("users", params=query):
+                keep(user)
+    return found
 
 
 class GraphClient:

@@ -100,6 +100,20 @@ def resolve_sender(graph, sender):
     return user
 
 
+class Senders:
+    """Senders read once per module run: many messages from one mailbox cost one read."""
+
+    def __init__(self, graph):
+        self.graph = graph
+        self._found = {}
+
+    def resolve(self, sender):
+        key = sender.lower()
+        if key not in self._found:
+            self._found[key] = resolve_sender(self.graph, sender)
+        return self._found[key]
+
+
 def _recipients(addresses):
     return [{"emailAddress": {"address": address}} for address in addresses]
 

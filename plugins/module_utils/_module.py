@@ -77,9 +77,10 @@ class ModuleBase:
 
     error_types = (GraphError, _auth.AuthError, _validation.ValidationError)
 
-    def __init__(self, argument_spec, libraries=LIBRARIES, mutually_exclusive=(), items=None, **kwargs):
+    def __init__(self, argument_spec, libraries=LIBRARIES, mutually_exclusive=(), items=None, label_optional=False, **kwargs):
         """``items=(item_spec, key)``: the module takes one object (its own options, ``key`` naming it) or a
-        list of them (``items``); see ``run_items``."""
+        list of them (``items``); see ``run_items``. ``label_optional``: ``key`` only names the items (a single object
+        needs no name), so only the items must give it."""
         mutually_exclusive = list(mutually_exclusive)
         self.items = items
         if items is not None:
@@ -87,7 +88,8 @@ class ModuleBase:
             argument_spec = dict(argument_spec)
             argument_spec.update(with_items(item_spec, key))
             mutually_exclusive.append((key, "items"))
-            kwargs["required_one_of"] = list(kwargs.get("required_one_of") or []) + [(key, "items")]
+            if not label_optional:
+                kwargs["required_one_of"] = list(kwargs.get("required_one_of") or []) + [(key, "items")]
         self.module = _AnsibleModule(argument_spec=argument_spec, mutually_exclusive=mutually_exclusive, **kwargs)
         self._shared = {}
         self.params = self.module.params
@@ -279,6 +281,8 @@ class ModuleBase:
             params = dict(self.params)
             params.pop("items", None)
             params.update(dict((k, val) for k, val in checked.validated_parameters.items() if k in spec and val is not None))
+            if not params.get(key):
+                self.module.fail_json(msg="items[%d] has no %s; give each item its %s." % (index, key, key))
             name = str(params[key]).lower()
             if name in seen:
                 self.module.fail_json(msg="items lists %s twice; give each object once." % params[key])

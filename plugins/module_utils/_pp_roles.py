@@ -66,7 +66,8 @@ def build_spec(params):
         max_removals = DEFAULT_MAX_REMOVALS
     return {"role": role, "copy_from": copy_from, "members": members, "state": state, "exclusive": exclusive,
             "max_removals": max_removals, "max_removals_percent": percent, "all_roles": all_roles,
-            "skip_unknown_members": bool(params.get("skip_unknown_members"))}
+            "skip_unknown_members": bool(params.get("skip_unknown_members")),
+            "copy_exclude": [r.strip() for r in params.get("copy_exclude") or [] if r and r.strip()]}
 
 
 def resolve_role(name, roles, field="role"):
@@ -124,6 +125,37 @@ def resolve_users(keys, users, field="members", missing_ok=False, skipped=None):
         raise v.ValidationError("Unknown %s: no Practice Protect user has the login name or e-mail %s. Invite or create the user first "
                                 "(pp_user)." % ("user" if len(unknown) == 1 else "users", "; ".join(parts)), field=field)
     return found
+
+
+def copyable_roles(held, provisioning_roles, excluded=()):
+    """The roles ``copy_from`` gives a joiner, and those it leaves out with the reason.
+
+    ``held``: the template user's roles (``{"Name", "AdministrativeRights"}``). Never copied: Everybody (implicit), a role
+    whose members an application provisions (outbound provisioning would then create or change the joiner's account in
+    that application), a role that carries administrative rights, and ``excluded``. Name such a role explicitly
+    (``role``) to give it. Returns ``(names, {name: reason})``."""
+    provisioning = set(r.lower() for r in provisioning_roles)
+    excluded = set(r.lower() for r in excluded)
+    names, skipped = [], {}
+    for role in held:
+        name = role.get("Name")
+        if not name or name == EVERYBODY or name in names:
+            continue
+        if name.lower() in provisioning:
+            skipped[name] = "drives outbound provisioning"
+        elif role.get("AdministrativeRights"):
+            skipped[name] = "administrative (%s)" % ", ".join(role["AdministrativeRights"])
+        elif name.lower() in excluded:
+            skipped[name] = "in copy_exclude"
+        else:
+            names.append(name)
+    return names, skipped
+
+
+def provisioning_role_names(applications):
+    """Roles that drive an application's outbound provisioning: Practice Protect maps a provisioning application (the
+    Office 365 app) to the role of the same name."""
+    return [app.get("Name") for app in applications if app.get("Name") and (app.get("ProvConfigured") or app.get("ProvSettingEnabled"))]
 
 
 def target_roles(spec, roles, template_role_names=None):

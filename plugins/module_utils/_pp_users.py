@@ -97,6 +97,12 @@ def build_spec(params):
             raise v.ValidationError("%s is empty; leave it out to keep the current value." % option, field=option)
         props[field] = value
     password = params.get("password")
+    if params.get("description") is not None and source == "directory":
+        raise v.ValidationError("description applies to cloud users; a source-directory user's fields come from that directory.",
+                                field="description")
+    if params.get("enabled") is not None and source == "directory":
+        raise v.ValidationError("enabled applies to cloud users; a user from the source directory signs in as its directory allows "
+                                "(block it there, for example with m365_user account_enabled: false).", field="enabled")
     if password is not None:
         if source == "directory":
             raise v.ValidationError("password cannot be set for a user from the source directory; it signs in with its Microsoft 365 "
@@ -121,6 +127,8 @@ def build_spec(params):
         "send_invite": bool(send_invite), "attributes": attributes, "proxy_addresses": proxy,
         "proxy_attribute": params.get("proxy_addresses_attribute") or PROXY_ATTRIBUTE,
         "directory": params.get("directory"),
+        "enabled": params.get("enabled"),
+        "description": params.get("description"),
     }
 
 
@@ -235,11 +243,14 @@ def view(row, values):
             out[field] = value
     if row.get("SourceDsType"):
         out["Source"] = row["SourceDsType"]
+    for field in ("State", "Description"):
+        if row.get(field):
+            out[field] = row[field]
     out["Attributes"] = dict((k, val) for k, val in sorted((values or {}).items()) if val is not None)
     return out
 
 
-def plan_user(spec, current, current_values, wanted_values, directory_row=None):
+def plan_user(spec, current, current_values, wanted_values, directory_row=None, user_attributes=None):
     """Compare the spec with the tenant; returns ``{action, calls, before, after, ...}``.
 
     ``current``: the Redrock User row (or None); ``current_values``: its attribute values; ``wanted_values``: the
@@ -267,6 +278,8 @@ def plan_user(spec, current, current_values, wanted_values, directory_row=None):
                 "SendEmailInvite": spec["send_invite"], "SendSmsInvite": False, "InEverybodyRole": True, "PasswordNeverExpire": False}
         body.update(spec["props"])
         body.setdefault("DisplayName", spec["name"].split("@")[0])
+        if spec.get("description"):
+            body["Description"] = spec["description"]
         plan["calls"].append({"op": "create", "endpoint": "create_user", "body": body, "fields": sorted(body)})
         plan["password"] = password
         plan["password_generated"] = spec["password"] is None
@@ -291,17 +304,33 @@ def plan_user(spec, current, current_values, wanted_values, directory_row=None):
         for field, value in spec["props"].items():
             if (current.get(ROW_FIELDS[field]) or None) != value:
                 changes[field] = value
+        if spec.get("description") is not None and spec["source"] == "cloud":
+            plan["description_before"] = (user_attributes or {}).get("Description") or ""
+            if plan["description_before"] != spec["description"]:
+                changes["Description"] = spec["description"]
         if changes:
             body = dict(changes, ID=user_id)
             plan["calls"].append({"op": "update", "endpoint": "change_user", "body": body, "fields": sorted(body)})
             for field, value in changes.items():
-                after_row[ROW_FIELDS[field]] = value
+                after_row[ROW_FIELDS.get(field, field)] = value
         if spec["password"] is not None and spec["update_password"] == "always":
             plan["calls"].append({"op": "password", "endpoint": "reset_password", "body": {"ID": user_id, "newPassword": spec["password"]},
                                   "fields": ["ID", "newPassword"]})
             plan["password_set"] = True
         if plan["calls"]:
             plan["action"] = "update"
+
+    if spec.get("enabled") is not None and spec["source"] == "cloud":
+        wanted_state = USER_STATES["enabled" if spec["enabled"] else "disabled"]
+        now = ((user_attributes or {}).get("State") or USER_STATES["enabled"]) if current else USER_STATES["enabled"]
+        if (now or USER_STATES["enabled"]) != wanted_state:
+            plan["calls"].append({"op": "state", "endpoint": "set_user_state", "body": {"ID": user_id or "{id}", "State": wanted_state},
+                                  "fields": ["ID", "State"]})
+            after_row["State"] = wanted_state
+            if plan["action"] == "none":
+                plan["action"] = "disable" if not spec["enabled"] else "enable"
+        elif current:
+            after_row["State"] = now
 
     values = dict(current_values or {})
     changed_columns = dict((name, value) for name, value in wanted_values.items() if values.get(name) != value)
@@ -318,6 +347,10 @@ def plan_user(spec, current, current_values, wanted_values, directory_row=None):
     plan["before"] = before
     plan["after"] = view(after_row, after_values)
     return plan
+
+
+# The user states of SetUserState / GetUserAttributes (UNCONFIRMED: no public source lists them; the sandbox uses these).
+USER_STATES = {"enabled": "None", "disabled": "Disabled"}
 
 
 def public_calls(plan):

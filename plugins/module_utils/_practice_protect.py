@@ -36,6 +36,7 @@ ENDPOINTS = {
     "invite_users": "/UserMgmt/InviteUsers",
     "create_user": "/CDirectoryService/CreateUser",
     "change_user": "/CDirectoryService/ChangeUser",
+    "set_user_state": "/CDirectoryService/SetUserState",
     "reset_password": "/UserMgmt/ResetUserPassword",
     "user_attributes": "/UserMgmt/GetUserAttributes",
     "remove_users": "/UserMgmt/RemoveUsers",
@@ -54,8 +55,8 @@ ENDPOINTS = {
 }
 # The admin right each write needs (docs/permissions.md, "Practice Protect"); any admin right allows the reads.
 WRITE_RIGHTS = dict(
-    [(ENDPOINTS[name], "User Management") for name in ("invite_users", "create_user", "change_user", "reset_password", "remove_users",
-                                                       "set_columns")]
+    [(ENDPOINTS[name], "User Management") for name in ("invite_users", "create_user", "change_user", "set_user_state", "reset_password",
+                                                       "remove_users", "set_columns")]
     + [(ENDPOINTS["update_role"], "Role Management"), (ENDPOINTS["start_sync"], "Application Management")])
 REDROCK_PAGE_SIZE = 1000
 FINAL_JOB_STATES = ("Succeeded", "CompletedWithErrors", "Failed")
@@ -229,9 +230,23 @@ class PracticeProtectClient:
         result = self.call("role_members", {"Name": role_id}) or {}
         return [item.get("Row") or {} for item in result.get("Results") or []]
 
-    def user_role_names(self, user_id):
+    def user_roles(self, user_id):
+        """The user's roles as ``{"Name", "AdministrativeRights": [descriptions]}``. Rows name the role ``RoleName`` or
+        ``Name`` (public clients read both, reference section 12); the rights come as ``{"Description"}`` items or strings."""
         result = self.call("user_roles", params={"id": user_id}) or {}
-        return [(item.get("Row") or {}).get("RoleName") for item in result.get("Results") or []]
+        roles = []
+        for item in result.get("Results") or []:
+            row = item.get("Row") or {}
+            rights = [r.get("Description") if isinstance(r, dict) else r for r in row.get("AdministrativeRights") or []]
+            roles.append({"Name": row.get("RoleName") or row.get("Name"), "AdministrativeRights": [r for r in rights if r]})
+        return roles
+
+    def user_role_names(self, user_id):
+        return [role["Name"] for role in self.user_roles(user_id)]
+
+    def user_attributes(self, user_id):
+        """A cloud user's GetUserAttributes answer (its state, description and the other fields it keeps)."""
+        return self.call("user_attributes", {"ID": user_id}) or {}
 
     def columns(self):
         result = self.call("get_schema", {"Table": "users"}) or {}

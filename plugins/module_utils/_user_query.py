@@ -21,7 +21,8 @@ __metaclass__ = type
 import re
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
-from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import odata_string, quote_key
+from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import odata_string, quote_key, read_users
+from ansible_collections.practiceprotect.m365.plugins.module_utils._users import extension_properties
 
 # The options that select users (besides ``user``/``filter``); any of them turns on the filtered mode.
 FILTER_OPTIONS = ("member_of", "account_enabled", "licensed", "assigned_licenses", "company_name", "user_type", "domain")
@@ -295,6 +296,34 @@ def select_users(users, spec, sku_ids):
 def read_mailboxes(exchange):
     """Every mailbox's type with one Get-Mailbox list (paged by Exchange), not one call per user."""
     return mailbox_types(exchange.invoke("Get-Mailbox", {"ResultSize": "Unlimited"}, select=MAILBOX_SELECT))
+
+
+def read_keys(graph, keys, select, extensions=None):
+    """``users`` lookup: Graph's own objects for the UPNs or ids that exist (in the order given), and the keys that name nobody."""
+    wanted = []
+    for key in keys or []:
+        key = (key or "").strip()
+        if not key:
+            raise v.ValidationError("users has an empty entry; give UPNs or object ids.", field="users")
+        if key.lower() not in [w.lower() for w in wanted]:
+            wanted.append(key)
+    fields = list(select or []) or ["id", "userPrincipalName", "displayName", "mail", "accountEnabled"]
+    for needed in ("id", "userPrincipalName"):
+        if needed not in fields:
+            fields.append(needed)
+    found = read_users(graph, wanted, fields, expand="extensions" if extensions else None)
+    users, missing, seen = [], [], set()
+    for key in wanted:
+        user = found.get(key.lower())
+        if user is None:
+            missing.append(key)
+        elif user["id"] not in seen:
+            seen.add(user["id"])
+            if extensions:
+                held = dict((e.get("extensionName") or e.get("id"), e) for e in user.get("extensions") or [])
+                user["extensions"] = dict((name, extension_properties(held[name])) for name in extensions if name in held)
+            users.append(user)
+    return {"users": users, "count": len(users), "missing": missing, "skipped_users": []}
 
 
 def run_query(graph, exchange, spec):

@@ -13,6 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError, odata_string, quote_key
 
@@ -87,7 +89,54 @@ def build_spec(params):
         "force_change_password": params.get("force_change_password", True),
         "state": params.get("state") or "present", "restore_deleted": params.get("restore_deleted", True),
         "revoke_sessions": bool(params.get("revoke_sessions")),
+        "extensions": check_extensions(params.get("extensions")),
+        "allow_mail_loss": bool(params.get("allow_mail_loss")),
     }
+
+
+EXTENSION_TYPE = "microsoft.graph.openTypeExtension"
+EXTENSION_MAX = 2000  # Graph keeps at most 2 KB per open extension
+
+
+def check_extensions(extensions):
+    """``{name: properties or None}`` checked: reverse-DNS names, flat properties, within Graph's 2 KB per extension."""
+    if extensions is None:
+        return None
+    out = {}
+    for name, props in extensions.items():
+        if not isinstance(name, str) or "." not in name or not name.strip() or " " in name:
+            raise v.ValidationError("extensions: %r is not an extension name; use a reverse-DNS name such as com.example.onboarding." % (name,),
+                                    field="extensions")
+        if props is not None and not isinstance(props, dict):
+            raise v.ValidationError("extensions.%s must be a dictionary of properties, or null to remove the extension." % name,
+                                    field="extensions")
+        if props is not None and len(json.dumps(props)) > EXTENSION_MAX:
+            raise v.ValidationError("extensions.%s holds %d characters; Microsoft Graph keeps at most 2 KB per open extension." % (
+                name, len(json.dumps(props))), field="extensions")
+        out[name] = dict(props) if props is not None else None
+    return out
+
+
+def extension_properties(extension):
+    """An open extension as Graph returns it, without its own keys: the custom properties."""
+    return dict((k, val) for k, val in (extension or {}).items() if k not in ("id", "extensionName") and not k.startswith("@odata"))
+
+
+def plan_extensions(spec, current_extensions, target_id):
+    """Calls that make the user's open extensions those of ``spec["extensions"]``; ``current_extensions``: name -> properties."""
+    calls = []
+    for name, wanted in sorted((spec.get("extensions") or {}).items()):
+        now = (current_extensions or {}).get(name)
+        path = "users/%s/extensions" % (target_id or "{id}")
+        if wanted is None and now is not None:
+            calls.append({"op": "extension", "method": "DELETE", "path": "%s/%s" % (path, name), "fields": [name]})
+        elif wanted is not None and now is None:
+            body = dict(wanted, **{"@odata.type": EXTENSION_TYPE, "extensionName": name})
+            calls.append({"op": "extension", "method": "POST", "path": path, "body": body, "fields": [name]})
+        elif wanted is not None and now != wanted:
+            calls.append({"op": "extension", "method": "PATCH", "path": "%s/%s" % (path, name), "body": dict(wanted, **{"@odata.type": EXTENSION_TYPE}),
+                          "fields": [name]})
+    return calls
 
 
 def create_defaults(spec):
@@ -146,7 +195,7 @@ def view(user, skus_by_id, manager=None):
     return out
 
 
-def plan_user(spec, current, deleted, skus, manager_now=None, manager_target=None, graph_url="https://graph.microsoft.com"):
+def plan_user(spec, current, deleted, skus, manager_now=None, manager_target=None, graph_url="https://graph.microsoft.com", extensions_now=None):
     """Compare one person's spec with the tenant and return the plan.
 
     ``current`` is the active user (or None), ``deleted`` the soft-deleted user with the same UPN
@@ -186,6 +235,11 @@ def plan_user(spec, current, deleted, skus, manager_now=None, manager_target=Non
         after.update(props)
         after["userPrincipalName"] = spec["upn"]
         after["assignedLicenses"] = []
+    # The open extensions come right after a create or restore: a marker written with the account is never missing
+    # from an account this module created (the onboarding's "password not delivered yet").
+    extension_calls = plan_extensions(spec, extensions_now if base is not None else {}, target_id)
+    if base is None:
+        plan["calls"].extend(extension_calls)
     else:
         changes = {}
         for prop, value in spec["props"].items():
@@ -194,11 +248,20 @@ def plan_user(spec, current, deleted, skus, manager_now=None, manager_target=Non
         if spec["password"] is not None and spec["update_password"] == "always":
             changes["passwordProfile"] = {"password": spec["password"], "forceChangePasswordNextSignIn": bool(spec["force_change_password"])}
             plan["password_set"] = True
+        plan["calls"].extend(extension_calls)
         if changes:
             plan["calls"].append({"op": "update", "method": "PATCH", "path": "users/%s" % target_id, "body": changes, "fields": sorted(changes)})
-            if plan["action"] == "none":
-                plan["action"] = "update"
+        if (changes or extension_calls) and plan["action"] == "none":
+            plan["action"] = "update"
         after.update(dict((k, val) for k, val in changes.items() if k != "passwordProfile"))
+    if spec.get("extensions") is not None:
+        merged = dict((extensions_now or {}) if base is not None else {})
+        for name, wanted in spec["extensions"].items():
+            if wanted is None:
+                merged.pop(name, None)
+            else:
+                merged[name] = wanted
+        after["extensions"] = merged
 
     # Sessions: revoked after sign-in is blocked, once (see sessions_need_revoking).
     if spec["revoke_sessions"] and current is not None and sessions_need_revoking(current):
@@ -247,6 +310,12 @@ def plan_user(spec, current, deleted, skus, manager_now=None, manager_target=Non
     before_manager = (manager_now or {}).get("userPrincipalName") if manager_target is not None else None
     plan["before"] = view(current, skus_by_id, before_manager if current else None)
     plan["after"] = view(after, skus_by_id, manager_view)
+    if spec.get("extensions") is not None:
+        if current:
+            plan["before"]["extensions"] = dict(extensions_now or {})
+        plan["after"]["extensions"] = after["extensions"]
+    # The last licence taken from a user with a mailbox: the module asks Exchange for the mailbox's type (mail_at_risk).
+    plan["mail_at_risk"] = bool(current and plan["licenses_removed"] and not after.get("assignedLicenses") and current.get("mail"))
     return plan
 
 
@@ -290,6 +359,7 @@ class UserService:
         self._domains = None
         self._users = {}    # lower-case UPN -> user, or None when read and not found
         self._deleted = {}  # lower-case UPN -> latest soft-deleted user with it, or None
+        self._extensions = {}  # lower-case UPN -> {extension name: properties}
 
     def domains(self):
         if self._domains is None:
@@ -329,6 +399,23 @@ class UserService:
                     user["manager"] = {"id": manager["id"], "userPrincipalName": manager.get("userPrincipalName")} if manager else None
                 self._users[user["userPrincipalName"].lower()] = user
         return dict((u, self._users[u]) for u in upns if self._users.get(u) is not None)
+
+    def read_extensions(self, upns, names):
+        """Open extensions of users by UPN: lower-case UPN -> {name: properties} (only ``names``), with list queries that
+        expand the extensions (``in`` chunks of 15; Graph pages at most 100 users when it expands)."""
+        upns = sorted(set(u.lower() for u in upns))
+        missing = [u for u in upns if u not in self._extensions]
+        names = set(names)
+        for offset in range(0, len(missing), FILTER_CHUNK):
+            chunk = missing[offset:offset + FILTER_CHUNK]
+            for upn in chunk:
+                self._extensions[upn] = {}
+            params = {"$select": "id,userPrincipalName", "$filter": "userPrincipalName in (%s)" % ",".join(odata_string(u) for u in chunk),
+                      "$expand": "extensions"}
+            for user in self.graph.list("users", params=params):
+                found = dict((e.get("extensionName") or e.get("id"), extension_properties(e)) for e in user.get("extensions") or [])
+                self._extensions[user["userPrincipalName"].lower()] = dict((n, p) for n, p in found.items() if n in names)
+        return dict((u, self._extensions.get(u) or {}) for u in upns)
 
     def _lacks_manager(self, upn, with_manager):
         user = self._users.get(upn)
@@ -371,6 +458,9 @@ class UserService:
         if present:
             self.domains()
             self.skus()
+        extended = [s["upn"] for s in present if s.get("extensions") is not None and s["upn"].lower() in found]
+        if extended:
+            self.read_extensions(extended, set(n for s in present for n in (s.get("extensions") or {})))
 
     def resolve_user(self, key):
         """``{"id", "userPrincipalName"}`` of a user given by UPN or id, or None."""
@@ -389,6 +479,7 @@ class UserService:
         """Drop a cached user after writing to it, so a later read sees the change."""
         self._users.pop(upn.lower(), None)
         self._deleted.pop(upn.lower(), None)
+        self._extensions.pop(upn.lower(), None)
 
     def apply(self, plan):
         """Send the plan's calls in order; returns the id of the user."""
@@ -418,6 +509,18 @@ class UserService:
                 continue
             if call["op"] == "revoke":
                 self.graph.request("POST", path, lagging=lagging)
+                continue
+            if call["op"] == "extension":
+                try:
+                    self.graph.request(call["method"], path, body=call.get("body"), lagging=lagging)
+                except GraphError as exc:
+                    if call["method"] == "POST" and exc.status in (400, 409):
+                        # A retried POST whose first attempt had created it: make it what was asked.
+                        name = call["body"]["extensionName"]
+                        body = dict((k, val) for k, val in call["body"].items() if k != "extensionName")
+                        self.graph.request("PATCH", "%s/%s" % (path, name), body=body, lagging=lagging)
+                    elif not (call["method"] == "DELETE" and exc.status == 404):
+                        raise
                 continue
             if call["op"] == "delete":
                 try:

@@ -106,7 +106,13 @@ def normalize_phone(value, region=None, field="mobile_phone"):
         hint = "" if region or value.strip().startswith("+") else " Give it in international form (+61 412 345 678) or set phone_region."
         raise ValidationError("%s %r is not a phone number.%s" % (field, value, hint), field=field)
     if not phonenumbers.is_valid_number(parsed):
-        raise ValidationError("%s %r is not a valid number%s." % (field, value, " for region %s" % region.upper() if region else ""), field=field)
+        if value.strip().startswith("+"):
+            # The number carries its own country code: phone_region plays no part, so name the code's country instead.
+            country = phonenumbers.region_code_for_country_code(parsed.country_code)
+            where = " for country code +%d%s" % (parsed.country_code, " (%s)" % country if country and country != "ZZ" else "")
+        else:
+            where = " for region %s" % region.upper() if region else ""
+        raise ValidationError("%s %r is not a valid number%s: check the digits." % (field, value, where), field=field)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

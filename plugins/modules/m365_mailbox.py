@@ -78,7 +78,11 @@ options:
     description: Whether Outlook opens the mailbox automatically for users given full access.
     type: bool
     default: true
-  wait_for_mailbox:
+  wait_for_mailbox_before:
+  description: The mailbox as the task found it, in the shape of RV(mailbox).
+  returned: always
+  type: dict
+mailbox:
     description:
       - Wait (up to O(wait_timeout) seconds) for Exchange to create the mailbox of a newly licensed user, instead of failing.
       - A user whose licence does not show yet is read again for up to a minute (a licence assigned moments ago can take
@@ -273,6 +277,7 @@ def plan(m, p):
         result = dict(
             changed=bool(planned["calls"]),
             mailbox=after,
+            mailbox_before=planned["before"],
             converted=converted,
             full_access_granted=planned["granted"],
             full_access_removed=planned["revoked"],

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: m365_send_mail
-short_description: Send one e-mail from a Microsoft 365 mailbox
+short_description: Send e-mail from a Microsoft 365 mailbox
 version_added: 0.1.0
 description:
   - Sends one message from the Exchange Online mailbox of O(sender) through Microsoft Graph (C(sendMail)), for example the
@@ -22,39 +22,45 @@ description:
   - In check mode the module checks the input and the sender, reports C(changed) with the plan and sends nothing. In diff
     mode it shows the sender, recipients and subject of the message.
   - O(body) is never printed, returned, logged or shown in a diff, since it may hold a password.
+  - Many messages in one task with O(items), each its own message named by O(label) (for example the joiner each one is
+    for); a message that fails is reported in RV(outcomes) and the others go out.
 author:
   - practiceprotect.m365 maintainers (@practiceprotect)
 extends_documentation_fragment:
   - practiceprotect.m365.m365_auth
   - practiceprotect.m365.attributes
   - practiceprotect.m365.attributes.ACTIONS
+  - practiceprotect.m365.items
 options:
+  label:
+    description:
+      - With O(items), the name of each message, unique among the items (for example the UPN of the joiner it is for);
+        RV(outcomes) is keyed by it. A single message may leave it out.
+    type: str
   sender:
     description:
       - UPN (or object id) of the user whose mailbox sends the message. It needs an Exchange Online mailbox (a licence that
         includes Exchange); a shared mailbox works too.
+      - Required unless O(items) gives it per message.
     type: str
-    required: true
   to:
-    description: Recipient addresses. At least one.
+    description: Recipient addresses. At least one. Required unless O(items) gives them per message.
     type: list
     elements: str
-    required: true
   cc:
     description: Addresses that get a copy.
     type: list
     elements: str
     default: []
   subject:
-    description: Subject line.
+    description: Subject line. Required unless O(items) gives it per message.
     type: str
-    required: true
   body:
     description:
       - Text of the message, plain text or HTML (O(body_type)). Never printed or returned. Set C(no_log) on the task as well
         when the text comes from a variable that holds a secret, so that Ansible does not show the variable elsewhere.
+      - Required unless O(items) gives it per message.
     type: str
-    required: true
   body_type:
     description: Whether O(body) is plain text or HTML.
     type: str
@@ -104,6 +110,20 @@ EXAMPLES = r"""
   when: joiner.action == 'create' and joiner.password is defined
   no_log: true
 
+- name: Activation mails for several joiners in one task (each message named by its joiner)
+  practiceprotect.m365.m365_send_mail:
+    sender: it.onboarding@northwindacct.com
+    subject: Your Northwind Accounting account
+    fail_on_item_error: false
+    items:
+      - label: jane.citizen@northwindacct.com
+        to: [jane.personal@example.org]
+        body: "Your account is jane.citizen@northwindacct.com and your first password is {{ jane_password }}"
+      - label: oliver.brown@northwindacct.com
+        to: [oliver.personal@example.org]
+        body: "Your account is oliver.brown@northwindacct.com and your first password is {{ oliver_password }}"
+  no_log: true
+
 - name: An HTML notice, kept in the sender's Sent Items
   practiceprotect.m365.m365_send_mail:
     sender: it.onboarding@northwindacct.com
@@ -115,6 +135,15 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+outcomes:
+  description: With O(items), each message's result (C(sent), C(message), C(plan), or C(failed) and C(msg)), by lower-case O(label).
+  returned: with O(items)
+  type: dict
+failed_items:
+  description: With O(items), the labels of the messages that failed.
+  returned: with O(items)
+  type: list
+  elements: str
 sent:
   description: Whether the message was sent (false in check mode).
   returned: always
@@ -156,36 +185,47 @@ replication_waits:
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _mail
 
+ITEM_SPEC = dict(
+    label=dict(type="str"),
+    sender=dict(type="str"),
+    to=dict(type="list", elements="str"),
+    cc=dict(type="list", elements="str", default=[]),
+    subject=dict(type="str"),
+    body=dict(type="str", no_log=True),
+    body_type=dict(type="str", default="text", choices=["text", "html"]),
+    save_to_sent_items=dict(type="bool", default=False),
+)
+
 
 def main():
-    m = _mail.MailModule(
-        argument_spec=dict(
-            sender=dict(type="str", required=True),
-            to=dict(type="list", elements="str", required=True),
-            cc=dict(type="list", elements="str", default=[]),
-            subject=dict(type="str", required=True),
-            body=dict(type="str", required=True, no_log=True),
-            body_type=dict(type="str", default="text", choices=["text", "html"]),
-            save_to_sent_items=dict(type="bool", default=False),
-        ),
-        supports_check_mode=True,
-    )
-    m.run(run)
+    m = _mail.MailModule(argument_spec=ITEM_SPEC, items=(ITEM_SPEC, "label"), supports_check_mode=True, label_optional=True)
+    m.run_items(plan)
 
 
-def run(m):
-    spec = _mail.build_spec(m.params)
-    sender = _mail.resolve_sender(m.graph, spec["sender"])
-    plan = _mail.plan_send(spec, sender)
-    if not m.check_mode:
-        _mail.send(m.graph, plan)
-        warning = _mail.resent_warning(m.retry_stats.events if m.retry_stats else [], plan)
+def plan(m, p):
+    """Check one message and its sender; returns ``(result, send)``."""
+    spec = _mail.build_spec(p)
+    sender = m.shared(_senders).resolve(spec["sender"])
+    planned = _mail.plan_send(spec, sender)
+
+    def result_of(sent):
+        result = dict(changed=True, sent=sent, message=planned["message"], plan=_mail.public_calls(planned))
+        if m.module._diff:
+            result["diff"] = _mail.diff(planned)
+        return result
+
+    def send():
+        _mail.send(m.graph, planned)
+        warning = _mail.resent_warning(m.retry_stats.events if m.retry_stats else [], planned)
         if warning:
             m.module.warn(warning)
-    result = dict(changed=True, sent=not m.check_mode, message=plan["message"], plan=_mail.public_calls(plan))
-    if m.module._diff:
-        result["diff"] = _mail.diff(plan)
-    m.exit(**result)
+        return result_of(True)
+
+    return result_of(False), send
+
+
+def _senders(m):
+    return _mail.Senders(m.graph)
 
 
 if __name__ == "__main__":

@@ -136,6 +136,24 @@ options:
     description: Restore a soft-deleted user with the same UPN instead of creating a new one.
     type: bool
     default: true
+  extensions:
+    description:
+      - Open extensions of the user (Graph C(openTypeExtension)), by reverse-DNS name, each a dictionary of its properties; a
+        listed extension holds exactly these properties afterwards (Graph replaces them all), V(null) removes it.
+        Extensions not listed are left alone. At most 2 KB each, as Graph keeps.
+      - A new user's extensions are written right after the user is created, before anything else, so that data kept with
+        an account (the onboarding's "password not delivered yet" marker, the offboarding's leaver record) is never
+        missing from an account this module made.
+    type: dict
+  allow_mail_loss:
+    description:
+      - Taking the last licence from a user whose mailbox Exchange Online shows as a regular user mailbox deletes that
+        mail once the grace period ends, so the module refuses it (before any write) unless this is V(true). Convert the
+        mailbox to shared first (M(practiceprotect.m365.m365_mailbox) with O(practiceprotect.m365.m365_mailbox#module:type=shared)).
+      - The mailbox's type is read from Exchange Online only when a plan would take the last licence from a user with a
+        mailbox; that read needs the Exchange permissions of docs/permissions.md.
+    type: bool
+    default: false
   replication_timeout:
     description:
       - Seconds to keep retrying calls that answer 404 on a user this task has just created or restored
@@ -143,7 +161,8 @@ options:
     type: int
     default: 120
 notes:
-  - Permissions (application) - C(User.ReadWrite.All), C(Domain.Read.All) and C(Organization.Read.All). See docs/permissions.md.
+  - Permissions (application) - C(User.ReadWrite.All), C(Domain.Read.All) and C(Organization.Read.All); to take a user's last
+    licence, also C(Exchange.ManageAsApp) and the Exchange Administrator role, to read the mailbox's type. See docs/permissions.md.
 seealso:
   - module: practiceprotect.m365.m365_user_info
 """
@@ -171,7 +190,12 @@ EXAMPLES = r"""
   register: sam
   no_log: true
 
-- name: Block sign-in for a leaver and take back every licence
+- name: A leaver's mailbox becomes shared first, so that Exchange keeps the mail without a licence
+  practiceprotect.m365.m365_mailbox:
+    user: tom.baker@northwindacct.com
+    type: shared
+
+- name: Then block sign-in and take back every licence (refused while the mailbox is a regular one)
   practiceprotect.m365.m365_user:
     user_principal_name: tom.baker@northwindacct.com
     account_enabled: false
@@ -286,7 +310,7 @@ replication_waits:
 import copy
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365Module
-from ansible_collections.practiceprotect.m365.plugins.module_utils import _users
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _exchange, _users
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 
 ITEM_SPEC = dict(
@@ -317,6 +341,8 @@ ITEM_SPEC = dict(
     return_password=dict(type="bool", default=False, no_log=False),
     restore_deleted=dict(type="bool", default=True),
     replication_timeout=dict(type="int", default=120),
+    extensions=dict(type="dict"),
+    allow_mail_loss=dict(type="bool", default=False),
 )
 
 
@@ -340,7 +366,14 @@ def _new_service(m):
 
 
 def prefetch(m, params_list):
-    service(m).prefetch([_users.build_spec(p) for p in params_list if _valid(p)])
+    specs = [_users.build_spec(p) for p in params_list if _valid(p)]
+    service(m).prefetch(specs)
+    # Many leavers losing their last licence: their mailboxes' types with one Exchange list (see mail_guard).
+    svc = service(m)
+    purging = [s for s in specs if s["purge_licenses"] and not s["allow_mail_loss"]]
+    users = [u for u in (svc.read([s["upn"] for s in purging]).values() if purging else []) if u.get("mail") and u.get("assignedLicenses")]
+    if len(users) >= _exchange.MAILBOX_LIST_FROM:
+        mailboxes(m).read_mailboxes(users)
 
 
 def _valid(params):
@@ -360,6 +393,7 @@ def plan(m, p):
     if present:
         v.check_domain_verified(spec["domain"], svc.domains())
     current = svc.read([upn], with_manager=bool(present and spec["manager"])).get(upn)
+    extensions_now = svc.read_extensions([upn], spec["extensions"]).get(upn) if current and spec["extensions"] is not None else {}
     deleted = None
     if present and current is None and spec["restore_deleted"]:
         deleted = svc.read_deleted([upn]).get(upn)
@@ -374,9 +408,11 @@ def plan(m, p):
     skus_before = copy.deepcopy(skus)
 
     def make_plan(cur, dele, mgr_now, seats):
-        return _users.plan_user(spec, cur, dele, seats, mgr_now, manager_target, p["graph_url"])
+        return _users.plan_user(spec, cur, dele, seats, mgr_now, manager_target, p["graph_url"], extensions_now=extensions_now)
 
     first = make_plan(current, deleted, manager_now, skus)
+    if first.get("mail_at_risk") and not spec["allow_mail_loss"]:
+        mail_guard(m, current)
     _reserve_seats(skus, first)  # the next person of the task sees the seats this one takes
 
     def result_of(done):
@@ -413,6 +449,26 @@ def plan(m, p):
         return result_of(done)
 
     return result_of(first), (apply if first["calls"] else None)
+
+
+def mailboxes(m):
+    """The Exchange reads of this run (only made when a plan would take a user's last licence)."""
+    return m.shared(_new_mailboxes)
+
+
+def _new_mailboxes(m):
+    return _exchange.ExchangeService(m.graph, _exchange.client_for(m))
+
+
+def mail_guard(m, user):
+    """Refuse to take the last licence from a user whose mailbox Exchange shows as a regular user mailbox."""
+    mailbox = mailboxes(m).mailbox(user)
+    kind = (mailbox or {}).get("RecipientTypeDetails")
+    if kind == "UserMailbox":
+        raise v.ValidationError(
+            "%s has a regular user mailbox in Exchange Online, and taking its last licence deletes that mail once the grace period "
+            "ends. Convert the mailbox to shared first (m365_mailbox type: shared, as the offboard_user role does), or set "
+            "allow_mail_loss: true if the mail is not to be kept." % user["userPrincipalName"], field="licenses")
 
 
 def _reserve_seats(skus, planned):

@@ -39,6 +39,20 @@ options:
       - UPN or object id of one user. Mutually exclusive with O(filter) and the filter options.
       - A lookup by O(user) is never filtered (O(exclude_onmicrosoft) does not apply).
     type: str
+  users:
+    description:
+      - UPNs or object ids of several users, read with list queries (C(in) clauses of 15, Graph's limit, or one paged list of
+        the directory for 61 or more). Returns Graph's own objects for those that exist, in RV(users), and the keys that name
+        nobody in RV(missing). Mutually exclusive with O(user), O(filter) and the filter options.
+      - Roles and playbooks use it to read many people without writing OData.
+    type: list
+    elements: str
+  extensions:
+    description:
+      - With O(users), the names of open extensions to return with each user, under C(extensions) (name -> properties).
+        The users are then read with C($expand=extensions), which Graph answers in pages of at most 100 users.
+    type: list
+    elements: str
   filter:
     description:
       - OData C($filter) expression, for example C(department eq 'Tax').
@@ -122,6 +136,12 @@ EXAMPLES = r"""
     select: [id, userPrincipalName, accountEnabled, assignedLicenses, usageLocation]
   register: jane
 
+- name: Several users at once, without writing OData
+  practiceprotect.m365.m365_user_info:
+    users: [jane.citizen@northwindacct.com, tom.baker@northwindacct.com]
+    select: [id, userPrincipalName, accountEnabled]
+  register: people
+
 - name: Everyone in Tax whose address is not on the onmicrosoft.com domain
   practiceprotect.m365.m365_user_info:
     filter: "department eq 'Tax' and not endswith(userPrincipalName,'.onmicrosoft.com')"
@@ -176,6 +196,12 @@ count:
   description: Number of users returned.
   returned: always
   type: int
+missing:
+  description: With O(users), the keys (as given) that name no user of the tenant.
+  returned: with O(users)
+  type: list
+  elements: str
+  sample: [tom.baker@northwindacct.com]
 skipped_users:
   description:
     - Users the filters selected but O(exclude_onmicrosoft) left out, each with the reason (C(onmicrosoft)).
@@ -208,6 +234,8 @@ def main():
     m = ExchangeModule(
         argument_spec=dict(
             user=dict(type="str"),
+            users=dict(type="list", elements="str"),
+            extensions=dict(type="list", elements="str"),
             filter=dict(type="str"),
             select=dict(type="list", elements="str"),
             advanced_query=dict(type="bool"),
@@ -222,13 +250,18 @@ def main():
             exclude_onmicrosoft=dict(type="bool", default=True),
             include_mailbox_type=dict(type="bool", default=False),
         ),
-        mutually_exclusive=[("user", "filter")] + [("user", name) for name in _user_query.FILTER_OPTIONS],
+        mutually_exclusive=[("user", "filter"), ("users", "user"), ("users", "filter"), ("users", "include_mailbox_type")]
+        + [("user", name) for name in _user_query.FILTER_OPTIONS] + [("users", name) for name in _user_query.FILTER_OPTIONS],
+        required_by={"extensions": "users"},
         supports_check_mode=True,
     )
     m.run(run)
 
 
 def run(m):
+    if m.params["users"] is not None:
+        m.exit(changed=False, **_user_query.read_keys(m.graph, m.params["users"], m.params["select"], m.params["extensions"]))
+        return
     spec = _user_query.build_spec(m.params)
     result = _user_query.run_query(m.graph, lambda: m.exchange, spec)
     m.exit(changed=False, **result)

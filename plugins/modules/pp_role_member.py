@@ -77,8 +77,17 @@ options:
     default: false
   copy_from:
     description:
-      - Login name or e-mail address of an existing user whose roles the members should get too (Everybody excluded).
+      - Login name or e-mail address of an existing user whose roles the members should get too.
+      - Never copied, and listed in RV(copy_skipped) with the reason - Everybody (every user holds it), a role that drives
+        an application's outbound provisioning (the role named after a provisioning application, such as C(Office 365):
+        copying it would have the joiner's account created by the sync), a role that carries administrative rights, and
+        the roles of O(copy_exclude). Give such a role with O(role) when the person should have it.
     type: str
+  copy_exclude:
+    description: With O(copy_from), more roles never to copy.
+    type: list
+    elements: str
+    default: []
   all_roles:
     description:
       - With O(state=absent) and no O(role), remove the members from every role they hold (offboarding).
@@ -162,6 +171,11 @@ refused_removals:
   type: list
   elements: str
   sample: [priya.patel@northwindacct.com, reception@northwindacct.com]
+copy_skipped:
+  description: With O(copy_from), the template user's roles that were not copied, each with the reason.
+  returned: always
+  type: dict
+  sample: {Office 365: drives outbound provisioning, System Administrator: "administrative (User Management, Role Management)"}
 skipped_members:
   description:
     - Members (as given) that Practice Protect does not have, left out with O(skip_unknown_members=true) or with
@@ -202,6 +216,7 @@ def main():
             skip_unknown_members=dict(type="bool", default=False),
             copy_from=dict(type="str"),
             all_roles=dict(type="bool", default=False),
+            copy_exclude=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
         admin_rights=("Role Management",),
@@ -217,9 +232,11 @@ def run(m):
     if spec["role"]:
         _pp_roles.target_roles(spec, roles)  # an unknown role fails first
     template_roles = None
+    copy_skipped = {}
     if spec["copy_from"]:
         template = _pp_roles.resolve_users([spec["copy_from"]], users, field="copy_from")[0]
-        template_roles = client.user_role_names(template["ID"])
+        template_roles, copy_skipped = _pp_roles.copyable_roles(
+            client.user_roles(template["ID"]), _pp_roles.provisioning_role_names(client.applications()), spec["copy_exclude"])
     skipped = []
     member_users = _pp_roles.resolve_users(spec["members"], users, missing_ok=spec["state"] == "absent" or spec["skip_unknown_members"],
                                            skipped=skipped)
@@ -239,7 +256,8 @@ def run(m):
     if not m.check_mode:
         _pp_roles.apply(client, plan)
     result = dict(changed=bool(plan["calls"]), added=plan["added"], removed=plan["removed"], roles=[r["Name"] for r in targets],
-                  members=plan["after"], plan=_pp_roles.public_calls(plan), removal_limit=plan["removal_limit"], skipped_members=skipped)
+                  members=plan["after"], plan=_pp_roles.public_calls(plan), removal_limit=plan["removal_limit"], skipped_members=skipped,
+                  copy_skipped=copy_skipped)
     if m.module._diff:
         result["diff"] = {"before": plan["before"], "after": plan["after"]}
     m.exit(**result)

@@ -106,6 +106,20 @@ options:
     description: Name or title of the additional attribute that holds the proxy addresses.
     type: str
     default: proxyAddresses
+  description:
+    description:
+      - The cloud user's description (Practice Protect's C(Description)); an empty string clears it. Left out, it does not change.
+      - Read with C(GetUserAttributes) for existing users that set this option (returned as RV(outcomes) C(description_before)
+        with O(items), or RV(description_before)).
+    type: str
+  enabled:
+    description:
+      - Whether a cloud user can sign in. V(false) disables the account (Practice Protect's C(SetUserState), state
+        C(Disabled)) - the offboarding of a federated leaver, whose Practice Protect account is their account; V(true)
+        enables it again (state C(None)). Left out, the state does not change.
+      - The state is read with C(GetUserAttributes) for the users that set this option. The names of the states are
+        not publicly documented (UNCONFIRMED); they sit in one table of the collection's Practice Protect client.
+    type: bool
   directory:
     description:
       - For O(source=directory), the display name of the source directory to search (as in the portal's Invite Users
@@ -173,6 +187,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+description_before:
+  description: With O(description), the existing user's description before the task ("" when it had none).
+  returned: with O(description), for an existing cloud user
+  type: str
 user:
   description: The user after the task (before it, for O(state=absent)), with its additional attributes. Never a password.
   returned: always
@@ -243,6 +261,8 @@ ITEM_SPEC = dict(
     proxy_addresses=dict(type="list", elements="str"),
     proxy_addresses_attribute=dict(type="str", default="proxyAddresses"),
     directory=dict(type="str"),
+    enabled=dict(type="bool"),
+    description=dict(type="str"),
 )
 
 
@@ -295,7 +315,10 @@ def plan(m, p):
     directory_row = None
     if present and spec["source"] == "directory" and current is None:
         directory_row = svc.directory_user(spec)
-    planned = _pp_users.plan_user(spec, current, values, wanted, directory_row)
+    attributes = None
+    if present and (spec["enabled"] is not None or spec["description"] is not None) and current:
+        attributes = svc.client.user_attributes(current["ID"])
+    planned = _pp_users.plan_user(spec, current, values, wanted, directory_row, user_attributes=attributes)
 
     def result_of(applied):
         result = dict(
@@ -304,6 +327,8 @@ def plan(m, p):
             plan=_pp_users.public_calls(planned),
             user=planned["after"] if present else planned["before"],
         )
+        if spec["description"] is not None and current:
+            result["description_before"] = planned.get("description_before")
         if m.module._diff:
             result["diff"] = {"before": planned["before"], "after": planned["after"]}
         # A generated password, only when this person was created and the task (or the item) asked for it.

@@ -128,3 +128,24 @@ def test_documented_permissions_are_enough_and_a_missing_mail_send_is_named(sand
                                      "permission for GET users/%s" % SENDER)
     assert [(w["app_id"], w["status"]) for w in sandbox.writes()] == [(apps["full"]["client_id"], 202),
                                                                       (apps["Mail.Send"]["client_id"], 403)]
+
+
+def test_many_messages_in_one_task_each_reported_by_label(sandbox, run_playbook):
+    items = [{"label": "jane.citizen@northwindacct.com", "to": ["jane.personal@example.org"], "body": BODY},
+             {"label": "oliver.brown@northwindacct.com", "to": ["not an address"], "body": "Hello"},
+             {"label": "mia.nguyen@northwindacct.com", "to": ["mia.personal@example.org"], "body": "Hello Mia"}]
+    run = run_playbook(play({"name": "mail", "practiceprotect.m365.m365_send_mail": {
+        "sender": SENDER, "subject": "Your account", "items": items, "fail_on_item_error": False}, "register": "r", "no_log": True}),
+        verbosity=3, expect_rc=0)
+    assert PASSWORD not in run.stdout
+    sent = sandbox.mail()
+    assert sorted(m["toRecipients"][0] for m in sent) == ["jane.personal@example.org", "mia.personal@example.org"]
+    requests = [e for e in sandbox.log() if e["service"] == "graph" and e["path"].endswith("/users/%s" % SENDER)]
+    assert len(requests) == 1  # the sender is read once for every message
+
+
+def test_an_item_without_a_label_is_refused_before_any_call(sandbox, run_playbook):
+    run = run_playbook(play(mail_task(sender=SENDER, items=[{"to": ["jane.personal@example.org"], "body": "x"}], to=None, subject="s",
+                                      body=None)))
+    assert run.rc == 2 and run.result("mail")["msg"] == "items[0] has no label; give each item its label."
+    assert sandbox.writes() == [] and sandbox.mail() == []

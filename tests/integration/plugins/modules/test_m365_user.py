@@ -119,7 +119,7 @@ BAD_INPUTS = [
      "The domain contoso.com is not a domain of this tenant. Verified domains: northwindacct.com, northwindacct.onmicrosoft.com."),
     ("local phone without region", dict(mobile_phone="0412 345 678"),
      "mobile_phone '0412 345 678' is not a phone number. Give it in international form (+61 412 345 678) or set phone_region."),
-    ("bad phone", dict(mobile_phone="+61 412", phone_region="AU"), "mobile_phone '+61 412' is not a valid number for region AU."),
+    ("bad phone", dict(mobile_phone="+61 412", phone_region="AU"), "mobile_phone '+61 412' is not a valid number for country code +61 (AU): check the digits."),
     ("bad usage location", dict(usage_location="Australia"),
      "usage_location 'Australia' is not an ISO 3166 two-letter country code (for example AU, GB, US)."),
     ("unknown sku", dict(usage_location="AU", licenses=["E5_TYPO"]),
@@ -273,7 +273,7 @@ def test_documented_permissions_are_enough_for_the_whole_lifecycle(sandbox, run_
     app = sandbox.add_app("m365_user least privilege", roles)
     env = {"M365_CLIENT_ID": app["client_id"], "M365_CLIENT_SECRET": app["client_secret"]}
     tasks = [user_task(name="create", **JANE), user_task(name="delete", state="absent"), user_task(name="restore", **JANE),
-             user_task(name="purge", licenses=[], purge_licenses=True)]
+             user_task(name="purge", licenses=[], purge_licenses=True, allow_mail_loss=True)]
     run = run_playbook(play(*tasks), env=env, expect_rc=0)
     assert [run.result(n)["action"] for n in ("create", "delete", "restore", "purge")] == ["create", "delete", "restore", "update"]
     for missing in roles:
@@ -340,3 +340,24 @@ def test_items_plan_everyone_with_list_reads_and_isolate_a_bad_person(sandbox, r
     task["practiceprotect.m365.m365_user"].update(items=items, fail_on_item_error=True)
     failed = run_playbook(play(task), expect_rc=2)
     assert failed.result("bulk")["msg"].startswith("1 of 3 items failed: ben.ong@northwindacct.com: No free seat on ENTERPRISEPACK")
+
+
+def test_the_last_licence_of_a_regular_mailbox_is_refused_unless_mail_loss_is_allowed(sandbox, run_playbook):
+    # Tom has a regular mailbox and one licence: the module docs' old leaver example would have lost his mail.
+    tom = "tom.baker@northwindacct.com"
+    mark = sandbox.log()[-1]["seq"] if sandbox.log() else 0
+    refused = run_playbook(play(user_task(user_principal_name=tom, account_enabled=False, licenses=[], purge_licenses=True)), expect_rc=2)
+    result = refused.result("user")
+    assert result["msg"] == ("tom.baker@northwindacct.com has a regular user mailbox in Exchange Online, and taking its last licence deletes "
+                             "that mail once the grace period ends. Convert the mailbox to shared first (m365_mailbox type: shared, as the "
+                             "offboard_user role does), or set allow_mail_loss: true if the mail is not to be kept.")
+    assert result["field"] == "licenses" and sandbox.writes(since=mark) == []
+    assert state_user(sandbox, tom)["assignedLicenses"] != []
+    # The example as the docs now give it: the mailbox shared first, then the licences go.
+    run = run_playbook(play({"name": "shared", "practiceprotect.m365.m365_mailbox": {"user": tom, "type": "shared", "wait_timeout": 60}},
+                            user_task(user_principal_name=tom, account_enabled=False, licenses=[], purge_licenses=True)), expect_rc=0)
+    assert run.result("user")["licenses_removed"] and state_user(sandbox, tom)["assignedLicenses"] == []
+    # Where the mail is not to be kept, the option says so explicitly.
+    run_playbook(play(user_task(**JANE)), expect_rc=0)
+    allowed = run_playbook(play(user_task(licenses=[], purge_licenses=True, allow_mail_loss=True)), expect_rc=0)
+    assert allowed.result("user")["licenses_removed"] == ["O365_BUSINESS_PREMIUM"]

@@ -207,3 +207,23 @@ def test_documented_permissions_are_enough_and_a_missing_one_is_named(sandbox, r
     result = failed.result("staff")
     assert failed.rc == 2 and result["status"] == 403 and result["error_code"] == "Authorization_RequestDenied"
     assert "lacks a Microsoft Graph permission for GET groups" in result["msg"]
+
+
+def test_many_users_by_key_with_their_open_extensions(sandbox, run_playbook):
+    # Tom keeps a leaver record in an open extension; the lookup returns it, in 15-value in() queries.
+    run_playbook(play({"name": "record", "practiceprotect.m365.m365_user": {
+        "user_principal_name": TOM, "extensions": {"com.practiceprotect.m365": {"leaver": "{}"}}}}), expect_rc=0)
+    sandbox.seed([{"userPrincipalName": "bulk%02d@northwindacct.com" % i, "displayName": "Bulk %d" % i} for i in range(20)])
+    keys = [TOM, SARAH.upper(), "nobody@northwindacct.com", TOM_ID] + ["bulk%02d@northwindacct.com" % i for i in range(20)]
+    mark = sandbox.log()[-1]["seq"]
+    run = run_playbook(play({"name": "many", "practiceprotect.m365.m365_user_info": {
+        "users": keys, "select": ["id", "userPrincipalName", "accountEnabled"], "extensions": ["com.practiceprotect.m365"]}, "register": "r"}),
+        expect_rc=0)
+    r = run.result("many")
+    assert r["missing"] == ["nobody@northwindacct.com"]
+    upns = [u["userPrincipalName"].lower() for u in r["users"]]
+    assert upns[:2] == [TOM, SARAH] and len(upns) == 22  # Tom once, though named by UPN and by id
+    assert r["users"][0]["extensions"] == {"com.practiceprotect.m365": {"leaver": "{}"}} and r["users"][1]["extensions"] == {}
+    queries = [parse_qs(e["query"]) for e in sandbox.log(since=mark) if e["service"] == "graph" and e["path"] == "/v1.0/users"]
+    assert len(queries) == 3  # 22 UPNs in two queries of at most 15, one id query
+    assert all(q["$expand"] == ["extensions"] for q in queries)

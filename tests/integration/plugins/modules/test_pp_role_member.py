@@ -44,17 +44,23 @@ def test_members_by_email(sandbox, run_playbook):
     assert run.result("members")["added"] == {"Tax Team": ["kim@northwindacct.com"]}
 
 
-def test_copy_from_a_similar_user_never_touches_everybody(sandbox, run_playbook):
+def test_copy_from_a_similar_user_never_touches_everybody_nor_the_provisioning_and_admin_roles(sandbox, run_playbook):
     tasks = [create_jane(), member_task(copy_from="tom.baker@northwindacct.com", members=[JANE])]
     run = run_playbook(play(*tasks), diff=True, expect_rc=0)
     r = run.result("members")
-    assert r["roles"] == ["Office 365", "Portal Access", "Tax Team"]
-    assert r["added"] == {"Office 365": [JANE], "Portal Access": [JANE], "Tax Team": [JANE]}
+    assert r["roles"] == ["Portal Access", "Tax Team"]
+    assert r["added"] == {"Portal Access": [JANE], "Tax Team": [JANE]}
+    # Office 365 is the role the Office 365 app provisions: copying it would put Jane under outbound provisioning.
+    assert r["copy_skipped"] == {"Office 365": "drives outbound provisioning"}
     assert JANE not in r["diff"]["before"]["Tax Team"] and JANE in r["diff"]["after"]["Tax Team"]
-    assert sorted(pp_user(sandbox, JANE)["Roles"]) == ["Everybody", "Office 365", "Portal Access", "Tax Team"]
-    assert sorted(pp_user(sandbox, "tom.baker@northwindacct.com")["Roles"]) == sorted(pp_user(sandbox, JANE)["Roles"])
+    assert sorted(pp_user(sandbox, JANE)["Roles"]) == ["Everybody", "Portal Access", "Tax Team"]
     updates = [w for w in pp_writes(sandbox) if w["path"] == "/Roles/UpdateRole"]
-    assert len(updates) == 3  # one per copied role, none for Everybody
+    assert len(updates) == 2  # one per copied role, none for Everybody or Office 365
+    # A template user with an administrative role: that role is not copied either, and neither is one in copy_exclude.
+    admin = run_playbook(play(member_task(copy_from="ansible.automation@northwindacct.com", members=["sarah.jones@northwindacct.com"],
+                                          copy_exclude=["Tax Team"])), expect_rc=0).result("members")
+    assert admin["copy_skipped"]["System Administrator"].startswith("administrative (")
+    assert "System Administrator" not in pp_user(sandbox, "sarah.jones@northwindacct.com")["Roles"]
     since = mark(sandbox)
     again = run_playbook(play(*tasks), expect_rc=0)
     assert again.changed() == 0 and sandbox.writes(since=since) == []
@@ -175,7 +181,7 @@ def test_documented_rights_are_enough(sandbox, run_playbook):
              member_task(title="copy", copy_from="tom.baker@northwindacct.com", members=["priya.patel@northwindacct.com"]),
              member_task(title="remove", role="Tax Team", members=["sarah.jones@northwindacct.com"], state="absent")]
     run = run_playbook(play(*tasks), env=env, expect_rc=0)
-    assert run.result("add")["changed"] and run.result("copy")["added"] == {"Office 365": ["priya.patel@northwindacct.com"]}
+    assert run.result("add")["changed"] and run.result("copy")["copy_skipped"] == {"Office 365": "drives outbound provisioning"}
     assert run.result("remove")["removed"] == {"Tax Team": ["sarah.jones@northwindacct.com"]}
     env = client_with_rights(sandbox, "reader@northwindacct.com", ["Read Only System Administration"])
     run = run_playbook(play(member_task(role="Tax Team", members=["sarah.jones@northwindacct.com"])), env=env)

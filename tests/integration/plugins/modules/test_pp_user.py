@@ -320,3 +320,25 @@ def test_items_invite_several_directory_users_with_one_directory_query(sandbox, 
     run = run_playbook(play(task("pp_user", "invite", "invite", source="directory", send_invite=False, items=items[:2])), expect_rc=0)
     assert pp_user(sandbox, "kim.ng@northwindacct.com")["Source"] == "AzureAD" and pp_user(sandbox, "sam.lee@northwindacct.com")["Status"] == "Invited"
     assert [o["user"] for o in pp_state(sandbox)["outbox"]] == ["sam.lee@northwindacct.com"]  # the item's send_invite wins
+
+
+def test_disable_enable_and_description_of_a_cloud_user(sandbox, run_playbook):
+    name = "tom.baker@northwindacct.com"
+    disable = run_playbook(play(user_task(name=name, enabled=False, description="Left on 2026-12-07")), diff=True, expect_rc=0)
+    r = disable.result("user")
+    assert r["changed"] and [c["path"] for c in r["plan"]] == ["/CDirectoryService/ChangeUser", "/CDirectoryService/SetUserState"]
+    assert r["description_before"] == "" and r["diff"]["after"]["State"] == "Disabled"
+    stored = pp_user(sandbox, name)
+    assert stored["State"] == "Disabled" and stored["Description"] == "Left on 2026-12-07"
+    since = mark(sandbox)
+    again = run_playbook(play(user_task(name=name, enabled=False, description="Left on 2026-12-07")), expect_rc=0)
+    assert again.changed() == 0 and sandbox.writes(since=since) == []
+    enable = run_playbook(play(user_task(name=name, enabled=True, description="")), expect_rc=0).result("user")
+    assert enable["changed"] and enable["description_before"] == "Left on 2026-12-07"
+    assert pp_user(sandbox, name)["State"] == "None" and not pp_user(sandbox, name)["Description"]
+
+
+def test_enabled_is_refused_for_a_source_directory_user(sandbox, run_playbook):
+    run = run_playbook(play(user_task(name="sarah.jones@northwindacct.com", source="directory", enabled=False)))
+    assert run.rc == 2 and run.result("user")["msg"].startswith("enabled applies to cloud users;")
+    assert sandbox.writes() == []

@@ -288,12 +288,19 @@ JANE_ID = "0b6d2f1e-4c3a-4b8e-9d7f-1a2b3c4d5e61"
 class FakeGraph:
     """Graph's users collection: ``in`` filters on userPrincipalName and id, and the owner queries of address_holders."""
 
-    def __init__(self, users):
+    def __init__(self, users, groups=()):
         self.users = users
+        self.groups = list(groups)
         self.calls = []
 
     def list(self, path, params=None, headers=None):
-        assert path == "users"
+        assert path in ("users", "groups")
+        if path == "groups":
+            # Groups hold addresses too (mail, proxyAddresses); every group query is counted apart from the users'.
+            self.calls.append("groups: " + params.get("$filter", "(all)"))
+            flt = (params.get("$filter") or "").lower()
+            return [g for g in self.groups if not flt or any(
+                ("'%s'" % a.lower()) in flt for a in [g.get("mail")] + [p.split(":", 1)[1] for p in g.get("proxyAddresses") or []] if a)]
         if "$filter" not in params:
             self.calls.append("(all) " + params["$select"])
             return list(self.users)
@@ -390,6 +397,20 @@ def test_owners_of_everyones_new_addresses_are_read_together_and_exclude_the_per
     assert svc.owners(["tom.baker@northwindacct.com"], "u-sarah") == {"tom.baker@northwindacct.com": "Tom Baker (tom.baker@northwindacct.com)"}
     assert len(graph.calls) == 2
     assert x.owners_from(x.address_holders(graph, ["sj@northwindacct.com"]), ["sj@northwindacct.com"], "u-sarah") == {}
+
+
+def test_an_address_a_group_holds_is_owned_by_that_group():
+    sarah = {"id": "u-sarah", "userPrincipalName": "sarah.jones@northwindacct.com", "displayName": "Sarah Jones"}
+    tax = {"id": "g-tax", "displayName": "Tax Team", "mail": "tax@northwindacct.com", "proxyAddresses": ["SMTP:tax@northwindacct.com",
+                                                                                                            "smtp:taxteam@northwindacct.com"]}
+    graph = FakeGraph([sarah], [tax])
+    assert x.address_holders(graph, ["taxteam@northwindacct.com"]) == {"taxteam@northwindacct.com": []}  # users only
+    holders = x.address_holders(graph, ["taxteam@northwindacct.com", "free@northwindacct.com"], with_groups=True)
+    assert holders["free@northwindacct.com"] == []
+    assert holders["taxteam@northwindacct.com"] == [{"id": "g-tax", "userPrincipalName": "tax@northwindacct.com", "displayName": "Tax Team",
+                                                      "kind": "group"}]
+    assert x.owners_from(holders, ["taxteam@northwindacct.com"], "u-sarah") == {
+        "taxteam@northwindacct.com": "the group Tax Team (tax@northwindacct.com)"}
 
 
 def test_two_people_of_one_task_cannot_be_given_the_same_address():

@@ -162,3 +162,14 @@ def test_not_exclusive_has_no_removal_limit():
     s = spec(role="Tax Team", members=["ann@x.com"], max_removals_percent=10)
     plan = r.plan_membership(s, r.target_roles(s, ROLES), {"tax": rows("2", "3")}, r.resolve_users(s["members"], USERS), BY_ID)
     assert plan["removal_limit"] is None and plan["removed"] == {}
+
+
+def test_copy_leaves_out_provisioning_administrative_and_excluded_roles():
+    held = [{"Name": "Everybody", "AdministrativeRights": []}, {"Name": "Office 365", "AdministrativeRights": []},
+            {"Name": "System Administrator", "AdministrativeRights": ["User Management", "Role Management"]},
+            {"Name": "Tax Team", "AdministrativeRights": []}, {"Name": "Portal Access", "AdministrativeRights": []}]
+    apps = [{"Name": "Office 365", "ProvConfigured": True, "ProvSettingEnabled": True}, {"Name": "Xero", "ProvConfigured": False}]
+    names, skipped = r.copyable_roles(held, r.provisioning_role_names(apps), excluded=["portal access"])
+    assert names == ["Tax Team"]
+    assert skipped == {"Office 365": "drives outbound provisioning", "System Administrator": "administrative (User Management, Role Management)",
+                       "Portal Access": "in copy_exclude"}

@@ -211,3 +211,36 @@ def test_read_caches_and_reads_in_chunks_of_15():
     svc.forget("u3@x.com")
     svc.read(["u3@x.com"])
     assert len(graph.calls) == 4
+
+
+def test_extensions_are_written_right_after_a_create_and_compared_on_an_existing_user():
+    marker = {"com.practiceprotect.m365": {"activation": "pending"}}
+    plan = _users.plan_user(_users.build_spec(params(extensions=marker, licenses=["O365_BUSINESS_PREMIUM"], usage_location="AU")), None, None, SKUS)
+    assert [c["op"] for c in plan["calls"]] == ["create", "extension", "licenses"]
+    ext = plan["calls"][1]
+    assert ext["method"] == "POST" and ext["path"] == "users/{id}/extensions"
+    assert ext["body"] == {"@odata.type": "microsoft.graph.openTypeExtension", "extensionName": "com.practiceprotect.m365", "activation": "pending"}
+    user = existing()
+    same = _users.plan_user(_users.build_spec(params(extensions=marker)), user, None, SKUS, extensions_now={"com.practiceprotect.m365": {"activation": "pending"}})
+    assert same["calls"] == []
+    gone = _users.plan_user(_users.build_spec(params(extensions={"com.practiceprotect.m365": None})), user, None, SKUS,
+                            extensions_now={"com.practiceprotect.m365": {"activation": "pending"}})
+    assert [(c["method"], c["path"]) for c in gone["calls"]] == [("DELETE", "users/%s/extensions/com.practiceprotect.m365" % UID)]
+    changed = _users.plan_user(_users.build_spec(params(extensions={"com.practiceprotect.m365": {"leaver": "{}"}})), user, None, SKUS,
+                               extensions_now={"com.practiceprotect.m365": {"activation": "pending"}})
+    assert changed["calls"][0]["method"] == "PATCH" and changed["after"]["extensions"] == {"com.practiceprotect.m365": {"leaver": "{}"}}
+    with pytest.raises(ValidationError, match="2 KB"):
+        _users.build_spec(params(extensions={"com.example.big": {"x": "y" * 2100}}))
+    with pytest.raises(ValidationError, match="not an extension name"):
+        _users.build_spec(params(extensions={"nodots": {}}))
+
+
+def test_taking_the_last_licence_from_a_user_with_mail_is_flagged_for_the_mailbox_check():
+    user = existing(mail="jane.citizen@northwindacct.com", assignedLicenses=[{"skuId": BSTD}])
+    plan = _users.plan_user(_users.build_spec(params(purge_licenses=True)), user, None, SKUS)
+    assert plan["licenses_removed"] == ["O365_BUSINESS_PREMIUM"] and plan["mail_at_risk"] is True
+    keeps_one = _users.plan_user(_users.build_spec(params(purge_licenses=True, licenses=["ENTERPRISEPACK"])),
+                                 existing(mail="j@x.com", assignedLicenses=[{"skuId": BSTD}, {"skuId": E3}]), None, SKUS)
+    assert keeps_one["mail_at_risk"] is False
+    no_mail = _users.plan_user(_users.build_spec(params(purge_licenses=True)), existing(assignedLicenses=[{"skuId": BSTD}]), None, SKUS)
+    assert no_mail["mail_at_risk"] is False

@@ -72,11 +72,16 @@ def test_phone_normalised(number, region, expected):
     ("+61 412", None, "not a valid number"),
     ("call me", "AU", "not a phone number"),
     ("+1 555 0100", None, "not a valid number"),
+    # A number with its own country code is judged by that code, never by phone_region.
+    ("+44 20 7946", "AU", "not a valid number for country code +44 (GB)"),
+    ("0412 34", "AU", "not a valid number for region AU"),
 ])
 def test_phone_rejected(number, region, fragment):
     with pytest.raises(v.ValidationError) as err:
         v.normalize_phone(number, region)
     assert fragment in err.value.message
+    if number.startswith("+"):
+        assert "region" not in err.value.message
 
 
 def test_region():

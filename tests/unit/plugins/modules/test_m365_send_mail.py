@@ -57,10 +57,25 @@ class FakeModule:
     def exit(self, **result):
         self.result = result
 
+    def shared(self, factory):
+        if not hasattr(self, "_shared"):
+            self._shared = {}
+        if factory not in self._shared:
+            self._shared[factory] = factory(self)
+        return self._shared[factory]
+
+
+def send(m):
+    """One message the way ModuleBase.run_items runs a single object: plan, then (outside check mode) send."""
+    result, apply = m365_send_mail.plan(m, m.params)
+    if apply is not None and not m.check_mode:
+        result = apply()
+    m.exit(**result)
+
 
 def test_sends_and_reports_a_change_without_the_body():
     m = FakeModule(diff=True, cc=["tom.baker@northwindacct.com"])
-    m365_send_mail.run(m)
+    send(m)
     assert m.graph.calls == [("GET", "users/sarah.jones@northwindacct.com"), ("POST", "users/sarah.jones@northwindacct.com/sendMail")]
     r = m.result
     assert r["changed"] is True and r["sent"] is True
@@ -74,7 +89,7 @@ def test_sends_and_reports_a_change_without_the_body():
 
 def test_check_mode_reads_the_sender_and_sends_nothing():
     m = FakeModule(check_mode=True)
-    m365_send_mail.run(m)
+    send(m)
     assert m.graph.calls == [("GET", "users/sarah.jones@northwindacct.com")]
     assert m.result["changed"] is True and m.result["sent"] is False and len(m.result["plan"]) == 1
     assert "diff" not in m.result
@@ -83,7 +98,7 @@ def test_check_mode_reads_the_sender_and_sends_nothing():
 def test_bad_recipient_is_refused_before_any_call():
     m = FakeModule(to=["jane.personal@example.org", "not-an-address"])
     with pytest.raises(ValidationError) as caught:
-        m365_send_mail.run(m)
+        send(m)
     assert caught.value.message == "to 'not-an-address' is not a valid e-mail address: An email address must have an @-sign."
     assert m.graph.calls == [] and m.result is None
 
@@ -91,7 +106,7 @@ def test_bad_recipient_is_refused_before_any_call():
 def test_unknown_sender_is_refused_before_sending():
     m = FakeModule(user=None, sender="nobody@northwindacct.com")
     with pytest.raises(ValidationError) as caught:
-        m365_send_mail.run(m)
+        send(m)
     assert caught.value.message == ("sender nobody@northwindacct.com is not a user in this tenant; give the UPN or object id of the "
                                     "mailbox that sends the message.")
     assert m.graph.calls == [("GET", "users/nobody@northwindacct.com")]
@@ -100,7 +115,7 @@ def test_unknown_sender_is_refused_before_sending():
 def test_a_retried_send_warns_that_the_message_may_arrive_twice():
     m = FakeModule(events=[{"method": "POST", "url": "/v1.0/users/sarah.jones@northwindacct.com/sendMail", "status": None,
                             "error": "ProtocolError"}])
-    m365_send_mail.run(m)
+    send(m)
     assert m.result["sent"] is True
     assert m.module.warnings == ["Sending was retried after ProtocolError; if Microsoft 365 had already accepted the first attempt, the "
                                  "recipients receive the message twice."]
@@ -113,13 +128,23 @@ def test_argument_spec(monkeypatch):
         def __init__(self, argument_spec, **kwargs):
             captured.update(spec=argument_spec, kwargs=kwargs)
 
-        def run(self, func):
-            captured["run"] = func
+        def run_items(self, plan, prefetch=None):
+            captured["plan"] = plan
 
     monkeypatch.setattr(m365_send_mail._mail, "MailModule", Capture)
     m365_send_mail.main()
     spec = captured["spec"]
-    assert spec["body"] == {"type": "str", "required": True, "no_log": True}
-    assert spec["to"] == {"type": "list", "elements": "str", "required": True}
+    assert spec["body"] == {"type": "str", "no_log": True}
+    assert spec["to"] == {"type": "list", "elements": "str"} and spec["label"] == {"type": "str"}
     assert spec["body_type"]["default"] == "text" and spec["save_to_sent_items"] == {"type": "bool", "default": False}
-    assert captured["kwargs"] == {"supports_check_mode": True} and captured["run"] is m365_send_mail.run
+    assert captured["kwargs"]["items"] == (m365_send_mail.ITEM_SPEC, "label") and captured["kwargs"]["label_optional"] is True
+    assert captured["plan"] is m365_send_mail.plan
+
+
+def test_many_messages_from_one_sender_read_the_sender_once():
+    m = FakeModule()
+    for person in ("jane", "oliver"):
+        result, apply = m365_send_mail.plan(m, dict(m.params, label=person, to=["%s.personal@example.org" % person]))
+        apply()
+    assert m.graph.calls == [("GET", "users/sarah.jones@northwindacct.com"), ("POST", "users/sarah.jones@northwindacct.com/sendMail"),
+                             ("POST", "users/sarah.jones@northwindacct.com/sendMail")]
