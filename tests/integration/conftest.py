@@ -60,9 +60,11 @@ class PlaybookRun:
         self.stdout = stdout
         self.tasks = results.get("tasks", [])
         self.stats = results.get("stats", {})
+        self.custom = results.get("custom", {})
 
     def task(self, name, host="localhost"):
-        found = [t for t in self.tasks if t["task"] == name and t["host"] == host]
+        # A role's tasks are named "<role> : <name>" by some versions of Ansible.
+        found = [t for t in self.tasks if t["task"].split(" : ")[-1] == name and t["host"] == host]
         assert found, "task %r did not run on %s; output:\n%s" % (name, host, self.stdout[-3000:])
         return found[-1]
 

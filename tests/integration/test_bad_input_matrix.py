@@ -270,99 +270,121 @@ def test_module_cases_are_refused_with_the_exact_message_and_no_write(sandbox, r
 
 ONBOARD_CASES = [
     ("malformed.upn", {"person": {"upn": "not-an-upn", "given_name": "Not"}},
-     "Task failed: The filter plugin 'practiceprotect.m365.proxy_addresses' failed: proxy_addresses primary 'not-an-"
-     "upn' is not a valid e-mail address: An email address must have an @-sign."),
+     "not-an-upn was not onboarded: checks before the first write: person.upn 'not-an-upn' must look like name@domai"
+     'n, with exactly one @. Nothing was written for them; correct it and run again.'),
     ("unverified.entra", {"person": {"upn": "new.person@" + LEGACY, "given_name": "New"}},
-     "new.person@northwind-legacy.com was not onboarded: The domain northwind-legacy.com is in the tenant but not ve"
-     "rified, so Microsoft 365 refuses it for user_principal_name. Verify it first, or use one of: northwindacct.com"
-     ", northwindacct.onmicrosoft.com."),
+     'new.person@northwind-legacy.com was not onboarded: checks before the first write: The domain northwind-legacy.'
+     'com is in the tenant but not verified, so Microsoft 365 refuses it for person.upn. Verify it first, or use one'
+     ' of: northwindacct.com, northwindacct.onmicrosoft.com. Nothing was written for them; correct it and run again.'),
     ("unverified.federated", {"onboard_deployment": "federated", "person": {"upn": "fed.person@" + LEGACY, "given_name": "Fed"}},
-     "fed.person@northwind-legacy.com was not onboarded, nothing was written for them: The domain northwind-legacy.c"
-     "om is in the tenant but not verified, so Microsoft 365 refuses it for user_principal_name. Verify it first, or"
-     " use one of: northwindacct.com, northwindacct.onmicrosoft.com."),
+     'fed.person@northwind-legacy.com was not onboarded: checks before the first write: The domain northwind-legacy.'
+     'com is in the tenant but not verified, so Microsoft 365 refuses it for person.upn. Verify it first, or use one'
+     ' of: northwindacct.com, northwindacct.onmicrosoft.com. Nothing was written for them; correct it and run again.'),
     ("alias.taken", {"person": {"upn": "alias.taken@" + D, "given_name": "Alias", "aliases": [TOM]}},
-     "alias.taken@northwindacct.com was not onboarded, nothing was written for them: the address tom.baker@northwind"
-     "acct.com already belongs to Tom Baker (tom.baker@northwindacct.com); remove it there first, or choose another "
-     "address."),
+     'alias.taken@northwindacct.com was not onboarded: checks before the first write: person.aliases tom.baker@north'
+     'windacct.com already belongs to Tom Baker (tom.baker@northwindacct.com); remove it there first, or choose anot'
+     'her address. Nothing was written for them; correct it and run again.'),
     ("alias.taken.federated", {"onboard_deployment": "federated", "person": {"upn": "alias.fed@" + D, "given_name": "Alias",
                                                                              "aliases": [SARAH]}},
-     "alias.fed@northwindacct.com was not onboarded, nothing was written for them: the address sarah.jones@northwind"
-     "acct.com already belongs to Sarah Jones (sarah.jones@northwindacct.com); remove it there first, or choose anot"
-     "her address."),
+     'alias.fed@northwindacct.com was not onboarded: checks before the first write: person.aliases sarah.jones@north'
+     'windacct.com already belongs to Sarah Jones (sarah.jones@northwindacct.com); remove it there first, or choose '
+     'another address. Nothing was written for them; correct it and run again.'),
     ("alias.twice.a", {"person": {"upn": "twice.a@" + D, "given_name": "Twice", "aliases": ["team@" + D]}},
-     "twice.a@northwindacct.com was not onboarded, nothing was written for them: the address team@northwindacct.com "
-     "is asked for twice.b@northwindacct.com as well; give each address to one person."),
+     'twice.a@northwindacct.com was not onboarded: checks before the first write: person.aliases team@northwindacct.'
+     'com is asked for by twice.b@northwindacct.com as well; give each address to one person. Nothing was written fo'
+     'r them; correct it and run again.'),
     ("alias.twice.b", {"person": {"upn": "twice.b@" + D, "given_name": "Twice", "aliases": ["team@" + D]}},
-     "twice.b@northwindacct.com was not onboarded, nothing was written for them: the address team@northwindacct.com "
-     "is asked for twice.a@northwindacct.com as well; give each address to one person."),
+     'twice.b@northwindacct.com was not onboarded: checks before the first write: person.aliases team@northwindacct.'
+     'com is asked for by twice.a@northwindacct.com as well; give each address to one person. Nothing was written fo'
+     'r them; correct it and run again.'),
     ("unknown.pp.role", {"person": {"upn": "role.person@" + D, "given_name": "Role", "pp_roles": ["Wizards"]}},
-     "role.person@northwindacct.com was not onboarded, nothing was written for them: Practice Protect: Unknown role "
-     "'Wizards'. Roles: Audit Team, Everybody, Office 365, Portal Access, System Administrator, Tax Team. Correct pp"
-     "_roles (or onboard_pp_roles)."),
+     'role.person@northwindacct.com was not onboarded: checks before the first write: person.pp_roles (or onboard_pp'
+     "_roles): Unknown role 'Wizards'. Roles: Audit Team, Everybody, Office 365, Portal Access, System Administrator"
+     ', Tax Team. Nothing was written for them; correct it and run again.'),
     ("unknown.copy.from", {"person": {"upn": "copy.person@" + D, "given_name": "Copy", "pp_roles_copy_from": NOBODY}},
-     "copy.person@northwindacct.com was not onboarded, nothing was written for them: pp_roles_copy_from: Unknown use"
-     "r: no Practice Protect user has the login name or e-mail nobody.here@northwindacct.com (no close match). Invit"
-     "e or create the user first (pp_user)."),
+     'copy.person@northwindacct.com was not onboarded: checks before the first write: person.pp_roles_copy_from: Unk'
+     'nown user: no Practice Protect user has the login name or e-mail nobody.here@northwindacct.com (no close match'
+     '). Invite or create the user first (pp_user). Nothing was written for them; correct it and run again.'),
     ("bad.phone", {"person": {"upn": "bad.phone@" + D, "given_name": "Bad", "mobile_phone": "12"}},
-     "bad.phone@northwindacct.com was not onboarded: mobile_phone '12' is not a phone number. Give it in internation"
-     "al form (+61 412 345 678) or set phone_region."),
+     "bad.phone@northwindacct.com was not onboarded: checks before the first write: person.mobile_phone '12' is not "
+     'a phone number. Give it in international form (+61 412 345 678) or set phone_region. Nothing was written for t'
+     'hem; correct it and run again.'),
     ("unknown.sku", {"person": {"upn": "unknown.sku@" + D, "given_name": "Sku", "licenses": ["NOT_A_SKU"]}},
-     "unknown.sku@northwindacct.com was not onboarded: Unknown licence NOT_A_SKU: this tenant subscribes to ENTERPRI"
-     "SEPACK, EXCHANGESTANDARD, FLOW_FREE, O365_BUSINESS_ESSENTIALS, O365_BUSINESS_PREMIUM, SPB. Give a SKU part num"
-     "ber or skuId from that list."),
+     'unknown.sku@northwindacct.com was not onboarded: checks before the first write: Unknown licence NOT_A_SKU: thi'
+     's tenant subscribes to ENTERPRISEPACK, EXCHANGESTANDARD, FLOW_FREE, O365_BUSINESS_ESSENTIALS, O365_BUSINESS_PR'
+     'EMIUM, SPB. Give a SKU part number or skuId from that list. Nothing was written for them; correct it and run a'
+     'gain.'),
     ("no.seat", {"person": {"upn": "no.seat@" + D, "given_name": "Seat", "licenses": ["ENTERPRISEPACK"]}},
-     "no.seat@northwindacct.com was not onboarded: No free seat on ENTERPRISEPACK: 2 bought, 2 in use. Buy more seat"
-     "s or free one; SKUs with free seats: EXCHANGESTANDARD (5 free), FLOW_FREE (10000 free), O365_BUSINESS_ESSENTIA"
-     "LS (10 free), O365_BUSINESS_PREMIUM (24 free), SPB (10 free)."),
+     'no.seat@northwindacct.com was not onboarded: checks before the first write: No free seat on ENTERPRISEPACK: 2 '
+     'bought, 2 in use. Buy more seats or free one; SKUs with free seats: EXCHANGESTANDARD (5 free), FLOW_FREE (1000'
+     '0 free), O365_BUSINESS_ESSENTIALS (10 free), O365_BUSINESS_PREMIUM (19 free), SPB (10 free). Nothing was writt'
+     'en for them; correct it and run again.'),
     ("no.usage.location", {"onboard_usage_location": "", "person": {"upn": "no.where@" + D, "given_name": "Where"}},
-     "no.where@northwindacct.com was not onboarded: usage_location is required to assign licences to no.where@northw"
-     "indacct.com (Microsoft 365 refuses licences without it); set usage_location, for example AU."),
+     'no.where@northwindacct.com was not onboarded: checks before the first write: person.usage_location (or onboard'
+     '_usage_location) is required to assign licences to no.where@northwindacct.com (Microsoft 365 refuses licences '
+     'without it); set usage_location, for example AU. Nothing was written for them; correct it and run again.'),
     ("aliases.as.dict", {"person": {"upn": "dict.aliases@" + D, "aliases": {"a": 1}}},
-     "Validation of arguments failed:\nargument 'aliases' is of type dict found in 'onboard_person'. and we were unab"
-     "le to convert to list: <class 'ansible.module_utils._internal._datatag._AnsibleTaggedDict'> cannot be converte"
-     "d to a list"),
+     'dict.aliases@northwindacct.com was not onboarded: role variables: person.aliases must be a list, not a dict. N'
+     'othing was written for them; correct it and run again.'),
     ("long.local.part", {"person": {"upn": LONG_LOCAL + "@" + D, "given_name": "Long"}},
-     "Task failed: The filter plugin 'practiceprotect.m365.proxy_addresses' failed: proxy_addresses primary 'aaaaaaa"
-     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@northwindacct.com' is not a valid e-mail address: i"
-     "t has 65 characters before the @-sign, and at most 64 are allowed."),
+     'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@northwindacct.com was not onboarded: checks '
+     "before the first write: person.upn 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@northwin"
+     "dacct.com' is too long: at most 113 characters in all and 64 before the @. Nothing was written for them; corre"
+     'ct it and run again.'),
     ("long.display.name", {"person": {"upn": "long.display@" + D, "display_name": "x" * 257}},
-     "long.display@northwindacct.com was not onboarded: display_name is 257 characters long; Microsoft 365 allows at"
-     " most 256."),
+     'long.display@northwindacct.com was not onboarded: checks before the first write: person.display_name is 257 ch'
+     'aracters long; Microsoft 365 allows at most 256. Nothing was written for them; correct it and run again.'),
     ("bad.deployment", {"onboard_deployment": "hybrid", "person": {"upn": "hybrid.person@" + D}},
-     "Validation of arguments failed:\nvalue of onboard_deployment must be one of: federated, entra_source, got: hybr"
-     "id"),
+     'hybrid.person@northwindacct.com was not onboarded: role variables: value of onboard_deployment must be one of:'
+     ' federated, entra_source, got: hybrid. Nothing was written for them; correct it and run again.'),
     ("mail.without.sender", {"onboard_password_delivery": "email", "person": {"upn": "mail.person@" + D, "alternate_email": "me@example.org"}},
-     'mail.person@northwindacct.com: onboard_password_delivery is email, so set onboard_mail_sender to the mailbox that sends the activation mail.'),
+     'mail.person@northwindacct.com was not onboarded: checks before the first write: onboard_password_delivery is e'
+     'mail, so set onboard_mail_sender to the mailbox that sends the activation mail. Nothing was written for them; '
+     'correct it and run again.'),
+    ("misspelled.variable", {"onboard_pasword_recipient": "manager", "person": {"upn": "typo.person@" + D}},
+     'typo.person@northwindacct.com was not onboarded: role variables: unknown role variable onboard_pasword_recipie'
+     'nt (did you mean onboard_password_recipient?); correct the name (the role would otherwise run without it). Not'
+     'hing was written for them; correct it and run again.'),
+    ("alias.bad.domain", {"person": {"upn": "bad.domain@" + D, "aliases": ["bd@" + LEGACY]}},
+     'bad.domain@northwindacct.com was not onboarded: checks before the first write: person.aliases bd@northwind-leg'
+     'acy.com is on northwind-legacy.com, which is not an accepted domain of this Exchange Online organisation (acce'
+     'pted: northwindacct.com, northwindacct.onmicrosoft.com); use an accepted domain, or add the domain in Microsof'
+     't 365 first. Nothing was written for them; correct it and run again.'),
 ]
 
 OFFBOARD_LEAVERS = ["lv.forward.bad", "lv.forward.accent", "lv.access.bad", "lv.access.unknown", "lv.soft.delete", "lv.access.type"]
 OFFBOARD_CASES = [
     ("unknown.leaver", {"person": {"upn": NOBODY}},
-     "nobody.here@northwindacct.com is not a user of this Microsoft 365 tenant; nothing was changed for them. Check "
-     "the UPN."),
+     'nobody.here@northwindacct.com was not offboarded: checks before the first write: nobody.here@northwindacct.com'
+     ' is not a user of this Microsoft 365 tenant; check the UPN. Nothing was written for them; correct it and run a'
+     'gain.'),
     ("malformed.leaver", {"person": {"upn": "not-an-upn"}},
-     "not-an-upn is not a user of this Microsoft 365 tenant; nothing was changed for them. Check the UPN."),
+     "not-an-upn was not offboarded: checks before the first write: offboard_upn (person.upn) 'not-an-upn' must look"
+     ' like name@domain, with exactly one @. Nothing was written for them; correct it and run again.'),
     ("lv.forward.bad", {"person": {"upn": "lv.forward.bad@" + D, "forward_to": "sarah at northwind"}},
-     "lv.forward.bad@northwindacct.com was not offboarded, nothing was written for them: forwarding_address 'sarah a"
-     "t northwind' is not a valid e-mail address: An email address must have an @-sign. Correct forward_to or full_a"
-     "ccess_to."),
+     'lv.forward.bad@northwindacct.com was not offboarded: checks before the first write: person.forward_to (offboar'
+     "d_forward_to) 'sarah at northwind' is not a valid e-mail address: An email address must have an @-sign. Nothin"
+     'g was written for them; correct it and run again.'),
     ("lv.forward.accent", {"person": {"upn": "lv.forward.accent@" + D, "forward_to": u"s\u00e9rah@" + D}},
-     "lv.forward.accent@northwindacct.com was not offboarded, nothing was written for them: forwarding_address 'séra"
-     "h@northwindacct.com' is not a valid e-mail address: Internationalized characters before the @-sign are not sup"
-     "ported: 'é'. Correct forward_to or full_access_to."),
+     'lv.forward.accent@northwindacct.com was not offboarded: checks before the first write: person.forward_to (offb'
+     "oard_forward_to) 'sérah@northwindacct.com' is not a valid e-mail address: Internationalized characters before "
+     "the @-sign are not supported: 'é'. Nothing was written for them; correct it and run again."),
     ("lv.access.bad", {"person": {"upn": "lv.access.bad@" + D, "full_access_to": ["not a user"]}},
-     "lv.access.bad@northwindacct.com was not offboarded, nothing was written for them: full_access entry 'not a use"
-     "r' is neither a UPN nor an object id. Correct forward_to or full_access_to."),
+     'lv.access.bad@northwindacct.com was not offboarded: checks before the first write: person.full_access_to (offb'
+     "oard_full_access_to) entry 'not a user' is neither a UPN nor an object id. Nothing was written for them; corre"
+     'ct it and run again.'),
     ("lv.access.unknown", {"person": {"upn": "lv.access.unknown@" + D, "full_access_to": [NOBODY]}},
-     "lv.access.unknown@northwindacct.com was not offboarded, nothing was written for them: full_access user nobody."
-     "here@northwindacct.com is not a user in this tenant. Correct forward_to or full_access_to."),
+     'lv.access.unknown@northwindacct.com was not offboarded: checks before the first write: person.full_access_to ('
+     'offboard_full_access_to) user nobody.here@northwindacct.com is not a user in this tenant. Nothing was written '
+     'for them; correct it and run again.'),
     ("lv.soft.delete", {"offboard_soft_delete": True, "person": {"upn": "lv.soft.delete@" + D}},
-     "lv.soft.delete@northwindacct.com: offboard_soft_delete deletes the user and with it the mailbox that offboard_"
-     "convert_to_shared keeps. Keep the shared mailbox (offboard_soft_delete false), or set offboard_convert_to_shar"
-     "ed false if the mail is not kept."),
+     'lv.soft.delete@northwindacct.com was not offboarded: checks before the first write: offboard_soft_delete delet'
+     'es the user and with it the mailbox that offboard_convert_to_shared keeps. Keep the shared mailbox (offboard_s'
+     'oft_delete false), or set offboard_convert_to_shared false if the mail is not kept. Nothing was written for th'
+     'em; correct it and run again.'),
     ("lv.access.type", {"person": {"upn": "lv.access.type@" + D, "full_access_to": {"sarah": 1}}},
-     "Validation of arguments failed:\nargument 'offboard_full_access_to' is of type dict and we were unable to conve"
-     "rt to list: <class 'ansible.module_utils._internal._datatag._AnsibleTaggedDict'> cannot be converted to a list"),
+     'lv.access.type@northwindacct.com was not offboarded: role variables: offboard_full_access_to must be a list, n'
+     'ot a dict. Nothing was written for them; correct it and run again.'),
 ]
 
 
@@ -413,10 +435,10 @@ def test_offboard_user_refuses_each_bad_leaver_before_any_write(sandbox, run_pla
 
 
 EMPTY_CASES = [
-    ("onboard.yml", "The inventory has no hosts in people, so nobody would be onboarded and nothing was done. Pass the inventory that holds "
-                    "them (-i inventory/example, see docs/onboarding.md), or name hosts with -e onboard_hosts=<host or group>."),
-    ("offboard.yml", "The inventory has no hosts in leavers, so nobody would be offboarded and nothing was done. Pass the inventory that "
-                     "holds them (-i inventory/example, see docs/offboarding.md), or name hosts with -e offboard_hosts=<host or group>."),
+    ("onboard.yml", "The inventory has no hosts at all, so nobody would be onboarded and nothing was done. Pass the inventory that holds "
+                    "the people (-i inventory/example, see docs/onboarding.md)."),
+    ("offboard.yml", "The inventory has no hosts at all, so nobody would be offboarded and nothing was done. Pass the inventory that holds "
+                     "the people (-i inventory/example, see docs/offboarding.md)."),
 ]
 
 

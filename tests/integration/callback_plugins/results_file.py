@@ -11,7 +11,7 @@ name: results_file
 type: aggregate
 short_description: Write every task result to a JSON file, for the integration tests
 description:
-  - Records each task result per host, and the recap, in the file named by E(RESULTS_FILE).
+  - Records each task result per host, the recap and the C(set_stats) data, in the file named by E(RESULTS_FILE).
   - Used by the collection's integration tests; the normal screen output is left as it is.
 """
 
@@ -53,4 +53,5 @@ class CallbackModule(CallbackBase):
         path = os.environ.get("RESULTS_FILE")
         if path:
             with open(path, "w") as handle:
-                json.dump({"tasks": self.results, "stats": summary}, handle, indent=1)
+                json.dump({"tasks": self.results, "stats": summary, "custom": json.loads(json.dumps(getattr(stats, "custom", {}), default=str))},
+                          handle, indent=1)

@@ -1,0 +1,322 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) practiceprotect.m365 contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Offboarding decided in Python: the engine behind the offboard_user role and the ``offboard`` action.
+
+Plain Python with no Ansible import (see ``_joiners`` for the shape). The order keeps mail safe and is the same for
+everyone of the play at once, each step one module run with ``items``:
+
+1. checks, reads and check-mode plans only: the leaver is a user of the tenant, forwarding and full access can be
+   given, the switches do not contradict each other; and what the run will take away (licences, roles) or set.
+2. the leaver record written with the user (``_records``): what this offboarding takes away or sets, merged with what
+   an earlier run recorded, so that onboarding the person again restores them from any machine. Nothing else is done
+   for a leaver whose record could not be written.
+3. sign-in blocked and sessions revoked;
+4. Practice Protect roles removed, and a federated leaver's Practice Protect account disabled;
+5. the mailbox converted to shared, and confirmed shared by Exchange;
+6. only then the licences removed (a leaver with a mailbox that is not confirmed shared keeps them);
+7. forwarding, full access, hidden from the address lists;
+8. soft delete (never together with a kept mailbox);
+9. outbound sync for federated leavers whose roles changed or who could still sign in.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
+from ansible_collections.practiceprotect.m365.plugins.plugin_utils import _people, _records
+from ansible_collections.practiceprotect.m365.plugins.plugin_utils._people import CHECKS, active, outcomes_of
+
+PREFIX = "offboard_"
+RESERVED = ("offboard_result", "offboard_user_run", "offboard_hosts")
+
+RECORD = "record"
+BLOCK = "block"
+PP_ROLES = "pp_roles"
+PP_ACCOUNT = "pp_account"
+SHARED = "shared"
+LICENCES = "licences"
+MAILBOX = "mailbox"
+DELETE = "delete"
+SYNC = "sync"
+
+TITLES = {
+    CHECKS: "checks before the first write",
+    RECORD: "leaver record",
+    BLOCK: "sign-in and sessions",
+    PP_ROLES: "Practice Protect roles",
+    PP_ACCOUNT: "Practice Protect account",
+    SHARED: "shared mailbox",
+    LICENCES: "licences",
+    MAILBOX: "forwarding, full access and address lists",
+    DELETE: "soft delete",
+    SYNC: "outbound sync",
+}
+
+# The modules' options and the variables behind them (the offboarding playbook hands person keys to the role).
+PERSON_FIELDS = {"forwarding_address": "person.forward_to (offboard_forward_to)",
+                 "full_access entry": "person.full_access_to (offboard_full_access_to) entry",
+                 "full_access user": "person.full_access_to (offboard_full_access_to) user"}
+
+
+def describe(person):
+    o = person.options
+    upn = (o.get("offboard_upn") or "").strip().lower()
+    person.upn = upn or person.host
+    person.deployment = o.get("offboard_deployment") or "entra_source"
+    try:
+        v.validate_upn(upn)
+    except v.ValidationError as exc:
+        raise v.ValidationError(exc.message.replace("user_principal_name", "offboard_upn (person.upn)", 1), field="upn")
+    if o.get("offboard_soft_delete") and o.get("offboard_convert_to_shared", True):
+        raise v.ValidationError(
+            "offboard_soft_delete deletes the user and with it the mailbox that offboard_convert_to_shared keeps. Keep the shared mailbox "
+            "(offboard_soft_delete false), or set offboard_convert_to_shared false if the mail is not kept", field="offboard_soft_delete")
+    forward = (o.get("offboard_forward_to") or "").strip()
+    full_access = [a.strip() for a in o.get("offboard_full_access_to") or [] if a and a.strip()]
+    mailbox_item = {"user": upn}
+    if forward:
+        mailbox_item.update(forwarding_address=forward, forwarding_keep_copy=bool(o.get("offboard_forward_keep_copy", True)))
+    if full_access:
+        mailbox_item["full_access"] = full_access
+    if o.get("offboard_hide_from_address_lists", True):
+        mailbox_item["hidden_from_address_lists"] = True
+    block = {"user_principal_name": upn, "revoke_sessions": bool(o.get("offboard_revoke_sessions", True))}
+    if o.get("offboard_block_sign_in", True):
+        block["account_enabled"] = False
+    person.spec = {"upn": upn, "block_item": block, "mailbox_item": mailbox_item, "forward_to": forward, "full_access": full_access}
+
+
+def _comparable(record):
+    """A record without its time, to tell whether a run adds anything to it."""
+    return dict((k, val) for k, val in (record or {}).items() if k != "at")
+
+
+def switch(person, name, default=True):
+    value = person.options.get(name)
+    return default if value is None else bool(value)
+
+
+class Offboarding(_people.Flow):
+    """One run of offboarding for the leavers of a play batch (see the module docstring for the order)."""
+
+    done_word = "offboarded"
+    titles = TITLES
+
+    def __init__(self, people, runner, check_mode=False, now=None):
+        super(Offboarding, self).__init__(people, runner, check_mode)
+        self.now = now or (lambda: "")
+
+    def run(self):
+        for person in self.people:
+            if person.failed:  # the role variables themselves are wrong: nothing else is read into them
+                person.upn = str(person.options.get("offboard_upn") or person.host).strip().lower()
+            else:
+                try:
+                    describe(person)
+                except v.ValidationError as exc:
+                    person.fail(CHECKS, TITLES[CHECKS], exc.message)
+            person.facts.update(sign_in_blocked=False, sessions_revoked=False, pp_roles_removed=[], mailbox="none", licenses_removed=[],
+                                mail_safe=False, soft_deleted=False, sync="not needed")
+        self.check()
+        self.record()
+        self.block()
+        self.pp_roles()
+        self.shared()
+        self.licences()
+        self.mailbox()
+        self.delete()
+        self.sync()
+        return self.people
+
+    # 1. checks --------------------------------------------------------------------------------------------------------
+
+    def check(self):
+        people = active(self.people)
+        if not people:
+            return
+        result = self.module("m365_user_info", {"users": [p.upn for p in people], "extensions": [_records.EXTENSION],
+                                                "select": ["id", "userPrincipalName", "accountEnabled", "mail", "assignedLicenses"]}, check=True)
+        if result.get("failed"):
+            for person in people:
+                person.fail(CHECKS, TITLES[CHECKS], "reading the leavers from Microsoft 365 failed: %s" % result.get("msg"))
+            return
+        found = dict(((u.get("userPrincipalName") or "").lower(), u) for u in result.get("users") or [])
+        for person in people:
+            user = found.get(person.upn)
+            if user is None:
+                person.fail(CHECKS, TITLES[CHECKS], "%s is not a user of this Microsoft 365 tenant; check the UPN" % person.upn)
+                continue
+            person.facts["enabled"] = user.get("accountEnabled") is not False
+            person.facts["has_mailbox"] = bool(user.get("mail"))
+            person.facts["has_licences"] = bool(user.get("assignedLicenses"))
+            activation, record = _records.decode((user.get("extensions") or {}).get(_records.EXTENSION))
+            person.facts["activation"] = activation
+            person.facts["record_before"] = record
+
+        # What the mailbox steps would do (refused forwarding or full access stops the leaver here), and how it is now.
+        def mailbox_check(p):
+            return dict(p.spec["mailbox_item"], type="shared") if switch(p, "offboard_convert_to_shared") else p.spec["mailbox_item"]
+
+        with_mailbox = [p for p in active(self.people) if p.facts.get("has_mailbox")]
+        for person, outcome in self.items("m365_mailbox", with_mailbox, mailbox_check, CHECKS, check=True).items():
+            person.facts["mailbox_before"] = outcome.get("mailbox_before") or {}
+        _people.name_fields(with_mailbox, PERSON_FIELDS)
+        # What would be taken away, for the leaver record: the licences (planned with the mail guard off, since a plan
+        # writes nothing and the conversion comes first) and the Practice Protect roles.
+        licensed = [p for p in active(self.people) if p.facts.get("has_licences") and switch(p, "offboard_remove_licenses")]
+        for person, outcome in self.items("m365_user", licensed, lambda p: {"user_principal_name": p.upn, "licenses": [], "purge_licenses": True,
+                                                                           "allow_mail_loss": True}, CHECKS, check=True).items():
+            person.facts["licences_held"] = outcome.get("licenses_removed") or []
+        roles = [p for p in active(self.people) if switch(p, "offboard_remove_pp_roles")]
+        if roles:
+            result = self.module("pp_role_member", {"all_roles": True, "state": "absent", "members": [p.upn for p in roles]}, check=True)
+            for person in roles:
+                if result.get("failed"):
+                    person.fail(CHECKS, TITLES[CHECKS], "reading the Practice Protect roles failed: %s" % result.get("msg"))
+                    continue
+                person.facts["roles_held"] = sorted(role for role, names in (result.get("removed") or {}).items()
+                                                    if person.upn in [n.lower() for n in names])
+
+    # 2. the leaver record ------------------------------------------------------------------------------------------------
+
+    def record(self):
+        people = active(self.people)
+        for person in people:
+            before = person.facts.get("mailbox_before") or {}
+            new = _records.leaver_record(
+                at=self.now(), deployment=person.deployment, licences=person.facts.get("licences_held"), roles=person.facts.get("roles_held"),
+                forward_to=person.spec["forward_to"], full_access=person.spec["full_access"],
+                blocked=switch(person, "offboard_block_sign_in") and person.facts.get("enabled"),
+                shared=bool(before) and switch(person, "offboard_convert_to_shared") and before.get("type") != "shared",
+                hidden=bool(before) and switch(person, "offboard_hide_from_address_lists") and not before.get("hidden_from_address_lists"),
+                pp_disabled=person.deployment == "federated")
+            person.facts["record"] = _records.merge(person.facts.get("record_before"), new)
+        changing = [p for p in people if _comparable(p.facts["record"]) != _comparable(p.facts.get("record_before"))]
+        outcomes = self.items("m365_user", changing, lambda p: {
+            "user_principal_name": p.upn,
+            "extensions": {_records.EXTENSION: _records.encode(p.facts.get("activation"), p.facts["record"])}}, RECORD)
+        for person in outcomes:
+            person.note(TITLES[RECORD], self.would("kept with the user", "would be kept with the user"), changed=True)
+
+    # 3. sign-in -------------------------------------------------------------------------------------------------------
+
+    def block(self):
+        people = [p for p in active(self.people, RECORD) if switch(p, "offboard_block_sign_in") or switch(p, "offboard_revoke_sessions")]
+        for person, outcome in self.items("m365_user", people, lambda p: p.spec["block_item"], BLOCK).items():
+            blocked = switch(person, "offboard_block_sign_in")
+            person.facts["sign_in_blocked"] = blocked
+            person.facts["sessions_revoked"] = bool(outcome.get("sessions_revoked"))
+            if outcome.get("changed"):
+                what = []
+                if blocked and person.facts.get("enabled"):
+                    what.append(self.would("sign-in blocked", "would block sign-in"))
+                if outcome.get("sessions_revoked"):
+                    what.append(self.would("sessions revoked", "would revoke sessions"))
+                person.note(TITLES[BLOCK], ", ".join(what) or self.would("updated", "would update"), changed=True)
+
+    # 3. Practice Protect ----------------------------------------------------------------------------------------------
+
+    def pp_roles(self):
+        people = [p for p in active(self.people, RECORD) if switch(p, "offboard_remove_pp_roles")]
+        if people:
+            result = self.module("pp_role_member", {"all_roles": True, "state": "absent", "members": [p.upn for p in people]})
+            for person in people:
+                if result.get("failed"):
+                    person.fail(PP_ROLES, TITLES[PP_ROLES], result.get("msg"))
+                    continue
+                removed = sorted(role for role, names in (result.get("removed") or {}).items() if person.upn in [n.lower() for n in names])
+                person.facts["pp_roles_removed"] = removed
+                if removed:
+                    person.note(TITLES[PP_ROLES], "%s %s" % (self.would("removed from", "would be removed from"), ", ".join(removed)), changed=True)
+        # A federated leaver's Practice Protect account is the account: disabled, not only taken out of its roles.
+        federated = [p for p in active(self.people, RECORD) if p.deployment == "federated"]
+        for person, outcome in self.items("pp_user", federated, lambda p: {"name": p.upn, "source": "cloud", "enabled": False},
+                                          PP_ACCOUNT).items():
+            if outcome.get("changed"):
+                person.note(TITLES[PP_ACCOUNT], self.would("disabled", "would be disabled"), changed=True)
+
+    # 4-5. mail first, then licences ------------------------------------------------------------------------------
+
+    def shared(self):
+        people = [p for p in active(self.people, RECORD) if p.facts.get("has_mailbox") and switch(p, "offboard_convert_to_shared")]
+        timeout = max([int(p.options.get("offboard_shared_timeout") or 900) for p in people] or [900])
+        for person, outcome in self.items("m365_mailbox", people, lambda p: {"user": p.upn, "type": "shared"}, SHARED, wait_timeout=timeout).items():
+            mailbox = outcome.get("mailbox") or {}
+            shown = mailbox.get("recipient_type_details")
+            if self.check_mode:
+                safe = mailbox.get("type") == "shared"
+                person.facts["mailbox"] = "would convert to shared" if outcome.get("changed") else (shown or "shared")
+            else:
+                safe = shown == "SharedMailbox"
+                person.facts["mailbox"] = shown or "unchanged"
+            person.facts["mail_safe"] = safe
+            if outcome.get("changed"):
+                person.note(TITLES[SHARED], "would convert to shared" if self.check_mode else "converted, Exchange shows %s" % shown, changed=True)
+
+    def licences(self):
+        people = []
+        for person in active(self.people, RECORD):
+            if not person.facts.get("has_mailbox"):
+                person.facts["mail_safe"] = True  # no mailbox, no mail to keep
+            if not switch(person, "offboard_remove_licenses"):
+                continue
+            if person.facts.get("mail_safe"):
+                people.append(person)
+            elif not person.blocked(SHARED):
+                person.note(TITLES[LICENCES], "kept, because the mailbox is not shared (offboard_convert_to_shared is off)")
+        # m365_user refuses to take a regular mailbox's last licence; a plan (check mode) comes before the conversion it counts
+        # on, so only a plan may skip that guard.
+        for person, outcome in self.items("m365_user", people, lambda p: dict({"user_principal_name": p.upn, "licenses": [], "purge_licenses": True},
+                                                                            **({"allow_mail_loss": True} if self.check_mode else {})),
+                                          LICENCES).items():
+            removed = outcome.get("licenses_removed") or []
+            person.facts["licenses_removed"] = removed
+            if removed:
+                person.note(TITLES[LICENCES], "%s %s" % (self.would("removed", "would remove"), ", ".join(removed)), changed=True)
+
+    # 6-8 --------------------------------------------------------------------------------------------------------------
+
+    def mailbox(self):
+        people = [p for p in active(self.people, RECORD) if p.facts.get("has_mailbox") and len(p.spec["mailbox_item"]) > 1]
+        for person, outcome in self.items("m365_mailbox", people, lambda p: p.spec["mailbox_item"], MAILBOX).items():
+            if outcome.get("changed"):
+                mailbox = outcome.get("mailbox") or {}
+                person.note(TITLES[MAILBOX], "%sforwarding %s, full access %s, hidden %s" % (
+                    "would set " if self.check_mode else "", mailbox.get("forwarding_address") or "none",
+                    ", ".join(mailbox.get("full_access") or []) or "none", bool(mailbox.get("hidden_from_address_lists"))), changed=True)
+
+    def delete(self):
+        people = [p for p in active(self.people, RECORD) if switch(p, "offboard_soft_delete", False)]
+        for person, outcome in self.items("m365_user", people, lambda p: {"user_principal_name": p.upn, "state": "absent"}, DELETE).items():
+            person.facts["soft_deleted"] = True
+            if outcome.get("changed"):
+                person.note(TITLES[DELETE], self.would("soft-deleted", "would be soft-deleted"), changed=True)
+
+    def sync(self):
+        people = [p for p in active(self.people, RECORD, PP_ROLES) if p.deployment == "federated" and switch(p, "offboard_sync")
+                  and (p.facts.get("pp_roles_removed") or p.facts.get("enabled"))]
+        if not people:
+            return
+        timeout = max(int(p.options.get("offboard_sync_timeout") or 900) for p in people)
+        result = self.module("outbound_sync", {"users": [p.upn for p in people], "timeout": timeout, "fail_on_user_errors": False})
+        for person in people:
+            if result.get("failed"):
+                person.fail(SYNC, TITLES[SYNC], result.get("msg"))
+                continue
+            person.facts["sync"] = result.get("summary") or {}
+            failure = next((f for f in result.get("failures") or [] if (f.get("User") or "").lower() == person.upn), None)
+            if failure:
+                person.fail(SYNC, TITLES[SYNC], "%s - %s" % (failure.get("Reason"), failure.get("Message") or ""))
+            elif result.get("changed"):
+                person.note(TITLES[SYNC], self.would("the sync ran", "would run the sync"), changed=True)
+
+
+def result_fact(person):
+    """The ``offboard_result`` fact of a leaver's host."""
+    facts = person.facts
+    return {"upn": person.upn, "deployment": person.deployment, "sign_in_blocked": facts.get("sign_in_blocked"),
+            "sessions_revoked": facts.get("sessions_revoked"), "pp_roles_removed": facts.get("pp_roles_removed"), "mailbox": facts.get("mailbox"),
+            "licenses_removed": facts.get("licenses_removed"), "mail_safe": facts.get("mail_safe"), "soft_deleted": facts.get("soft_deleted"),
+            "sync": facts.get("sync")}
