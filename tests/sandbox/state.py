@@ -18,6 +18,7 @@ import copy
 import datetime
 import hashlib
 import hmac
+import json
 import random
 import re
 import secrets
@@ -234,6 +235,22 @@ ENTITY_TYPES["group"] = {"odata_type": "#microsoft.graph.group", "collection": "
                          "default_select": GROUP_DEFAULT_SELECT, "filter_entity": "group"}
 # POST /groups/{id}/members/$ref for an object that is a member already (group-post-members; reference 6.1).
 MEMBER_EXISTS = "One or more added object references already exist for the following modified properties: 'members'."
+
+# Open extensions on users. The duplicate error (code and message) is the one the Microsoft Graph beta .NET SDK's functional
+# tests and the PnP CLI for Microsoft 365's openextension tests expect; its 400 status follows from the code. The not-found body
+# (code "ResourceNotFound") is the one the PnP CLI's openextension get tests quote; its 404 status follows from the code. The
+# size message is the one pnp/sp-dev-fx-webparts issue 5964 quotes from a user's /me/extensions write (status 400, code BadRequest).
+# Limits (extensibility-overview, "Comparison of extension types"): two open extensions per creator app per resource instance,
+# at most 2 KB per open extension. UNCONFIRMED: how Graph measures the 2 KB (the sandbox counts the extension's compact JSON,
+# name and properties, in UTF-8) and the wording of the two-per-app refusal.
+EXTENSION_TYPE = "#microsoft.graph.openTypeExtension"
+EXTENSION_QUALIFIER = "microsoft.graph.openTypeExtension."
+EXTENSION_EXISTS = "An extension already exists with given id."
+EXTENSION_NOT_FOUND = "Extension with given id not found."
+EXTENSION_TOO_LARGE = "Maximum size supported for each extension is : 2 KB."
+EXTENSION_LIMIT = "An application can add at most two open extensions to the same object."  # UNCONFIRMED wording
+EXTENSIONS_PER_APP = 2
+EXTENSION_MAX_BYTES = 2048
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -767,6 +784,7 @@ class Tenant(MailboxMixin):
         data["createdDateTime"] = now_iso()
         data["_managerId"] = None
         data["_mailbox"] = False
+        data["_extensions"] = []
         for name, value in body.items():
             if name.startswith("@odata.") or name == "passwordProfile" or name not in USER_SCHEMA:
                 continue
@@ -917,6 +935,77 @@ class Tenant(MailboxMixin):
         data = copy.deepcopy(record.data)
         data["_managerId"] = None
         self._write(record, "user", data)
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Open extensions (openTypeExtension on users: opentypeextension-post/get/update/delete docs, extensibility-overview and
+    # extensibility-open-users). Kept in the user's record ("_extensions", in creation order), so they lag like any write and
+    # stay with the user through soft delete and restore. Each is {"extensionName", "properties", "creator" (app id)}.
+
+    @staticmethod
+    def _extension_index(extensions, extension_id):
+        """Index of the extension an id names, else None."""
+        for index, extension in enumerate(extensions):
+            if extension_matches(extension["extensionName"], extension_id):
+                return index
+        return None
+
+    def list_extensions(self, key):
+        """GET /users/{id}/extensions: the extensions readers see now, as Graph shows them."""
+        data = self._view(self._find(key))[1]
+        return [extension_view(extension) for extension in data.get("_extensions") or []]
+
+    def get_extension(self, key, extension_id):
+        data = self._view(self._find(key))[1]
+        extensions = data.get("_extensions") or []
+        index = self._extension_index(extensions, extension_id)
+        if index is None:
+            raise extension_not_found()
+        return extension_view(extensions[index])
+
+    def create_extension(self, key, body, app_id=None):
+        """POST /users/{id}/extensions. Checked against the stored state (the directory's own copy), like uniqueness checks."""
+        name, properties = _extension_body(body, creating=True)
+        record = self._find(key)
+        data = copy.deepcopy(record.data)
+        extensions = data.setdefault("_extensions", [])
+        if self._extension_index(extensions, name) is not None:
+            raise bad_request(EXTENSION_EXISTS)
+        if sum(1 for extension in extensions if extension.get("creator") == app_id) >= EXTENSIONS_PER_APP:
+            raise bad_request(EXTENSION_LIMIT)
+        extension = {"extensionName": name, "properties": properties, "creator": app_id}
+        _check_extension_size(extension)
+        extensions.append(extension)
+        self._write(record, "user", data)
+        return extension_view(extension)
+
+    def update_extension(self, key, extension_id, body):
+        """PATCH /users/{id}/extensions/{name}: the body's custom properties replace all the stored ones (unsent ones are
+        deleted, null values kept as null), as the extensibility overview says."""
+        record, data, index = self._stored_extension(key, extension_id)
+        extensions = data["_extensions"]
+        name, properties = _extension_body(body, creating=False)
+        if name is not None and name.lower() != extensions[index]["extensionName"].lower():
+            # UNCONFIRMED: Graph's answer to a PATCH that names another extension; the sandbox refuses a rename.
+            raise bad_request("The extensionName of an existing extension cannot be changed.", code="BadRequest")
+        extension = dict(extensions[index], properties=properties)
+        _check_extension_size(extension)
+        extensions[index] = extension
+        self._write(record, "user", data)
+
+    def delete_extension(self, key, extension_id):
+        record, data, index = self._stored_extension(key, extension_id)
+        del data["_extensions"][index]
+        self._write(record, "user", data)
+
+    def _stored_extension(self, key, extension_id):
+        """(record, a copy of its data to change, index of the extension) for a write; 404 when the user has no such extension."""
+        record = self._find(key)
+        data = copy.deepcopy(record.data)
+        data.setdefault("_extensions", [])
+        index = self._extension_index(data["_extensions"], extension_id)
+        if index is None:
+            raise extension_not_found()
+        return record, data, index
 
     # ----------------------------------------------------------------------------------------------------------
     # Licences
@@ -1306,6 +1395,9 @@ class Tenant(MailboxMixin):
             data["_state"] = "active" if record.state == "user" else "deleted"
             data["_managerId"] = record.data.get("_managerId")
             data["_mailbox"] = record.data.get("_mailbox")
+            # Open extensions as Graph shows them, each with the app that created it.
+            data["_extensions"] = [dict(extension_view(extension), _creator=extension.get("creator"))
+                                   for extension in record.data.get("_extensions") or []]
             data["_visible"] = self.clock() >= record.visible_from
             users.append(data)
         groups = []
@@ -1327,6 +1419,51 @@ class Tenant(MailboxMixin):
             "config": copy.deepcopy(self.config),
             "mailboxes": self.dump_mailboxes(),
         }
+
+
+def extension_not_found():
+    return GraphError(404, "ResourceNotFound", EXTENSION_NOT_FOUND)
+
+
+def extension_matches(name, extension_id):
+    """Whether an id (the name, or the fully qualified microsoft.graph.openTypeExtension.<name>) names the extension ``name``.
+    UNCONFIRMED: that names match case-insensitively, as directory keys do."""
+    wanted = (extension_id or "").lower()
+    if wanted.startswith(EXTENSION_QUALIFIER.lower()):
+        wanted = wanted[len(EXTENSION_QUALIFIER):]
+    return name.lower() == wanted
+
+
+def extension_view(extension):
+    """An open extension as Graph shows it: its type, name, id (the name, for directory objects), then the custom properties."""
+    out = {"@odata.type": EXTENSION_TYPE, "extensionName": extension["extensionName"], "id": extension["extensionName"]}
+    out.update(copy.deepcopy(extension["properties"]))
+    return out
+
+
+def _extension_body(body, creating):
+    """(extensionName or None, custom properties) of a POST or PATCH body. Annotations (@odata.*) and id are not stored.
+    UNCONFIRMED: the wording of these refusals; the docs allow primitive values and arrays of them, and the sandbox also keeps
+    objects (public clients send them)."""
+    if not isinstance(body, dict):
+        raise bad_request("Empty Payload. JSON content expected.", code="BadRequest")
+    odata_type = body.get("@odata.type")
+    if odata_type is not None and str(odata_type).lstrip("#").lower() != EXTENSION_TYPE.lstrip("#").lower():
+        raise bad_request("A type named '%s' could not be resolved by the model. When a model is available, each type name must resolve to "
+                          "a valid type." % odata_type, code="BadRequest")
+    name = body.get("extensionName")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise invalid_property("extensionName", "OpenTypeExtension")
+    if creating and name is None:
+        raise invalid_property("extensionName", "OpenTypeExtension")
+    properties = {key: copy.deepcopy(value) for key, value in body.items() if not key.startswith("@odata.") and key not in ("extensionName", "id")}
+    return name, properties
+
+
+def _check_extension_size(extension):
+    stored = dict({"extensionName": extension["extensionName"]}, **extension["properties"])
+    if len(json.dumps(stored, separators=(",", ":"), ensure_ascii=False).encode("utf-8")) > EXTENSION_MAX_BYTES:
+        raise bad_request(EXTENSION_TOO_LARGE, code="BadRequest")
 
 
 def directory_role(definition):
