@@ -28,7 +28,7 @@ DEFAULT_CONFIG = {
     # Seconds a token is really honoured (None: until it expires); shorter than token_lifetime_s, a client's cached
     # token is refused mid-run although its expires_in said it was still good (auth.py, pp.py).
     "token_valid_s": None,
-    # Exchange (exchange.py): seconds until a licensed user's mailbox exists, and until a type conversion shows.
+    # Exchange (exchange_state.py): seconds until a licensed user's mailbox exists, and until a type conversion shows.
     "mailbox_provisioning_delay_s": 0,
     "shared_conversion_delay_s": 0,
     # Practice Protect (pp_provisioning.py): seconds a provisioning job runs, and the delay of the automatic sync

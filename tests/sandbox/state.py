@@ -27,11 +27,10 @@ import uuid
 
 from . import realism
 from . import secret_log
-from .exchange import MailboxMixin
 from .errors import INVALID_VALUES, PASSWORD_COMPLEXITY, PROXY_CONFLICT, UPN_CONFLICT, UPN_DOMAIN, bad_request, not_found
 from .errors import forbidden
 from .errors import GraphError
-from .exchange import MAILBOX_TYPES
+from .exchange_state import MAILBOX_TYPES, Mailboxes
 
 TENANT_ID = "5f0c6a3e-2b7d-4c1a-9e8f-3d6b1a2c4e50"
 ORGANIZATION = "Northwind Accounting"
@@ -443,7 +442,7 @@ class App:
         return out
 
 
-class Tenant(MailboxMixin):
+class Tenant:
     """The emulated Microsoft 365 tenant."""
 
     def __init__(self, seed="default", clock=time.monotonic):
@@ -454,6 +453,7 @@ class Tenant(MailboxMixin):
         self.seed_name = seed
         self.log = []
         self.log_seq = 0
+        self.exchange = Mailboxes(self)  # Exchange's model of this tenant (exchange_state.py)
         self.reset()
 
     # ----------------------------------------------------------------------------------------------------------
@@ -467,7 +467,7 @@ class Tenant(MailboxMixin):
         self.domains = {}
         self.skus = {}
         self.log = []
-        self.reset_mailboxes()  # Exchange (exchange.py); before the seed, whose licences provision mailboxes
+        self.exchange.reset()  # before the seed, whose licences provision mailboxes
         self.sent_mail = []  # messages accepted by sendMail (mail.py), as sent; GET /_sandbox/mail
         for domain_id, default, initial, verified in ((INITIAL_DOMAIN, False, True, True), (DEFAULT_DOMAIN, True, False, True),
                                                       ("northwind-legacy.com", False, False, False)):
@@ -512,6 +512,35 @@ class Tenant(MailboxMixin):
 
     def replication_lag(self):
         return float(self.config.get("replication_lag_s") or 0)
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Exchange: what the other services (Graph, mail, Practice Protect's sync, the server) ask of the tenant's mailboxes. The
+    # model is exchange_state.Mailboxes, held in ``self.exchange``; these pass through to it.
+
+    @property
+    def mailboxes(self):
+        return self.exchange.mailboxes
+
+    def provision_mailbox(self, user):
+        self.exchange.provision_mailbox(user)
+
+    def seed_mailbox(self, user_id, mailbox_type):
+        self.exchange.seed_mailbox(user_id, mailbox_type)
+
+    def stage_email_addresses(self, user_id, addresses):
+        self.exchange.stage_email_addresses(user_id, addresses)
+
+    def mailbox_of(self, user_id):
+        return self.exchange.mailbox_of(user_id)
+
+    def set_mailbox_type(self, user_id, target):
+        return self.exchange.set_mailbox_type(user_id, target)
+
+    def settle_mailboxes(self):
+        self.exchange.settle()
+
+    def dump_mailboxes(self):
+        return self.exchange.dump()
 
     # ----------------------------------------------------------------------------------------------------------
     # Apps
@@ -1326,7 +1355,7 @@ class Tenant(MailboxMixin):
         self.records[object_id] = Record(object_id, "user", "user", data)
         self._refresh_plans(data)
         if mailbox_type is not None:
-            self.seed_mailbox(object_id, mailbox_type)  # exchange.py: a mailbox of that type now, licence or not
+            self.seed_mailbox(object_id, mailbox_type)  # a mailbox of that type now, licence or not
         return copy.deepcopy(data)
 
     def seed_group(self, spec):
@@ -1474,7 +1503,7 @@ def directory_role(definition):
 
 
 def provision_mailbox(tenant, user):
-    """A user with an Exchange plan gets a mailbox: Exchange's model (exchange.py, MailboxMixin) provisions it, after
+    """A user with an Exchange plan gets a mailbox: Exchange's model (exchange_state.Mailboxes) provisions it, after
     mailbox_provisioning_delay_s for API writes, and makes Graph's mail and proxyAddresses follow it."""
     tenant.provision_mailbox(user)
 
