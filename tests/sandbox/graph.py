@@ -25,6 +25,7 @@ from .errors import GraphError, bad_request, error_body, forbidden
 from .graph_responses import GraphResponses
 
 LOG = logging.getLogger("tests.sandbox.graph")
+VERSION_SEGMENTS = ("v1.0", "beta")
 
 
 class GraphApp:
@@ -240,12 +241,14 @@ class GraphApp:
                 raw = str(body).encode("utf-8")
         parsed = urlsplit(url)
         parent = call.log_seq
-        if parsed.scheme or parsed.netloc:
+        path = parsed.path.lstrip("/")
+        versioned = path.split("/", 1)[0].lower() in VERSION_SEGMENTS
+        if (parsed.scheme or parsed.netloc) and not versioned:
             sub = query.Call(item["method"], "/", "", headers, raw, call.base_url, call.claims, batch=parent)
             return query.error_result(sub, GraphError(400, "BadRequest", "Invalid request URI: %s" % url))  # UNCONFIRMED wording
-        path = parsed.path.lstrip("/")
-        if path.lower().startswith("v1.0/"):
-            path = path[len("v1.0/"):]
+        # Item URLs are relative to the version (json-batching docs): a path that repeats /v1.0 (or names /beta), also as an
+        # absolute URL, is not a route, and Graph answers "Resource not found for the segment 'v1.0'." (reference graph.md,
+        # last section; msgraph-sdk-python issue 1015).
         sub = query.Call(item["method"], path, parsed.query, headers, raw, call.base_url, call.claims, batch=parent)
         if sub.path.lower() == "/$batch":
             return query.error_result(sub, GraphError(400, "BadRequest", "Nested batch requests are not supported."))  # UNCONFIRMED wording

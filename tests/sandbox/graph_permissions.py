@@ -16,6 +16,8 @@ READ_DOMAINS = ("Domain.Read.All", "Domain.ReadWrite.All", "Directory.Read.All",
 READ_ROLE_MANAGEMENT = ("RoleManagement.Read.Directory", "RoleManagement.Read.All", "RoleManagement.ReadWrite.Directory", "Directory.Read.All",
                         "Directory.ReadWrite.All")
 WRITE_ROLE_MANAGEMENT = ("RoleManagement.ReadWrite.Directory",)
+# directoryrole-list, directoryrole-get, directoryrole-list-members (application, least privileged first).
+READ_DIRECTORY_ROLES = ("RoleManagement.Read.Directory", "Directory.Read.All", "RoleManagement.ReadWrite.Directory", "Directory.ReadWrite.All")
 # Groups: group-list, group-get, group-list-members, group-list-transitivemembers (application: GroupMember.Read.All least
 # privileged; Group.Read.All, Group.ReadWrite.All, GroupMember.ReadWrite.All, Directory.Read.All higher). Directory.ReadWrite.All
 # covers them too (UNCONFIRMED: the docs' tables do not list it for every one of these).
@@ -31,6 +33,8 @@ READ_MEMBER_OF = READ_USERS + READ_GROUPS
 # What lets a caller see a member object's properties rather than its id and type only.
 SEE_USERS = READ_USERS + ("User.ReadBasic.All",)
 SEE_GROUPS = READ_GROUPS
+# UNCONFIRMED: what lets a caller see a service principal member's properties (the application and directory read permissions).
+SEE_SERVICE_PRINCIPALS = ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
 
 ROUTE_PERMISSIONS = {
     "GET /users": READ_USERS,
@@ -63,11 +67,18 @@ ROUTE_PERMISSIONS = {
     "GET /subscribedSkus": READ_SKUS,
     "GET /domains": READ_DOMAINS,
     "GET /domains/{id}": READ_DOMAINS,
+    # Without a type cast the list is refused (the handler answers Graph's 400); the cast's short form graph.user works too.
+    "GET /directory/deletedItems": READ_USERS,
     "GET /directory/deletedItems/microsoft.graph.user": READ_USERS,
     "GET /directory/deletedItems/microsoft.graph.user/$count": READ_USERS,
+    "GET /directory/deletedItems/graph.user": READ_USERS,
+    "GET /directory/deletedItems/graph.user/$count": READ_USERS,
     "GET /directory/deletedItems/{id}": READ_USERS,
     "POST /directory/deletedItems/{id}/restore": WRITE_USERS,
     "DELETE /directory/deletedItems/{id}": WRITE_USERS,
+    "GET /directoryRoles": READ_DIRECTORY_ROLES,
+    "GET /directoryRoles/{id}": READ_DIRECTORY_ROLES,
+    "GET /directoryRoles/{id}/members": READ_DIRECTORY_ROLES,
     "GET /roleManagement/directory/roleDefinitions": READ_ROLE_MANAGEMENT,
     "GET /roleManagement/directory/roleDefinitions/{id}": READ_ROLE_MANAGEMENT,
     "GET /roleManagement/directory/roleAssignments": READ_ROLE_MANAGEMENT,

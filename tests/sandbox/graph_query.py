@@ -20,6 +20,13 @@ JSON_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE75
 ORDERABLE = {"displayName": False, "userPrincipalName": False, "createdDateTime": True, "deletedDateTime": True}  # name: advanced only
 SEARCHABLE = ("displayName", "givenName", "surname", "mail", "mailNickname", "userPrincipalName", "jobTitle", "department")
 SKIPTOKEN_PREFIX = "RFNwdAIAAQAAA"  # opaque to clients, like Graph's
+EXPAND_PAGE_SIZE = 100  # the page size of a directory list with $expand, whatever $top says (Graph's known issue 13635)
+# $filter: at most 15 child clauses under an OR, and 15 values in an `in`, outside advanced queries; with them, a request URL
+# of at most 2,048 characters instead (known issue 13635, filter-query-parameter docs; microsoft-graph-docs issue 21098 and
+# its PR 22097). The answer is the directory's own (issue 21098 quotes it for 16 values in an `in`).
+MAX_OR_CLAUSES = 15
+MAX_ADVANCED_URL = 2048
+TOO_MANY_CLAUSES = "Too many child clauses specified in search filter expression containing 'OR' operators: %d. Max allowed: %d."
 
 
 class Call:
@@ -47,6 +54,11 @@ class Call:
     @property
     def is_write(self):
         return self.method not in ("GET", "HEAD", "OPTIONS")
+
+    @property
+    def graph_url(self):
+        """The request's URL as it would be on Graph itself (for Graph's URL length limits)."""
+        return "https://graph.microsoft.com/v1.0%s%s" % (self.path, "?" + self.raw_query if self.raw_query else "")
 
     def header(self, name):
         return self.headers.get(name.lower(), "")
@@ -190,8 +202,9 @@ def parse_expand(call):
     return ("manager", parse_select(select.group(1), properties, "microsoft.graph.user", state_module.USER_SINGLE_ONLY) or [])
 
 
-def parse_filter(text, entity, advanced):
-    """The parsed $filter (or None); the 400s of odata.py, including the advanced-query one."""
+def parse_filter(text, entity, advanced, call=None):
+    """The parsed $filter (or None); the 400s of odata.py, including the advanced-query one, and the limit on OR clauses
+    and `in` values (MAX_OR_CLAUSES; in advanced queries the URL length of ``call`` instead)."""
     if text is None:
         return None
     try:
@@ -203,6 +216,14 @@ def parse_filter(text, entity, advanced):
         odata.check_properties(node, entity)
     except odata.ODataError as exc:
         raise odata_error(exc)
+    clauses = odata.or_clause_count(node)
+    if clauses > MAX_OR_CLAUSES:
+        if not advanced:
+            raise GraphError(400, "Request_UnsupportedQuery", TOO_MANY_CLAUSES % (clauses, MAX_OR_CLAUSES))
+        if call is not None and len(call.graph_url) > MAX_ADVANCED_URL:
+            # UNCONFIRMED wording; the limit (2,048 characters of URL in advanced queries) is documented.
+            raise GraphError(400, "Request_UnsupportedQuery", "The request URL is longer than %d characters; split the filter into smaller "
+                                                              "requests." % MAX_ADVANCED_URL)
     return node
 
 

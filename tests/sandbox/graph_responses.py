@@ -15,12 +15,17 @@ from . import graph_query as query
 from . import mail
 from . import state as state_module
 from .errors import GraphError, bad_request
-from .graph_permissions import READ_ROLE_MANAGEMENT, SEE_GROUPS, SEE_USERS
+from .graph_permissions import READ_ROLE_MANAGEMENT, SEE_GROUPS, SEE_SERVICE_PRINCIPALS, SEE_USERS
 from .graph_query import Result
 
 USER_TYPE = state_module.ENTITY_TYPES["user"]["odata_type"]
-OBJECT_TYPES = {"user": USER_TYPE, "group": state_module.ENTITY_TYPES["group"]["odata_type"], "directoryRole": "#microsoft.graph.directoryRole"}
+OBJECT_TYPES = {"user": USER_TYPE, "group": state_module.ENTITY_TYPES["group"]["odata_type"], "directoryRole": "#microsoft.graph.directoryRole",
+                "servicePrincipal": "#microsoft.graph.servicePrincipal"}
 DIRECTORY_ROLE_PROPERTIES = ("id", "deletedDateTime", "description", "displayName", "roleTemplateId")
+# The service principal properties the sandbox models (its apps' service principals, as role members).
+SERVICE_PRINCIPAL_PROPERTIES = ("id", "appId", "displayName")
+# "$expand on relationships of directory objects: Returns a maximum of 20 objects" (Graph's known issue 13635).
+EXPANDED_MEMBERS = 20
 # UNCONFIRMED wording: the refusal of $filter on a relationship, or of a cast on a transitive list, without advanced mode.
 ADVANCED_RELATIONSHIP_MESSAGE = ("This query needs advanced query capabilities: add the ConsistencyLevel: eventual header and $count=true. "
                                  "Refer to https://aka.ms/graph-docs/advanced-queries for more information")
@@ -94,10 +99,14 @@ class GraphResponses:
         eventual, advanced = query.advanced(call)
         select = query.user_select(call, collection=True)
         expand = query.parse_expand(call)
-        node = query.parse_filter(options.get("$filter"), "user", advanced)
+        node = query.parse_filter(options.get("$filter"), "user", advanced, call)
         search = query.parse_search(call, eventual)
         order = query.parse_orderby(call, advanced, node is not None)
         top = query.parse_top(call) or 100
+        if expand is not None:
+            # "$expand on directory objects: Returns a maximum of 100 objects" a page, whatever $top says (Graph's known issue
+            # 13635); the rest follows through @odata.nextLink.
+            top = min(top, query.EXPAND_PAGE_SIZE)
         offset = query.skip_offset(call)
         if node is not None:
             items = [item for item in items if query.matches(node, item)]
@@ -123,7 +132,7 @@ class GraphResponses:
         if not eventual:
             raise bad_request("$count is not currently supported.")
         options = call.options()
-        node = query.parse_filter(options.get("$filter"), "user", True)
+        node = query.parse_filter(options.get("$filter"), "user", True, call)
         search = query.parse_search(call, eventual)
         if node is not None:
             items = [item for item in items if query.matches(node, item)]
@@ -246,6 +255,12 @@ class GraphResponses:
         # UNCONFIRMED: the default property set of deleted users; the user default set plus deletedDateTime.
         return list(state_module.USER_DEFAULT_SELECT) + ["deletedDateTime"]
 
+    def list_deleted_untyped(self, call):
+        """GET /directory/deletedItems without a type cast: Graph refuses the list (microsoft-graph-docs issues 10080 and
+        10280 quote the answer; directory-deleteditems-list: the cast is a required part of the URI)."""
+        raise GraphError(400, "Request_UnsupportedQuery", "Searches against this resource are not supported. Only specific instances can be "
+                                                          "queried.")
+
     def list_deleted(self, call):
         return self._user_collection(call, self.tenant.list_deleted_users(), "users", default_select=self._deleted_default())
 
@@ -288,7 +303,7 @@ class GraphResponses:
         options = call.options()
         select = query.parse_select(options.get("$select"), state_module.DOMAIN_PROPERTIES, "microsoft.graph.domain", collection=True)
         domains = self.tenant.list_domains()
-        node = query.parse_filter(options.get("$filter"), "domain", False)
+        node = query.parse_filter(options.get("$filter"), "domain", False, call)
         if node is not None:
             domains = [domain for domain in domains if query.matches(node, domain)]
         value = [{name: domain[name] for name in select} if select else domain for domain in domains]
@@ -337,7 +352,7 @@ class GraphResponses:
         self._role_options(call, ("$select", "$filter"))
         options = call.options()
         select = query.parse_select(options.get("$select"), state_module.ROLE_ASSIGNMENT_PROPERTIES, "microsoft.graph.unifiedRoleAssignment")
-        node = query.parse_filter(options.get("$filter"), "roleAssignment", False)
+        node = query.parse_filter(options.get("$filter"), "roleAssignment", False, call)
         items = self.tenant.list_role_assignments()
         if node is not None:
             items = [item for item in items if query.matches(node, item)]
@@ -381,6 +396,43 @@ class GraphResponses:
         return Result(204)
 
     # ----------------------------------------------------------------------------------------------------------
+    # Activated directory roles (directoryrole-list, directoryrole-get, directoryrole-list-members). The list has no paging
+    # (reference 1.3); $expand=members shows at most 20 members a role, as Graph's known issue 13635 says of $expand on
+    # directory objects.
+
+    def _directory_role_view(self, call, role, select, expand):
+        out = {name: role.get(name) for name in (select or DIRECTORY_ROLE_PROPERTIES)}
+        if expand:
+            members = self.tenant.directory_role_members(role["id"])[:EXPANDED_MEMBERS]
+            out["members"] = [self._object_view(call, entity, data, None) for entity, data in members]
+        return out
+
+    @staticmethod
+    def _directory_role_options(call, collection):
+        query.only_options(call, ("$select", "$expand"))
+        options = call.options()
+        select = query.parse_select(options.get("$select"), DIRECTORY_ROLE_PROPERTIES, "microsoft.graph.directoryRole", collection=collection)
+        text = options.get("$expand")
+        if text is not None and text.strip().lower() != "members":
+            # UNCONFIRMED wording; members is the only relationship the sandbox expands on directory roles.
+            raise bad_request("Could not find a property named '%s' on type 'microsoft.graph.directoryRole'." % text.strip())
+        return select, text is not None
+
+    def list_directory_roles(self, call):
+        select, expand = self._directory_role_options(call, collection=True)
+        value = [self._directory_role_view(call, role, select, expand) for role in self.tenant.list_directory_roles()]
+        return Result(200, {"@odata.context": "%sdirectoryRoles%s" % (query.METADATA, query.context_select(select)), "value": value})
+
+    def get_directory_role(self, call, key):
+        select, expand = self._directory_role_options(call, collection=False)
+        body = {"@odata.context": "%sdirectoryRoles%s/$entity" % (query.METADATA, query.context_select(select))}
+        body.update(self._directory_role_view(call, self.tenant.get_directory_role(key), select, expand))
+        return Result(200, body)
+
+    def list_directory_role_members(self, call, key):
+        return self._relationship(call, self.tenant.directory_role_members(key))
+
+    # ----------------------------------------------------------------------------------------------------------
     # Groups and membership (group-list, group-get, group-list-members, group-list-transitivemembers, group-post-members,
     # group-delete-members, user-list-memberof; reference 6)
 
@@ -402,7 +454,7 @@ class GraphResponses:
         options = call.options()
         _, advanced = query.advanced(call)
         select = self._group_select(call)
-        node = query.parse_filter(options.get("$filter"), "group", advanced)
+        node = query.parse_filter(options.get("$filter"), "group", advanced, call)
         items = self.tenant.list_groups()
         if node is not None:
             items = [item for item in items if query.matches(node, item)]
@@ -430,6 +482,10 @@ class GraphResponses:
             names = ([n for n in select if n in state_module.GROUP_PROPERTIES] or ["id"]) if select else None
             body = self.project_group(data, names)
             visible = auth.has_any_role(call.claims, SEE_GROUPS)
+        elif entity == "servicePrincipal":
+            names = ([n for n in select if n in SERVICE_PRINCIPAL_PROPERTIES] or ["id"]) if select else SERVICE_PRINCIPAL_PROPERTIES
+            body = {name: data.get(name) for name in names}
+            visible = auth.has_any_role(call.claims, SEE_SERVICE_PRINCIPALS)
         else:
             names = ([n for n in select if n in DIRECTORY_ROLE_PROPERTIES] or ["id"]) if select else DIRECTORY_ROLE_PROPERTIES
             body = {name: data.get(name) for name in names}
@@ -463,11 +519,11 @@ class GraphResponses:
         text = options.get("$filter")
         if text is not None:
             try:
-                node = query.parse_filter(text, cast or "user", True)
+                node = query.parse_filter(text, cast or "user", True, call)
             except GraphError:
                 if cast:
                     raise
-                node = query.parse_filter(text, "group", True)
+                node = query.parse_filter(text, "group", True, call)
             objects = [(entity, data) for entity, data in objects if query.matches(node, data)]
         page, extra = query.page(call, objects, advanced)
         context = {"user": "users", "group": "groups"}.get(cast, "directoryObjects")

@@ -493,6 +493,8 @@ class Tenant:
         # tenant's admin is a Global Administrator, as the account that created the tenant is.
         self.role_assignments = {}
         self.role_assignment_views = {}
+        # Directory roles activated in the tenant (directoryRoles): Global Administrator always; a role once assigned.
+        self.activated_roles = {GLOBAL_ADMIN}
         if self.seed_name == "default":
             self.seed_role_assignment(SEED_USERS[0]["id"], GLOBAL_ADMIN)
 
@@ -1146,6 +1148,7 @@ class Tenant:
                       "directoryScopeId": directory_scope_id}
         self._lag_role_assignment(assignment_id)
         self.role_assignments[assignment_id] = assignment
+        self.activated_roles.add(definition["id"])
         return copy.deepcopy(assignment)
 
     def _lag_role_assignment(self, assignment_id):
@@ -1168,6 +1171,7 @@ class Tenant:
         assignment_id = role_assignment_id(role_definition_id, principal_id)
         self.role_assignments[assignment_id] = {"id": assignment_id, "principalId": principal_id.lower(),
                                                 "roleDefinitionId": role_definition_id.lower(), "directoryScopeId": "/"}
+        self.activated_roles.add(role_definition_id.lower())
         return copy.deepcopy(self.role_assignments[assignment_id])
 
     def list_role_assignments(self, current=False):
@@ -1199,6 +1203,55 @@ class Tenant:
             if app.object_id == lowered:  # roles given to an app when it was registered (App.directory_roles), kept across resets
                 held |= {role.lower() for role in getattr(app, "directory_roles", None) or ()}
         return held
+
+    # Activated directory roles (directoryRoles: directoryrole-list, directoryrole-get, directoryrole-list-members). "A role
+    # becomes activated when an admin activates the role ... When assigning a role using the Azure portal, the role activation
+    # step is implicitly done" (directoryrole-list docs); Global Administrator is activated in every tenant. UNCONFIRMED: that an
+    # assignment through roleManagement activates the role as the portal does, and that a role stays activated once it has no
+    # member left (the sandbox keeps it until reset).
+
+    def _activated(self):
+        held = set(self.activated_roles)
+        for app in self.apps.values():
+            held |= {role.lower() for role in getattr(app, "directory_roles", None) or ()}
+        return [ROLE_DEFINITIONS[template_id] for template_id in ROLE_DEFINITIONS if template_id in held]
+
+    def list_directory_roles(self):
+        return [directory_role(definition) for definition in self._activated()]
+
+    def get_directory_role(self, key):
+        """An activated role by its object id, or by ``roleTemplateId=<template id>`` (the alternate key); else 404."""
+        lowered = (key or "").strip().lower()
+        if lowered.startswith("roletemplateid="):
+            wanted = lowered.split("=", 1)[1].strip("'")
+            match = [role for role in self.list_directory_roles() if role["roleTemplateId"] == wanted]
+        else:
+            match = [role for role in self.list_directory_roles() if role["id"] == lowered]
+        if not match:
+            raise not_found(key)
+        return match[0]
+
+    def directory_role_members(self, key):
+        """[(entity, data)] of a role's members as readers see them: users ("user", user data) and the apps' service
+        principals ("servicePrincipal", {id, appId, displayName}), by the assignments readers see (replication lag) and the
+        roles apps were registered with."""
+        template_id = self.get_directory_role(key)["roleTemplateId"]
+        out, seen = [], set()
+        for assignment in self.list_role_assignments():
+            principal = assignment["principalId"]
+            if assignment["roleDefinitionId"] != template_id or principal in seen:
+                continue
+            seen.add(principal)
+            record = self.records.get(principal)
+            if record is not None and record.entity == "user" and self._view(record)[0] == "user":
+                out.append(("user", copy.deepcopy(self._view(record)[1])))
+        for app in self.apps.values():
+            if app.object_id in seen:
+                continue
+            if template_id in self.principal_role_ids(app.object_id):
+                seen.add(app.object_id)
+                out.append(("servicePrincipal", {"id": app.object_id, "appId": app.client_id, "displayName": app.display_name}))
+        return out
 
     def check_sensitive_action(self, key, app_id, properties=None):
         """403 unless the calling app may act on this user: deleting, or changing sensitive properties of, a user

@@ -38,19 +38,8 @@ def test_an_extension_write_lags_like_any_write():
 
 
 @pytest.fixture
-def graph(fresh_sandbox):
-    session = fresh_sandbox.graph_session()
-    yield Graph(session, fresh_sandbox.graph_url)
-    session.close()
-
-
-class Graph:
-    def __init__(self, session, base):
-        self.session = session
-        self.base = base
-
-    def __call__(self, method, path, body=None, **kwargs):
-        return self.session.request(method, self.base + path, json=body, timeout=30, **kwargs)
+def graph(graph_call):
+    return graph_call
 
 
 def extension(name=NAME, **properties):
