@@ -8,6 +8,7 @@ Set-Mailbox, Add-/Get-/Remove-MailboxPermission. They work on the tenant's mailb
 """
 
 import base64
+import contextlib
 import json
 import logging
 import re
@@ -50,6 +51,11 @@ NOT_MODIFIED = "The command completed successfully but no settings of '{name}' h
 ACE_MISSING = ("Can't remove the access control entry on the object \"{name}\" for account \"{user}\" because the ACE doesn't exist "
                "on the object.")
 NOT_ALLOWED = "User is not allowed to call {cmdlet}"  # issue 7970's body, for a token without Exchange.ManageAsApp (UNCONFIRMED cause)
+# The answer when the tenant has exchange_max_concurrency calls in flight already. The text up to "Please wait and try again"
+# is what GreyCorbel/ExoHelper (Invoke-ExoCommand.ps1) matches, as plain text, to wait and retry; the rest of it, the status
+# (429) and the absence of a Retry-After header are UNCONFIRMED.
+CONCURRENCY_LIMITED = "You have reached the maximum number of concurrent requests per tenant. Please wait and try again."
+INVOKE_PATH = re.compile(r"^/adminapi/beta/[^/]+/InvokeCommand/?$", re.IGNORECASE)
 ROLE_NOT_SUPPORTED = ("The role assigned to application {app_id} isn't supported in this scenario. Please check online documentation "
                       "for assigning correct Directory Roles to Azure AD Application for EXO App-Only Authentication.")
 
@@ -116,6 +122,7 @@ class ExchangeApp:
 
     def __init__(self, runtime):
         self.rt = runtime
+        self.in_flight = 0  # InvokeCommand calls being served now, for the tenant's concurrency limit
         self.app = Starlette(routes=[
             Route("/adminapi/beta/{tenant}/InvokeCommand", self.invoke, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             Route("/{path:path}", self.unknown, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
@@ -135,6 +142,54 @@ class ExchangeApp:
 
     # -- HTTP ------------------------------------------------------------------------------------------------------
 
+    @contextlib.asynccontextmanager
+    async def admit(self, scope, receive, send):
+        """The per-tenant concurrency limit (knob exchange_max_concurrency), around everything the server does for an
+        InvokeCommand call (latency included): yields False, having answered CONCURRENCY_LIMITED, when the call would be one
+        too many in flight."""
+        if scope["method"] != "POST" or not INVOKE_PATH.match(scope["path"]):
+            yield True
+            return
+        limit = self.tenant.config.get("exchange_max_concurrency")
+        self.in_flight += 1
+        try:
+            if limit is not None and self.in_flight > limit:
+                await self._refuse_concurrency(scope, receive, send)
+                yield False
+            else:
+                yield True
+        finally:
+            self.in_flight -= 1
+
+    async def _refuse_concurrency(self, scope, receive, send):
+        request = Request(scope, receive)
+        raw = await request.body()
+        entry, _, _, _ = self._log_call(request, raw, 429)
+        entry["fault"] = "concurrency_limit"
+        response = Response(CONCURRENCY_LIMITED.encode("utf-8"), status_code=429, media_type="text/plain; charset=utf-8",
+                            headers={"request-id": str(uuid.uuid4()), "Cache-Control": "no-cache"})
+        await response(scope, receive, send)
+
+    def _log_call(self, request, raw, status):
+        """The request log entry of an InvokeCommand call (with its cmdlet and the Identity as given), and the parsed
+        (CmdletInput, cmdlet name, Parameters), any of them None when the body does not have it."""
+        try:
+            body = json.loads(raw) if raw.strip() else None
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        cmdlet_input = body.get("CmdletInput") if isinstance(body, dict) else None
+        name = cmdlet_input.get("CmdletName") if isinstance(cmdlet_input, dict) else None
+        params = cmdlet_input.get("Parameters") if isinstance(cmdlet_input, dict) else None
+        name_text = name if isinstance(name, str) else ""
+        entry = self.tenant.log_request("exchange", request.method, request.url.path, request.url.query, status,
+                                        app_id=auth.peek_app_id(request.headers.get("authorization")),
+                                        write=not name_text.lower().startswith("get-"),
+                                        body_keys=sorted(params) if isinstance(params, dict) else [])
+        entry["cmdlet"] = name_text or None
+        identity = params.get("Identity") if isinstance(params, dict) else None
+        entry["identity"] = identity if isinstance(identity, str) else None  # the target, as the caller named it
+        return entry, cmdlet_input, name, params
+
     def _respond(self, status, body, request_id, headers=None):
         all_headers = {"request-id": request_id, "X-Request-Id": request_id, "Cache-Control": "no-cache", "OData-Version": "4.0"}
         all_headers.update(headers or {})
@@ -152,21 +207,8 @@ class ExchangeApp:
         raw = await request.body()
         request_id = str(uuid.uuid4())
         self.exchange.settle()
-        try:
-            body = json.loads(raw) if raw.strip() else None
-        except (ValueError, UnicodeDecodeError):
-            body = None
-        cmdlet_input = body.get("CmdletInput") if isinstance(body, dict) else None
-        name = cmdlet_input.get("CmdletName") if isinstance(cmdlet_input, dict) else None
-        params = cmdlet_input.get("Parameters") if isinstance(cmdlet_input, dict) else None
+        entry, cmdlet_input, name, params = self._log_call(request, raw, None)
         name_text = name if isinstance(name, str) else ""
-        entry = self.tenant.log_request("exchange", request.method, request.url.path, request.url.query, None,
-                                        app_id=auth.peek_app_id(request.headers.get("authorization")),
-                                        write=not name_text.lower().startswith("get-"),
-                                        body_keys=sorted(params) if isinstance(params, dict) else [])
-        entry["cmdlet"] = name_text or None
-        identity = params.get("Identity") if isinstance(params, dict) else None
-        entry["identity"] = identity if isinstance(identity, str) else None  # the target, as the caller named it
         headers = {}
         try:
             if request.method != "POST":

@@ -1,8 +1,8 @@
 """Realism knobs: latency, replication lag (applied in state.py), throttling, fault injection, token lifetime.
 
-All knobs are off by default and set through ``PATCH /_sandbox/config``. Throttling follows the published
-identity-and-access limits of Graph's throttling docs: a resource-unit (RU) token bucket and a write bucket per app and
-tenant. ``time_scale`` multiplies the windows so tests can see a bucket refill quickly.
+All knobs but Exchange's concurrency limit are off by default; they are set through ``PATCH /_sandbox/config``.
+Throttling follows the published identity-and-access limits of Graph's throttling docs: a resource-unit (RU) token bucket
+and a write bucket per app and tenant. ``time_scale`` multiplies the windows so tests can see a bucket refill quickly.
 """
 
 import asyncio
@@ -31,6 +31,11 @@ DEFAULT_CONFIG = {
     # Exchange (exchange_state.py): seconds until a licensed user's mailbox exists, and until a type conversion shows.
     "mailbox_provisioning_delay_s": 0,
     "shared_conversion_delay_s": 0,
+    # Exchange (exchange.py): InvokeCommand calls the tenant may have in flight at once (None: no limit); one more is answered
+    # "You have reached the maximum number of concurrent requests per tenant" (reference section 13). Unlike the other knobs it
+    # is on by default, at a plausible value (UNCONFIRMED: Microsoft publishes no number; 4 is the documented concurrency limit
+    # of Exchange's Outlook APIs per app and mailbox, and app-only admin calls are all anchored on one system mailbox).
+    "exchange_max_concurrency": 4,
     # Practice Protect (pp_provisioning.py): seconds a provisioning job runs, and the delay of the automatic sync
     # queued by a role membership change.
     "pp_sync_duration_s": 0,
@@ -133,6 +138,8 @@ def merge_config(current, patch):
         _number("token_valid_s", new["token_valid_s"], exclusive=True)
     _number("mailbox_provisioning_delay_s", new["mailbox_provisioning_delay_s"])
     _number("shared_conversion_delay_s", new["shared_conversion_delay_s"])
+    if new["exchange_max_concurrency"] is not None:
+        _number("exchange_max_concurrency", new["exchange_max_concurrency"], minimum=1, integer=True)
     _number("pp_sync_duration_s", new["pp_sync_duration_s"])
     _number("pp_auto_sync_delay_s", new["pp_auto_sync_delay_s"])
     throttle = new["throttle"]
