@@ -714,19 +714,14 @@ class PPTenant:
         if not isinstance(columns, dict):
             raise PPError("Columns must be an object of column values.", "InvalidArgument")
         by_name = {c["Name"]: c for c in self.columns}
+        typed = {}
         for name, value in columns.items():
             column = by_name.get(name)
             if column is None:
                 raise PPError("Column %s does not exist in table users." % name, "ColumnNotFound")
-            if value is None:
-                continue
-            kind = column["Type"]
-            ok = ((kind == "Text" and isinstance(value, str)) or (kind == "Integer" and isinstance(value, int) and not isinstance(value, bool))
-                  or (kind == "Boolean" and isinstance(value, bool)) or (kind == "Date" and isinstance(value, str)))
-            if not ok:
-                raise PPError("Invalid value for column %s: the column type is %s." % (name, kind), "InvalidColumnValue")
+            typed[name] = _column_value(name, column["Type"], value)
         values = self.attributes.setdefault(user["ID"], {})
-        for name, value in columns.items():
+        for name, value in typed.items():
             if value is None:
                 values.pop(name, None)
             else:
@@ -981,6 +976,33 @@ REDROCK_TABLES = {
     "DsGroups": ("InternalName", "SystemName"),
 }
 BOOLEAN_COLUMNS = frozenset(("ReadOnly", "ProvCapable", "ProvConfigured", "ProvSettingEnabled", "ServiceUser"))
+
+
+def _column_value(name, kind, value):
+    """An ExtData value as stored, or None to clear. Typed values, and the same as strings: the CyberArk Go SDK sends every
+    value as a string and clears with "" (cyberark/idsec-sdk-golang users service; reference section 12). UNCONFIRMED: the
+    platform's answer to an ill-typed value, that a string for a typed column is stored as the typed value, and that "" clears
+    an Integer or Boolean column (a Text or Date column keeps "" as it is sent)."""
+    if value is None or (value == "" and kind in ("Integer", "Boolean")):
+        return None
+    invalid = PPError("Invalid value for column %s: the column type is %s." % (name, kind), "InvalidColumnValue")
+    if kind in ("Text", "Date"):
+        if not isinstance(value, str):
+            raise invalid
+        return value
+    if kind == "Integer":
+        if isinstance(value, str) and re.match(r"^\s*-?\d+\s*$", value):
+            return int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise invalid
+    if kind == "Boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise invalid
+    raise invalid
 
 
 def _int_arg(args, name):

@@ -379,3 +379,21 @@ def test_reset_restores_the_seed_and_keeps_the_client(sandbox, pp):
     state = sandbox.control("GET", "pp/state")
     assert state["jobs"] == [] and state["outbox"] == []
     assert graph_user(sandbox, "tom.baker@northwindacct.com")["onPremisesImmutableId"]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# ExtData values as strings
+
+
+def test_extdata_takes_strings_for_typed_columns(pp):
+    columns = {c["Name"]: {k: c[k] for k in ("Type", "Title", "Description")} for c in pp.ok("/ExtData/GetSchema", {"Table": "users"})["Columns"]}
+    columns["Is_Partner"] = {"Type": "Boolean", "Title": "Partner", "Description": "Partner of the firm"}
+    pp.ok("/ExtData/UpdateSchema", {"Table": "users", "Columns": columns})
+    pp.ok("/ExtData/SetColumns", {"Table": "users", "ID": SARAH, "Columns": {"Staff_Number": "42", "Is_Partner": "True"}})
+    values = pp.ok("/ExtData/GetColumns", {"Table": "users", "ID": SARAH})
+    assert values["Staff_Number"] == 42 and values["Is_Partner"] is True
+    pp.ok("/ExtData/SetColumns", {"Table": "users", "ID": SARAH, "Columns": {"Staff_Number": "", "Is_Partner": "false"}})
+    values = pp.ok("/ExtData/GetColumns", {"Table": "users", "ID": SARAH})
+    assert values["Staff_Number"] is None and values["Is_Partner"] is False  # "" clears, as the Go SDK clears
+    for bad in ({"Staff_Number": "4.5"}, {"Is_Partner": "yes"}, {"Staff_Number": True}, {"Cost_Centre": 12}):
+        assert pp.error("/ExtData/SetColumns", {"Table": "users", "ID": SARAH, "Columns": bad})[0] == "InvalidColumnValue", bad
