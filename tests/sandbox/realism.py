@@ -40,7 +40,11 @@ DEFAULT_CONFIG = {
     # queued by a role membership change.
     "pp_sync_duration_s": 0,
     "pp_auto_sync_delay_s": 60,
+    # Practice Protect (pp_state.py, pp.py): "default", or "real_tenant_variants", the tenant that answers where public sources
+    # show other answers or none (reference practice_protect.md section 12): see PP_PROFILES.
+    "pp_profile": "default",
 }
+PP_PROFILES = ("default", "real_tenant_variants")
 
 FAULT_KINDS = ("status", "reset_before", "reset_after")
 FAULT_STATUSES = (429, 500, 502, 503, 504)
@@ -142,6 +146,8 @@ def merge_config(current, patch):
         _number("exchange_max_concurrency", new["exchange_max_concurrency"], minimum=1, integer=True)
     _number("pp_sync_duration_s", new["pp_sync_duration_s"])
     _number("pp_auto_sync_delay_s", new["pp_auto_sync_delay_s"])
+    if new["pp_profile"] not in PP_PROFILES:
+        raise ValueError("pp_profile must be one of %s" % ", ".join(PP_PROFILES))
     throttle = new["throttle"]
     if not isinstance(throttle["enabled"], bool):
         raise ValueError("throttle.enabled must be true or false")
