@@ -196,12 +196,12 @@ class GraphApp:
         """424 for a request whose dependency failed; it never runs, but is logged like every batch item."""
         parsed = urlsplit(item["url"].strip())
         sub = query.Call(item["method"], parsed.path.lstrip("/"), parsed.query, item.get("headers") or {}, b"", call.base_url, call.claims,
-                   batch=call.log_seq)
+                         batch=call.log_seq)
         self.tenant.log_request("graph", sub.method, "/v1.0" + sub.path, sub.raw_query, 424, app_id=sub.app_id, write=sub.is_write,
                                 batch=call.log_seq, body_keys=list(item["body"]) if isinstance(item.get("body"), dict) else [])
         # UNCONFIRMED: the body Graph gives a dependant of a failed request.
-        return query.Result(424, error_body("FailedDependency", "The request could not be performed because it depends on request %s that failed."
-                                      % failed, sub.request_id, sub.client_request_id))
+        message = "The request could not be performed because it depends on request %s that failed." % failed
+        return query.Result(424, error_body("FailedDependency", message, sub.request_id, sub.client_request_id))
 
     @staticmethod
     def _batch_order(requests):

@@ -335,7 +335,7 @@ class GraphResponses:
     def get_role_definition(self, call, key):
         self._role_options(call, ("$select",))
         select = query.parse_select(call.options().get("$select"), state_module.ROLE_DEFINITION_PROPERTIES, "microsoft.graph.unifiedRoleDefinition",
-                              collection=False)
+                                    collection=False)
         item = self.tenant.get_role_definition(key)
         body = {"@odata.context": "%sroleManagement/directory/roleDefinitions%s/$entity" % (query.METADATA, query.context_select(select))}
         body.update({name: item[name] for name in select} if select else item)
@@ -362,7 +362,7 @@ class GraphResponses:
     def get_role_assignment(self, call, assignment_id):
         self._role_options(call, ("$select",))
         select = query.parse_select(call.options().get("$select"), state_module.ROLE_ASSIGNMENT_PROPERTIES, "microsoft.graph.unifiedRoleAssignment",
-                              collection=False)
+                                    collection=False)
         body = {"@odata.context": "%sroleManagement/directory/roleAssignments%s/$entity" % (query.METADATA, query.context_select(select))}
         body.update(self._role_assignment_view(self.tenant.get_role_assignment(assignment_id), select))
         return Result(200, body)

@@ -93,8 +93,8 @@ def test_patch_replaces_the_custom_properties_and_delete_removes(graph):
     patched = graph("PATCH", "/users/%s/extensions/%s" % (SARAH, NAME), {"theme": "light", "color": None})
     assert patched.status_code == 204 and not patched.content
     body = graph("GET", "/users/%s/extensions/%s" % (SARAH, NAME)).json()
-    assert {key: value for key, value in body.items() if not key.startswith("@")} == {"extensionName": NAME, "id": NAME, "theme": "light",
-                                                                                       "color": None}
+    custom = {key: value for key, value in body.items() if not key.startswith("@")}
+    assert custom == {"extensionName": NAME, "id": NAME, "theme": "light", "color": None}
     renamed = graph("PATCH", "/users/%s/extensions/%s" % (SARAH, NAME), {"extensionName": "com.other", "theme": "x"})
     assert renamed.status_code == 400
     deleted = graph("DELETE", "/users/%s/extensions/%s" % (SARAH, NAME))

@@ -123,8 +123,8 @@ def test_directory_roles_lists_the_activated_roles_with_their_members(graph, fre
     apps = {app["service_principal_id"] for app in fresh_sandbox.control("GET", "apps")["apps"]}
     assert exchange and all(m["@odata.type"] == "#microsoft.graph.servicePrincipal" and m["id"] in apps for m in exchange)
     # An assignment activates its role, as the portal's does.
-    assigned = graph("POST", "/roleManagement/directory/roleAssignments", {"principalId": SARAH, "roleDefinitionId": USER_ADMIN,
-                                                                          "directoryScopeId": "/"})
+    assignment = {"principalId": SARAH, "roleDefinitionId": USER_ADMIN, "directoryScopeId": "/"}
+    assigned = graph("POST", "/roleManagement/directory/roleAssignments", assignment)
     assert assigned.status_code == 201
     expanded = graph("GET", "/directoryRoles", params={"$expand": "members", "$select": "id,roleTemplateId"}).json()["value"]
     user_admin = [role for role in expanded if role["roleTemplateId"] == USER_ADMIN][0]
