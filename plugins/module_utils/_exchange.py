@@ -21,6 +21,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import random
+import threading
 import time
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError, odata_string
@@ -36,6 +38,14 @@ NOT_FOUND_CODES = ("ManagementObjectNotFoundException",)
 TYPE_NAMES = {"UserMailbox": "regular", "SharedMailbox": "shared"}
 TYPE_PARAMETER = {"regular": "Regular", "shared": "Shared"}
 TYPE_DETAILS = {"regular": "UserMailbox", "shared": "SharedMailbox"}
+# At most this many InvokeCommand calls of one module run are in flight at once (its workers share the client). Exchange
+# refuses calls over a per-tenant limit that Microsoft does not publish (reference practice_protect.md section 13); the
+# sandbox's default limit is the same number. Other module runs against the same tenant can still meet the limit: that answer
+# is retried (``is_concurrency_limited``).
+MAX_CONCURRENT_CALLS = 4
+# What Exchange Online answers, as plain text, when the tenant has too many calls in flight; GreyCorbel/ExoHelper matches the
+# same words to wait and retry. Matched whatever the HTTP status (UNCONFIRMED: 429).
+CONCURRENCY_LIMITED = "You have reached the maximum number of concurrent requests per tenant"
 PERMISSION_HINT = ("The application needs the Exchange.ManageAsApp application permission of Office 365 Exchange Online (with admin "
                    "consent) and the Exchange Administrator role; see docs/permissions.md.")
 
@@ -82,6 +92,10 @@ def parse_error(body, status):
     for detail in details or []:
         message = detail.get("message") if isinstance(detail, dict) else None
         if isinstance(message, str) and message:
+            decoded = _json_detail(message)
+            if decoded is not None:
+                text, kind, string_id = decoded
+                return text, kind or error.get("code"), string_id
             parts = message.split("|", 2)
             if len(parts) == 3:
                 return parts[2], parts[1].rsplit(".", 1)[-1], parts[0]
@@ -94,10 +108,46 @@ def parse_error(body, status):
     return error.get("message") or ("HTTP %s" % status), error.get("code"), None
 
 
-class ExchangeClient:
-    """Runs cmdlets through InvokeCommand for one module run."""
+def _json_detail(message):
+    """(text, exception type without namespace, string id) of an error detail whose message is itself JSON (some replies carry
+    ``{"localizedString": {"stringId"}, "ClassName", "Message"}`` there, reference practice_protect.md section 13), else None."""
+    if not message.lstrip().startswith("{"):
+        return None
+    try:
+        decoded = json.loads(message)
+    except ValueError:
+        return None
+    if not isinstance(decoded, dict):
+        return None
+    fields = dict((str(key).lower(), value) for key, value in decoded.items())
+    text = fields.get("message") or fields.get("description")
+    if not isinstance(text, str) or not text.strip():
+        return None
+    kind = fields.get("classname") or fields.get("type")
+    localized = fields.get("localizedstring")
+    string_id = localized.get("stringId") if isinstance(localized, dict) else fields.get("localizedstring.stringid")
+    return text.strip(), kind.rsplit(".", 1)[-1] if isinstance(kind, str) and kind else None, string_id
 
-    def __init__(self, session, token_provider, exchange_url, tenant_id, timeout=30):
+
+def is_concurrency_limited(response):
+    """True when Exchange refused the call because the tenant has too many calls in flight (a plain-text answer)."""
+    if response.status_code < 400 or not response.content:
+        return False
+    try:
+        text = response.content.decode("utf-8", "replace")
+    except AttributeError:  # pragma: no cover - a str body in tests
+        text = str(response.content)
+    return CONCURRENCY_LIMITED.lower() in text.lower()
+
+
+class ExchangeClient:
+    """Runs cmdlets through InvokeCommand for one module run: at most ``max_calls`` at once (the run's workers share it),
+    and a call Exchange refuses for the tenant's concurrency limit is sent again after a backoff, within ``retry_deadline``
+    seconds (counted in ``stats`` with the transport's own retries). A 429 is first retried by the transport, which also holds
+    the whole run for it (_http.ThrottleGate); this loop catches the same answer under another status, and the last one."""
+
+    def __init__(self, session, token_provider, exchange_url, tenant_id, timeout=30, retry_deadline=300, stats=None,
+                 max_calls=MAX_CONCURRENT_CALLS, sleep=time.sleep, clock=time.monotonic):
         self.session = session
         self.tokens = token_provider
         self.exchange_url = exchange_url.rstrip("/")
@@ -105,10 +155,37 @@ class ExchangeClient:
         self.path = "/adminapi/beta/%s/InvokeCommand" % tenant_id
         self.url = self.exchange_url + self.path
         self.timeout = timeout
+        self.retry_deadline = retry_deadline
+        self.stats = stats
+        self.slots = threading.BoundedSemaphore(max(1, int(max_calls)))
+        self.sleep = sleep
+        self.clock = clock
         self.requests_sent = 0
         self.warnings = []
+        self.concurrency_retries = 0
 
     def _post(self, url, cmdlet, body):
+        """One call, sent again while Exchange answers that the tenant has too many calls in flight: after its
+        Retry-After, else 1, 2, 4 ... (at most 30) seconds with jitter, until ``retry_deadline`` would be passed."""
+        started = self.clock()
+        attempt = 0
+        while True:
+            with self.slots:
+                response = self._post_once(url, cmdlet, body)
+            if not is_concurrency_limited(response):
+                return response
+            delay = _retry_after(response)
+            if delay is None:
+                delay = min(30.0, 2.0 ** attempt) + random.uniform(0, 0.5)  # nosec - jitter, not security
+            if self.clock() + delay - started > self.retry_deadline:
+                return response
+            attempt += 1
+            self.concurrency_retries += 1
+            if self.stats is not None:
+                self.stats.record("POST", url, response.status_code, None)
+            self.sleep(delay)
+
+    def _post_once(self, url, cmdlet, body):
         for attempt in (1, 2):
             headers = {
                 "Authorization": "Bearer " + self.tokens.token(self.exchange_url),
@@ -183,9 +260,22 @@ class ExchangeClient:
 
 
 def client_for(m):
-    """The Exchange client of an M365Module (same session and token provider as its Graph client)."""
+    """The Exchange client of an M365Module (same session, token provider, retry deadline and retry count as its Graph client)."""
     p = m.params
-    return ExchangeClient(m.session, m.tokens, p["exchange_url"], p["tenant_id"], timeout=p["request_timeout"])
+    session = m.session  # built first: it creates the run's retry count
+    return ExchangeClient(session, m.tokens, p["exchange_url"], p["tenant_id"], timeout=p["request_timeout"],
+                          retry_deadline=p["retry_deadline"], stats=getattr(m, "retry_stats", None))
+
+
+def _retry_after(response):
+    value = None
+    for key, item in (response.headers or {}).items():
+        if key.lower() == "retry-after":
+            value = item
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def describe(exc):

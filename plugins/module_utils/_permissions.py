@@ -18,6 +18,7 @@ READ_USERS = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Dire
 WRITE_USERS = ("User.ReadWrite.All", "Directory.ReadWrite.All")
 READ_GROUPS = ("GroupMember.Read.All", "GroupMember.ReadWrite.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All",
                "Directory.ReadWrite.All")
+READ_DIRECTORY_ROLES = ("RoleManagement.Read.Directory", "Directory.Read.All", "RoleManagement.ReadWrite.Directory", "Directory.ReadWrite.All")
 READ_ROLES = ("RoleManagement.Read.Directory", "RoleManagement.Read.All", "RoleManagement.ReadWrite.Directory", "Directory.Read.All",
               "Directory.ReadWrite.All")
 
@@ -28,12 +29,13 @@ GRAPH_PERMISSIONS = (
     (("POST",), r"users/[^/]+/(microsoft\.graph\.)?sendMail", ("Mail.Send",)),
     (("GET",), r"users/[^/]+/memberOf", ("Directory.Read.All",) + tuple(p for p in READ_USERS + READ_GROUPS if p != "Directory.Read.All")),
     (("PUT", "DELETE"), r"users/[^/]+/manager/\$ref", WRITE_USERS),
-    (("GET",), r"users(/\$count|/[^/]+(/manager|/extensions(/[^/]+)?)?)?|directory/deletedItems/(microsoft\.graph\.user(/\$count)?|[^/]+)", READ_USERS),
+    (("GET",), r"users(/\$count|/[^/]+(/manager|/extensions(/[^/]+)?)?)?|directory/deletedItems(/((microsoft\.)?graph\.user(/\$count)?|[^/]+))?", READ_USERS),
     (("POST", "PATCH", "DELETE"), r"users(/[^/]+(/extensions(/[^/]+)?)?)?|directory/deletedItems/[^/]+(/restore)?", WRITE_USERS),
     (("GET",), r"subscribedSkus(/[^/]+)?", ("Organization.Read.All", "LicenseAssignment.Read.All", "Directory.Read.All",
                                             "Organization.ReadWrite.All", "LicenseAssignment.ReadWrite.All", "Directory.ReadWrite.All")),
     (("GET",), r"domains(/[^/]+)?", ("Domain.Read.All", "Domain.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")),
     (("GET",), r"roleManagement/directory/(roleDefinitions|roleAssignments)(/[^/]+)?", READ_ROLES),
+    (("GET",), r"directoryRoles(/[^/]+(/members)?)?", READ_DIRECTORY_ROLES),
     (("POST", "DELETE"), r"roleManagement/directory/roleAssignments(/[^/]+)?", ("RoleManagement.ReadWrite.Directory",)),
     (("POST", "DELETE"), r"groups/[^/]+/members(/[^/]+)?/\$ref", ("GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All")),
     (("GET",), r"groups(/[^/]+(/(members|transitiveMembers)(/microsoft\.graph\.(user|group))?)?)?", READ_GROUPS),

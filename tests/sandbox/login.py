@@ -193,10 +193,12 @@ class LoginApp:
                     "suffixed to the resource identifier (application ID URI).") % scope_value)
             resource = self._resource(scope_value)
             if resource is None:
-                # The real service answers an unknown resource with invalid_resource / AADSTS500011; the sandbox
-                # keeps to invalid_scope for every scope it cannot serve.
-                return self._error(request, 400, "invalid_scope", 70011,
-                                   "The provided value for the input parameter 'scope' is not valid. The scope %s is not valid." % scope_value)
+                # A resource the tenant has no service principal for (public clients quote the answer, e.g. for
+                # https://security.microsoft.us; the tenant is named by its display name).
+                return self._error(request, 400, "invalid_resource", 500011, (
+                    "The resource principal named %s was not found in the tenant named %s. This can happen if the application has "
+                    "not been installed by the administrator of the tenant or consented to by any user in the tenant. You might "
+                    "have sent your authentication request to the wrong tenant.") % (scope_value[:-len("/.default")], self.rt.tenant.organization))
             resources.append(resource)
         if len(set(resources)) != 1:
             return self._error(request, 400, "invalid_scope", 70011,

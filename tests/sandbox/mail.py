@@ -27,7 +27,7 @@ import datetime
 import uuid
 
 from .errors import GraphError, bad_request
-from .exchange import ADDRESS_RE, SERVER
+from .exchange_state import ADDRESS_RE, SERVER
 
 ACCESS_DENIED = "Access is denied. Check credentials and try again."
 INVALID_USER = "The requested user '{key}' is invalid."

@@ -951,6 +951,38 @@ def needs_advanced(node, entity):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# or_clause_count
+
+
+def or_clause_count(node):
+    """The most child clauses of one disjunction in the filter: the operands of a chain of ``or`` (an ``in`` among them
+    counts its values), or the values of an ``in`` outside any ``or``. Graph refuses more than 15 outside advanced
+    queries ("Too many child clauses specified in search filter expression containing 'OR' operators")."""
+
+    def disjuncts(current):
+        if isinstance(current, Logical) and current.op == "or":
+            return disjuncts(current.left) + disjuncts(current.right)
+        return [current]
+
+    def walk(current):
+        if isinstance(current, Logical) and current.op == "or":
+            parts = disjuncts(current)
+            count = sum(len(part.values) if isinstance(part, In) else 1 for part in parts)
+            return max([count] + [walk(part) for part in parts if not isinstance(part, In)])
+        if isinstance(current, In):
+            return len(current.values)
+        if isinstance(current, Logical):
+            return max(walk(current.left), walk(current.right))
+        if isinstance(current, Not):
+            return walk(current.operand)
+        if isinstance(current, Lambda) and current.body is not None:
+            return walk(current.body)
+        return 0
+
+    return walk(node)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # evaluate
 
 

@@ -60,6 +60,8 @@ ENDPOINTS = {
     "/Provisioning/GetJobHistory": ("job_history", None, False),
 }
 BY_LOWER = {path.lower(): path for path in ENDPOINTS}
+# The project's own job contract (reference section 11): a tenant under the real-tenant variants profile has none of it.
+JOB_API = frozenset(path for path in ENDPOINTS if path.startswith("/Provisioning/"))
 SWAGGER_PATH = "/vfslow/lib/api/swagger.json"
 # UNCONFIRMED: wording of the authorisation failures.
 NOT_AUTHORISED = "You are not authorized to perform this operation. The caller needs the %s admin right."
@@ -121,8 +123,10 @@ class PPApp:
         path = "/" + request.path_params["path"]
         if path.lower() == SWAGGER_PATH:
             self._log(request, path, 200)
-            return _json(swagger(request))
+            return _json(swagger(request, hidden=JOB_API if self.pp.variants() else ()))
         canonical = BY_LOWER.get(path.rstrip("/").lower())
+        if canonical in JOB_API and self.pp.variants():
+            canonical = None  # a tenant without this project's job API (real-tenant variants; reference section 8)
         if canonical is None:
             self._log(request, path, 404)
             # UNCONFIRMED: the answer for an unknown path.
@@ -292,10 +296,12 @@ def _basic(authorization):
     return (client_id, secret) if sep else (None, None)
 
 
-def swagger(request):
-    """A Swagger 2.0 description of the endpoints this sandbox serves (the tenant's own API description)."""
+def swagger(request, hidden=()):
+    """A Swagger 2.0 description of the endpoints this sandbox serves (the tenant's own API description), without ``hidden``."""
     paths = {}
     for path, (handler, right, writes) in sorted(ENDPOINTS.items()):
+        if path in hidden:
+            continue
         tag = path.strip("/").split("/")[0]
         paths[path] = {"post": {"tags": [tag], "operationId": "%s_%s" % (tag, path.rsplit("/", 1)[-1]),
                                 "summary": "%s (%s)" % (path.rsplit("/", 1)[-1], "writes" if writes else "reads"),

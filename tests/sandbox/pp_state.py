@@ -41,6 +41,18 @@ from .errors import GraphError
 CDS_UUID = "09b9a9b0-6ce8-465f-ab03-65766d33b05e"
 AAD_UUID = "3f4a7c21-5d9e-4b8a-a6c2-1e0f9d8b7a63"
 PP_TENANT_ID = "AAB1234"
+
+# The "real_tenant_variants" profile (realism knob pp_profile; reference section 12): directory services as a real tenant lists
+# them. The rows' shape, the always-present FDS (with its id) and the inactive AdProxy and GDS directories are those of the
+# sample GetDirectoryServices answer in marcozj/golang-sdk (platform/centrify_directoryservice.go).
+VARIANTS = "real_tenant_variants"
+FDS_UUID = "c30b30b1-0b46-49ac-8d99-f6279eed7999"
+ADPROXY_UUID = "e3344ea3-429c-c901-8854-1a72ea1404b9"
+GDS_UUID = "b3c443a6-1186-4ff1-99f0-8ad8bd6104f8"
+# UNCONFIRMED: the Service code of an Entra ID source directory. The default profile says AzureAD; the variant another code,
+# so that nothing can rest on either (select the directory by DisplayName, reference section 3.2).
+AAD_SERVICE = "AzureAD"
+AAD_SERVICE_VARIANT = "AAD"
 OAUTH_APP_ID = "ansible"  # the OAuth2 Client web app's Application ID ({appId} of /oauth2/token/{appId})
 OAUTH_SCOPES = ("all",)
 SERVICE_CLIENT_ID = "ansible.automation@northwindacct.com"  # the confidential-client service user
@@ -392,12 +404,30 @@ class PPTenant:
     # ------------------------------------------------------------------------------------------------------------
     # Directories
 
+    def variants(self):
+        """True under the "real_tenant_variants" profile (realism knob pp_profile)."""
+        return self.graph.config.get("pp_profile") == VARIANTS
+
+    def aad_service(self):
+        """The Service code of the Entra ID source directory (UNCONFIRMED either way; see AAD_SERVICE)."""
+        return AAD_SERVICE_VARIANT if self.variants() else AAD_SERVICE
+
     def directories(self):
+        if self.variants():
+            return [_directory_row(*row) for row in (
+                (CDS_UUID, "CDS", "Practice Protect Directory", "CDS", "Active", "Practice Protect Directory", "Practice Protect Directory"),
+                (FDS_UUID, "FDS", "Federated Directory Service", "FDS", "Active", "Federated Directory Service", "Federated Directory"),
+                (ADPROXY_UUID, "AdProxy", "Active Directory: northwind.local", "AdProxy_northwind.local", "Inactive", "northwind.local",
+                 "Active Directory"),
+                (GDS_UUID, "GDS", "Google Directory: northwindacct.com", "GDS_c0262k9n4", "Inactive", "northwindacct.com", "Google Directory"),
+                # UNCONFIRMED as a whole: how an Entra ID source directory is listed.
+                (AAD_UUID, AAD_SERVICE_VARIANT, "Azure Active Directory", AAD_SERVICE_VARIANT, "Active", "Azure Active Directory",
+                 "Azure Active Directory"))]
         return [
             {"directoryServiceUuid": CDS_UUID, "Service": "CDS", "DisplayName": "Practice Protect Directory", "Name": "CDS",
              "Status": "Online", "Config": None},
             # UNCONFIRMED: the Service value of an Azure AD / Entra source directory (select it by DisplayName).
-            {"directoryServiceUuid": AAD_UUID, "Service": "AzureAD", "DisplayName": "Azure Active Directory", "Name": "AzureAD",
+            {"directoryServiceUuid": AAD_UUID, "Service": AAD_SERVICE, "DisplayName": "Azure Active Directory", "Name": "AzureAD",
              "Status": "Online", "Config": None},
         ]
 
@@ -407,7 +437,7 @@ class PPTenant:
     def directory_rows(self, directory_uuids=None):
         """DirectoryServiceQuery user rows of the cloud directory and the Azure AD mirror."""
         rows = []
-        wanted = set(d.lower() for d in directory_uuids) if directory_uuids else {CDS_UUID, AAD_UUID}
+        wanted = set(str(d).lower() for d in directory_uuids) if directory_uuids else {CDS_UUID, AAD_UUID}
         if CDS_UUID in wanted:
             for user in self.users.values():
                 if user["Source"] == "CDS":
@@ -417,7 +447,7 @@ class PPTenant:
         if AAD_UUID in wanted:
             for graph_user in self.graph.list_users():
                 rows.append({"InternalName": graph_user["id"], "SystemName": graph_user["userPrincipalName"],
-                             "DisplayName": graph_user.get("displayName"), "EMail": graph_user.get("mail"), "ServiceType": "AzureAD",
+                             "DisplayName": graph_user.get("displayName"), "EMail": graph_user.get("mail"), "ServiceType": self.aad_service(),
                              "ServiceInstance": AAD_UUID, "ServiceInstanceLocalized": "Azure Active Directory", "DistinguishedName": None,
                              "ObjectType": "user"})
         return rows
@@ -426,7 +456,7 @@ class PPTenant:
         directories = body.get("directoryServices") or []
         if not isinstance(directories, list):
             raise PPError("directoryServices must be a list of directory service UUIDs.", "InvalidArgument")
-        known = {d["directoryServiceUuid"] for d in self.directories()}
+        known = {d["directoryServiceUuid"].lower() for d in self.directories()}
         for uuid_value in directories:
             if str(uuid_value).lower() not in known:
                 raise PPError("Directory service %s does not exist." % uuid_value, "DirectoryServiceNotFound")
@@ -477,6 +507,7 @@ class PPTenant:
         """A user's current fields; Azure AD users are read live from the Graph tenant."""
         out = {k: v for k, v in user.items() if not k.startswith("_")}
         if user["Source"] == "AzureAD":
+            out["Source"] = self.aad_service()
             graph_user = self._graph_users().get(user["ID"])
             if graph_user is not None:
                 out.update({"Name": graph_user["userPrincipalName"], "DisplayName": graph_user.get("displayName"),
@@ -509,8 +540,9 @@ class PPTenant:
         name = body.get("Name")
         self._check_login_name(name)
         if self.user_by_name(name) is not None:
-            # Wording from /CDirectoryService/Signup (reference section 1); for CreateUser UNCONFIRMED.
-            raise PPError("User name %s is already in use." % name, "DuplicateUserName")
+            # Wording from /CDirectoryService/Signup (reference section 1); for CreateUser UNCONFIRMED. The ErrorID is this
+            # sandbox's own: the real-tenant variants answer without it (no public ErrorID catalogue, reference section 12).
+            raise PPError("User name %s is already in use." % name, self._duplicate_error_id())
         mail = body.get("Mail")
         if mail is not None and (not isinstance(mail, str) or not MAIL_RE.match(mail)):
             raise PPError("Invalid e-mail address %s." % (mail,), "InvalidEmail")
@@ -536,6 +568,10 @@ class PPTenant:
             self._invite(user, email=flags["SendEmailInvite"], sms=flags["SendSmsInvite"])
         return user["ID"]
 
+    def _duplicate_error_id(self):
+        """The ErrorID of a name already in use: the sandbox's invented one, or none (real-tenant variants, UNCONFIRMED)."""
+        return None if self.variants() else "DuplicateUserName"
+
     def _invite(self, user, email=True, sms=False):
         user["Status"] = "Invited" if user["Status"] != "Active" else "Active"
         user["LastInvite"] = centrify_date()
@@ -555,7 +591,7 @@ class PPTenant:
             self._check_login_name(body["Name"])
             other = self.user_by_name(body["Name"])
             if other is not None and other is not user:
-                raise PPError("User name %s is already in use." % body["Name"], "DuplicateUserName")
+                raise PPError("User name %s is already in use." % body["Name"], self._duplicate_error_id())
             changes["Name"] = body["Name"]
         if "Mail" in body and body["Mail"] is not None and not MAIL_RE.match(str(body["Mail"])):
             raise PPError("Invalid e-mail address %s." % (body["Mail"],), "InvalidEmail")
@@ -714,19 +750,14 @@ class PPTenant:
         if not isinstance(columns, dict):
             raise PPError("Columns must be an object of column values.", "InvalidArgument")
         by_name = {c["Name"]: c for c in self.columns}
+        typed = {}
         for name, value in columns.items():
             column = by_name.get(name)
             if column is None:
                 raise PPError("Column %s does not exist in table users." % name, "ColumnNotFound")
-            if value is None:
-                continue
-            kind = column["Type"]
-            ok = ((kind == "Text" and isinstance(value, str)) or (kind == "Integer" and isinstance(value, int) and not isinstance(value, bool))
-                  or (kind == "Boolean" and isinstance(value, bool)) or (kind == "Date" and isinstance(value, str)))
-            if not ok:
-                raise PPError("Invalid value for column %s: the column type is %s." % (name, kind), "InvalidColumnValue")
+            typed[name] = _column_value(name, column["Type"], value)
         values = self.attributes.setdefault(user["ID"], {})
-        for name, value in columns.items():
+        for name, value in typed.items():
             if value is None:
                 values.pop(name, None)
             else:
@@ -834,7 +865,10 @@ class PPTenant:
         rows = []
         for role in self.roles.values():
             if any(m["Guid"] == user["ID"] for m in self.members_of(role)):
-                rows.append({"Row": {"RoleName": role["Name"], "Description": role["Description"],
+                # Rows are read as Row.RoleName (idaptive-api-demo) and as Row.Name (hashicorp/vault-plugin-auth-centrify,
+                # reference section 12): the real-tenant variants carry Name.
+                name_key = "Name" if self.variants() else "RoleName"
+                rows.append({"Row": {name_key: role["Name"], "Description": role["Description"],
                                      "AdministrativeRights": [{"Description": right} for right in role["AdminRights"]]}})
         return {"Results": rows, "Count": len(rows)}
 
@@ -912,6 +946,10 @@ class PPTenant:
         page = _int_arg(args, "PageNumber") or 1
         if page_size and page_size > 0:
             rows = rows[(page - 1) * page_size:page * page_size]
+        if self.variants():
+            # Count is this page's rows and FullCount the total: the other reading of the two fields (reference section 12;
+            # the default profile's Count is the total after Limit). UNCONFIRMED which one real tenants use.
+            count = len(rows)
         return {"Count": count, "FullCount": full, "IsAggregate": False,
                 "Columns": [{"Name": c, "Title": c, "Type": "Text" if c not in BOOLEAN_COLUMNS else "Boolean"} for c in columns],
                 "Results": [{"Entities": [], "Row": row} for row in rows]}
@@ -981,6 +1019,43 @@ REDROCK_TABLES = {
     "DsGroups": ("InternalName", "SystemName"),
 }
 BOOLEAN_COLUMNS = frozenset(("ReadOnly", "ProvCapable", "ProvConfigured", "ProvSettingEnabled", "ServiceUser"))
+
+
+def _directory_row(uuid_value, service, display, name, status, config, description):
+    """A GetDirectoryServices row in the shape of the public sample (real-tenant variants)."""
+    row = {"Service": service, "DisplayName": display, "Tenant": PP_TENANT_ID, "Name": name, "Status": status, "Config": config,
+           "StatusDisplay": "Online" if status == "Active" else "Offline", "Everybody": True, "Description": description,
+           "DisplayNameShort": display.replace("Active Directory", "AD").replace("Google Directory", "GDS"), "directoryServiceUuid": uuid_value}
+    if service == "AdProxy":
+        row["Forest"] = config
+    return row
+
+
+def _column_value(name, kind, value):
+    """An ExtData value as stored, or None to clear. Typed values, and the same as strings: the CyberArk Go SDK sends every
+    value as a string and clears with "" (cyberark/idsec-sdk-golang users service; reference section 12). UNCONFIRMED: the
+    platform's answer to an ill-typed value, that a string for a typed column is stored as the typed value, and that "" clears
+    an Integer or Boolean column (a Text or Date column keeps "" as it is sent)."""
+    if value is None or (value == "" and kind in ("Integer", "Boolean")):
+        return None
+    invalid = PPError("Invalid value for column %s: the column type is %s." % (name, kind), "InvalidColumnValue")
+    if kind in ("Text", "Date"):
+        if not isinstance(value, str):
+            raise invalid
+        return value
+    if kind == "Integer":
+        if isinstance(value, str) and re.match(r"^\s*-?\d+\s*$", value):
+            return int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise invalid
+    if kind == "Boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise invalid
+    raise invalid
 
 
 def _int_arg(args, name):

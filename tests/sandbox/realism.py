@@ -1,8 +1,8 @@
 """Realism knobs: latency, replication lag (applied in state.py), throttling, fault injection, token lifetime.
 
-All knobs are off by default and set through ``PATCH /_sandbox/config``. Throttling follows the published
-identity-and-access limits of Graph's throttling docs: a resource-unit (RU) token bucket and a write bucket per app and
-tenant. ``time_scale`` multiplies the windows so tests can see a bucket refill quickly.
+All knobs but Exchange's concurrency limit are off by default; they are set through ``PATCH /_sandbox/config``.
+Throttling follows the published identity-and-access limits of Graph's throttling docs: a resource-unit (RU) token bucket
+and a write bucket per app and tenant. ``time_scale`` multiplies the windows so tests can see a bucket refill quickly.
 """
 
 import asyncio
@@ -28,14 +28,23 @@ DEFAULT_CONFIG = {
     # Seconds a token is really honoured (None: until it expires); shorter than token_lifetime_s, a client's cached
     # token is refused mid-run although its expires_in said it was still good (auth.py, pp.py).
     "token_valid_s": None,
-    # Exchange (exchange.py): seconds until a licensed user's mailbox exists, and until a type conversion shows.
+    # Exchange (exchange_state.py): seconds until a licensed user's mailbox exists, and until a type conversion shows.
     "mailbox_provisioning_delay_s": 0,
     "shared_conversion_delay_s": 0,
+    # Exchange (exchange.py): InvokeCommand calls the tenant may have in flight at once (None: no limit); one more is answered
+    # "You have reached the maximum number of concurrent requests per tenant" (reference section 13). Unlike the other knobs it
+    # is on by default, at a plausible value (UNCONFIRMED: Microsoft publishes no number; 4 is the documented concurrency limit
+    # of Exchange's Outlook APIs per app and mailbox, and app-only admin calls are all anchored on one system mailbox).
+    "exchange_max_concurrency": 4,
     # Practice Protect (pp_provisioning.py): seconds a provisioning job runs, and the delay of the automatic sync
     # queued by a role membership change.
     "pp_sync_duration_s": 0,
     "pp_auto_sync_delay_s": 60,
+    # Practice Protect (pp_state.py, pp.py): "default", or "real_tenant_variants", the tenant that answers where public sources
+    # show other answers or none (reference practice_protect.md section 12): see PP_PROFILES.
+    "pp_profile": "default",
 }
+PP_PROFILES = ("default", "real_tenant_variants")
 
 FAULT_KINDS = ("status", "reset_before", "reset_after")
 FAULT_STATUSES = (429, 500, 502, 503, 504)
@@ -133,8 +142,12 @@ def merge_config(current, patch):
         _number("token_valid_s", new["token_valid_s"], exclusive=True)
     _number("mailbox_provisioning_delay_s", new["mailbox_provisioning_delay_s"])
     _number("shared_conversion_delay_s", new["shared_conversion_delay_s"])
+    if new["exchange_max_concurrency"] is not None:
+        _number("exchange_max_concurrency", new["exchange_max_concurrency"], minimum=1, integer=True)
     _number("pp_sync_duration_s", new["pp_sync_duration_s"])
     _number("pp_auto_sync_delay_s", new["pp_auto_sync_delay_s"])
+    if new["pp_profile"] not in PP_PROFILES:
+        raise ValueError("pp_profile must be one of %s" % ", ".join(PP_PROFILES))
     throttle = new["throttle"]
     if not isinstance(throttle["enabled"], bool):
         raise ValueError("throttle.enabled must be true or false")

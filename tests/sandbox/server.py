@@ -141,6 +141,17 @@ class Dispatcher:
         if app is None:
             await _plain(send, 404, b"unknown port")
             return
+        admit = getattr(app, "admit", None)  # a service that limits the requests it has in flight (exchange.py)
+        if admit is None:
+            await self._serve(name, app, scope, receive, send)
+            return
+        async with admit(scope, receive, send) as admitted:
+            if admitted:  # counted as in flight while the latency and the service run
+                await self._serve(name, app, scope, receive, send)
+
+    async def _serve(self, name, app, scope, receive, send):
+        """A service's answer behind the latency and fault knobs."""
+        path = scope["path"]
         await self.rt.realism.delay()
         rule = self.rt.realism.pick_fault(name, scope["method"], path)
         if rule is None:

@@ -27,11 +27,10 @@ import uuid
 
 from . import realism
 from . import secret_log
-from .exchange import MailboxMixin
 from .errors import INVALID_VALUES, PASSWORD_COMPLEXITY, PROXY_CONFLICT, UPN_CONFLICT, UPN_DOMAIN, bad_request, not_found
 from .errors import forbidden
 from .errors import GraphError
-from .exchange import MAILBOX_TYPES
+from .exchange_state import MAILBOX_TYPES, Mailboxes
 
 TENANT_ID = "5f0c6a3e-2b7d-4c1a-9e8f-3d6b1a2c4e50"
 ORGANIZATION = "Northwind Accounting"
@@ -443,7 +442,7 @@ class App:
         return out
 
 
-class Tenant(MailboxMixin):
+class Tenant:
     """The emulated Microsoft 365 tenant."""
 
     def __init__(self, seed="default", clock=time.monotonic):
@@ -454,6 +453,7 @@ class Tenant(MailboxMixin):
         self.seed_name = seed
         self.log = []
         self.log_seq = 0
+        self.exchange = Mailboxes(self)  # Exchange's model of this tenant (exchange_state.py)
         self.reset()
 
     # ----------------------------------------------------------------------------------------------------------
@@ -467,7 +467,7 @@ class Tenant(MailboxMixin):
         self.domains = {}
         self.skus = {}
         self.log = []
-        self.reset_mailboxes()  # Exchange (exchange.py); before the seed, whose licences provision mailboxes
+        self.exchange.reset()  # before the seed, whose licences provision mailboxes
         self.sent_mail = []  # messages accepted by sendMail (mail.py), as sent; GET /_sandbox/mail
         for domain_id, default, initial, verified in ((INITIAL_DOMAIN, False, True, True), (DEFAULT_DOMAIN, True, False, True),
                                                       ("northwind-legacy.com", False, False, False)):
@@ -493,6 +493,8 @@ class Tenant(MailboxMixin):
         # tenant's admin is a Global Administrator, as the account that created the tenant is.
         self.role_assignments = {}
         self.role_assignment_views = {}
+        # Directory roles activated in the tenant (directoryRoles): Global Administrator always; a role once assigned.
+        self.activated_roles = {GLOBAL_ADMIN}
         if self.seed_name == "default":
             self.seed_role_assignment(SEED_USERS[0]["id"], GLOBAL_ADMIN)
 
@@ -512,6 +514,35 @@ class Tenant(MailboxMixin):
 
     def replication_lag(self):
         return float(self.config.get("replication_lag_s") or 0)
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Exchange: what the other services (Graph, mail, Practice Protect's sync, the server) ask of the tenant's mailboxes. The
+    # model is exchange_state.Mailboxes, held in ``self.exchange``; these pass through to it.
+
+    @property
+    def mailboxes(self):
+        return self.exchange.mailboxes
+
+    def provision_mailbox(self, user):
+        self.exchange.provision_mailbox(user)
+
+    def seed_mailbox(self, user_id, mailbox_type):
+        self.exchange.seed_mailbox(user_id, mailbox_type)
+
+    def stage_email_addresses(self, user_id, addresses):
+        self.exchange.stage_email_addresses(user_id, addresses)
+
+    def mailbox_of(self, user_id):
+        return self.exchange.mailbox_of(user_id)
+
+    def set_mailbox_type(self, user_id, target):
+        return self.exchange.set_mailbox_type(user_id, target)
+
+    def settle_mailboxes(self):
+        self.exchange.settle()
+
+    def dump_mailboxes(self):
+        return self.exchange.dump()
 
     # ----------------------------------------------------------------------------------------------------------
     # Apps
@@ -1117,6 +1148,7 @@ class Tenant(MailboxMixin):
                       "directoryScopeId": directory_scope_id}
         self._lag_role_assignment(assignment_id)
         self.role_assignments[assignment_id] = assignment
+        self.activated_roles.add(definition["id"])
         return copy.deepcopy(assignment)
 
     def _lag_role_assignment(self, assignment_id):
@@ -1139,6 +1171,7 @@ class Tenant(MailboxMixin):
         assignment_id = role_assignment_id(role_definition_id, principal_id)
         self.role_assignments[assignment_id] = {"id": assignment_id, "principalId": principal_id.lower(),
                                                 "roleDefinitionId": role_definition_id.lower(), "directoryScopeId": "/"}
+        self.activated_roles.add(role_definition_id.lower())
         return copy.deepcopy(self.role_assignments[assignment_id])
 
     def list_role_assignments(self, current=False):
@@ -1170,6 +1203,55 @@ class Tenant(MailboxMixin):
             if app.object_id == lowered:  # roles given to an app when it was registered (App.directory_roles), kept across resets
                 held |= {role.lower() for role in getattr(app, "directory_roles", None) or ()}
         return held
+
+    # Activated directory roles (directoryRoles: directoryrole-list, directoryrole-get, directoryrole-list-members). "A role
+    # becomes activated when an admin activates the role ... When assigning a role using the Azure portal, the role activation
+    # step is implicitly done" (directoryrole-list docs); Global Administrator is activated in every tenant. UNCONFIRMED: that an
+    # assignment through roleManagement activates the role as the portal does, and that a role stays activated once it has no
+    # member left (the sandbox keeps it until reset).
+
+    def _activated(self):
+        held = set(self.activated_roles)
+        for app in self.apps.values():
+            held |= {role.lower() for role in getattr(app, "directory_roles", None) or ()}
+        return [ROLE_DEFINITIONS[template_id] for template_id in ROLE_DEFINITIONS if template_id in held]
+
+    def list_directory_roles(self):
+        return [directory_role(definition) for definition in self._activated()]
+
+    def get_directory_role(self, key):
+        """An activated role by its object id, or by ``roleTemplateId=<template id>`` (the alternate key); else 404."""
+        lowered = (key or "").strip().lower()
+        if lowered.startswith("roletemplateid="):
+            wanted = lowered.split("=", 1)[1].strip("'")
+            match = [role for role in self.list_directory_roles() if role["roleTemplateId"] == wanted]
+        else:
+            match = [role for role in self.list_directory_roles() if role["id"] == lowered]
+        if not match:
+            raise not_found(key)
+        return match[0]
+
+    def directory_role_members(self, key):
+        """[(entity, data)] of a role's members as readers see them: users ("user", user data) and the apps' service
+        principals ("servicePrincipal", {id, appId, displayName}), by the assignments readers see (replication lag) and the
+        roles apps were registered with."""
+        template_id = self.get_directory_role(key)["roleTemplateId"]
+        out, seen = [], set()
+        for assignment in self.list_role_assignments():
+            principal = assignment["principalId"]
+            if assignment["roleDefinitionId"] != template_id or principal in seen:
+                continue
+            seen.add(principal)
+            record = self.records.get(principal)
+            if record is not None and record.entity == "user" and self._view(record)[0] == "user":
+                out.append(("user", copy.deepcopy(self._view(record)[1])))
+        for app in self.apps.values():
+            if app.object_id in seen:
+                continue
+            if template_id in self.principal_role_ids(app.object_id):
+                seen.add(app.object_id)
+                out.append(("servicePrincipal", {"id": app.object_id, "appId": app.client_id, "displayName": app.display_name}))
+        return out
 
     def check_sensitive_action(self, key, app_id, properties=None):
         """403 unless the calling app may act on this user: deleting, or changing sensitive properties of, a user
@@ -1326,7 +1408,7 @@ class Tenant(MailboxMixin):
         self.records[object_id] = Record(object_id, "user", "user", data)
         self._refresh_plans(data)
         if mailbox_type is not None:
-            self.seed_mailbox(object_id, mailbox_type)  # exchange.py: a mailbox of that type now, licence or not
+            self.seed_mailbox(object_id, mailbox_type)  # a mailbox of that type now, licence or not
         return copy.deepcopy(data)
 
     def seed_group(self, spec):
@@ -1474,7 +1556,7 @@ def directory_role(definition):
 
 
 def provision_mailbox(tenant, user):
-    """A user with an Exchange plan gets a mailbox: Exchange's model (exchange.py, MailboxMixin) provisions it, after
+    """A user with an Exchange plan gets a mailbox: Exchange's model (exchange_state.Mailboxes) provisions it, after
     mailbox_provisioning_delay_s for API writes, and makes Graph's mail and proxyAddresses follow it."""
     tenant.provision_mailbox(user)
 

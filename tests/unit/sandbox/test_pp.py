@@ -5,7 +5,7 @@ import time
 import pytest
 import requests
 
-from tests.sandbox.client import start_sandbox
+from tests.sandbox.client import SandboxError, start_sandbox
 
 OFFICE365_APP = "5a2e7f9c-1b3d-4e6f-8a0b-2c4d6e8f0a1b"
 DROPBOX_APP = "7c4a9b1e-3d5f-4a8b-8c2d-4e6f8a0b2c3d"
@@ -379,3 +379,88 @@ def test_reset_restores_the_seed_and_keeps_the_client(sandbox, pp):
     state = sandbox.control("GET", "pp/state")
     assert state["jobs"] == [] and state["outbox"] == []
     assert graph_user(sandbox, "tom.baker@northwindacct.com")["onPremisesImmutableId"]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# ExtData values as strings
+
+
+def test_extdata_takes_strings_for_typed_columns(pp):
+    columns = {c["Name"]: {k: c[k] for k in ("Type", "Title", "Description")} for c in pp.ok("/ExtData/GetSchema", {"Table": "users"})["Columns"]}
+    columns["Is_Partner"] = {"Type": "Boolean", "Title": "Partner", "Description": "Partner of the firm"}
+    pp.ok("/ExtData/UpdateSchema", {"Table": "users", "Columns": columns})
+    pp.ok("/ExtData/SetColumns", {"Table": "users", "ID": SARAH, "Columns": {"Staff_Number": "42", "Is_Partner": "True"}})
+    values = pp.ok("/ExtData/GetColumns", {"Table": "users", "ID": SARAH})
+    assert values["Staff_Number"] == 42 and values["Is_Partner"] is True
+    pp.ok("/ExtData/SetColumns", {"Table": "users", "ID": SARAH, "Columns": {"Staff_Number": "", "Is_Partner": "false"}})
+    values = pp.ok("/ExtData/GetColumns", {"Table": "users", "ID": SARAH})
+    assert values["Staff_Number"] is None and values["Is_Partner"] is False  # "" clears, as the Go SDK clears
+    for bad in ({"Staff_Number": "4.5"}, {"Is_Partner": "yes"}, {"Staff_Number": True}, {"Cost_Centre": 12}):
+        assert pp.error("/ExtData/SetColumns", {"Table": "users", "ID": SARAH, "Columns": bad})[0] == "InvalidColumnValue", bad
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The "real tenant variants" profile (realism knob pp_profile)
+
+
+def variants(sandbox):
+    sandbox.configure(pp_profile="real_tenant_variants")
+
+
+def test_variants_list_fds_and_inactive_directories(sandbox, pp):
+    default = [r["Row"] for r in pp.ok("/Core/GetDirectoryServices")["Results"]]
+    assert [d["Service"] for d in default] == ["CDS", "AzureAD"]
+    variants(sandbox)
+    rows = [r["Row"] for r in pp.ok("/Core/GetDirectoryServices")["Results"]]
+    assert [(d["Service"], d["Status"], d["StatusDisplay"]) for d in rows] == [
+        ("CDS", "Active", "Online"), ("FDS", "Active", "Online"), ("AdProxy", "Inactive", "Offline"), ("GDS", "Inactive", "Offline"),
+        ("AAD", "Active", "Online")]
+    assert rows[1]["directoryServiceUuid"] == "c30b30b1-0b46-49ac-8d99-f6279eed7999" and rows[2]["Forest"] == rows[2]["Config"]
+    aad = [d["directoryServiceUuid"] for d in rows if d["DisplayName"] == "Azure Active Directory"]
+    found = pp.ok("/UserMgmt/DirectoryServiceQuery", {"directoryServices": [u.upper() for u in aad],
+                                                      "user": '{"SystemName":"tom.baker@northwindacct.com"}'})
+    assert [r["Row"]["ServiceType"] for r in found["User"]["Results"]] == ["AAD"]
+    assert {r["ServiceType"] for r in pp.query("SELECT ServiceType FROM DsUsers WHERE DirectoryServiceUuid = '%s'" % aad[0])} == {"AAD"}
+
+
+def test_variants_user_roles_rows_carry_name(sandbox, pp):
+    row = pp.ok("/UserMgmt/GetUsersRolesAndAdministrativeRights?id=%s" % SARAH)["Results"][0]["Row"]
+    assert "RoleName" in row and "Name" not in row
+    variants(sandbox)
+    rows = [r["Row"] for r in pp.ok("/UserMgmt/GetUsersRolesAndAdministrativeRights?id=%s" % SARAH)["Results"]]
+    assert rows and all("Name" in r and "RoleName" not in r for r in rows)
+    assert "Office 365" in [r["Name"] for r in rows]
+
+
+def test_variants_redrock_count_is_the_page_size(sandbox, pp):
+    args = {"PageNumber": 2, "PageSize": 2, "SortBy": "Username"}
+    default = pp.ok("/Redrock/query", {"Script": "SELECT Username FROM User", "Args": args})
+    assert (default["Count"], default["FullCount"], len(default["Results"])) == (5, 5, 2)
+    variants(sandbox)
+    page = pp.ok("/Redrock/query", {"Script": "SELECT Username FROM User", "Args": args})
+    assert (page["Count"], page["FullCount"], len(page["Results"])) == (2, 5, 2)
+    last = pp.ok("/Redrock/query", {"Script": "SELECT Username FROM User", "Args": dict(args, PageNumber=3)})
+    assert (last["Count"], last["FullCount"]) == (1, 5)
+
+
+def test_variants_duplicate_user_has_no_error_id(sandbox, pp):
+    body = {"Name": "sarah.jones@northwindacct.com"}
+    assert pp.error("/CDirectoryService/CreateUser", body) == ("DuplicateUserName", "User name sarah.jones@northwindacct.com is already in use.")
+    variants(sandbox)
+    assert pp.error("/CDirectoryService/CreateUser", body) == (None, "User name sarah.jones@northwindacct.com is already in use.")
+
+
+def test_variants_have_no_job_api(sandbox, pp):
+    assert pp.ok("/Provisioning/GetJobHistory", {"AppKey": OFFICE365_APP, "Limit": 1}) is not None
+    variants(sandbox)
+    for path in ("/Provisioning/StartSync", "/Provisioning/GetJobStatus", "/provisioning/getjobhistory"):
+        answer = pp.raw(path, {"AppKey": OFFICE365_APP})
+        assert answer.status_code == 404 and answer.json()["success"] is False, path
+    with session(sandbox) as http:
+        doc = http.get(sandbox.env["PP_URL"] + "/vfslow/lib/api/swagger.json", timeout=30).json()
+    assert not [path for path in doc["paths"] if path.startswith("/Provisioning/")] and "/Redrock/query" in doc["paths"]
+    # A role membership change still syncs by itself (reference section 8): the automatic job is queued.
+    pp.ok("/Roles/UpdateRole", {"Name": OFFICE365_ROLE, "Users": {"Add": [PRIYA]}})
+    assert [job["Trigger"] for job in sandbox.control("GET", "pp/state")["jobs"]][-1:] == ["RoleMembershipChange"]
+    with pytest.raises(SandboxError):
+        sandbox.configure(pp_profile="other")

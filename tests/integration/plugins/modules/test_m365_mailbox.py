@@ -217,3 +217,22 @@ def test_items_offboard_several_mailboxes_in_one_task(sandbox, run_playbook):
     single_reads = reads(sandbox, since)
     assert single_reads == {"/v1.0/users": 1, "Get-Mailbox": 1, "Get-MailboxPermission": 1}
     assert sum(bulk_reads.values()) < 3 * sum(single_reads.values())
+
+
+# -- Exchange's per-tenant concurrency limit ------------------------------------------------------------------------
+
+
+def test_a_run_keeps_under_the_concurrency_limit_and_retries_its_refusals(sandbox, run_playbook):
+    people = ["staff%d@northwindacct.com" % n for n in range(8)]
+    sandbox.seed([{"userPrincipalName": upn, "usageLocation": "AU", "licenses": ["O365_BUSINESS_PREMIUM"]} for upn in people])
+    sandbox.configure(latency_ms=150)  # calls overlap; the tenant's limit is the default (4)
+    run = run_playbook(play(items_task("hide", [{"user": upn} for upn in people], hidden_from_address_lists=True, workers=16)), expect_rc=0)
+    assert run.task("hide")["status"] == "ok" and run.result("hide")["changed"]
+    refused = [e for e in sandbox.log() if e["service"] == "exchange" and e["fault"] == "concurrency_limit"]
+    assert refused == []  # one run never has more calls in flight than the limit
+    since = last_seq(sandbox)
+    sandbox.configure(exchange_max_concurrency=2)  # a tenant busier than the run expects: refusals, sent again
+    again = run_playbook(play(items_task("show", [{"user": upn} for upn in people], hidden_from_address_lists=False, workers=16)), expect_rc=0)
+    refused = [e for e in sandbox.log(since) if e["service"] == "exchange" and e["fault"] == "concurrency_limit"]
+    assert again.task("show")["status"] == "ok" and refused and again.result("show")["retries"] >= len(refused)
+    assert all(not m["HiddenFromAddressListsEnabled"] for m in sandbox.state()["mailboxes"] if m.get("UserPrincipalName") in people)

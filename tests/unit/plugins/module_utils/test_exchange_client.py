@@ -451,3 +451,96 @@ def test_many_people_their_mailboxes_and_the_owners_of_many_addresses_are_read_w
     assert graph.calls[-1] == "(all) " + x.OWNER_SELECT and len(graph.calls) == 2
     assert svc.owners(["alias007@northwindacct.com", "new1@northwindacct.com"], "u-001") == {"alias007@northwindacct.com": "P 7 (p007@northwindacct.com)"}
     assert svc.owners(["alias007@northwindacct.com"], "u-007") == {}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The tenant's concurrency limit, and error details that are JSON
+
+
+BUSY = "You have reached the maximum number of concurrent requests per tenant. Please wait and try again."
+
+
+class TextResponse(FakeResponse):
+    """A plain-text answer, as Exchange gives the concurrency refusal."""
+
+    def __init__(self, status, text, headers=None):
+        super(TextResponse, self).__init__(status, None, headers)
+        self.content = text.encode()
+        self.text = text
+
+    def json(self):
+        raise ValueError("not JSON")
+
+
+class Stats:
+    def __init__(self):
+        self.events = []
+
+    def record(self, method, url, status, error):
+        self.events.append((method, status))
+
+
+def limited_client(responses, deadline=300):
+    clock, stats = Clock(), Stats()
+    session, tokens = FakeSession(responses), FakeTokens()
+    c = x.ExchangeClient(session, tokens, "https://outlook.example/", TENANT, retry_deadline=deadline, stats=stats, sleep=clock.sleep,
+                         clock=clock)
+    return c, session, clock, stats
+
+
+@pytest.mark.parametrize("status", [429, 500, 400])
+def test_the_concurrency_refusal_is_sent_again_after_a_backoff_whatever_its_status(status):
+    c, session, clock, stats = limited_client([TextResponse(status, BUSY), TextResponse(status, BUSY, {"Retry-After": "7"}),
+                                              FakeResponse(200, {"value": [{"n": 1}]})])
+    assert c.invoke("Set-Mailbox", {"Identity": "x"}) == [{"n": 1}]
+    assert len(session.calls) == 3 and c.concurrency_retries == 2 and stats.events == [("POST", status), ("POST", status)]
+    assert 1.0 <= clock.sleeps[0] <= 1.5 and clock.sleeps[1] == 7.0  # backoff, then the service's Retry-After
+
+
+def test_the_concurrency_refusal_is_reported_once_the_deadline_would_pass():
+    c, session, clock, _ = limited_client([TextResponse(429, BUSY)] * 10, deadline=10)
+    with pytest.raises(x.ExchangeError) as err:
+        c.invoke("Get-Mailbox", {"Identity": "x"})
+    assert err.value.message.startswith(BUSY) and err.value.status == 429 and "gave up after retrying" in err.value.message
+    assert sum(clock.sleeps) <= 10 and len(session.calls) == len(clock.sleeps) + 1 >= 3
+
+
+def test_other_errors_are_not_retried_and_no_more_than_four_calls_run_at_once():
+    c, session, clock, _ = limited_client([FakeResponse(400, NOT_FOUND_BODY)])
+    with pytest.raises(x.ExchangeError):
+        c.invoke("Set-Mailbox", {"Identity": "x"})
+    assert len(session.calls) == 1 and clock.sleeps == []
+    import threading
+    import time as real_time
+
+    state = {"now": 0, "most": 0}
+    lock = threading.Lock()
+
+    class SlowSession(FakeSession):
+        def post(self, url, data=None, headers=None, timeout=None):
+            with lock:
+                state["now"] += 1
+                state["most"] = max(state["most"], state["now"])
+            real_time.sleep(0.05)
+            with lock:
+                state["now"] -= 1
+            return FakeResponse(200, {"value": []})
+
+    slow = x.ExchangeClient(SlowSession([]), FakeTokens(), "https://outlook.example/", TENANT)
+    threads = [threading.Thread(target=slow.invoke, args=("Get-AcceptedDomain",)) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert state["most"] == x.MAX_CONCURRENT_CALLS == 4
+
+
+@pytest.mark.parametrize("detail, expected", [
+    (json.dumps({"localizedString": {"stringId": "ErrorRecipientNotFound"}, "ClassName": "Microsoft.Exchange.Data.RecipientNotFoundException",
+                 "Message": "The recipient x wasn't found."}), ("The recipient x wasn't found.", "RecipientNotFoundException", "ErrorRecipientNotFound")),
+    (json.dumps({"message": "Plain text inside JSON."}), ("Plain text inside JSON.", "BadRequest", None)),
+    ("{not json", ("{not json", "BadRequest", None)),
+])
+def test_a_detail_that_is_a_json_string_is_read_as_a_message(detail, expected):
+    body = {"error": {"code": "BadRequest", "message": "Error executing cmdlet", "details": [{"code": "Context", "message": detail}]}}
+    assert x.parse_error(body, 400) == expected

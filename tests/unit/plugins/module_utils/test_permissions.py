@@ -12,7 +12,7 @@ import pytest
 from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError
 from ansible_collections.practiceprotect.m365.plugins.module_utils._module import describe_error
 from ansible_collections.practiceprotect.m365.plugins.module_utils._permissions import graph_permissions
-from tests.sandbox.graph import ROUTE_PERMISSIONS
+from tests.sandbox.graph_permissions import ROUTE_PERMISSIONS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 ID = "c4f7a2d9-5e1b-4c3a-8f6d-9b0e2a7c5d13"
