@@ -335,7 +335,7 @@ def _add_holders(holders, users, addresses):
         held = [user.get("userPrincipalName") or "", user.get("mail") or ""]
         held += [p.split(":", 1)[-1] for p in user.get("proxyAddresses") or []]
         for address in set(h.lower() for h in held) & wanted:
-            if user.get("id") not in [i for i, _ in holders[address]]:
+            if user.get("id") not in [holder[0] for holder in holders[address]]:
                 name = user.get("displayName") or user.get("userPrincipalName")
                 holders[address].append((user.get("id"), "%s (%s)" % (name, user.get("userPrincipalName"))))
 
