@@ -17,7 +17,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test lint sanity unit integration bench-smoke bench molecule secret-scan awx-check sandbox changelog clean
+.PHONY: setup demo test lint sanity sanity-all sanity-core unit integration bench-smoke bench molecule secret-scan awx-check sandbox changelog clean
 
 setup: $(VENV)/.installed $(COLL_LINK)
 
@@ -41,14 +41,42 @@ lint: setup
 
 # ansible-test needs a real ansible_collections/<ns>/<name> tree: test a copy of the tracked files. ansible-test
 # installs each test's pinned requirements (pylint, pycodestyle, ...) into virtual environments of its own under
-# ~/.ansible/test/venv. Accepted findings are listed, each with its reason, in tests/sanity/ignore-<core>.txt.
-sanity: setup
+# ~/.ansible/test/venv, bootstrapping pip in them with tests/tools/get_pip_offline.py (its own bootstrap script comes
+# from outside the package registries). Accepted findings are listed, each with its reason, in
+# tests/sanity/ignore-<core>.txt.
+define sanity_run
 	rm -rf $(BUILD)/sanity && mkdir -p $(SANITY_ROOT)
 	git ls-files -co --exclude-standard -z | xargs -0 -I{} cp --parents {} $(SANITY_ROOT)/
-	cd $(SANITY_ROOT) && git init -q . && git add -A && \
-		mkdir -p $(HOME)/.ansible/test/cache && \
-		{ [ -f $(HOME)/.ansible/test/cache/get_pip_24_2.py ] || cp tests/tools/get_pip_offline.py $(HOME)/.ansible/test/cache/get_pip_24_2.py; } && \
-		$(BIN)/ansible-test sanity --local --python 3.11 $(SANITY_ARGS)
+	pip_cache=$(HOME)/.ansible/test/cache/get_pip_$$($(1)/python -c "import types; \
+		from ansible_test._internal.python_requirements import get_venv_packages as g; \
+		print(g(types.SimpleNamespace(version='3.11'))['pip'].replace('.', '_'))").py && \
+	mkdir -p $(HOME)/.ansible/test/cache && { [ -f $$pip_cache ] || cp tests/tools/get_pip_offline.py $$pip_cache; } && \
+	cd $(SANITY_ROOT) && git init -q . && git add -A && $(1)/ansible-test sanity --local --python 3.11 $(SANITY_ARGS)
+endef
+
+sanity: setup
+	$(call sanity_run,$(BIN))
+
+# Sanity on every supported ansible-core (not part of make test): one virtual environment per core under
+# .build/sanity-venvs, each holding only that ansible-core (ansible-test comes with it).
+SANITY_CORES := 2.17.14 2.18.19 2.19.14
+SANITY_VENVS := $(BUILD)/sanity-venvs
+
+sanity-all: setup
+	@for core in $(SANITY_CORES); do \
+		venv=$(SANITY_VENVS)/$${core%.*}; \
+		[ "$$($$venv/bin/python -c 'import ansible; print(ansible.__version__)' 2>/dev/null)" = "$$core" ] || { \
+			rm -rf $$venv && $(BIN)/python -m venv $$venv && $$venv/bin/python -m pip install --quiet ansible-core==$$core; \
+		} || exit 1; \
+	done
+	@failed=""; for core in $(SANITY_CORES); do \
+		echo "=== ansible-test sanity on ansible-core $$core"; \
+		$(MAKE) --no-print-directory sanity-core SANITY_BIN=$(SANITY_VENVS)/$${core%.*}/bin || failed="$$failed $$core"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "sanity failed on ansible-core$$failed"; exit 1; fi; echo "sanity passed on $(SANITY_CORES)"
+
+sanity-core:
+	$(call sanity_run,$(SANITY_BIN))
 
 unit: setup
 	$(BIN)/python -m pytest -q tests/unit
