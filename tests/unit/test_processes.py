@@ -24,7 +24,8 @@ from tests.tools import processes
 # own, writes their pids to the file named by its argument and sleeps.
 TREE = r"""
 import os, subprocess, sys, time
-grandchild = "import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)']); print(p.pid, flush=True); time.sleep(300)"
+grandchild = ("import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)']); "
+              "print(p.pid, flush=True); time.sleep(300)")
 pids = []
 for _ in range(2):
     child = subprocess.Popen([sys.executable, "-c", grandchild], stdout=subprocess.PIPE, start_new_session=True, universal_newlines=True)
