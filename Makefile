@@ -17,7 +17,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test lint sanity sanity-all sanity-core unit integration bench-smoke bench molecule secret-scan awx-check sandbox changelog clean
+.PHONY: setup demo test lint sanity sanity-all sanity-core docs docs-lint unit integration bench-smoke bench molecule secret-scan awx-check sandbox changelog clean
 
 setup: $(VENV)/.installed $(COLL_LINK)
 
@@ -35,7 +35,7 @@ $(COLL_LINK):
 # Every process make test starts inherits PPM365_TEST_RUN, an id of this run; its last step fails when any of them
 # is still running (tests/tools/processes.py), since a test that leaves a process behind may still be writing.
 test: export PPM365_TEST_RUN := $(shell $(PYTHON) -c 'import uuid; print(uuid.uuid4().hex)')
-test: setup lint sanity unit integration bench-smoke molecule secret-scan awx-check
+test: setup lint sanity docs-lint unit integration bench-smoke molecule secret-scan awx-check
 	$(BIN)/python -m tests.tools.processes --leftovers
 	@echo "make test: all checks passed"
 
@@ -148,6 +148,36 @@ awx-check: setup
 	test -s $(AWX_CONTEXT)/_build/collections/$(AWX_TARBALL) || \
 		{ echo "docs/awx/execution-environment.yml does not install $(AWX_TARBALL) (version in galaxy.yml changed?)"; exit 1; }
 	@echo "awx-check: build context in $(AWX_CONTEXT)"
+
+# The docs tools live in a virtual environment of their own (requirements-docs.txt): antsibull-docs needs Sphinx, whose
+# docutils is older than the one the test tools use.
+DOCS_VENV := $(BUILD)/docs-venv
+DOCS_SRC := $(BUILD)/docs-src
+DOCS_ENV := PATH=$(DOCS_VENV)/bin:$$PATH
+
+$(DOCS_VENV)/.installed: requirements-docs.txt
+	rm -rf $(DOCS_VENV)
+	$(BIN)/python -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install --quiet -r requirements-docs.txt
+	touch $@
+
+# The modules', filters' and roles' documentation as antsibull-docs (and so the Ansible docsite) reads it.
+docs-lint: setup $(DOCS_VENV)/.installed
+	$(DOCS_ENV) antsibull-docs lint-collection-docs --plugin-docs $(COLL_LINK)
+
+# The docs site, as collections publish theirs: antsibull-docs renders the modules, filters and roles, Sphinx (with
+# MyST for the Markdown guides, tests/tools/docs_site.py) builds the HTML into .build/docs. Any warning fails it.
+docs: setup $(DOCS_VENV)/.installed
+	rm -rf $(BUILD)/docs $(DOCS_SRC) && mkdir -p $(DOCS_SRC) && chmod 700 $(DOCS_SRC)
+	$(DOCS_ENV) antsibull-docs sphinx-init --use-current --squash-hierarchy --fail-on-error --dest-dir $(DOCS_SRC) \
+		--index-rst-source docs/docsite/index.rst --project practiceprotect.m365 \
+		--copyright "practiceprotect.m365 contributors" --title practiceprotect.m365 practiceprotect.m365
+	mkdir -p $(DOCS_SRC)/rst/collection && chmod 700 $(DOCS_SRC)/rst/collection
+	$(DOCS_ENV) antsibull-docs collection --use-current --squash-hierarchy --fail-on-error \
+		--dest-dir $(DOCS_SRC)/rst/collection practiceprotect.m365
+	$(BIN)/python -m tests.tools.docs_site $(DOCS_SRC)
+	$(DOCS_ENV) sphinx-build -q -W --keep-going -b html -c $(DOCS_SRC) $(DOCS_SRC)/rst $(BUILD)/docs
+	@echo "docs: $(BUILD)/docs/index.html"
 
 # A sandbox in the foreground, for rehearsing playbooks: `make sandbox`, then in another shell
 # `set -a; . .build/sandbox/sandbox.env; set +a` and run ansible-playbook as usual.
