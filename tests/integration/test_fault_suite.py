@@ -439,9 +439,11 @@ def test_tokens_refused_mid_run_before_their_expires_in(sandbox, run_playbook, t
     # Tokens say 3599 s but are honoured for 0.8 s: the cached token of the previous task (and, within a long module run, of
     # the previous call) is refused with the services' expired-token answer.
     # A Practice Protect module run is shorter than that: one 429 of 1 s on the invitations makes its token outlive
-    # its validity while the client waits, as a long throttle does in production.
+    # its validity while the client waits, as a long throttle does in production. So can the Exchange calls of the
+    # alias step, which run concurrently and may all finish within 0.8 s of their token: one 429 there too.
     sandbox.configure(token_valid_s=0.8, latency_ms=100, faults=[
-        {"service": "pp", "path": r"/UserMgmt/InviteUsers$", "kind": "status", "status": 429, "retry_after": 1, "count": 1}])
+        {"service": "pp", "path": r"/UserMgmt/InviteUsers$", "kind": "status", "status": 429, "retry_after": 1, "count": 1},
+        {"service": "exchange", "path": r"/InvokeCommand$", "kind": "status", "status": 429, "retry_after": 1, "count": 1}])
     start = last_seq(sandbox)
     run = onboard(run_playbook, path)
     entries = sandbox.log(start)
