@@ -401,4 +401,4 @@ def describe_error(error):
 
 def _safe(exc):
     text = str(exc)
-    return text.split("(Caused by")[0].strip() if "(Caused by" in text else text
+    return text.split("(Caused by", 1)[0].strip() if "(Caused by" in text else text
