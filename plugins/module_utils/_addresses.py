@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _model
 from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError, check_local_part
 
 try:
@@ -177,39 +178,26 @@ def build_alias_spec(params):
     user = (params.get("user") or "").strip()
     if not user:
         raise ValidationError("user is empty; give the user's UPN or object id.", field="user")
-    state = params.get("state") or "present"
-    aliases = []
-    seen = set()
-    for value in params.get("aliases") or []:
-        address = bare(value, "aliases")
-        if address.lower() not in seen:
-            seen.add(address.lower())
-            aliases.append(address)
+    aliases = _model.ListChange(params.get("aliases"), "aliases", normalise=lambda value, where: bare(value, where))
     primary = params.get("primary")
     if primary is not None:
         primary = bare(primary, "primary", allow_primary_prefix=True)
-    exclusive = bool(params.get("exclusive"))
-    max_removals = params.get("max_removals")
-    max_removals = 10 if max_removals is None else max_removals
-    if max_removals < 0:
-        raise ValidationError("max_removals must be 0 or more.", field="max_removals")
-    if state == "absent":
-        if primary is not None:
-            raise ValidationError("primary can only be set with state=present; with state=absent, list the aliases to remove.", field="primary")
-        if exclusive:
-            raise ValidationError("exclusive works with state=present (it removes aliases that are not listed); "
-                                  "with state=absent, list the aliases to remove.", field="exclusive")
-        if not aliases:
-            raise ValidationError("state=absent needs the aliases to remove.", field="aliases")
-    return {"user": user, "aliases": aliases, "primary": primary, "state": state, "exclusive": exclusive, "max_removals": max_removals}
+    if not aliases.given and primary is None:
+        raise ValidationError("Give aliases (add, remove or set) or primary; there is nothing to do.", field="aliases")
+    if primary is not None and primary.lower() in [a.lower() for a in aliases.remove] and aliases.set is None:
+        raise ValidationError("%s is both the primary and an alias to remove; keep it, or choose another primary." % primary, field="aliases")
+    _model.removal_limit(params.get("max_removals"), 0, MAX_REMOVALS)
+    return {"user": user, "aliases": aliases, "primary": primary, "max_removals": params.get("max_removals")}
+
+
+MAX_REMOVALS = 10
 
 
 def new_addresses(spec, email_addresses):
     """The SMTP addresses the spec would add to the mailbox (those to check for other owners)."""
-    if spec["state"] != "present":
-        return []
     held = set(address_part(e).lower() for e in email_addresses or [])
-    wanted = list(spec["aliases"]) + ([spec["primary"]] if spec["primary"] else [])
+    change = spec["aliases"]
+    wanted = list(change.set if change.set is not None else change.add) + ([spec["primary"]] if spec["primary"] else [])
     out = []
     for address in wanted:
         if address.lower() not in held and address.lower() not in [a.lower() for a in out]:
@@ -253,40 +241,38 @@ def plan_aliases(spec, email_addresses, accepted_domains, owners, user_label):
     current = list(email_addresses or [])
     held = dict((address_part(e).lower(), e) for e in current)
     current_primary = primary_of(current)
+    change = spec["aliases"]
     adds = new_addresses(spec, current)
-    removes = []
+    wanted = list(change.set if change.set is not None else change.add) + ([spec["primary"]] if spec["primary"] else [])
+    check_domains(wanted, accepted_domains, user_label)
+    check_owners(adds, owners, user_label)
     new_primary = None
-    if spec["state"] == "present":
-        wanted = list(spec["aliases"]) + ([spec["primary"]] if spec["primary"] else [])
-        check_domains(wanted, accepted_domains, user_label)
-        check_owners(adds, owners, user_label)
-        if spec["primary"] and (current_primary or "").lower() != spec["primary"].lower():
-            new_primary = spec["primary"]
-        if spec["exclusive"]:
-            keep = set(a.lower() for a in wanted)
-            primary_after = (new_primary or current_primary or "").lower()
-            for entry in current:
-                address = address_part(entry)
-                if not is_smtp(entry) or address.lower() in keep or address.lower() == primary_after or is_routing(address):
-                    continue
-                removes.append(address)
-            if len(removes) > spec["max_removals"]:
-                raise ValidationError(
-                    "exclusive would remove %d aliases from %s (%s), more than max_removals (%d). List the aliases to keep, "
-                    "or raise max_removals to at least %d." % (len(removes), user_label, ", ".join(removes), spec["max_removals"], len(removes)),
-                    field="max_removals")
+    if spec["primary"] and (current_primary or "").lower() != spec["primary"].lower():
+        new_primary = spec["primary"]
+    primary_after = (new_primary or current_primary or "").lower()
+    removes = []
+    if change.set is not None:
+        keep = set(a.lower() for a in wanted)
+        for entry in current:
+            address = address_part(entry)
+            if not is_smtp(entry) or address.lower() in keep or address.lower() == primary_after or is_routing(address):
+                continue
+            removes.append(address)
     else:
-        for address in spec["aliases"]:
+        for address in change.remove:
             entry = held.get(address.lower())
             if entry is None:
                 continue
-            if entry.startswith(PRIMARY + ":"):
+            if address.lower() == primary_after:
                 raise ValidationError("%s is the primary address of %s and cannot be removed; make another address the primary first "
-                                      "(state=present with primary)." % (address, user_label), field="aliases")
+                                      "(primary)." % (address, user_label), field="aliases")
             if is_routing(address):
                 raise ValidationError("%s is the Microsoft 365 routing address of %s (*.onmicrosoft.com); Exchange keeps it, so it cannot "
                                       "be removed." % (address, user_label), field="aliases")
             removes.append(address_part(entry))
+    if removes:
+        smtp_aliases = [e for e in current if is_smtp(e) and not e.startswith(PRIMARY + ":")]
+        _model.check_removals(removes, spec["max_removals"], len(smtp_aliases), MAX_REMOVALS, "aliases", user_label)
 
     removed_lower = set(r.lower() for r in removes)
     calls = []

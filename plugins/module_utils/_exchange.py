@@ -25,6 +25,7 @@ import random
 import threading
 import time
 
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _model
 from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError, odata_string
 from ansible_collections.practiceprotect.m365.plugins.module_utils._http import RETRY_STATUSES, send_read
 from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365Module
@@ -598,36 +599,26 @@ def build_mailbox_spec(params):
             forwarding = forwarding[5:]
         # An Exchange address is ASCII: validate_address refuses accented characters, as Exchange does.
         forwarding = validate_address(forwarding, "forwarding_address") if forwarding else ""
-    grant = _trustee_keys(params.get("full_access"), "full_access")
-    revoke = _trustee_keys(params.get("full_access_remove"), "full_access_remove")
-    both = set(k.lower() for k in grant) & set(k.lower() for k in revoke)
-    if both:
-        raise ValidationError("%s is in both full_access and full_access_remove; keep it in one." % sorted(both)[0], field="full_access_remove")
-    max_removals = params.get("max_removals")
-    max_removals = 10 if max_removals is None else max_removals
-    if max_removals < 0:
-        raise ValidationError("max_removals must be 0 or more.", field="max_removals")
-    if params.get("full_access_exclusive") and params.get("full_access") is None:
-        raise ValidationError("full_access_exclusive needs full_access (the list to keep; [] removes everyone's access).", field="full_access")
+    full_access = _model.ListChange(params.get("full_access"), "full_access", normalise=_trustee_key)
+    _model.removal_limit(params.get("max_removals"), 0, MAX_REMOVALS)  # a bad value fails before any call
     return {
         "user": user, "type": params.get("type"), "forwarding": forwarding, "keep_copy": params.get("forwarding_keep_copy"),
-        "hidden": params.get("hidden_from_address_lists"), "grant": grant, "revoke": revoke,
-        "exclusive": bool(params.get("full_access_exclusive")), "max_removals": max_removals,
-        "permissions": params.get("full_access") is not None or bool(revoke), "auto_mapping": params.get("auto_mapping", True),
+        "hidden": params.get("hidden_from_address_lists"), "full_access": full_access, "max_removals": params.get("max_removals"),
+        "trustees": full_access.add + full_access.remove + (full_access.set or []),
+        "permissions": full_access.given, "auto_mapping": params.get("auto_mapping", True),
     }
 
 
-def _trustee_keys(values, field):
-    out = []
-    for value in values or []:
-        value = (value or "").strip()
-        if not value:
-            raise ValidationError("%s has an empty entry; give UPNs or object ids." % field, field=field)
-        if not is_guid(value) and value.count("@") != 1:
-            raise ValidationError("%s entry %r is neither a UPN nor an object id." % (field, value), field=field)
-        if value.lower() not in [o.lower() for o in out]:
-            out.append(value)
-    return out
+MAX_REMOVALS = 10
+
+
+def _trustee_key(value, where):
+    value = (value or "").strip()
+    if not value:
+        raise ValidationError("%s has an empty entry; give UPNs or object ids." % where, field="full_access")
+    if not is_guid(value) and value.count("@") != 1:
+        raise ValidationError("%s entry %r is neither a UPN nor an object id." % (where, value), field="full_access")
+    return value
 
 
 def mailbox_view(mailbox, full_access=None):
@@ -655,7 +646,7 @@ def plan_mailbox(spec, mailbox, full_access, trustees, owner):
     """Compare the spec with the mailbox; returns the plan (or raises ValidationError).
 
     ``full_access`` is the list of lower-case UPNs with FullAccess now (None when not read); ``trustees`` maps each
-    full_access / full_access_remove entry (lower-case) to its Graph user, or None for unknown users; ``owner`` is
+    full_access entry (lower-case) to its Graph user, or None for unknown users; ``owner`` is
     the mailbox's own Graph user. Plan: ``calls`` (Set-Mailbox -Type first, then one Set-Mailbox for the settings,
     then permission calls), ``before``, ``after``, ``conversion`` (target RecipientTypeDetails or None),
     ``granted``, ``revoked``.
@@ -686,32 +677,29 @@ def plan_mailbox(spec, mailbox, full_access, trustees, owner):
         calls.append({"cmdlet": "Set-Mailbox", "parameters": params})
     granted, revoked = [], []
     if spec["permissions"]:
-        held = set(full_access or [])
-        wanted = []
-        for key in spec["grant"]:
-            user = trustees.get(key.lower())
-            if user is None:
-                raise ValidationError("full_access user %s is not a user in this tenant." % key, field="full_access")
-            if user["id"] == owner["id"]:
-                raise ValidationError("full_access: %s is the mailbox's own user, who has full access already." % key, field="full_access")
-            wanted.append(user["userPrincipalName"].lower())
-        for upn in wanted:
-            if upn not in held and upn not in granted:
-                granted.append(upn)
-        for key in spec["revoke"]:
-            user = trustees.get(key.lower())
-            if user is not None and user["userPrincipalName"].lower() in held:
-                revoked.append(user["userPrincipalName"].lower())
-        if spec["exclusive"]:
-            extra = sorted(h for h in held if h not in wanted and h not in revoked)
-            if len(revoked) + len(extra) > spec["max_removals"]:
-                everyone = revoked + extra
-                raise ValidationError(
-                    "full_access_exclusive would remove full access to %s's mailbox from %d users (%s), more than max_removals (%d). "
-                    "List the users to keep, or raise max_removals to at least %d." % (who, len(everyone), ", ".join(everyone),
-                                                                                       spec["max_removals"], len(everyone)),
-                    field="max_removals")
-            revoked.extend(extra)
+        held = sorted(set(full_access or []))
+        change = spec["full_access"]
+
+        def resolved(keys, where, known_only):
+            out = []
+            for key in keys:
+                user = trustees.get(key.lower())
+                if user is None:
+                    if known_only:
+                        continue  # someone who is not in the tenant holds no access to take away
+                    raise ValidationError("full_access.%s: %s is not a user in this tenant." % (where, key), field="full_access")
+                if user["id"] == owner["id"] and where != "remove":
+                    raise ValidationError("full_access.%s: %s is the mailbox's own user, who has full access already." % (where, key),
+                                          field="full_access")
+                out.append(user["userPrincipalName"].lower())
+            return out
+
+        by_upn = _model.ListChange({
+            "add": resolved(change.add, "add", False), "remove": resolved(change.remove, "remove", True),
+            "set": resolved(change.set, "set", False) if change.set is not None else None}, "full_access")
+        granted, revoked = by_upn.plan(held)
+        if revoked:
+            _model.check_removals(revoked, spec["max_removals"], len(held), MAX_REMOVALS, "users' full access", "%s's mailbox" % who)
         for upn in granted:
             params = {"Identity": identity, "User": upn, "AccessRights": ["FullAccess"], "InheritanceType": "All",
                       "AutoMapping": spec["auto_mapping"]}
@@ -719,7 +707,7 @@ def plan_mailbox(spec, mailbox, full_access, trustees, owner):
         for upn in revoked:
             params = {"Identity": identity, "User": upn, "AccessRights": ["FullAccess"], "InheritanceType": "All", "Confirm": False}
             calls.append({"cmdlet": "Remove-MailboxPermission", "parameters": params})
-        after["full_access"] = sorted((held - set(revoked)) | set(granted))
+        after["full_access"] = sorted(by_upn.after(held))
     return {"calls": calls, "before": before, "after": after, "conversion": conversion, "granted": granted, "revoked": revoked}
 
 

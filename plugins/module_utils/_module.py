@@ -393,7 +393,7 @@ def describe_error(error):
     if isinstance(error, _auth.AuthError):
         return error.message, {"error_code": error.error_code, "request_id": error.request_id}
     if isinstance(error, _validation.ValidationError):
-        return error.message, {"field": error.field}
+        return error.message, dict(getattr(error, "details", None) or {}, field=error.field)
     if isinstance(error, ServiceUnreachable):
         return str(error), {}
     return "%s: %s" % (type(error).__name__, error), {}

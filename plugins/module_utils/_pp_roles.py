@@ -9,65 +9,47 @@ matches (or, with ``skip_unknown_members``, are left out and reported). ``copy_f
 (GetUsersRolesAndAdministrativeRights, by role name) and never touches Everybody, which holds every user implicitly
 and cannot be changed through the role API.
 
-An exclusive run is refused before any write when it would remove more user members than the removal limit:
-``max_removals`` (a count), ``max_removals_percent`` (a share of the role's user members now, rounded down, at least
-one), or the smaller of the two when both are given.
+``members`` takes the collection's list actions (``add``, ``remove``, ``set``); every removal counts against one
+``max_removals`` (the users removed: a count, or a share of the user members the roles hold now), refused before any write.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _model
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
-from ansible_collections.practiceprotect.m365.plugins.module_utils._pp_users import close_matches
 
 EVERYBODY = "Everybody"
-DEFAULT_MAX_REMOVALS = 5
-
-
-class RemovalRefused(v.ValidationError):
-    """An exclusive run would remove more members than the removal limit; nothing was written."""
-
-    def __init__(self, message, role, limit, names):
-        super(RemovalRefused, self).__init__(message, field="max_removals")
-        self.role = role
-        self.limit = limit
-        self.names = names
+MAX_REMOVALS = 5
 
 
 def build_spec(params):
     role = params.get("role")
     copy_from = params.get("copy_from")
-    members = [m.strip() for m in params.get("members") or [] if m and m.strip()]
-    state = params.get("state") or "present"
-    exclusive = bool(params.get("exclusive"))
     all_roles = bool(params.get("all_roles"))
-    if all_roles and (role or copy_from or state != "absent"):
-        raise v.ValidationError("all_roles removes the members from every role they hold; use it with state: absent and without role or copy_from.",
-                                field="all_roles")
+    members = _model.ListChange(params.get("members"), "members", normalise=_member)
+    if all_roles and (role or copy_from):
+        raise v.ValidationError("all_roles takes the members out of every role they hold; use it without role and copy_from.", field="all_roles")
+    if all_roles and (members.add or members.set is not None):
+        raise v.ValidationError("all_roles only removes: give members.remove.", field="members")
     if not role and not copy_from and not all_roles:
         raise v.ValidationError("Give role (a role name) or copy_from (a user whose roles to copy).", field="role")
-    if copy_from and state == "absent":
-        raise v.ValidationError("copy_from only adds roles; it cannot be used with state: absent.", field="copy_from")
-    if exclusive and not role:
-        raise v.ValidationError("exclusive applies to the members of role; give role.", field="exclusive")
-    if exclusive and state == "absent":
-        raise v.ValidationError("exclusive makes members the whole membership of role; it cannot be used with state: absent.", field="exclusive")
-    if not members and not exclusive:
-        raise v.ValidationError("members is empty; list the users by login name or e-mail address.", field="members")
-    max_removals = params.get("max_removals")
-    if max_removals is not None and max_removals < 0:
-        raise v.ValidationError("max_removals must be 0 or more.", field="max_removals")
-    percent = params.get("max_removals_percent")
-    if percent is not None and not 0 <= percent <= 100:
-        raise v.ValidationError("max_removals_percent must be between 0 and 100 (a share of the role's user members); got %d." % percent,
-                                field="max_removals_percent")
-    if max_removals is None and percent is None:
-        max_removals = DEFAULT_MAX_REMOVALS
-    return {"role": role, "copy_from": copy_from, "members": members, "state": state, "exclusive": exclusive,
-            "max_removals": max_removals, "max_removals_percent": percent, "all_roles": all_roles,
-            "skip_unknown_members": bool(params.get("skip_unknown_members")),
+    if copy_from and (members.remove or members.set is not None):
+        raise v.ValidationError("copy_from only adds roles: give members.add (and role, to change that role's members).", field="copy_from")
+    if not members.given:
+        raise v.ValidationError("members is empty; give add, remove or set with login names or e-mail addresses.", field="members")
+    _model.removal_limit(params.get("max_removals"), 0, MAX_REMOVALS)  # a bad value fails before any call
+    return {"role": role, "copy_from": copy_from, "members": members, "all_roles": all_roles,
+            "max_removals": params.get("max_removals"), "skip_unknown_members": bool(params.get("skip_unknown_members")),
             "copy_exclude": [r.strip() for r in params.get("copy_exclude") or [] if r and r.strip()]}
+
+
+def _member(value, where):
+    value = (value or "").strip()
+    if not value:
+        raise v.ValidationError("%s has an empty entry; give login names or e-mail addresses." % where, field="members")
+    return value
 
 
 def resolve_role(name, roles, field="role"):
@@ -78,7 +60,7 @@ def resolve_role(name, roles, field="role"):
     if len(exact) == 1:
         return exact[0]
     names = [r.get("Name") for r in roles]
-    matches = close_matches(name, names)
+    matches = v.close_matches(name, names)
     raise v.ValidationError("Unknown role %r.%s" % (name, (" Close matches: %s." % ", ".join(matches)) if matches else
                                                     " Roles: %s." % ", ".join(sorted(n for n in names if n))), field=field)
 
@@ -120,7 +102,7 @@ def resolve_users(keys, users, field="members", missing_ok=False, skipped=None):
         pool = list(by_name) + list(by_mail)
         parts = []
         for key in unknown:
-            matches = close_matches(key, pool, cutoff=0.85)  # addresses share their domain: only near misses
+            matches = v.close_matches(key, pool, cutoff=0.85)  # addresses share their domain: only near misses
             parts.append("%s (close matches: %s)" % (key, ", ".join(matches)) if matches else "%s (no close match)" % key)
         raise v.ValidationError("Unknown %s: no Practice Protect user has the login name or e-mail %s. Invite or create the user first "
                                 "(pp_user)." % ("user" if len(unknown) == 1 else "users", "; ".join(parts)), field=field)
@@ -175,25 +157,24 @@ def target_roles(spec, roles, template_role_names=None):
     return targets
 
 
-def plan_membership(spec, targets, current_members, member_users, users_by_id):
-    """Plan per role. ``current_members``: role id -> member rows (Guid, Name, Type) of GetRoleMembers.
+def plan_membership(spec, targets, current_members, resolved, users_by_id):
+    """Plan per role. ``current_members``: role id -> member rows (Guid, Name, Type) of GetRoleMembers; ``resolved``:
+    ``{"add": [user rows], "remove": [...], "set": [...] or None}``, the members option's users.
 
-    Returns ``{calls, added: {role: [names]}, removed: {...}, before: {role: [names]}, after: {...}}``. Raises
-    ValidationError when exclusive would remove more than ``max_removals`` members (before any write).
+    ``add`` and ``remove`` apply to every target role (with ``all_roles``, the roles the members hold), ``set`` to
+    ``role`` only. Returns ``{calls, added: {role: [names]}, removed: {...}, before: {role: [names]}, after: {...},
+    removal_limit}``. Raises RemovalRefused when more users would be removed than ``max_removals`` (before any write).
     """
     plan = {"calls": [], "added": {}, "removed": {}, "before": {}, "after": {}}
-    wanted_ids = [u["ID"] for u in member_users]
-    removals = []
+    removals, held = [], set()
     for role in targets:
         rows = current_members.get(role["ID"], [])
         users_now = [r["Guid"] for r in rows if (r.get("Type") or "User") == "User"]
-        add, delete = [], []
-        if spec["state"] == "present":
-            add = [uid for uid in wanted_ids if uid not in users_now]
-            if spec["exclusive"] and role["Name"] == (targets[0]["Name"] if spec["role"] else None):
-                delete = [uid for uid in users_now if uid not in wanted_ids]
-        else:
-            delete = [uid for uid in wanted_ids if uid in users_now]
+        held.update(users_now)
+        exact = resolved["set"] is not None and spec["role"] and role is targets[0]
+        change = _model.ListChange({"add": [u["ID"] for u in resolved["add"]], "remove": [u["ID"] for u in resolved["remove"]],
+                                    "set": [u["ID"] for u in resolved["set"]] if exact else None}, "members", key=lambda uid: uid)
+        add, delete = change.plan(users_now)
 
         def name_of(uid):
             user = users_by_id.get(uid)
@@ -201,15 +182,13 @@ def plan_membership(spec, targets, current_members, member_users, users_by_id):
                 return user["Username"]
             return next((r.get("Name") for r in rows if r["Guid"] == uid), uid)
 
-        names_now = sorted(name_of(uid) for uid in users_now)
-        after_ids = [uid for uid in users_now if uid not in delete] + add
-        plan["before"][role["Name"]] = names_now
-        plan["after"][role["Name"]] = sorted(name_of(uid) for uid in after_ids)
+        plan["before"][role["Name"]] = sorted(name_of(uid) for uid in users_now)
+        plan["after"][role["Name"]] = sorted(name_of(uid) for uid in change.after(users_now))
         if add:
             plan["added"][role["Name"]] = sorted(name_of(uid) for uid in add)
         if delete:
             plan["removed"][role["Name"]] = sorted(name_of(uid) for uid in delete)
-            removals.extend((role["Name"], name_of(uid)) for uid in delete)
+            removals.extend(name_of(uid) for uid in delete)
         if add or delete:
             users = {}
             if add:
@@ -218,37 +197,13 @@ def plan_membership(spec, targets, current_members, member_users, users_by_id):
                 users["Delete"] = delete
             plan["calls"].append({"op": "members", "endpoint": "update_role", "role": role["Name"], "body": {"Name": role["ID"], "Users": users},
                                   "fields": ["Name", "Users." + "/".join(sorted(users))]})
-    plan["removal_limit"] = None
-    if spec["exclusive"] and spec["role"]:
-        role = targets[0]
-        users_now = [r for r in current_members.get(role["ID"], []) if (r.get("Type") or "User") == "User"]
-        limit, how, option = removal_limit(spec, len(users_now))
-        plan["removal_limit"] = limit
-        if len(removals) > limit:
-            names = sorted(removal[1] for removal in removals)
-            raise RemovalRefused(
-                "Refusing to remove %d members from role %s: more than %s. Those not listed in members would be removed: "
-                "%s. Add them to members, or raise %s if this is intended." % (len(removals), role["Name"], how, ", ".join(names), option),
-                role["Name"], limit, names)
+    # The limit counts people: a leaver taken out of eight roles is one removal.
+    where = "role %s" % targets[0]["Name"] if len(targets) == 1 else "%d roles" % len(targets)
+    if not removals:
+        plan["removal_limit"] = _model.removal_limit(spec["max_removals"], len(held), MAX_REMOVALS)[0]
+        return plan
+    plan["removal_limit"] = _model.check_removals(sorted(set(removals)), spec["max_removals"], len(held), MAX_REMOVALS, "users", where)
     return plan
-
-
-def removal_limit(spec, user_members):
-    """``(limit, how it was computed, option to raise)`` of an exclusive run on a role holding ``user_members`` users.
-
-    ``max_removals_percent`` is a share of the role's user members now, rounded down and at least one, so that one
-    leaver can always go; with ``max_removals`` as well, the smaller limit wins."""
-    count = spec.get("max_removals")
-    percent = spec.get("max_removals_percent")
-    if percent is None:
-        return count, "max_removals (%d)" % count, "max_removals"
-    share = max(1, percent * user_members // 100)
-    share_how = "%d%% of the role's %d user members, rounded down, at least 1" % (percent, user_members)
-    if count is not None and count < share:
-        return count, "max_removals (%d; max_removals_percent gives %d: %s)" % (count, share, share_how), "max_removals"
-    if count is not None:
-        return share, "the limit of %d (max_removals_percent: %s; max_removals is %d)" % (share, share_how, count), "max_removals_percent"
-    return share, "the limit of %d (max_removals_percent: %s)" % (share, share_how), "max_removals_percent"
 
 
 def public_calls(plan):

@@ -28,7 +28,7 @@ import base64
 import uuid
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
-from ansible_collections.practiceprotect.m365.plugins.module_utils._pp_users import close_matches, parse_proxy_addresses
+from ansible_collections.practiceprotect.m365.plugins.module_utils._pp_users import parse_proxy_addresses
 
 GRAPH_SELECT = "id,userPrincipalName,displayName,accountEnabled,proxyAddresses,onPremisesImmutableId"
 VERIFY_SELECT = "id,userPrincipalName,accountEnabled,proxyAddresses,assignedLicenses,assignedPlans"
@@ -66,7 +66,7 @@ def resolve_app(name, apps):
     found = [a for a in apps if (a.get("Name") or "").lower() == name.lower() or (a.get("DisplayName") or "").lower() == name.lower()]
     if not found:
         names = [a.get("Name") for a in apps]
-        matches = close_matches(name, names)
+        matches = v.close_matches(name, names)
         provisioning = sorted(a["Name"] for a in apps if a.get("ProvConfigured"))
         raise v.ValidationError("Unknown application %r.%s Applications with outbound provisioning: %s." % (
             name, (" Close matches: %s." % ", ".join(matches)) if matches else "", ", ".join(provisioning) or "none"), field="app")

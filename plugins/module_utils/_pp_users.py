@@ -12,51 +12,41 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import difflib
 import json
 import re
 
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _addresses
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _model
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectError, PracticeProtectUncertain, sql_string
 
-FIELDS = (("display_name", "DisplayName"), ("mail", "Mail"), ("mobile_number", "MobileNumber"))
+
+
+def _mail(value, option, context):
+    return v.validate_email(value, option)
+
+
+def _mobile(value, option, context):
+    return v.normalize_phone(value, context.get("region"), option)
+
+
+# The Practice Protect cloud user: option, the field CreateUser/ChangeUser take, the check, the Redrock column reads return.
+PP_USER = _model.Resource("Practice Protect user", [
+    _model.Field("display_name", "DisplayName"),
+    _model.Field("mail", "Mail", check=_mail, read="Email"),
+    _model.Field("mobile_number", "MobileNumber", check=_mobile),
+])
 USER_COLUMNS = "ID, Username, DisplayName, Email, MobileNumber, SourceDsType, Status"
 QUERY_CHUNK = 50  # people per Redrock query and per DirectoryServiceQuery
-# Redrock User columns for the same fields.
-ROW_FIELDS = {"DisplayName": "DisplayName", "Mail": "Email", "MobileNumber": "MobileNumber"}
 PROXY_ATTRIBUTE = "proxyAddresses"
 # Characters Practice Protect accepts before the @ of a cloud user's login name (as the sandbox emulates it; the
 # service's own list is UNCONFIRMED). Checked here so that a bad name is refused before any call.
 LOGIN_LOCAL_RE = re.compile(r"^[A-Za-z0-9._'+!#^~-]+$")
 
 
-def close_matches(word, candidates, n=3, cutoff=0.6):
-    lowered = {}
-    for candidate in candidates:
-        if candidate:
-            lowered.setdefault(candidate.lower(), candidate)
-    return [lowered[m] for m in difflib.get_close_matches((word or "").lower(), list(lowered), n=n, cutoff=cutoff)]
-
-
 def did_you_mean(word, candidates):
-    matches = close_matches(word, candidates)
+    matches = v.close_matches(word, candidates)
     return " Close matches: %s." % ", ".join(matches) if matches else ""
-
-
-def format_proxy_addresses(addresses, field="proxy_addresses"):
-    """``[primary, alias...]`` -> ``SMTP:primary;smtp:alias`` (the first is the primary, the reply address)."""
-    out = []
-    seen = set()
-    for index, entry in enumerate(addresses):
-        address = entry
-        if isinstance(entry, str) and entry[:5].lower() == "smtp:":
-            address = entry[5:]
-        address = v.validate_email(address, field)
-        if address.lower() in seen:
-            raise v.ValidationError("%s lists %s twice; give each address once (the first one is the primary)." % (field, address), field=field)
-        seen.add(address.lower())
-        out.append(("SMTP:" if index == 0 else "smtp:") + address)
-    return ";".join(out)
 
 
 def parse_proxy_addresses(value):
@@ -68,34 +58,25 @@ def build_spec(params):
     """Validate and normalise the options. Raises ValidationError; makes no call."""
     source = params.get("source") or "cloud"
     state = params.get("state") or "present"
-    name = (params.get("name") or "").strip()
+    name = (params.get("user") or "").strip()
     if name.count("@") != 1 or name.startswith("@") or name.endswith("@"):
         what = "login name, login@suffix" if source == "cloud" else "the user's e-mail address or UPN in the source directory"
-        raise v.ValidationError("name %r must be %s." % (name, what), field="name")
+        raise v.ValidationError("user %r must be %s." % (name, what), field="user")
     if source == "directory":
-        v.validate_email(name, "name")
+        v.validate_email(name, "user")
     else:
         bad = sorted(set(ch for ch in name.split("@")[0] if not LOGIN_LOCAL_RE.match(ch)))
         if bad:
-            raise v.ValidationError("name %r contains characters Practice Protect does not allow in a login name (%s); use letters, digits "
-                                    "and ' . - _ + ! # ^ ~ only." % (name, " ".join(repr(c) for c in bad)), field="name")
+            raise v.ValidationError("user %r contains characters Practice Protect does not allow in a login name (%s); use letters, digits "
+                                    "and ' . - _ + ! # ^ ~ only." % (name, " ".join(repr(c) for c in bad)), field="user")
     region = v.validate_region(params.get("phone_region"), "phone_region") if params.get("phone_region") else None
-    props = {}
-    for option, field in FIELDS:
-        value = params.get(option)
-        if value is None:
-            continue
-        if source == "directory" and state == "present":
-            raise v.ValidationError(
-                "%s cannot be set for a user from the source directory: Practice Protect reads it from Microsoft 365. "
-                "Change it there (m365_user) or leave it out." % option, field=option)
-        if option == "mail":
-            value = v.validate_email(value, "mail")
-        elif option == "mobile_number":
-            value = v.normalize_phone(value, region, "mobile_number")
-        elif not value.strip():
-            raise v.ValidationError("%s is empty; leave it out to keep the current value." % option, field=option)
-        props[field] = value
+    if source == "directory" and state == "present":
+        for field in PP_USER.fields:
+            if params.get(field.option) is not None:
+                raise v.ValidationError(
+                    "%s cannot be set for a user from the source directory: Practice Protect reads it from Microsoft 365. "
+                    "Change it there (m365_user) or leave it out." % field.option, field=field.option)
+    props = PP_USER.properties(params, {"region": region})
     password = params.get("password")
     if params.get("description") is not None and source == "directory":
         raise v.ValidationError("description applies to cloud users; a source-directory user's fields come from that directory.",
@@ -116,7 +97,7 @@ def build_spec(params):
     if params.get("proxy_addresses") is not None:
         if not params["proxy_addresses"]:
             raise v.ValidationError("proxy_addresses is empty; list the primary address first, then the aliases.", field="proxy_addresses")
-        proxy = format_proxy_addresses(params["proxy_addresses"])
+        proxy = _addresses.format_proxy_addresses(params["proxy_addresses"][0], params["proxy_addresses"][1:])
     send_invite = params.get("send_invite")
     if send_invite is None:
         send_invite = source == "directory"
@@ -169,8 +150,8 @@ def resolve_attributes(spec, columns):
 def check_login_suffix(name, suffixes):
     suffix = name.split("@", 1)[1].lower()
     if suffix not in [s.lower() for s in suffixes if s]:
-        raise v.ValidationError("name %s: %s is not a login suffix of this Practice Protect tenant. Login suffixes: %s." % (
-            name, suffix, ", ".join(s for s in suffixes if s)), field="name")
+        raise v.ValidationError("user %s: %s is not a login suffix of this Practice Protect tenant. Login suffixes: %s." % (
+            name, suffix, ", ".join(s for s in suffixes if s)), field="user")
 
 
 def find_user_query(name, by_email=False):
@@ -237,10 +218,7 @@ def view(row, values):
     if not row:
         return {}
     out = {"ID": row.get("ID"), "Name": row.get("Username") or row.get("Name")}
-    for field, column in ROW_FIELDS.items():
-        value = row.get(column) if column in row else row.get(field)
-        if value is not None:
-            out[field] = value
+    out.update(PP_USER.view(row))
     if row.get("SourceDsType"):
         out["Source"] = row["SourceDsType"]
     for field in ("State", "Description"):
@@ -284,15 +262,13 @@ def plan_user(spec, current, current_values, wanted_values, directory_row=None, 
         plan["password"] = password
         plan["password_generated"] = spec["password"] is None
         plan["password_set"] = True
-        after_row = {"ID": None, "Username": spec["name"], "SourceDsType": "CDS"}
-        for field, value in body.items():
-            if field in ROW_FIELDS:
-                after_row[ROW_FIELDS[field]] = value
+        after_row = dict(PP_USER.read_names(dict((f.service, body[f.service]) for f in PP_USER.fields if f.service in body)),
+                         ID=None, Username=spec["name"], SourceDsType="CDS")
     elif not current:
         if directory_row is None:
             raise v.ValidationError(
                 "No user with the UPN or e-mail address %s in the source directory %s. Create the user in Microsoft 365 first "
-                "(m365_user), or check the address." % (spec["name"], spec["directory"] or "(any)"), field="name")
+                "(m365_user), or check the address." % (spec["name"], spec["directory"] or "(any)"), field="user")
         plan["action"] = "invite"
         body = {"Entities": [{"Type": "User", "Guid": directory_row["InternalName"], "Name": directory_row["SystemName"]}],
                 "EmailInvite": spec["send_invite"], "SmsInvite": False, "GroupInvite": True}
@@ -300,10 +276,7 @@ def plan_user(spec, current, current_values, wanted_values, directory_row=None, 
         after_row = {"ID": directory_row["InternalName"], "Username": directory_row["SystemName"], "DisplayName": directory_row.get("DisplayName"),
                      "Email": directory_row.get("EMail"), "SourceDsType": directory_row.get("ServiceType")}
     else:
-        changes = {}
-        for field, value in spec["props"].items():
-            if (current.get(ROW_FIELDS[field]) or None) != value:
-                changes[field] = value
+        changes = PP_USER.changes(spec["props"], current)
         if spec.get("description") is not None and spec["source"] == "cloud":
             plan["description_before"] = (user_attributes or {}).get("Description") or ""
             if plan["description_before"] != spec["description"]:
@@ -311,8 +284,7 @@ def plan_user(spec, current, current_values, wanted_values, directory_row=None, 
         if changes:
             body = dict(changes, ID=user_id)
             plan["calls"].append({"op": "update", "endpoint": "change_user", "body": body, "fields": sorted(body)})
-            for field, value in changes.items():
-                after_row[ROW_FIELDS.get(field, field)] = value
+            after_row.update(PP_USER.read_names(changes))
         if spec["password"] is not None and spec["update_password"] == "always":
             plan["calls"].append({"op": "password", "endpoint": "reset_password", "body": {"ID": user_id, "newPassword": spec["password"]},
                                   "fields": ["ID", "newPassword"]})

@@ -16,8 +16,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import difflib
 
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _model
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _users
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError, odata_string
@@ -54,26 +54,6 @@ def role_name(role_id, definitions):
     return KNOWN_NAMES.get(role_id, role_id)
 
 
-def close_matches(name, definitions, limit=3):
-    """Display names that look like ``name``: similar spelling, or containing it."""
-    names = sorted(set(d.get("displayName") for d in definitions if d.get("displayName")))
-    lowered = dict((n.lower(), n) for n in names)
-    wanted = name.strip().lower()
-    found = [lowered[n] for n in difflib.get_close_matches(wanted, list(lowered), n=limit * 2, cutoff=0.6)]
-    for candidate in names:
-        if wanted and wanted in candidate.lower() and candidate not in found:
-            found.append(candidate)
-
-    def score(candidate):
-        lowered_candidate = candidate.lower()
-        prefix = 0
-        while prefix < min(len(wanted), len(candidate)) and wanted[prefix] == lowered_candidate[prefix]:
-            prefix += 1
-        return (-prefix, -difflib.SequenceMatcher(None, wanted, lowered_candidate).ratio(), candidate)
-
-    return sorted(found, key=score)[:limit]
-
-
 def resolve_roles(requested, definitions, field="roles"):
     """Map role display names (any case) or ids to definitions, in the order given, without duplicates.
 
@@ -94,7 +74,7 @@ def resolve_roles(requested, definitions, field="roles"):
             if v.is_guid(item):
                 problems.append("%s is not the id or template id of a directory role in this tenant" % item)
             else:
-                similar = close_matches(item, definitions)
+                similar = v.close_matches(item, [d.get("displayName") for d in definitions], containing=True)
                 problems.append("%r is not a directory role in this tenant (%s)" % (
                     item, "did you mean %s?" % " or ".join(similar) if similar else "no role has a similar name"))
         elif definition not in resolved:
@@ -108,19 +88,23 @@ def resolve_roles(requested, definitions, field="roles"):
 
 # -- role plan ----------------------------------------------------------------------------------------------------
 
-def plan_roles(wanted, assignments, definitions, principal_id=None, exclusive=False, max_removals=None, who="the account"):
-    """Calls that give a principal the ``wanted`` definitions (tenant-wide) and, with ``exclusive``, take away the rest.
+def plan_roles(wanted, assignments, definitions, principal_id=None, max_removals=None, who="the account"):
+    """Calls that make a principal's tenant-wide roles what ``wanted`` asks: ``{"add": [definitions], "remove": [...],
+    "set": [...] or None}`` (the roles option's list actions, resolved).
 
     ``assignments`` are the principal's current role assignments (Graph objects). Returns
-    ``{"calls", "added", "removed", "before", "after"}``; role lists are display names, sorted. Raises
-    ValidationError when ``exclusive`` would remove more than ``max_removals`` assignments.
+    ``{"calls", "added", "removed", "before", "after"}``; role lists are display names, sorted. Raises RemovalRefused
+    when more assignments would go than ``max_removals`` allows.
     """
-    wanted_ids = set()
-    for definition in wanted:
-        wanted_ids |= definition_ids(definition)
+    def ids(definitions_):
+        out = set()
+        for definition in definitions_ or []:
+            out |= definition_ids(definition)
+        return out
+
     held_here = set((a.get("roleDefinitionId") or "").lower() for a in assignments if a.get("directoryScopeId", TENANT_SCOPE) == TENANT_SCOPE)
     calls, added, removed = [], [], []
-    for definition in wanted:
+    for definition in wanted["set"] if wanted["set"] is not None else wanted["add"]:
         if definition_ids(definition) & held_here:
             continue
         body = {"@odata.type": ASSIGNMENT_TYPE, "roleDefinitionId": definition.get("templateId") or definition["id"],
@@ -128,14 +112,15 @@ def plan_roles(wanted, assignments, definitions, principal_id=None, exclusive=Fa
         calls.append({"op": "role_add", "method": "POST", "path": ASSIGNMENTS, "body": body, "role": definition.get("displayName"),
                       "fields": ["directoryScopeId", "principalId", "roleDefinitionId"]})
         added.append(definition.get("displayName") or body["roleDefinitionId"])
-    extra = [a for a in assignments if (a.get("roleDefinitionId") or "").lower() not in wanted_ids] if exclusive else []
+    if wanted["set"] is not None:
+        keep = ids(wanted["set"])
+        extra = [a for a in assignments if (a.get("roleDefinitionId") or "").lower() not in keep]
+    else:
+        unwanted = ids(wanted["remove"])
+        extra = [a for a in assignments if (a.get("roleDefinitionId") or "").lower() in unwanted]
     if extra:
-        if max_removals is not None and len(extra) > max_removals:
-            raise v.ValidationError(
-                "exclusive would remove %d directory role assignments from %s (%s), more than max_removals (%d). "
-                "List the roles to keep, or raise max_removals if that is intended." % (
-                    len(extra), who, ", ".join(sorted(role_name(a.get("roleDefinitionId"), definitions) for a in extra)), max_removals),
-                field="max_removals")
+        _model.check_removals(sorted(role_name(a.get("roleDefinitionId"), definitions) for a in extra), max_removals, len(assignments),
+                              MAX_REMOVALS, "directory role assignments", who)
         for assignment in extra:
             name = role_name(assignment.get("roleDefinitionId"), definitions)
             calls.append({"op": "role_remove", "method": "DELETE", "path": "%s/%s" % (ASSIGNMENTS, assignment["id"]), "role": name,
@@ -144,6 +129,9 @@ def plan_roles(wanted, assignments, definitions, principal_id=None, exclusive=Fa
     before = sorted(set(role_name(a.get("roleDefinitionId"), definitions) for a in assignments))
     after = sorted(set(role_name(a.get("roleDefinitionId"), definitions) for a in assignments if a not in extra) | set(added))
     return {"calls": calls, "added": added, "removed": removed, "before": before, "after": after}
+
+
+MAX_REMOVALS = 3
 
 
 def plan_remove_all(assignments, definitions):
@@ -239,18 +227,16 @@ def service_account_spec(params):
     roles = params.get("roles")
     if state == "present" and purpose is None and roles is None:
         raise v.ValidationError("Give purpose (federation or mail_redirection) or an explicit roles list for the service account.", field="purpose")
-    exclusive = params.get("exclusive")
-    if exclusive is None:
-        exclusive = purpose is not None  # a purpose names the one role the account should hold
+    roles = _model.ListChange(roles, "roles", normalise=lambda value, where: (value or "").strip()) if roles is not None else None
+    if state == "present" and roles is not None and not roles.given:
+        raise v.ValidationError("roles is empty; give add, remove or set with directory role names.", field="roles")
     max_removals = params.get("max_removals")
-    if max_removals is not None and max_removals < 0:
-        raise v.ValidationError("max_removals must be 0 or more.", field="max_removals")
+    _model.removal_limit(max_removals, 0, MAX_REMOVALS)  # a bad value fails before any call
     for option in ("display_name", "given_name", "surname"):
         if params.get(option) is not None and not params[option].strip():
             raise v.ValidationError("%s is empty; leave it out to use the default." % option, field=option)
     return {
-        "name": name, "domain": domain, "state": state, "purpose": purpose, "roles": roles, "exclusive": bool(exclusive),
-        "max_removals": max_removals,
+        "name": name, "domain": domain, "state": state, "purpose": purpose, "roles": roles, "max_removals": max_removals,
         "display_name": params.get("display_name") or DEFAULT_DISPLAY_NAME,
         "given_name": params.get("given_name") or DEFAULT_GIVEN_NAME,
         "surname": params.get("surname") or DEFAULT_SURNAME,
@@ -269,9 +255,13 @@ def initial_domain(domains):
 
 
 def wanted_roles(spec, definitions):
+    """``{"add", "remove", "set"}`` of role definitions: a purpose is exactly its one role."""
     if spec["purpose"] is not None:
-        return resolve_roles([PURPOSE_ROLES[spec["purpose"]]], definitions, field="purpose")
-    return resolve_roles(spec["roles"] or [], definitions)
+        return {"add": [], "remove": [], "set": resolve_roles([PURPOSE_ROLES[spec["purpose"]]], definitions, field="purpose")}
+    change = spec["roles"]
+    return {"add": resolve_roles(change.add, definitions, field="roles.add"),
+            "remove": resolve_roles(change.remove, definitions, field="roles.remove"),
+            "set": resolve_roles(change.set, definitions, field="roles.set") if change.set is not None else None}
 
 
 def serves_federation(spec):
@@ -286,8 +276,8 @@ def serves_federation(spec):
 def user_spec(spec, upn, password=None):
     """The ``_users`` spec of the account: names, enabled, no licence, a generated password."""
     return _users.build_spec({
-        "user_principal_name": upn, "state": spec["state"], "display_name": spec["display_name"], "given_name": spec["given_name"],
-        "surname": spec["surname"], "account_enabled": True, "licenses": [], "purge_licenses": True, "password": password,
+        "user": upn, "state": spec["state"], "display_name": spec["display_name"], "given_name": spec["given_name"],
+        "surname": spec["surname"], "account_enabled": True, "licenses": {"set": []}, "password": password,
         "update_password": "always" if password is not None else "on_create", "force_change_password": spec["force_change_password"],
         "restore_deleted": False,
     })
@@ -324,7 +314,7 @@ def plan_service_account(spec, upn, current, assignments, definitions, skus, pas
         plan["password"] = None
         return _finish(plan)
     wanted = wanted_roles(spec, definitions)
-    roles = plan_roles(wanted, assignments, definitions, principal_id, exclusive=spec["exclusive"], max_removals=spec["max_removals"], who=upn)
+    roles = plan_roles(wanted, assignments, definitions, principal_id, max_removals=spec["max_removals"], who=upn)
     ga_name = role_name(GLOBAL_ADMIN, definitions)
     if spec["federation_enabled"] and ga_name in roles["removed"] and not spec["force"]:
         raise v.ValidationError(

@@ -15,76 +15,86 @@ __metaclass__ = type
 
 import json
 
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _model
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError, odata_string, quote_key
 
-# option name -> Graph property
-FIELDS = (
-    ("display_name", "displayName"),
-    ("given_name", "givenName"),
-    ("surname", "surname"),
-    ("mail_nickname", "mailNickname"),
-    ("job_title", "jobTitle"),
-    ("department", "department"),
-    ("company_name", "companyName"),
-    ("office_location", "officeLocation"),
-    ("mobile_phone", "mobilePhone"),
-    ("business_phone", "businessPhones"),
-    ("usage_location", "usageLocation"),
-    ("other_mails", "otherMails"),
-    ("employee_id", "employeeId"),
-    ("account_enabled", "accountEnabled"),
-)
+def _phone(value, option, context):
+    return v.normalize_phone(value, context.get("region"), option)
+
+
+def _phones(value, option, context):
+    return [v.normalize_phone(value, context.get("region"), option)] if value else []
+
+
+def _region(value, option, context):
+    return v.validate_region(value, option)
+
+
+def _mails(value, option, context):
+    return [v.validate_email(address, option) for address in value]
+
+
+def _nickname(value, option, context):
+    if set(value) & NICKNAME_BAD or not value.isascii():
+        raise v.ValidationError("%s %r may hold only ASCII letters, digits and . - _ characters." % (option, value), field=option)
+    return value
+
+
+def _same_phone(value):
+    try:
+        return v.normalize_phone(value) if value else value
+    except v.ValidationError:
+        return value
+
+
+NICKNAME_BAD = set('@()\\[]";:<>, ')
+
+# The Microsoft 365 user: one row per attribute (option, Graph property, check, comparison, Graph's length limit).
+# ``role=True``: a joiner's ``person`` may carry it (the onboard_user role passes it to m365_user as it is).
+USER = _model.Resource("Microsoft 365 user", [
+    _model.Field("display_name", "displayName", max_length=256, role=True),
+    _model.Field("given_name", "givenName", max_length=64, role=True),
+    _model.Field("surname", "surname", max_length=64, role=True),
+    _model.Field("mail_nickname", "mailNickname", check=_nickname, max_length=64),
+    _model.Field("job_title", "jobTitle", max_length=128, role=True),
+    _model.Field("department", "department", max_length=64, role=True),
+    _model.Field("company_name", "companyName", max_length=64),
+    _model.Field("office_location", "officeLocation", max_length=128),
+    _model.Field("mobile_phone", "mobilePhone", check=_phone, compare=_same_phone, max_length=64, role=True),
+    _model.Field("business_phone", "businessPhones", check=_phones, compare=lambda phones: [_same_phone(p) for p in phones or []]),
+    _model.Field("usage_location", "usageLocation", check=_region, compare=lambda code: code.upper() if code else code, role=True),
+    _model.Field("other_mails", "otherMails", type="list", elements="str", check=_mails, compare=lambda mails: [m.lower() for m in mails or []]),
+    _model.Field("employee_id", "employeeId", max_length=16),
+    _model.Field("account_enabled", "accountEnabled", type="bool"),
+])
 SELECT = ",".join(["id", "userPrincipalName", "mail", "assignedLicenses", "signInSessionsValidFromDateTime", "lastPasswordChangeDateTime"]
-                  + [field[1] for field in FIELDS])
+                  + [f.service for f in USER.fields])
 MANAGER_EXPAND = "manager($select=id,userPrincipalName)"
 DELETED_LIST_FROM = 4  # from this many missing people on, list every deleted user once instead of one query each
 FILTER_CHUNK = 15  # values per ``in (...)`` clause
 # From this many people on, one paged list of the whole directory (999 a page) costs fewer requests than ``in``
 # chunks of 15: 1,000 people are 2 pages in a firm's tenant instead of 67 queries.
 DIRECTORY_LIST_FROM = 4 * FILTER_CHUNK + 1
-MAX_LENGTHS = {"displayName": 256, "givenName": 64, "surname": 64, "mailNickname": 64, "jobTitle": 128, "department": 64,
-               "companyName": 64, "officeLocation": 128, "employeeId": 16, "mobilePhone": 64}
-NICKNAME_BAD = set('@()\\[]";:<>, ')
+MAX_REMOVALS = 10
 
 
 def build_spec(params):
     """Validate and normalise one person's options. Raises ValidationError; makes no call."""
-    upn, domain = v.validate_upn(params["user_principal_name"])
+    upn, domain = v.validate_upn(params["user"], "user")
     phone_region = params.get("phone_region")
     region = v.validate_region(phone_region, "phone_region") if phone_region else None
-    props = {}
-    for option, prop in FIELDS:
-        value = params.get(option)
-        if value is None:
-            continue
-        if option == "mobile_phone":
-            value = v.normalize_phone(value, region, "mobile_phone")
-        elif option == "business_phone":
-            value = [v.normalize_phone(value, region, "business_phone")] if value else []
-        elif option == "usage_location":
-            value = v.validate_region(value)
-        elif option == "other_mails":
-            value = [v.validate_email(addr) for addr in value]
-        elif option == "mail_nickname":
-            if set(value) & NICKNAME_BAD or not value.isascii():
-                raise v.ValidationError("mail_nickname %r may hold only ASCII letters, digits and . - _ characters." % value, field=option)
-        if isinstance(value, str):
-            if not value.strip():
-                raise v.ValidationError("%s is empty; leave it out to keep the current value." % option, field=option)
-            limit = MAX_LENGTHS.get(prop)
-            if limit and len(value) > limit:
-                raise v.ValidationError("%s is %d characters long; Microsoft 365 allows at most %d." % (option, len(value), limit), field=option)
-        props[prop] = value
-    licenses = params.get("licenses") or []
+    props = USER.properties(params, {"region": region})
+    licences = _model.ListChange(params.get("licenses"), "licenses", key=lambda sku: sku.strip().lower())
     if params.get("password") is not None:
         v.check_password(params["password"], upn)
     manager = params.get("manager")
     if manager and not v.is_guid(manager):
-        manager = v.validate_upn(manager)[0]
+        manager = v.validate_upn(manager, "manager")[0]
+    _model.removal_limit(params.get("max_removals"), 0, MAX_REMOVALS)  # a bad value fails before any call
     return {
-        "upn": upn, "domain": domain, "props": props, "licenses": list(licenses),
-        "purge_licenses": bool(params.get("purge_licenses")), "manager": manager,
+        "upn": upn, "domain": domain, "props": props, "licenses": licences, "max_removals": params.get("max_removals"),
+        "manager": manager,
         "password": params.get("password"), "update_password": params.get("update_password") or "on_create",
         "force_change_password": params.get("force_change_password", True),
         "state": params.get("state") or "present", "restore_deleted": params.get("restore_deleted", True),
@@ -152,27 +162,6 @@ def create_defaults(spec):
     return props
 
 
-def _comparable(prop, value):
-    if prop in ("mobilePhone",) and value:
-        try:
-            return v.normalize_phone(value)
-        except v.ValidationError:
-            return value
-    if prop == "businessPhones":
-        out = []
-        for item in value or []:
-            try:
-                out.append(v.normalize_phone(item))
-            except v.ValidationError:
-                out.append(item)
-        return out
-    if prop == "otherMails":
-        return [m.lower() for m in value or []]
-    if prop == "usageLocation" and value:
-        return value.upper()
-    return value
-
-
 def sku_names(assigned, skus_by_id):
     names = []
     for lic in assigned or []:
@@ -186,9 +175,7 @@ def view(user, skus_by_id, manager=None):
     if not user:
         return {}
     out = {"id": user.get("id"), "userPrincipalName": user.get("userPrincipalName")}
-    for prop in (field[1] for field in FIELDS):
-        if user.get(prop) not in (None, []):
-            out[prop] = user.get(prop)
+    out.update(USER.view(user))
     out["licenses"] = sku_names(user.get("assignedLicenses"), skus_by_id)
     if manager is not None:
         out["manager"] = manager
@@ -241,10 +228,7 @@ def plan_user(spec, current, deleted, skus, manager_now=None, manager_target=Non
     if base is None:
         plan["calls"].extend(extension_calls)
     else:
-        changes = {}
-        for prop, value in spec["props"].items():
-            if _comparable(prop, base.get(prop)) != _comparable(prop, value):
-                changes[prop] = value
+        changes = USER.changes(spec["props"], base)
         if spec["password"] is not None and spec["update_password"] == "always":
             changes["passwordProfile"] = {"password": spec["password"], "forceChangePasswordNextSignIn": bool(spec["force_change_password"])}
             plan["password_set"] = True
@@ -270,14 +254,19 @@ def plan_user(spec, current, deleted, skus, manager_now=None, manager_target=Non
         if plan["action"] == "none":
             plan["action"] = "update"
 
-    # Licences: additive unless purge_licenses.
-    wanted = v.resolve_skus(spec["licenses"], skus)
+    # Licences: add, remove or set (as SKU part numbers or skuIds), removals within max_removals.
     held = set((lic.get("skuId") or "").lower() for lic in (after.get("assignedLicenses") or []))
-    add = [s for s in wanted if s["skuId"].lower() not in held]
-    remove = []
-    if spec["purge_licenses"]:
-        keep = set(s["skuId"].lower() for s in wanted)
+    change = spec["licenses"]
+    add = [s for s in v.resolve_skus(change.set if change.set is not None else change.add, skus) if s["skuId"].lower() not in held]
+    if change.set is not None:
+        keep = set(s["skuId"].lower() for s in v.resolve_skus(change.set, skus))
         remove = sorted(h for h in held if h not in keep)
+    else:
+        unwanted = set(s["skuId"].lower() for s in v.resolve_skus(change.remove, skus))
+        remove = sorted(h for h in held if h in unwanted)
+    if remove:
+        _model.check_removals(sku_names([{"skuId": r} for r in remove], skus_by_id), spec["max_removals"], len(held), MAX_REMOVALS, "licences",
+                              spec["upn"])
     if add:
         usage = after.get("usageLocation")
         if not usage:

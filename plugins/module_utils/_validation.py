@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import difflib
 import re
 import secrets
 import string
@@ -34,10 +35,41 @@ except ImportError as exc:  # pragma: no cover - reported by the module
 
 
 class ValidationError(Exception):
-    def __init__(self, message, field=None):
+    """Bad input or a refused plan, found before any write. ``details`` are returned beside ``msg`` and ``field``."""
+
+    def __init__(self, message, field=None, **details):
         super(ValidationError, self).__init__(message)
         self.message = message
         self.field = field
+        self.details = details
+
+
+def close_matches(word, candidates, n=3, cutoff=0.6, containing=False):
+    """The candidates that look like ``word`` (any case), closest first, as written in ``candidates``.
+
+    ``containing`` also offers the candidates that contain ``word`` (a role asked for as "Exchange" finds "Exchange
+    Administrator"), ordered by the letters they share with it from the start, then by similarity."""
+    lowered = {}
+    for candidate in candidates:
+        if candidate:
+            lowered.setdefault(candidate.lower(), candidate)
+    wanted = (word or "").strip().lower()
+    found = [lowered[m] for m in difflib.get_close_matches(wanted, list(lowered), n=n * 2 if containing else n, cutoff=cutoff)]
+    if not containing:
+        return found
+
+    for lower, candidate in sorted(lowered.items()):
+        if wanted and wanted in lower and candidate not in found:
+            found.append(candidate)
+
+    def score(candidate):
+        lower = candidate.lower()
+        prefix = 0
+        while prefix < min(len(wanted), len(lower)) and wanted[prefix] == lower[prefix]:
+            prefix += 1
+        return (-prefix, -difflib.SequenceMatcher(None, wanted, lower).ratio(), candidate)
+
+    return sorted(found, key=score)[:n]
 
 
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -59,30 +91,30 @@ def validate_domain_name(domain, what="domain"):
     return domain.lower()
 
 
-def validate_upn(upn):
+def validate_upn(upn, field="user"):
     """Check a user principal name's syntax; returns ``(upn, domain)`` with the domain lower-cased."""
     if not isinstance(upn, str) or upn.count("@") != 1:
-        raise ValidationError("user_principal_name %r must look like name@domain, with exactly one @." % (upn,), field="user_principal_name")
+        raise ValidationError("%s %r must look like name@domain, with exactly one @." % (field, upn), field=field)
     local, domain = upn.split("@")
     if not local:
-        raise ValidationError("user_principal_name %r has nothing before the @." % upn, field="user_principal_name")
+        raise ValidationError("%s %r has nothing before the @." % (field, upn), field=field)
     if len(upn) > UPN_MAX or len(local) > UPN_LOCAL_MAX:
         raise ValidationError(
-            "user_principal_name %r is too long: at most %d characters in all and %d before the @." % (upn, UPN_MAX, UPN_LOCAL_MAX),
-            field="user_principal_name")
+            "%s %r is too long: at most %d characters in all and %d before the @." % (field, upn, UPN_MAX, UPN_LOCAL_MAX),
+            field=field)
     if not UPN_LOCAL_RE.match(local):
         bad = sorted(set(ch for ch in local if not UPN_LOCAL_RE.match(ch)))
         raise ValidationError(
-            "user_principal_name %r contains characters Microsoft 365 does not allow before the @ (%s); "
-            "use letters, digits and ' . - _ ! # ^ ~ only." % (upn, " ".join(repr(c) for c in bad)), field="user_principal_name")
+            "%s %r contains characters Microsoft 365 does not allow before the @ (%s); "
+            "use letters, digits and ' . - _ ! # ^ ~ only." % (field, upn, " ".join(repr(c) for c in bad)), field=field)
     if local.startswith(".") or local.endswith(".") or ".." in local:
-        raise ValidationError("user_principal_name %r may not start or end with a dot or contain two dots in a row." % upn,
-                              field="user_principal_name")
-    validate_domain_name(domain, "user_principal_name domain")
+        raise ValidationError("%s %r may not start or end with a dot or contain two dots in a row." % (field, upn),
+                              field=field)
+    validate_domain_name(domain, "%s domain" % field)
     return "%s@%s" % (local, domain.lower()), domain.lower()
 
 
-def check_domain_verified(domain, domains, field="user_principal_name"):
+def check_domain_verified(domain, domains, field="user"):
     """``domains`` is the Graph ``/domains`` list. Raises unless ``domain`` is verified there."""
     by_name = dict((d.get("id", "").lower(), d) for d in domains)
     verified = sorted(name for name, d in by_name.items() if d.get("isVerified"))

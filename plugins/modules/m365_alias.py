@@ -18,8 +18,9 @@ description:
     API, the endpoint Microsoft's ExchangeOnlineManagement PowerShell module uses. Microsoft does not document that endpoint.
   - Before any write it checks the address syntax, that every domain is an accepted domain of the Exchange organisation,
     and that no other user already holds an address (the error names who does).
-  - Aliases are additive by default. O(exclusive=true) removes the aliases that are not listed, but always keeps the
-    primary address and the C(*.onmicrosoft.com) routing address; O(max_removals) guards it.
+  - O(aliases) takes V(add), V(remove) or V(set), as every list of the collection does; V(set) removes the aliases that are
+    not listed, but always keeps the primary address and the C(*.onmicrosoft.com) routing address. O(max_removals) guards
+    every removal.
   - Addresses of other types (C(X500:), C(SIP:), C(SPO:)) are never touched.
   - Many mailboxes in one task with O(items) - the users are read with Graph list queries, the accepted domains and the
     owners of the new addresses once for everyone, and each person waits for their own mailbox (O(wait_for_mailbox)).
@@ -36,38 +37,38 @@ options:
       - UPN or object id of the user whose mailbox this is.
       - Required unless O(items) is given.
     type: str
-    aliases: [upn, user_principal_name]
   aliases:
     description:
-      - Alias addresses, bare (V(jane@northwindacct.com)) or with the C(smtp:) prefix.
-      - With O(state=present) they are added; with O(state=absent) they are removed.
-    type: list
-    elements: str
-    default: []
+      - Alias addresses, bare (V(jane@northwindacct.com)) or with the C(smtp:) prefix, in the collection's list idiom.
+      - O(aliases.add) puts addresses on the mailbox and O(aliases.remove) takes them off; O(aliases.set) makes the C(smtp:)
+        aliases exactly these and takes precedence. The primary address and the C(*.onmicrosoft.com) routing address are
+        never removed.
+    type: dict
+    suboptions:
+      add:
+        description: Addresses the mailbox must have.
+        type: list
+        elements: str
+      remove:
+        description: Addresses the mailbox must not have (the primary and the routing address cannot be removed).
+        type: list
+        elements: str
+      set:
+        description: The only C(smtp:) aliases the mailbox has afterwards, besides the primary and the routing address.
+        type: list
+        elements: str
   primary:
     description:
       - The address to make the primary (C(SMTP:)) address, the one people see as the sender and reply to.
-      - It is added if the mailbox does not have it yet. The previous primary stays as an alias unless O(exclusive=true) and it
-        is not listed in O(aliases).
+      - It is added if the mailbox does not have it yet. The previous primary stays as an alias unless O(aliases.set) leaves
+        it out.
       - Left out, the primary does not change.
     type: str
-  state:
-    description:
-      - V(present) makes sure the listed aliases (and O(primary)) are on the mailbox.
-      - V(absent) removes the listed aliases. The primary and the routing address cannot be removed.
-    type: str
-    choices: [present, absent]
-    default: present
-  exclusive:
-    description:
-      - With O(state=present), also remove every C(smtp:) alias that is not in O(aliases), except the primary address and
-        the C(*.onmicrosoft.com) routing address.
-    type: bool
-    default: false
   max_removals:
     description:
-      - With O(exclusive=true), refuse (before any write) to remove more than this many aliases in one run.
-    type: int
+      - Refuse, before any write, to remove more aliases from one mailbox than this - a count, or a share of the aliases the
+        mailbox holds now such as V(50%) (rounded down, at least one).
+    type: raw
     default: 10
   wait_for_mailbox:
     description:
@@ -102,23 +103,24 @@ EXAMPLES = r"""
     user: jane.citizen@northwindacct.com
     primary: jane@northwindacct.com
     aliases:
-      - jane.citizen@northwindacct.com
-      - j.citizen@northwindacct.com
-      - jc@northwindacct.com
+      add:
+        - jane.citizen@northwindacct.com
+        - j.citizen@northwindacct.com
+        - jc@northwindacct.com
     wait_for_mailbox: true
 
 - name: Exactly these aliases; remove any others (at most two)
   practiceprotect.m365.m365_alias:
     user: jane.citizen@northwindacct.com
-    aliases: [jane@northwindacct.com, jc@northwindacct.com]
-    exclusive: true
+    aliases:
+      set: [jane.citizen@northwindacct.com, jc@northwindacct.com]
     max_removals: 2
 
 - name: Remove an alias
   practiceprotect.m365.m365_alias:
     user: jane.citizen@northwindacct.com
-    aliases: [j.citizen@northwindacct.com]
-    state: absent
+    aliases:
+      remove: [j.citizen@northwindacct.com]
 
 - name: Aliases for several joiners in one task, each waiting for their own mailbox
   practiceprotect.m365.m365_alias:
@@ -127,16 +129,19 @@ EXAMPLES = r"""
     items:
       - user: jane.citizen@northwindacct.com
         primary: jane@northwindacct.com
-        aliases: [jane.citizen@northwindacct.com, jc@northwindacct.com]
+        aliases:
+          add: [jane.citizen@northwindacct.com, jc@northwindacct.com]
       - user: oliver.brown@northwindacct.com
-        aliases: [oliver@northwindacct.com]
+        aliases:
+          add: [oliver@northwindacct.com]
   register: joiner_aliases
 
 - name: Addresses from the Practice Protect attribute form
   practiceprotect.m365.m365_alias:
     user: jane.citizen@northwindacct.com
     primary: "{{ (pp_proxy | practiceprotect.m365.parse_proxy_addresses).primary }}"
-    aliases: "{{ (pp_proxy | practiceprotect.m365.parse_proxy_addresses).aliases }}"
+    aliases:
+      add: "{{ (pp_proxy | practiceprotect.m365.parse_proxy_addresses).aliases }}"
   vars:
     pp_proxy: "SMTP:jane@northwindacct.com;smtp:jc@northwindacct.com"
 """
@@ -218,16 +223,14 @@ graph_batched_calls:
   type: int
 """
 
-from ansible_collections.practiceprotect.m365.plugins.module_utils import _addresses, _exchange
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _addresses, _exchange, _model
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 
 ITEM_SPEC = dict(
-    user=dict(type="str", required=True, aliases=["upn", "user_principal_name"]),
-    aliases=dict(type="list", elements="str", default=[]),
+    user=dict(type="str", required=True),
+    aliases=_model.list_option(),
     primary=dict(type="str"),
-    state=dict(type="str", default="present", choices=["present", "absent"]),
-    exclusive=dict(type="bool", default=False),
-    max_removals=dict(type="int", default=10),
+    max_removals=dict(type="raw", default=10),
     wait_for_mailbox=dict(type="bool", default=False),
     wait_timeout=dict(type="int", default=900),
 )
@@ -262,7 +265,7 @@ def prefetch(m, params_list):
         user = users.get(spec["user"].lower())
         if user is not None:
             mailboxes[spec["user"].lower()] = svc.mailbox(user)
-    present = [spec for spec in specs if spec["state"] == "present"]
+    present = [spec for spec in specs if _addresses.new_addresses(spec, [])]
     if present:
         accepted = svc.accepted_domains()
         adding = []
@@ -287,7 +290,7 @@ def plan(m, p):
     user = svc.user(spec["user"])
     mailbox, polls = svc.wait_for_mailbox(user, p["wait_for_mailbox"], p["wait_timeout"])
     current = mailbox.get("EmailAddresses") or []
-    accepted = svc.accepted_domains() if spec["state"] == "present" else []
+    accepted = svc.accepted_domains() if _addresses.new_addresses(spec, []) else []
     adding = _addresses.on_accepted_domains(_addresses.new_addresses(spec, current), accepted)
     owners = svc.owners(adding, user["id"]) if adding else {}
     planned = _addresses.plan_aliases(spec, current, accepted, owners, _exchange.label(user))

@@ -17,8 +17,8 @@ description:
   - Offboarding converts a leaver's mailbox to shared B(before) the licences go, or the mail is lost. A conversion is only
     reported done once Exchange shows the new type; the task waits for it (up to O(wait_timeout) seconds) and fails
     otherwise, so a following licence removal never runs too early.
-  - O(full_access) is additive by default; O(full_access_remove) takes access away; O(full_access_exclusive=true) removes
-    everyone not listed, guarded by O(max_removals).
+  - O(full_access) takes the collection's list actions - V(add), V(remove), V(set) (exactly these users) - and every
+    removal is guarded by O(max_removals).
   - Writes go through the Exchange Online admin API, the endpoint Microsoft's ExchangeOnlineManagement PowerShell module
     uses. Microsoft does not document that endpoint.
   - Many mailboxes in one task with O(items) - the users and everyone given or losing full access are read with Graph
@@ -35,7 +35,6 @@ options:
       - UPN or object id of the user whose mailbox this is.
       - Required unless O(items) is given.
     type: str
-    aliases: [upn, user_principal_name]
   type:
     description:
       - V(shared) converts the mailbox to a shared mailbox (it then needs no licence while it stays under 50 GB);
@@ -56,22 +55,29 @@ options:
     type: bool
   full_access:
     description:
-      - Users (UPN or object id) who must have full access to the mailbox. Additive unless O(full_access_exclusive=true).
-    type: list
-    elements: str
-  full_access_remove:
-    description: Users (UPN or object id) whose full access to the mailbox is taken away.
-    type: list
-    elements: str
-  full_access_exclusive:
-    description:
-      - Take full access away from every user not in O(full_access). Needs O(full_access) (an empty list removes everyone).
-    type: bool
-    default: false
+      - Users (UPN or object id) with full access to the mailbox.
+      - Left out, nobody's access changes.
+    type: dict
+    suboptions:
+      add:
+        description: Give these users full access; others keep theirs.
+        type: list
+        elements: str
+      remove:
+        description: Take full access away from these users (users who do not have it, or are not in the tenant, are skipped).
+        type: list
+        elements: str
+      set:
+        description:
+          - Exactly these users have full access; everyone else loses it. V([]) takes it from everyone.
+          - Takes precedence over O(full_access.add) and O(full_access.remove).
+        type: list
+        elements: str
   max_removals:
     description:
-      - Refuse (before any write) to take full access away from more than this many users in one run.
-    type: int
+      - Refuse (before any write) to take full access away from more users than this in one run.
+      - A number, or a share of the users who hold full access now, such as V(50%) (rounded down, at least 1).
+    type: raw
     default: 10
   auto_mapping:
     description: Whether Outlook opens the mailbox automatically for users given full access.
@@ -107,13 +113,14 @@ EXAMPLES = r"""
     hidden_from_address_lists: true
     forwarding_address: sarah.jones@northwindacct.com
     forwarding_keep_copy: true
-    full_access: [sarah.jones@northwindacct.com]
+    full_access:
+      add: [sarah.jones@northwindacct.com]
 
 - name: Only then take the licences back
   practiceprotect.m365.m365_user:
-    user_principal_name: tom.baker@northwindacct.com
-    licenses: []
-    purge_licenses: true
+    user: tom.baker@northwindacct.com
+    licenses:
+      set: []
 
 - name: Several leavers in one task - shared, hidden, and their manager gets full access
   practiceprotect.m365.m365_mailbox:
@@ -122,9 +129,9 @@ EXAMPLES = r"""
     fail_on_item_error: false
     items:
       - user: tom.baker@northwindacct.com
-        full_access: [sarah.jones@northwindacct.com]
+        full_access: {add: [sarah.jones@northwindacct.com]}
       - user: priya.patel@northwindacct.com
-        full_access: [sarah.jones@northwindacct.com]
+        full_access: {add: [sarah.jones@northwindacct.com]}
         forwarding_address: sarah.jones@northwindacct.com
   register: leavers
 
@@ -136,9 +143,15 @@ EXAMPLES = r"""
 - name: Exactly these people have full access (at most one removal)
   practiceprotect.m365.m365_mailbox:
     user: reception@northwindacct.com
-    full_access: [sarah.jones@northwindacct.com]
-    full_access_exclusive: true
+    full_access:
+      set: [sarah.jones@northwindacct.com]
     max_removals: 1
+
+- name: Take full access away from one user, leaving the others
+  practiceprotect.m365.m365_mailbox:
+    user: tom.baker@northwindacct.com
+    full_access:
+      remove: [sarah.jones@northwindacct.com]
 """
 
 RETURN = r"""
@@ -221,18 +234,17 @@ graph_batched_calls:
 """
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _exchange
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _model
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 
 ITEM_SPEC = dict(
-    user=dict(type="str", required=True, aliases=["upn", "user_principal_name"]),
+    user=dict(type="str", required=True),
     type=dict(type="str", choices=["shared", "regular"]),
     forwarding_address=dict(type="str"),
     forwarding_keep_copy=dict(type="bool"),
     hidden_from_address_lists=dict(type="bool"),
-    full_access=dict(type="list", elements="str"),
-    full_access_remove=dict(type="list", elements="str"),
-    full_access_exclusive=dict(type="bool", default=False),
-    max_removals=dict(type="int", default=10),
+    full_access=_model.list_option(),
+    max_removals=dict(type="raw", default=10),
     auto_mapping=dict(type="bool", default=True),
     wait_for_mailbox=dict(type="bool", default=False),
     wait_timeout=dict(type="int", default=900),
@@ -261,7 +273,7 @@ def prefetch(m, params_list):
     """Everyone's user and the users given or losing full access (Graph list queries), then each mailbox."""
     specs = [spec for spec in (_spec(p) for p in params_list) if spec is not None]
     svc = service(m)
-    users = svc.read_users([spec["user"] for spec in specs] + [key for spec in specs for key in spec["grant"] + spec["revoke"]])
+    users = svc.read_users([spec["user"] for spec in specs] + [key for spec in specs for key in spec["trustees"]])
     svc.read_mailboxes([owner for owner in (users.get(spec["user"].lower()) for spec in specs) if owner is not None])
 
 
@@ -277,11 +289,11 @@ def plan(m, p):
     spec = _exchange.build_mailbox_spec(p)
     svc = service(m)
     exo = svc.client
-    svc.read_users([spec["user"]] + spec["grant"] + spec["revoke"])  # one query (none after prefetch)
+    svc.read_users([spec["user"]] + spec["trustees"])  # one query (none after prefetch)
     owner = svc.user(spec["user"])
     mailbox, polls = svc.wait_for_mailbox(owner, p["wait_for_mailbox"], p["wait_timeout"])
     full_access = exo.full_access(owner["id"]) if spec["permissions"] else None
-    trustees = dict((key.lower(), svc.lookup(key)) for key in spec["grant"] + spec["revoke"])
+    trustees = dict((key.lower(), svc.lookup(key)) for key in spec["trustees"])
     planned = _exchange.plan_mailbox(spec, mailbox, full_access, trustees, owner)
 
     def result_of(after, converted=False, waits=0):

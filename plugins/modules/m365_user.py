@@ -26,12 +26,11 @@ extends_documentation_fragment:
   - practiceprotect.m365.attributes
   - practiceprotect.m365.items
 options:
-  user_principal_name:
+  user:
     description:
-      - Sign-in name of the user, C(name@domain). The domain must be verified in the tenant.
+      - Sign-in name (user principal name) of the user, C(name@domain). The domain must be verified in the tenant.
       - Required unless O(items) is given.
     type: str
-    aliases: [upn]
   state:
     description:
       - V(present) creates or updates the user; V(absent) soft-deletes it (restorable for 30 days).
@@ -102,15 +101,29 @@ options:
     default: false
   licenses:
     description:
-      - Licences to hold, as SKU part numbers (V(O365_BUSINESS_PREMIUM)) or skuId GUIDs.
-      - Additive; licences not listed are kept unless O(purge_licenses=true).
-    type: list
-    elements: str
-    default: []
-  purge_licenses:
-    description: Remove every licence not listed in O(licenses).
-    type: bool
-    default: false
+      - Licences, as SKU part numbers (V(O365_BUSINESS_PREMIUM)) or skuId GUIDs, in the collection's list idiom.
+      - O(licenses.add) and O(licenses.remove) change the licences the user holds; O(licenses.set) makes them exactly
+        these (V([]) takes them all) and takes precedence over the other two.
+    type: dict
+    suboptions:
+      add:
+        description: Licences the user must hold.
+        type: list
+        elements: str
+      remove:
+        description: Licences the user must not hold.
+        type: list
+        elements: str
+      set:
+        description: The only licences the user holds afterwards.
+        type: list
+        elements: str
+  max_removals:
+    description:
+      - Refuse, before any write, to take away more licences from one user than this - a count, or a share of the
+        licences the user holds now such as V(50%) (rounded down, at least one).
+    type: raw
+    default: 10
   password:
     description:
       - Initial password. When left out on create, a strong random password is generated; it is
@@ -169,7 +182,7 @@ seealso:
 EXAMPLES = r"""
 - name: Create a joiner with a licence (connection settings from M365_* environment variables)
   practiceprotect.m365.m365_user:
-    user_principal_name: jane.citizen@northwindacct.com
+    user: jane.citizen@northwindacct.com
     given_name: Jane
     surname: Citizen
     job_title: Senior Accountant
@@ -179,11 +192,11 @@ EXAMPLES = r"""
     usage_location: AU
     manager: sarah.jones@northwindacct.com
     licenses:
-      - O365_BUSINESS_PREMIUM
+      add: [O365_BUSINESS_PREMIUM]
 
 - name: Create a user and keep the generated password for the welcome mail
   practiceprotect.m365.m365_user:
-    user_principal_name: sam.lee@northwindacct.com
+    user: sam.lee@northwindacct.com
     display_name: Sam Lee
     return_password: true
   register: sam
@@ -196,35 +209,37 @@ EXAMPLES = r"""
 
 - name: Then block sign-in and take back every licence (refused while the mailbox is a regular one)
   practiceprotect.m365.m365_user:
-    user_principal_name: tom.baker@northwindacct.com
+    user: tom.baker@northwindacct.com
     account_enabled: false
-    licenses: []
-    purge_licenses: true
+    licenses:
+      set: []
 
 - name: Block sign-in and revoke the sessions of a leaver
   practiceprotect.m365.m365_user:
-    user_principal_name: tom.baker@northwindacct.com
+    user: tom.baker@northwindacct.com
     account_enabled: false
     revoke_sessions: true
 
 - name: Many joiners in one task, read with list queries and planned together
   practiceprotect.m365.m365_user:
     usage_location: AU
-    licenses: [O365_BUSINESS_PREMIUM]
+    licenses:
+      add: [O365_BUSINESS_PREMIUM]
     fail_on_item_error: false
     items:
-      - user_principal_name: jane.citizen@northwindacct.com
+      - user: jane.citizen@northwindacct.com
         given_name: Jane
         surname: Citizen
-      - user_principal_name: oliver.brown@northwindacct.com
+      - user: oliver.brown@northwindacct.com
         given_name: Oliver
         surname: Brown
-        licenses: [O365_BUSINESS_ESSENTIALS]
+        licenses:
+          add: [O365_BUSINESS_ESSENTIALS]
   register: joiners
 
 - name: Soft-delete a user (restorable for 30 days; running state=present again restores it)
   practiceprotect.m365.m365_user:
-    user_principal_name: tom.baker@northwindacct.com
+    user: tom.baker@northwindacct.com
     state: absent
 
 # The connection can also be set once for a whole play instead of through M365_* environment variables:
@@ -239,7 +254,7 @@ EXAMPLES = r"""
 #   tasks:
 #     - name: Create a joiner
 #       practiceprotect.m365.m365_user:
-#         user_principal_name: jane.citizen@northwindacct.com
+#         user: jane.citizen@northwindacct.com
 """
 
 RETURN = r"""
@@ -315,31 +330,18 @@ graph_batched_calls:
 import copy
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365Module
-from ansible_collections.practiceprotect.m365.plugins.module_utils import _exchange, _users
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _exchange, _model, _users
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 
-ITEM_SPEC = dict(
-    user_principal_name=dict(type="str", required=True, aliases=["upn"]),
+# The user's attributes come from _users.USER (one row each); the options below are what the module does with them.
+ITEM_SPEC = _users.USER.argument_spec(
+    user=dict(type="str", required=True),
     state=dict(type="str", default="present", choices=["present", "absent"]),
-    display_name=dict(type="str"),
-    given_name=dict(type="str"),
-    surname=dict(type="str"),
-    mail_nickname=dict(type="str"),
-    job_title=dict(type="str"),
-    department=dict(type="str"),
-    company_name=dict(type="str"),
-    office_location=dict(type="str"),
-    mobile_phone=dict(type="str"),
-    business_phone=dict(type="str"),
     phone_region=dict(type="str"),
-    usage_location=dict(type="str"),
-    other_mails=dict(type="list", elements="str"),
-    employee_id=dict(type="str"),
     manager=dict(type="str"),
-    account_enabled=dict(type="bool"),
     revoke_sessions=dict(type="bool", default=False),
-    licenses=dict(type="list", elements="str", default=[]),
-    purge_licenses=dict(type="bool", default=False),
+    licenses=_model.list_option(),
+    max_removals=dict(type="raw", default=10),
     password=dict(type="str", no_log=True),
     update_password=dict(type="str", default="on_create", choices=["on_create", "always"], no_log=False),
     force_change_password=dict(type="bool", default=True, no_log=False),
@@ -354,7 +356,7 @@ ITEM_SPEC = dict(
 def main():
     m = M365Module(
         argument_spec=ITEM_SPEC,
-        items=(ITEM_SPEC, "user_principal_name"),
+        items=(ITEM_SPEC, "user"),
         supports_check_mode=True,
     )
     m.require_no_log("return_password", "each new user's generated password")
@@ -375,7 +377,7 @@ def prefetch(m, params_list):
     service(m).prefetch(specs)
     # Many leavers losing their last licence: their mailboxes' types with one Exchange list (see mail_guard).
     svc = service(m)
-    purging = [s for s in specs if s["purge_licenses"] and not s["allow_mail_loss"]]
+    purging = [s for s in specs if (s["licenses"].set is not None or s["licenses"].remove) and not s["allow_mail_loss"]]
     users = [u for u in (svc.read([s["upn"] for s in purging]).values() if purging else []) if u.get("mail") and u.get("assignedLicenses")]
     if len(users) >= _exchange.MAILBOX_LIST_FROM:
         mailboxes(m).read_mailboxes(users)

@@ -41,6 +41,12 @@ seealso:
 """
 
 EXAMPLES = r"""
+# What roles/onboard_user/tasks/main.yml does: one engine run for the play, then each person's outcome on their host.
+- name: Onboard everyone of the play
+  practiceprotect.m365.onboard:
+  register: onboard_user_run
+  run_once: true
+
 - name: Report the joiner
   practiceprotect.m365.person_result:
     run: onboard_user_run

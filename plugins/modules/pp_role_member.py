@@ -17,9 +17,8 @@ description:
   - O(role) is a role name; O(members) are login names or e-mail addresses. Unknown roles and users fail before any
     write, with the close matches; with O(skip_unknown_members=true) unknown members are left out and returned in
     RV(skipped_members) instead.
-  - Additive by default; O(exclusive=true) also removes the members of O(role) that are not listed, refused before any
-    write when that would remove more users than the removal limit (O(max_removals), O(max_removals_percent), or the
-    smaller of the two).
+  - O(members) takes the collection's list actions - V(add), V(remove), V(set) (exactly these users). Every removal
+    counts against O(max_removals) and is refused before any write when too many users would go.
   - O(copy_from) gives the members every role of an existing, similar user ("find a similar user and view assigned
     roles"), except Everybody, which holds every user implicitly and is never changed.
   - Changing the membership of a role that feeds outbound provisioning (for example "Office 365") makes Practice Protect
@@ -36,36 +35,35 @@ options:
     type: str
   members:
     description:
-      - Users by login name or e-mail address. With O(state=absent), users that Practice Protect does not have are skipped.
-    type: list
-    elements: str
-    default: []
-  state:
-    description:
-      - V(present) makes the members members of the role(s); V(absent) removes them from O(role).
-    type: str
-    choices: [present, absent]
-    default: present
-  exclusive:
-    description:
-      - Also remove the user members of O(role) that O(members) does not list. Groups and roles that are members are left alone.
-    type: bool
-    default: false
+      - Users by login name or e-mail address.
+    type: dict
+    required: true
+    suboptions:
+      add:
+        description: Make these users members of O(role) (and, with O(copy_from), of the template user's roles).
+        type: list
+        elements: str
+      remove:
+        description:
+          - Take these users out of O(role) (with O(all_roles=true), out of every role they hold). Users that Practice
+            Protect does not have are skipped.
+        type: list
+        elements: str
+      set:
+        description:
+          - O(role)'s user members are exactly these users; the others are removed. Groups and roles that are members of
+            the role are left alone. Takes precedence over O(members.add) and O(members.remove).
+        type: list
+        elements: str
   max_removals:
     description:
-      - With O(exclusive=true), refuse (before any write) when more than this many users would be removed.
-      - Defaults to V(5) when O(max_removals_percent) is not given either.
-      - With O(max_removals_percent) as well, the smaller of the two limits applies.
-      - The refusal fails the task with C(field=max_removals), RV(removal_limit) and RV(refused_removals).
-    type: int
-  max_removals_percent:
-    description:
-      - With O(exclusive=true), refuse (before any write) when the removals exceed this percentage of the role's
-        current user members. The limit is C(max(1, floor(percent * members / 100))), so one leaver can always go,
-        even from a small role or with V(0).
+      - Refuse (before any write) when more users than this would be removed - a number, or a share of the user members
+        the roles hold now such as V(10%) (rounded down, at least 1, so one leaver can always go).
       - Guards against a source-side mistake (an emptied group, a wrong filter) that would otherwise empty the role.
-      - Between V(0) and V(100).
-    type: int
+      - A person taken out of several roles counts once.
+      - The refusal fails the task with C(field=max_removals), RV(removal_limit) and RV(refused_removals).
+    type: raw
+    default: 5
   skip_unknown_members:
     description:
       - Leave out the members that Practice Protect does not have (no user with that login name or e-mail) and return
@@ -89,7 +87,7 @@ options:
     default: []
   all_roles:
     description:
-      - With O(state=absent) and no O(role), remove the members from every role they hold (offboarding).
+      - Without O(role), take the users of O(members.remove) out of every role they hold (offboarding).
         Everybody and built-in read-only roles are left alone.
     type: bool
     default: false
@@ -105,19 +103,19 @@ EXAMPLES = r"""
   practiceprotect.m365.pp_role_member:
     role: Portal Access
     members:
-      - jane.citizen@northwindacct.com
+      add: [jane.citizen@northwindacct.com]
 
 - name: Give a joiner the same roles as a colleague in the same team
   practiceprotect.m365.pp_role_member:
     copy_from: tom.baker@northwindacct.com
     members:
-      - jane.citizen@northwindacct.com
+      add: [jane.citizen@northwindacct.com]
 
 - name: The Tax Team is exactly these people (refuses to remove more than two)
   practiceprotect.m365.pp_role_member:
     role: Tax Team
-    members: [tom.baker@northwindacct.com, jane.citizen@northwindacct.com]
-    exclusive: true
+    members:
+      set: [tom.baker@northwindacct.com, jane.citizen@northwindacct.com]
     max_removals: 2
 
 - name: The licensed staff in Microsoft 365
@@ -128,17 +126,23 @@ EXAMPLES = r"""
 - name: Portal Access is exactly the licensed staff found in Microsoft 365 (at most 10% of the role removed per run)
   practiceprotect.m365.pp_role_member:
     role: Portal Access
-    members: "{{ staff.users | map(attribute='userPrincipalName') | list }}"
-    exclusive: true
-    max_removals_percent: 10
+    members:
+      set: "{{ staff.users | map(attribute='userPrincipalName') | list }}"
+    max_removals: 10%
     skip_unknown_members: true
   register: portal
 
 - name: Take a leaver out of the Office 365 role
   practiceprotect.m365.pp_role_member:
     role: Office 365
-    members: [tom.baker@northwindacct.com]
-    state: absent
+    members:
+      remove: [tom.baker@northwindacct.com]
+
+- name: Take a leaver out of every role they hold
+  practiceprotect.m365.pp_role_member:
+    all_roles: true
+    members:
+      remove: [tom.baker@northwindacct.com]
 """
 
 RETURN = r"""
@@ -164,8 +168,7 @@ members:
   type: dict
 removal_limit:
   description:
-    - With O(exclusive=true), the most users the task was allowed to remove (from O(max_removals) and
-      O(max_removals_percent)); null otherwise. Also returned when the limit refused the task.
+    - The most users the task was allowed to remove (from O(max_removals)). Also returned when the limit refused the task.
   returned: always
   type: int
   sample: 2
@@ -182,8 +185,8 @@ copy_skipped:
   sample: {Office 365: drives outbound provisioning, System Administrator: "administrative (User Management, Role Management)"}
 skipped_members:
   description:
-    - Members (as given) that Practice Protect does not have, left out with O(skip_unknown_members=true) or with
-      O(state=absent).
+    - Members (as given) that Practice Protect does not have, left out with O(skip_unknown_members=true) or because
+      they were to be removed.
   returned: always
   type: list
   elements: str
@@ -205,6 +208,7 @@ pp_requests:
 """
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectModule
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _model
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _pp_roles
 
 
@@ -212,11 +216,8 @@ def main():
     m = PracticeProtectModule(
         argument_spec=dict(
             role=dict(type="str"),
-            members=dict(type="list", elements="str", default=[]),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            exclusive=dict(type="bool", default=False),
-            max_removals=dict(type="int"),
-            max_removals_percent=dict(type="int"),
+            members=dict(_model.list_option(), required=True),
+            max_removals=dict(type="raw", default=_pp_roles.MAX_REMOVALS),
             skip_unknown_members=dict(type="bool", default=False),
             copy_from=dict(type="str"),
             all_roles=dict(type="bool", default=False),
@@ -242,21 +243,28 @@ def run(m):
         template_roles, copy_skipped = _pp_roles.copyable_roles(
             client.user_roles(template["ID"]), _pp_roles.provisioning_role_names(client.applications()), spec["copy_exclude"])
     skipped = []
-    member_users = _pp_roles.resolve_users(spec["members"], users, missing_ok=spec["state"] == "absent" or spec["skip_unknown_members"],
-                                           skipped=skipped)
+    change = spec["members"]
+    lenient = spec["skip_unknown_members"]
+    resolved = {
+        "add": _pp_roles.resolve_users(change.add, users, field="members.add", missing_ok=lenient, skipped=skipped),
+        # Someone Practice Protect does not have holds no role: nothing to take away.
+        "remove": _pp_roles.resolve_users(change.remove, users, field="members.remove", missing_ok=True, skipped=skipped),
+        "set": (_pp_roles.resolve_users(change.set, users, field="members.set", missing_ok=lenient, skipped=skipped)
+                if change.set is not None else None),
+    }
     if spec["all_roles"]:
         # Offboarding: every role any member holds (Everybody and built-in read-only roles are skipped).
         held = set()
-        for user in member_users:
+        for user in resolved["remove"]:
             held.update(client.user_role_names(user["ID"]))
         template_roles = sorted(name for name in held if name and not _read_only(name, roles))
     targets = _pp_roles.target_roles(spec, roles, template_roles)
     current = dict((role["ID"], client.role_members(role["ID"])) for role in targets)
     users_by_id = dict((u["ID"], u) for u in users)
     try:
-        plan = _pp_roles.plan_membership(spec, targets, current, member_users, users_by_id)
-    except _pp_roles.RemovalRefused as refused:
-        m.fail(refused, removal_limit=refused.limit, refused_removals=refused.names, skipped_members=skipped, roles=[r["Name"] for r in targets])
+        plan = _pp_roles.plan_membership(spec, targets, current, resolved, users_by_id)
+    except _model.RemovalRefused as refused:
+        m.fail(refused, skipped_members=skipped, roles=[r["Name"] for r in targets])
     if not m.check_mode:
         _pp_roles.apply(client, plan)
     result = dict(changed=bool(plan["calls"]), added=plan["added"], removed=plan["removed"], roles=[r["Name"] for r in targets],

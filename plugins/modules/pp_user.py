@@ -30,13 +30,12 @@ extends_documentation_fragment:
   - practiceprotect.m365.attributes
   - practiceprotect.m365.items
 options:
-  name:
+  user:
     description:
       - For O(source=cloud), the login name, C(login@suffix); the suffix must be a login suffix (alias) of the tenant.
       - For O(source=directory), the user's e-mail address or UPN in the source directory.
       - Required unless O(items) is given.
     type: str
-    aliases: [login_name]
   source:
     description:
       - V(cloud) manages a user of Practice Protect's cloud directory; V(directory) invites a user of the source directory.
@@ -51,7 +50,7 @@ options:
     choices: [present, absent]
     default: present
   display_name:
-    description: Display name (cloud users). Defaults on create to the part of O(name) before the @.
+    description: Display name (cloud users). Defaults on create to the part of O(user) before the @.
     type: str
   mail:
     description: E-mail address (cloud users).
@@ -135,7 +134,7 @@ seealso:
 EXAMPLES = r"""
 - name: A federated joiner in Practice Protect, with the addresses Microsoft 365 should get
   practiceprotect.m365.pp_user:
-    name: jane.citizen@northwindacct.com
+    user: jane.citizen@northwindacct.com
     display_name: Jane Citizen
     mail: jane.citizen@northwindacct.com
     mobile_number: "0412 345 678"
@@ -146,7 +145,7 @@ EXAMPLES = r"""
 
 - name: Keep the generated password for the welcome mail
   practiceprotect.m365.pp_user:
-    name: sam.lee@northwindacct.com
+    user: sam.lee@northwindacct.com
     display_name: Sam Lee
     return_password: true
   register: sam
@@ -158,11 +157,11 @@ EXAMPLES = r"""
     return_password: true
     fail_on_item_error: false
     items:
-      - name: jane.citizen@northwindacct.com
+      - user: jane.citizen@northwindacct.com
         display_name: Jane Citizen
         mobile_number: "0412 345 678"
         proxy_addresses: [jane.citizen@northwindacct.com, jane@northwindacct.com]
-      - name: oliver.brown@northwindacct.com
+      - user: oliver.brown@northwindacct.com
         display_name: Oliver Brown
         proxy_addresses: [oliver.brown@northwindacct.com]
   register: joiners
@@ -170,18 +169,18 @@ EXAMPLES = r"""
 
 - name: Invite an Entra ID source joiner, who already has a Microsoft 365 account, into Practice Protect
   practiceprotect.m365.pp_user:
-    name: mei.wong@northwindacct.com
+    user: mei.wong@northwindacct.com
     source: directory
 
 - name: Set an additional attribute, keeping the others
   practiceprotect.m365.pp_user:
-    name: jane.citizen@northwindacct.com
+    user: jane.citizen@northwindacct.com
     attributes:
       Cost Centre: TAX-200
 
 - name: Remove a leaver from Practice Protect
   practiceprotect.m365.pp_user:
-    name: tom.baker@northwindacct.com
+    user: tom.baker@northwindacct.com
     state: absent
 """
 
@@ -216,12 +215,12 @@ plan:
   sample: [{op: create, method: POST, path: /CDirectoryService/CreateUser, fields: [DisplayName, Mail, Name, Password]}]
 outcomes:
   description:
-    - With O(items), each person's result keyed by the lower-case O(name), with the keys above (C(user), C(action), C(plan),
+    - With O(items), each person's result keyed by the lower-case O(user), with the keys above (C(user), C(action), C(plan),
       C(changed), and C(password) when requested), or C(failed) and C(msg).
   returned: with items
   type: dict
 failed_items:
-  description: With O(items), the names whose plan or calls failed.
+  description: With O(items), the users whose plan or calls failed.
   returned: with items
   type: list
   elements: str
@@ -244,7 +243,7 @@ from ansible_collections.practiceprotect.m365.plugins.module_utils import _pp_us
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 
 ITEM_SPEC = dict(
-    name=dict(type="str", required=True, aliases=["login_name"]),
+    user=dict(type="str", required=True),
     source=dict(type="str", default="cloud", choices=["cloud", "directory"]),
     state=dict(type="str", default="present", choices=["present", "absent"]),
     display_name=dict(type="str"),
@@ -268,7 +267,7 @@ ITEM_SPEC = dict(
 def main():
     m = PracticeProtectModule(
         argument_spec=ITEM_SPEC,
-        items=(ITEM_SPEC, "name"),
+        items=(ITEM_SPEC, "user"),
         supports_check_mode=True,
         admin_rights=("User Management",),
     )

@@ -60,26 +60,34 @@ options:
       - What Practice Protect uses the account for. V(federation) gives it Global Administrator (Office 365 federation
         needs it for as long as federation is on); V(mail_redirection) gives it Exchange Administrator (it may be
         removed once onboarding is done).
-      - With a purpose the account holds exactly that role; other roles are removed unless O(exclusive=false).
+      - With a purpose the account holds exactly that role; its other roles are removed (within O(max_removals)).
       - With O(state=absent), V(federation) makes the module refuse the removal unless O(force=true).
       - Mutually exclusive with O(roles). O(state=present) needs one of the two.
     type: str
     choices: [federation, mail_redirection]
   roles:
     description:
-      - Directory roles to hold instead of a O(purpose), by display name (any case, for example V(Exchange Administrator))
+      - Directory roles instead of a O(purpose), by display name (any case, for example V(Exchange Administrator))
         or template id. Unknown names fail before any write, naming the closest roles of the tenant.
-      - Additive; roles not listed are removed only with O(exclusive=true).
-    type: list
-    elements: str
-  exclusive:
-    description:
-      - Remove the account's directory roles that are not wanted. Defaults to V(true) with O(purpose) and V(false) with O(roles).
-    type: bool
+    type: dict
+    suboptions:
+      add:
+        description: Give the account these roles; it keeps its others.
+        type: list
+        elements: str
+      remove:
+        description: Take these roles from the account.
+        type: list
+        elements: str
+      set:
+        description: The account holds exactly these roles; the others are removed. Takes precedence over O(roles.add) and O(roles.remove).
+        type: list
+        elements: str
   max_removals:
     description:
-      - Refuse, before any write, a run whose O(exclusive) removal would take more role assignments than this.
-    type: int
+      - Refuse, before any write, a run that would take more role assignments from the account than this - a number,
+        or a share of the assignments it holds now such as V(50%) (rounded down, at least 1).
+    type: raw
     default: 3
   federation_enabled:
     description:
@@ -143,9 +151,9 @@ EXAMPLES = r"""
 - name: Explicit roles instead of a purpose; remove any other role
   practiceprotect.m365.service_account:
     roles:
-      - Exchange Administrator
-      - Global Reader
-    exclusive: true
+      set:
+        - Exchange Administrator
+        - Global Reader
 
 - name: Give the account a new password (the app needs Privileged Authentication Administrator, docs/permissions.md)
   practiceprotect.m365.service_account:
@@ -253,6 +261,7 @@ graph_batched_calls:
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365Module
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _roles
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _model
 
 
 def main():
@@ -265,9 +274,8 @@ def main():
             given_name=dict(type="str", default=_roles.DEFAULT_GIVEN_NAME),
             surname=dict(type="str", default=_roles.DEFAULT_SURNAME),
             purpose=dict(type="str", choices=["federation", "mail_redirection"]),
-            roles=dict(type="list", elements="str"),
-            exclusive=dict(type="bool"),
-            max_removals=dict(type="int", default=3),
+            roles=_model.list_option(),
+            max_removals=dict(type="raw", default=_roles.MAX_REMOVALS),
             federation_enabled=dict(type="bool", default=False),
             force=dict(type="bool", default=False),
             rotate_password=dict(type="bool", default=False, no_log=False),

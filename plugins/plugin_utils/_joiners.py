@@ -36,7 +36,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.practiceprotect.m365.plugins.module_utils import _addresses
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _addresses, _users
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 from ansible_collections.practiceprotect.m365.plugins.plugin_utils import _people, _records
 from ansible_collections.practiceprotect.m365.plugins.plugin_utils._people import CHECKS, active
@@ -75,11 +75,11 @@ TITLES = {
 SYNC_DIFF = "Microsoft 365 account, as the outbound sync will create it"
 # The modules' options and the role variables behind them (a check's message names the option).
 PERSON_FIELDS = {
-    "user_principal_name": "person.upn", "mobile_phone": "person.mobile_phone", "mobile_number": "person.mobile_phone",
+    "user": "person.upn", "mobile_phone": "person.mobile_phone", "mobile_number": "person.mobile_phone",
     "manager": "person.manager", "usage_location": "person.usage_location (or onboard_usage_location)",
     "licenses": "person.licenses (or onboard_default_licenses)", "job_title": "person.job_title", "department": "person.department",
     "given_name": "person.given_name", "surname": "person.surname", "display_name": "person.display_name",
-    "other_mails": "person.alternate_email", "phone_region": "onboard_phone_region", "name": "person.upn",
+    "other_mails": "person.alternate_email", "phone_region": "onboard_phone_region",
 }
 
 
@@ -92,9 +92,9 @@ def describe(person):
     person.upn = upn or person.host
     person.deployment = o.get("onboard_deployment") or "entra_source"
     try:
-        v.validate_upn(upn)
+        v.validate_upn(upn, "user")
     except v.ValidationError as exc:
-        raise v.ValidationError(exc.message.replace("user_principal_name", "person.upn", 1), field="upn")
+        raise v.ValidationError(exc.message.replace("user", "person.upn", 1), field="upn")
     primary = _address((p.get("primary_address") or upn).strip(), "person.primary_address").lower()
     aliases = []
     for index, alias in enumerate(p.get("aliases") or []):
@@ -105,19 +105,19 @@ def describe(person):
         v.validate_email(p["alternate_email"].strip(), "person.alternate_email")
     names = [n for n in (p.get("given_name"), p.get("surname")) if n]
     display = p.get("display_name") or " ".join(names) or upn.split("@")[0]
-    m365 = {
-        "user_principal_name": upn, "given_name": p.get("given_name"), "surname": p.get("surname"),
-        "display_name": p.get("display_name"), "job_title": p.get("job_title"), "department": p.get("department"),
-        "mobile_phone": p.get("mobile_phone"), "manager": p.get("manager"),
+    # Every attribute of the Microsoft 365 user table a person may carry goes to m365_user under its own name.
+    m365 = dict((f.option, p.get(f.option)) for f in _users.USER.role_fields())
+    m365.update({
+        "user": upn, "manager": p.get("manager"),
         "usage_location": p.get("usage_location") or o.get("onboard_usage_location") or None,
-        "licenses": p.get("licenses") or o.get("onboard_default_licenses") or [],
+        "licenses": {"add": list(p.get("licenses") or o.get("onboard_default_licenses") or [])},
         "other_mails": [p["alternate_email"].strip()] if p.get("alternate_email") else None,
         "phone_region": o.get("onboard_phone_region") or None,
         # A joiner can sign in: a rehired leaver's blocked account is unblocked.
         "account_enabled": True,
-    }
+    })
     m365 = dict((k, val) for k, val in m365.items() if val is not None)
-    cloud = {"name": upn, "source": "cloud", "display_name": display, "mail": primary, "mobile_number": p.get("mobile_phone"),
+    cloud = {"user": upn, "source": "cloud", "display_name": display, "mail": primary, "mobile_number": p.get("mobile_phone"),
              "proxy_addresses": [primary] + aliases, "phone_region": o.get("onboard_phone_region") or None}
     cloud = dict((k, val) for k, val in cloud.items() if val is not None)
     federated = person.deployment == "federated"
@@ -132,14 +132,14 @@ def describe(person):
         "upn": upn, "primary": primary, "aliases": aliases, "display_name": display, "person": p,
         "m365": m365,
         # What the sync will create for a federated joiner, planned (never applied) in Microsoft 365 to check the domain.
-        "m365_planned": {"user_principal_name": upn, "display_name": display, "account_enabled": True},
-        "pp": cloud if federated else {"name": upn, "source": "directory"},
+        "m365_planned": {"user": upn, "display_name": display, "account_enabled": True},
+        "pp": cloud if federated else {"user": upn, "source": "directory"},
         "roles": unique_roles,
         "provisioning_role": (o.get("onboard_office365_role") or "Office 365") if federated else None,
         "copy_from": (p.get("pp_roles_copy_from") or "").strip() or None,
         "addresses": [primary] + aliases,
         "own_addresses": sorted(set([upn, primary])),
-        "alias_item": {"user": upn, "aliases": aliases, "primary": primary} if (aliases or primary != upn) else None,
+        "alias_item": {"user": upn, "aliases": {"add": aliases}, "primary": primary} if (aliases or primary != upn) else None,
         "delivery": o.get("onboard_password_delivery") or "none",
         "recipient": recipient.strip().lower(),
         "sender": (o.get("onboard_mail_sender") or "").strip(),
@@ -331,7 +331,7 @@ class Onboarding(_people.Flow):
         people = active(self.people)
         for role in sorted(set(r for p in people for r in p.spec["roles"])):
             members = [p.upn for p in people if role in p.spec["roles"]]
-            result = self.module("pp_role_member", {"role": role, "members": members[:1], "skip_unknown_members": True}, check=True)
+            result = self.module("pp_role_member", {"role": role, "members": {"add": members[:1]}, "skip_unknown_members": True}, check=True)
             if result.get("failed"):
                 field = result.get("field")
                 for person in people:
@@ -341,7 +341,7 @@ class Onboarding(_people.Flow):
                             "%s: %s" % (where, result.get("msg")) if field == "role" else "checking the role %s failed: %s" % (role, result.get("msg")))
         for source in sorted(set(p.spec["copy_from"] for p in people if p.spec["copy_from"])):
             members = [p.upn for p in people if p.spec["copy_from"] == source]
-            result = self.module("pp_role_member", {"copy_from": source, "members": members[:1], "skip_unknown_members": True}, check=True)
+            result = self.module("pp_role_member", {"copy_from": source, "members": {"add": members[:1]}, "skip_unknown_members": True}, check=True)
             if result.get("failed"):
                 for person in people:
                     if person.spec["copy_from"] == source:
@@ -381,7 +381,8 @@ class Onboarding(_people.Flow):
         item = dict(person.spec["m365"])
         record = person.facts.get("record") or {}
         if record.get("licences"):
-            item["licenses"] = list(item.get("licenses") or []) + [lic for lic in record["licences"] if lic not in (item.get("licenses") or [])]
+            wanted = item["licenses"]["add"]
+            item["licenses"] = {"add": wanted + [lic for lic in record["licences"] if lic not in wanted]}
         if person.spec["delivery"] != "none" and person.facts.get("m365_action") == "create":
             # Written with the account: a run that stops before the mail leaves the marker for the next run to find.
             item["extensions"] = {_records.EXTENSION: _records.encode(_records.PENDING, None)}
@@ -431,7 +432,7 @@ class Onboarding(_people.Flow):
         if record.get("forward_to"):
             item["forwarding_address"] = ""
         if record.get("full_access"):
-            item["full_access_remove"] = list(record["full_access"])
+            item["full_access"] = {"remove": list(record["full_access"])}
         return item
 
     def restore_mailboxes(self, people):
@@ -449,8 +450,8 @@ class Onboarding(_people.Flow):
             for person in people:
                 person.note(TITLES[RESTORE], "would get sign-in, licences and a regular mailbox back in Microsoft 365 after the sync", changed=True)
             return
-        outcomes = self.items(M365_USER, people, lambda p: {"user_principal_name": p.upn, "account_enabled": True,
-                                                            "licenses": (p.facts.get("record") or {}).get("licences") or []},
+        outcomes = self.items(M365_USER, people, lambda p: {"user": p.upn, "account_enabled": True,
+                                                            "licenses": {"add": (p.facts.get("record") or {}).get("licences") or []}},
                               RESTORE)
         for person, outcome in outcomes.items():
             if outcome.get("changed"):
@@ -464,7 +465,7 @@ class Onboarding(_people.Flow):
             for person in people:
                 person.note(TITLES[RECORD], "would be removed once restored", changed=True)
             return
-        for person in self.items(M365_USER, people, lambda p: {"user_principal_name": p.upn, "extensions": {_records.EXTENSION: None}},
+        for person in self.items(M365_USER, people, lambda p: {"user": p.upn, "extensions": {_records.EXTENSION: None}},
                                  RECORD):
             person.note(TITLES[RECORD], "removed: restored in full", changed=True)
 
@@ -503,10 +504,10 @@ class Onboarding(_people.Flow):
     def clear_markers(self, people):
         """The pending-activation markers of people whose mail went out (a failed mail keeps it, for the next run)."""
         entra = [p for p in people if p.deployment == "entra_source"]
-        self.items(M365_USER, entra, lambda p: {"user_principal_name": p.upn, "extensions": {
+        self.items(M365_USER, entra, lambda p: {"user": p.upn, "extensions": {
             _records.EXTENSION: _records.encode(None, p.facts.get("record"))}}, MAIL)
         federated = [p for p in people if p.deployment == "federated"]
-        self.items(PP_USER, federated, lambda p: {"name": p.upn, "source": "cloud", "description": ""}, MAIL)
+        self.items(PP_USER, federated, lambda p: {"user": p.upn, "source": "cloud", "description": ""}, MAIL)
         for person in federated:
             person.spec["pp"].pop("description", None)  # the account's description is the person's own again
 
@@ -570,7 +571,7 @@ class Onboarding(_people.Flow):
         people = self.role_members()
         for role in sorted(set(r for p in people for r in p.spec["roles"])):
             members = [p for p in people if role in p.spec["roles"]]
-            result = self.module("pp_role_member", {"role": role, "members": [p.upn for p in members]})
+            result = self.module("pp_role_member", {"role": role, "members": {"add": [p.upn for p in members]}})
             for person in members:
                 step = PROVISIONING_ROLE if role == person.spec["provisioning_role"] else ROLES
                 if result.get("failed"):
@@ -581,7 +582,7 @@ class Onboarding(_people.Flow):
             members = [p for p in people if p.spec["copy_from"] == source and not p.blocked(ROLES)]
             if not members:
                 continue
-            result = self.module("pp_role_member", {"copy_from": source, "members": [p.upn for p in members]})
+            result = self.module("pp_role_member", {"copy_from": source, "members": {"add": [p.upn for p in members]}})
             for person in members:
                 if result.get("failed"):
                     person.fail(ROLES, "%s (copied from %s)" % (TITLES[ROLES], source), result.get("msg"))
@@ -665,7 +666,7 @@ class Onboarding(_people.Flow):
                 differ(person, "Practice Protect user: %s" % outcome.get("action"))
         for role in sorted(set(r for p in people for r in p.spec["roles"])):
             members = [p for p in people if role in p.spec["roles"]]
-            result = self.module("pp_role_member", {"role": role, "members": [p.upn for p in members]}, check=True)
+            result = self.module("pp_role_member", {"role": role, "members": {"add": [p.upn for p in members]}}, check=True)
             missing = [m.lower() for m in (result.get("added") or {}).get(role, [])]
             for person in members:
                 if result.get("failed") or person.upn in missing:

@@ -56,8 +56,7 @@ TITLES = {
 
 # The modules' options and the variables behind them (the offboarding playbook hands person keys to the role).
 PERSON_FIELDS = {"forwarding_address": "person.forward_to (offboard_forward_to)",
-                 "full_access entry": "person.full_access_to (offboard_full_access_to) entry",
-                 "full_access user": "person.full_access_to (offboard_full_access_to) user"}
+                 "full_access.add": "person.full_access_to (offboard_full_access_to)"}
 
 
 def describe(person):
@@ -66,9 +65,9 @@ def describe(person):
     person.upn = upn or person.host
     person.deployment = o.get("offboard_deployment") or "entra_source"
     try:
-        v.validate_upn(upn)
+        v.validate_upn(upn, "user")
     except v.ValidationError as exc:
-        raise v.ValidationError(exc.message.replace("user_principal_name", "offboard_upn (person.upn)", 1), field="upn")
+        raise v.ValidationError(exc.message.replace("user", "offboard_upn (person.upn)", 1), field="upn")
     if o.get("offboard_soft_delete") and o.get("offboard_convert_to_shared", True):
         raise v.ValidationError(
             "offboard_soft_delete deletes the user and with it the mailbox that offboard_convert_to_shared keeps. Keep the shared mailbox "
@@ -79,10 +78,10 @@ def describe(person):
     if forward:
         mailbox_item.update(forwarding_address=forward, forwarding_keep_copy=bool(o.get("offboard_forward_keep_copy", True)))
     if full_access:
-        mailbox_item["full_access"] = full_access
+        mailbox_item["full_access"] = {"add": full_access}
     if o.get("offboard_hide_from_address_lists", True):
         mailbox_item["hidden_from_address_lists"] = True
-    block = {"user_principal_name": upn, "revoke_sessions": bool(o.get("offboard_revoke_sessions", True))}
+    block = {"user": upn, "revoke_sessions": bool(o.get("offboard_revoke_sessions", True))}
     if o.get("offboard_block_sign_in", True):
         block["account_enabled"] = False
     person.spec = {"upn": upn, "block_item": block, "mailbox_item": mailbox_item, "forward_to": forward, "full_access": full_access}
@@ -168,13 +167,13 @@ class Offboarding(_people.Flow):
         licensed = [p for p in active(self.people) if p.facts.get("has_licences") and switch(p, "offboard_remove_licenses")]
 
         def plan_licences(person):
-            return {"user_principal_name": person.upn, "licenses": [], "purge_licenses": True, "allow_mail_loss": True}
+            return {"user": person.upn, "licenses": {"set": []}, "max_removals": "100%", "allow_mail_loss": True}
 
         for person, outcome in self.items("m365_user", licensed, plan_licences, CHECKS, check=True).items():
             person.facts["licences_held"] = outcome.get("licenses_removed") or []
         roles = [p for p in active(self.people) if switch(p, "offboard_remove_pp_roles")]
         if roles:
-            result = self.module("pp_role_member", {"all_roles": True, "state": "absent", "members": [p.upn for p in roles]}, check=True)
+            result = self.module("pp_role_member", {"all_roles": True, "members": {"remove": [p.upn for p in roles]}, "max_removals": "100%"}, check=True)
             for person in roles:
                 if result.get("failed"):
                     person.fail(CHECKS, TITLES[CHECKS], "reading the Practice Protect roles failed: %s" % result.get("msg"))
@@ -198,7 +197,7 @@ class Offboarding(_people.Flow):
             person.facts["record"] = _records.merge(person.facts.get("record_before"), new)
         changing = [p for p in people if _comparable(p.facts["record"]) != _comparable(p.facts.get("record_before"))]
         outcomes = self.items("m365_user", changing, lambda p: {
-            "user_principal_name": p.upn,
+            "user": p.upn,
             "extensions": {_records.EXTENSION: _records.encode(p.facts.get("activation"), p.facts["record"])}}, RECORD)
         for person in outcomes:
             person.note(TITLES[RECORD], self.would("kept with the user", "would be kept with the user"), changed=True)
@@ -224,7 +223,7 @@ class Offboarding(_people.Flow):
     def pp_roles(self):
         people = [p for p in active(self.people, RECORD) if switch(p, "offboard_remove_pp_roles")]
         if people:
-            result = self.module("pp_role_member", {"all_roles": True, "state": "absent", "members": [p.upn for p in people]})
+            result = self.module("pp_role_member", {"all_roles": True, "members": {"remove": [p.upn for p in people]}, "max_removals": "100%"})
             for person in people:
                 if result.get("failed"):
                     person.fail(PP_ROLES, TITLES[PP_ROLES], result.get("msg"))
@@ -235,7 +234,7 @@ class Offboarding(_people.Flow):
                     person.note(TITLES[PP_ROLES], "%s %s" % (self.would("removed from", "would be removed from"), ", ".join(removed)), changed=True)
         # A federated leaver's Practice Protect account is the account: disabled, not only taken out of its roles.
         federated = [p for p in active(self.people, RECORD) if p.deployment == "federated"]
-        for person, outcome in self.items("pp_user", federated, lambda p: {"name": p.upn, "source": "cloud", "enabled": False},
+        for person, outcome in self.items("pp_user", federated, lambda p: {"user": p.upn, "source": "cloud", "enabled": False},
                                           PP_ACCOUNT).items():
             if outcome.get("changed"):
                 person.note(TITLES[PP_ACCOUNT], self.would("disabled", "would be disabled"), changed=True)
@@ -273,7 +272,7 @@ class Offboarding(_people.Flow):
         # on, so only a plan may skip that guard.
 
         def licences_item(person):
-            item = {"user_principal_name": person.upn, "licenses": [], "purge_licenses": True}
+            item = {"user": person.upn, "licenses": {"set": []}, "max_removals": "100%"}
             if self.check_mode:
                 item["allow_mail_loss"] = True
             return item
@@ -297,7 +296,7 @@ class Offboarding(_people.Flow):
 
     def delete(self):
         people = [p for p in active(self.people, RECORD) if switch(p, "offboard_soft_delete", False)]
-        for person, outcome in self.items("m365_user", people, lambda p: {"user_principal_name": p.upn, "state": "absent"}, DELETE).items():
+        for person, outcome in self.items("m365_user", people, lambda p: {"user": p.upn, "state": "absent"}, DELETE).items():
             person.facts["soft_deleted"] = True
             if outcome.get("changed"):
                 person.note(TITLES[DELETE], self.would("soft-deleted", "would be soft-deleted"), changed=True)

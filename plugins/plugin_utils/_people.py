@@ -17,7 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import difflib
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 
 CHECKS = "checks"
 ADVICE_CHECKS = "Nothing was written for them; correct it and run again."
@@ -74,7 +74,7 @@ def active(people, *steps, **where):
 
 def closest(name, known):
     """The known name closest to a misspelled one, or None."""
-    found = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    found = v.close_matches(name, sorted(known), n=1)
     return found[0] if found else None
 
 
@@ -131,7 +131,7 @@ def name_fields(people, fields):
             if step != CHECKS:
                 continue
             for option, variable in fields.items():
-                if message.startswith(option + " "):
+                if message.startswith(option + " ") or message.startswith(option + ":"):
                     message = variable + message[len(option):]
                 message = message.replace(" for %s." % option, " for %s." % variable)
             person.failures[index] = (step, title, message)

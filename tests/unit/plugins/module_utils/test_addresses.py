@@ -13,7 +13,7 @@ JANE = ["SMTP:jane.citizen@northwindacct.com", "smtp:jane.citizen@northwindacct.
 
 
 def spec(**kw):
-    params = dict(user="jane.citizen@northwindacct.com", aliases=[], primary=None, state="present", exclusive=False, max_removals=10)
+    params = dict(user="jane.citizen@northwindacct.com", aliases={}, primary=None, max_removals=10)
     params.update(kw)
     return a.build_alias_spec(params)
 
@@ -75,16 +75,18 @@ def test_format_accepts_prefixed_inputs_and_refuses_duplicates():
 # -- options ---------------------------------------------------------------------------------------------------------
 
 def test_spec_normalises_and_dedupes():
-    s = spec(aliases=["smtp:JC@NorthwindAcct.com", "jc@northwindacct.com"], primary="SMTP:jane@northwindacct.com")
-    assert s["aliases"] == ["JC@northwindacct.com"] and s["primary"] == "jane@northwindacct.com"
+    s = spec(aliases={"add": ["smtp:JC@NorthwindAcct.com", "jc@northwindacct.com"]}, primary="SMTP:jane@northwindacct.com")
+    assert s["aliases"].add == ["JC@northwindacct.com"] and s["primary"] == "jane@northwindacct.com"
 
 
 @pytest.mark.parametrize("options, message", [
-    (dict(aliases=["jc@"]), "aliases 'jc@' is not a valid e-mail address"),
-    (dict(state="absent", aliases=["jc@northwindacct.com"], primary="jane@northwindacct.com"), "primary can only be set with state=present"),
-    (dict(state="absent", aliases=["jc@northwindacct.com"], exclusive=True), "exclusive works with state=present"),
-    (dict(state="absent"), "state=absent needs the aliases to remove."),
-    (dict(max_removals=-1), "max_removals must be 0 or more."),
+    (dict(aliases={"add": ["jc@"]}), "aliases.add 'jc@' is not a valid e-mail address"),
+    (dict(aliases={"remove": ["jane@northwindacct.com"]}, primary="jane@northwindacct.com"), "jane@northwindacct.com is both the primary and an alias"),
+    (dict(aliases=["jc@northwindacct.com"]), "aliases takes add, remove or set, for example aliases: {add: [...]}; a plain list is not accepted."),
+    (dict(aliases={"add": ["jc@northwindacct.com"], "remove": ["JC@northwindacct.com"]}), "aliases lists jc@northwindacct.com under both add"),
+    (dict(aliases={}), "Give aliases (add, remove or set) or primary; there is nothing to do."),
+    (dict(aliases={"set": []}, max_removals=-1), "max_removals must be 0 or more."),
+    (dict(aliases={"set": []}, max_removals="lots"), "max_removals must be a number or a percentage such as 10%, not 'lots'."),
 ])
 def test_spec_refuses_bad_options(options, message):
     with pytest.raises(ValidationError) as err:
@@ -95,7 +97,7 @@ def test_spec_refuses_bad_options(options, message):
 # -- planning ----------------------------------------------------------------------------------------------------
 
 def test_new_aliases_and_a_new_primary_make_one_full_list_call():
-    p = plan(primary="jane@northwindacct.com", aliases=["jc@northwindacct.com", "j.citizen@northwindacct.com"])
+    p = plan(primary="jane@northwindacct.com", aliases={"add": ["jc@northwindacct.com", "j.citizen@northwindacct.com"]})
     assert p["primary_changed"] and p["added"] == ["jc@northwindacct.com", "j.citizen@northwindacct.com", "jane@northwindacct.com"]
     [call] = p["calls"]
     assert call["cmdlet"] == "Set-Mailbox"
@@ -106,43 +108,47 @@ def test_new_aliases_and_a_new_primary_make_one_full_list_call():
 
 
 def test_additions_without_primary_change_use_the_add_hash_table():
-    [call] = plan(aliases=["jc@northwindacct.com"])["calls"]
+    [call] = plan(aliases={"add": ["jc@northwindacct.com"]})["calls"]
     assert call["parameters"] == {"EmailAddresses": {"@odata.type": "#Exchange.GenericHashTable", "Add": ["smtp:jc@northwindacct.com"]}}
 
 
 def test_converged_mailbox_needs_no_call_whatever_the_case():
     current = JANE + ["smtp:jc@northwindacct.com"]
-    p = plan(current, aliases=["JC@northwindacct.com"], primary="Jane.Citizen@northwindacct.com")
+    p = plan(current, aliases={"add": ["JC@northwindacct.com"]}, primary="Jane.Citizen@northwindacct.com")
     assert p["calls"] == [] and p["added"] == [] and p["removed"] == []
 
 
-def test_exclusive_keeps_primary_routing_and_other_address_types():
+def test_set_keeps_primary_routing_and_other_address_types():
     current = JANE + ["smtp:old1@northwindacct.com", "smtp:jc@northwindacct.com", "X500:/o=ExchangeLabs/cn=jane", "SPO:SPO_abc@SPO_def"]
-    p = plan(current, aliases=["jc@northwindacct.com"], exclusive=True)
+    p = plan(current, aliases={"set": ["jc@northwindacct.com"]})
     assert p["removed"] == ["old1@northwindacct.com"]
     assert p["calls"][0]["parameters"]["EmailAddresses"] == {"@odata.type": "#Exchange.GenericHashTable", "Remove": ["smtp:old1@northwindacct.com"]}
     assert "X500:/o=ExchangeLabs/cn=jane" in p["after"]["email_addresses"]
 
 
-def test_exclusive_with_a_new_primary_drops_the_old_primary_when_unlisted():
-    p = plan(primary="jane@northwindacct.com", aliases=[], exclusive=True)
+def test_set_with_a_new_primary_drops_the_old_primary_when_unlisted():
+    p = plan(primary="jane@northwindacct.com", aliases={"set": []})
     assert p["removed"] == ["jane.citizen@northwindacct.com"]
     assert p["calls"][0]["parameters"]["EmailAddresses"] == ["SMTP:jane@northwindacct.com", "smtp:jane.citizen@northwindacct.onmicrosoft.com"]
 
 
-def test_exclusive_threshold_refuses_with_count_and_threshold():
+def test_the_removal_limit_refuses_with_count_and_limit():
     current = JANE + ["smtp:a%d@northwindacct.com" % i for i in range(3)]
     with pytest.raises(ValidationError) as err:
-        plan(current, aliases=[], exclusive=True, max_removals=2)
+        plan(current, aliases={"set": []}, max_removals=2)
     assert err.value.message == (
-        "exclusive would remove 3 aliases from jane.citizen@northwindacct.com (a0@northwindacct.com, a1@northwindacct.com, "
-        "a2@northwindacct.com), more than max_removals (2). List the aliases to keep, or raise max_removals to at least 3.")
-    assert len(plan(current, aliases=[], exclusive=True, max_removals=3)["removed"]) == 3
+        "Refusing to remove 3 aliases from jane.citizen@northwindacct.com, more than max_removals (2): a0@northwindacct.com, "
+        "a1@northwindacct.com, a2@northwindacct.com. List them to keep them, or raise max_removals if this is intended.")
+    assert len(plan(current, aliases={"set": []}, max_removals=3)["removed"]) == 3
+    # A share counts the aliases held now: the routing address and a0..a2 are 4, so 75% allows 3 and 50% only 2.
+    assert len(plan(current, aliases={"set": []}, max_removals="75%")["removed"]) == 3
+    with pytest.raises(ValidationError, match=r"more than max_removals \(50% of the 4 held now, rounded down, at least 1: 2\)"):
+        plan(current, aliases={"set": []}, max_removals="50%")
 
 
 def test_unaccepted_domain_is_refused():
     with pytest.raises(ValidationError) as err:
-        plan(aliases=["jane@contoso.com"])
+        plan(aliases={"add": ["jane@contoso.com"]})
     assert err.value.message == (
         "jane.citizen@northwindacct.com cannot get jane@contoso.com: contoso.com is not an accepted domain of this Exchange Online "
         "organisation (accepted: northwindacct.com, northwindacct.onmicrosoft.com). Add and verify the domain in Microsoft 365 first, "
@@ -152,23 +158,23 @@ def test_unaccepted_domain_is_refused():
 def test_address_of_another_owner_is_refused_naming_it():
     owners = {"sarah.jones@northwindacct.com": "Sarah Jones (sarah.jones@northwindacct.com)"}
     with pytest.raises(ValidationError) as err:
-        plan(owners=owners, aliases=["Sarah.Jones@northwindacct.com"])
+        plan(owners=owners, aliases={"add": ["Sarah.Jones@northwindacct.com"]})
     assert "the address already belongs to Sarah Jones (sarah.jones@northwindacct.com)" in err.value.message
 
 
-def test_absent_removes_listed_aliases_only_and_protects_primary_and_routing():
+def test_remove_takes_listed_aliases_only_and_protects_primary_and_routing():
     current = JANE + ["smtp:jc@northwindacct.com"]
-    p = plan(current, state="absent", aliases=["jc@northwindacct.com", "never.there@northwindacct.com"])
+    p = plan(current, aliases={"remove": ["jc@northwindacct.com", "never.there@northwindacct.com"]})
     assert p["removed"] == ["jc@northwindacct.com"]
     assert p["calls"][0]["parameters"]["EmailAddresses"]["Remove"] == ["smtp:jc@northwindacct.com"]
     with pytest.raises(ValidationError, match="is the primary address of"):
-        plan(current, state="absent", aliases=["jane.citizen@northwindacct.com"])
+        plan(current, aliases={"remove": ["jane.citizen@northwindacct.com"]})
     with pytest.raises(ValidationError, match="is the Microsoft 365 routing address"):
-        plan(current, state="absent", aliases=["jane.citizen@northwindacct.onmicrosoft.com"])
+        plan(current, aliases={"remove": ["jane.citizen@northwindacct.onmicrosoft.com"]})
 
 
 def test_new_addresses_are_those_to_check_for_owners():
-    s = spec(aliases=["jc@northwindacct.com", "jane.citizen@northwindacct.com"], primary="jane@northwindacct.com")
+    s = spec(aliases={"add": ["jc@northwindacct.com", "jane.citizen@northwindacct.com"]}, primary="jane@northwindacct.com")
     assert a.new_addresses(s, JANE) == ["jc@northwindacct.com", "jane@northwindacct.com"]
 
 
@@ -180,6 +186,6 @@ def test_only_addresses_on_accepted_domains_are_worth_an_owner_lookup():
 def test_an_address_with_more_than_64_characters_before_the_at_is_refused():
     assert a.validate_address("b" * 64 + "@northwindacct.com", "aliases") == "b" * 64 + "@northwindacct.com"
     with pytest.raises(ValidationError) as err:
-        a.build_alias_spec({"user": "tom@northwindacct.com", "aliases": ["b" * 65 + "@northwindacct.com"]})
-    assert err.value.message == ("aliases '%s@northwindacct.com' is not a valid e-mail address: it has 65 characters before the @-sign, "
+        a.build_alias_spec({"user": "tom@northwindacct.com", "aliases": {"add": ["b" * 65 + "@northwindacct.com"]}})
+    assert err.value.message == ("aliases.add '%s@northwindacct.com' is not a valid e-mail address: it has 65 characters before the @-sign, "
                                  "and at most 64 are allowed." % ("b" * 65))

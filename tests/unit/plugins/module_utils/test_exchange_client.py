@@ -208,8 +208,7 @@ MAILBOX = {"RecipientTypeDetails": "UserMailbox", "PrimarySmtpAddress": "tom.bak
 
 def mspec(**kw):
     params = dict(user="tom.baker@northwindacct.com", type=None, forwarding_address=None, forwarding_keep_copy=None,
-                  hidden_from_address_lists=None, full_access=None, full_access_remove=None, full_access_exclusive=False,
-                  max_removals=10, auto_mapping=True)
+                  hidden_from_address_lists=None, full_access=None, max_removals=10, auto_mapping=True)
     params.update(kw)
     return x.build_mailbox_spec(params)
 
@@ -220,7 +219,7 @@ def mplan(mailbox=None, full_access=None, trustees=None, **kw):
 
 def test_offboarding_plan_converts_first_then_settings_then_access():
     p = x.plan_mailbox(mspec(type="shared", hidden_from_address_lists=True, forwarding_address="smtp:Sarah.Jones@northwindacct.com",
-                             forwarding_keep_copy=True, full_access=["sarah.jones@northwindacct.com"]),
+                             forwarding_keep_copy=True, full_access={"add": ["sarah.jones@northwindacct.com"]}),
                        MAILBOX, [], {"sarah.jones@northwindacct.com": SARAH}, OWNER)
     assert [c["cmdlet"] for c in p["calls"]] == ["Set-Mailbox", "Set-Mailbox", "Add-MailboxPermission"]
     assert p["calls"][0]["parameters"] == {"Identity": "u-tom", "Type": "Shared"}
@@ -236,7 +235,7 @@ def test_converged_mailbox_needs_no_call():
     shared = dict(MAILBOX, RecipientTypeDetails="SharedMailbox", ForwardingSmtpAddress="smtp:sarah.jones@northwindacct.com",
                   HiddenFromAddressListsEnabled=True)
     p = x.plan_mailbox(mspec(type="shared", hidden_from_address_lists=True, forwarding_address="Sarah.Jones@northwindacct.com",
-                             full_access=["SARAH.JONES@northwindacct.com"]),
+                             full_access={"add": ["SARAH.JONES@northwindacct.com"]}),
                        shared, ["sarah.jones@northwindacct.com"], {"sarah.jones@northwindacct.com": SARAH}, OWNER)
     assert p["calls"] == [] and p["conversion"] is None
 
@@ -247,32 +246,35 @@ def test_empty_forwarding_address_clears_it():
     assert p["after"]["forwarding_address"] is None
 
 
-def test_remove_and_exclusive_with_threshold():
+def test_remove_and_set_with_the_removal_limit():
     trustees = {"sarah.jones@northwindacct.com": SARAH, "amy.lee@northwindacct.com": AMY, "gone@northwindacct.com": None}
     p = x.plan_mailbox(
-        mspec(full_access_remove=["amy.lee@northwindacct.com", "gone@northwindacct.com"]), MAILBOX,
+        mspec(full_access={"remove": ["amy.lee@northwindacct.com", "gone@northwindacct.com"]}), MAILBOX,
         ["amy.lee@northwindacct.com", "sarah.jones@northwindacct.com"], trustees, OWNER)
     assert p["revoked"] == ["amy.lee@northwindacct.com"] and p["calls"][0]["cmdlet"] == "Remove-MailboxPermission"
+    assert p["after"]["full_access"] == ["sarah.jones@northwindacct.com"]
     held = ["amy.lee@northwindacct.com", "sarah.jones@northwindacct.com", "x@northwindacct.com"]
     with pytest.raises(ValidationError) as err:
-        x.plan_mailbox(mspec(full_access=["sarah.jones@northwindacct.com"], full_access_exclusive=True, max_removals=1), MAILBOX, held,
-                       trustees, OWNER)
+        x.plan_mailbox(mspec(full_access={"set": ["sarah.jones@northwindacct.com"]}, max_removals=1), MAILBOX, held, trustees, OWNER)
     assert err.value.message == (
-        "full_access_exclusive would remove full access to tom.baker@northwindacct.com's mailbox from 2 users (amy.lee@northwindacct.com, "
-        "x@northwindacct.com), more than max_removals (1). List the users to keep, or raise max_removals to at least 2.")
-    p = x.plan_mailbox(mspec(full_access=["sarah.jones@northwindacct.com"], full_access_exclusive=True, max_removals=2), MAILBOX, held,
-                       trustees, OWNER)
-    assert p["revoked"] == ["amy.lee@northwindacct.com", "x@northwindacct.com"]
+        "Refusing to remove 2 users' full access from tom.baker@northwindacct.com's mailbox, more than max_removals (1): "
+        "amy.lee@northwindacct.com, x@northwindacct.com. List them to keep them, or raise max_removals if this is intended.")
+    p = x.plan_mailbox(mspec(full_access={"set": ["sarah.jones@northwindacct.com"]}, max_removals="67%"), MAILBOX, held, trustees, OWNER)
+    assert p["revoked"] == ["amy.lee@northwindacct.com", "x@northwindacct.com"] and p["granted"] == []
+    with pytest.raises(ValidationError, match=r"max_removals \(66% of the 3 held now, rounded down, at least 1: 1\)"):
+        x.plan_mailbox(mspec(full_access={"set": ["sarah.jones@northwindacct.com"]}, max_removals="66%"), MAILBOX, held, trustees, OWNER)
 
 
 @pytest.mark.parametrize("options, trustees, message", [
     (dict(forwarding_address="not an address"), {}, "forwarding_address 'not an address' is not a valid e-mail address"),
-    (dict(full_access=["nobody@northwindacct.com"]), {"nobody@northwindacct.com": None},
-     "full_access user nobody@northwindacct.com is not a user in this tenant."),
-    (dict(full_access=["tom.baker@northwindacct.com"]), {"tom.baker@northwindacct.com": OWNER}, "full_access: tom.baker@northwindacct.com is the"),
-    (dict(full_access=["jane"]), {}, "full_access entry 'jane' is neither a UPN nor an object id."),
-    (dict(full_access_exclusive=True), {}, "full_access_exclusive needs full_access"),
-    (dict(full_access=["a@northwindacct.com"], full_access_remove=["A@northwindacct.com"]), {}, "a@northwindacct.com is in both"),
+    (dict(full_access={"add": ["nobody@northwindacct.com"]}), {"nobody@northwindacct.com": None},
+     "full_access.add: nobody@northwindacct.com is not a user in this tenant."),
+    (dict(full_access={"set": ["tom.baker@northwindacct.com"]}), {"tom.baker@northwindacct.com": OWNER},
+     "full_access.set: tom.baker@northwindacct.com is the mailbox's own user"),
+    (dict(full_access={"add": ["jane"]}), {}, "full_access.add entry 'jane' is neither a UPN nor an object id."),
+    (dict(full_access=["sarah.jones@northwindacct.com"]), {}, "full_access takes add, remove or set"),
+    (dict(full_access={"add": ["a@northwindacct.com"], "remove": ["A@northwindacct.com"]}), {}, "full_access lists a@northwindacct.com under both"),
+    (dict(max_removals="ten"), {}, "max_removals must be a number or a percentage"),
 ])
 def test_bad_mailbox_options_are_refused(options, trustees, message):
     with pytest.raises(ValidationError) as err:

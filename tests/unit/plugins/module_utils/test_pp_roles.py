@@ -6,6 +6,7 @@ __metaclass__ = type
 
 import pytest
 
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _model
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _pp_roles as r
 from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError
 
@@ -17,9 +18,15 @@ BY_ID = dict((u["ID"], u) for u in USERS)
 
 
 def spec(**params):
-    params.setdefault("members", ["ann@x.com"])
+    params.setdefault("members", {"add": ["ann@x.com"]})
     params.setdefault("max_removals", 5)
     return r.build_spec(params)
+
+
+def resolved(s, users=USERS):
+    change = s["members"]
+    return {"add": r.resolve_users(change.add, users), "remove": r.resolve_users(change.remove, users, missing_ok=True),
+            "set": r.resolve_users(change.set, users) if change.set is not None else None}
 
 
 def rows(*ids):
@@ -41,11 +48,23 @@ def test_resolve_role_and_users():
 def test_spec_rules():
     with pytest.raises(ValidationError, match="Give role"):
         spec()
-    with pytest.raises(ValidationError, match="exclusive applies to the members of role"):
-        spec(copy_from="bob@x.com", exclusive=True)
     with pytest.raises(ValidationError, match="copy_from only adds roles"):
-        spec(copy_from="bob@x.com", state="absent")
-    assert spec(role="Tax Team", members=[], exclusive=True)["members"] == []
+        spec(copy_from="bob@x.com", members={"set": ["ann@x.com"]})
+    with pytest.raises(ValidationError, match="copy_from only adds roles"):
+        spec(copy_from="bob@x.com", members={"remove": ["ann@x.com"]})
+    with pytest.raises(ValidationError, match="all_roles only removes: give members.remove."):
+        spec(all_roles=True, members={"add": ["ann@x.com"]})
+    with pytest.raises(ValidationError, match="all_roles takes the members out of every role they hold; use it without role"):
+        spec(all_roles=True, role="Tax Team", members={"remove": ["ann@x.com"]})
+    with pytest.raises(ValidationError, match="members is empty"):
+        spec(role="Tax Team", members={})
+    with pytest.raises(ValidationError, match="members takes add, remove or set"):
+        spec(role="Tax Team", members=["ann@x.com"])
+    with pytest.raises(ValidationError, match="members.add has an empty entry"):
+        spec(role="Tax Team", members={"add": [" "]})
+    with pytest.raises(ValidationError, match="max_removals 120% is more than 100%"):
+        spec(role="Tax Team", max_removals="120%")
+    assert spec(role="Tax Team", members={"set": []})["members"].set == []
 
 
 def test_everybody_is_never_a_target():
@@ -55,40 +74,50 @@ def test_everybody_is_never_a_target():
     assert [t["Name"] for t in targets] == ["Office 365", "Tax Team"]
 
 
-def test_plan_add_is_additive_and_idempotent():
-    s = spec(role="Tax Team", members=["ann@x.com", "bob@x.com"])
+def test_add_is_additive_and_idempotent():
+    s = spec(role="Tax Team", members={"add": ["ann@x.com", "bob@x.com"]})
     targets = r.target_roles(s, ROLES)
-    plan = r.plan_membership(s, targets, {"tax": rows("2", "3")}, r.resolve_users(s["members"], USERS), BY_ID)
+    plan = r.plan_membership(s, targets, {"tax": rows("2", "3")}, resolved(s), BY_ID)
     assert plan["added"] == {"Tax Team": ["ann@x.com"]} and plan["removed"] == {}
     assert plan["calls"][0]["body"] == {"Name": "tax", "Users": {"Add": ["1"]}}
     assert plan["after"]["Tax Team"] == ["ann@x.com", "bob@x.com", "cat@x.com"]
-    again = r.plan_membership(s, targets, {"tax": rows("1", "2", "3")}, r.resolve_users(s["members"], USERS), BY_ID)
+    again = r.plan_membership(s, targets, {"tax": rows("1", "2", "3")}, resolved(s), BY_ID)
     assert again["calls"] == []
 
 
-def test_plan_exclusive_and_threshold():
-    s = spec(role="Tax Team", members=["ann@x.com"], exclusive=True, max_removals=1)
+def test_set_within_and_beyond_the_removal_limit():
+    s = spec(role="Tax Team", members={"set": ["ann@x.com"]}, max_removals=1)
     targets = r.target_roles(s, ROLES)
-    with pytest.raises(ValidationError) as caught:
-        r.plan_membership(s, targets, {"tax": rows("2", "3", "4")}, r.resolve_users(s["members"], USERS), BY_ID)
-    assert caught.value.message.startswith("Refusing to remove 3 members from role Tax Team: more than max_removals (1).")
-    assert "bob@x.com, cat@x.com, dan@x.com" in caught.value.message
-    s = spec(role="Tax Team", members=["ann@x.com", "cat@x.com", "dan@x.com"], exclusive=True, max_removals=1)
-    plan = r.plan_membership(s, targets, {"tax": rows("2", "3", "4")}, r.resolve_users(s["members"], USERS), BY_ID)
+    with pytest.raises(_model.RemovalRefused) as caught:
+        r.plan_membership(s, targets, {"tax": rows("2", "3", "4")}, resolved(s), BY_ID)
+    assert caught.value.message == (
+        "Refusing to remove 3 users from role Tax Team, more than max_removals (1): bob@x.com, cat@x.com, dan@x.com. List them to keep "
+        "them, or raise max_removals if this is intended.")
+    assert caught.value.field == "max_removals" and caught.value.limit == 1 and caught.value.names == ["bob@x.com", "cat@x.com", "dan@x.com"]
+    assert caught.value.details == {"removal_limit": 1, "refused_removals": ["bob@x.com", "cat@x.com", "dan@x.com"]}
+    s = spec(role="Tax Team", members={"set": ["ann@x.com", "cat@x.com", "dan@x.com"]}, max_removals=1)
+    plan = r.plan_membership(s, targets, {"tax": rows("2", "3", "4")}, resolved(s), BY_ID)
     assert plan["calls"][0]["body"] == {"Name": "tax", "Users": {"Add": ["1"], "Delete": ["2"]}}
-    assert plan["removed"] == {"Tax Team": ["bob@x.com"]}
+    assert plan["removed"] == {"Tax Team": ["bob@x.com"]} and plan["removal_limit"] == 1
 
 
-def test_plan_absent_and_copy():
-    s = spec(role="Tax Team", members=["ann@x.com", "bob@x.com"], state="absent")
-    plan = r.plan_membership(s, r.target_roles(s, ROLES), {"tax": rows("2")}, r.resolve_users(s["members"], USERS), BY_ID)
+def test_remove_and_copy():
+    s = spec(role="Tax Team", members={"remove": ["ann@x.com", "bob@x.com", "nobody@x.com"]})
+    plan = r.plan_membership(s, r.target_roles(s, ROLES), {"tax": rows("2")}, resolved(s), BY_ID)
     assert plan["calls"][0]["body"] == {"Name": "tax", "Users": {"Delete": ["2"]}}
-    s = spec(copy_from="bob@x.com", members=["ann@x.com"])
+    s = spec(copy_from="bob@x.com", members={"add": ["ann@x.com"]})
     targets = r.target_roles(s, ROLES, ["Everybody", "Office 365", "Portal Access"])
-    plan = r.plan_membership(s, targets, {"o365": rows("2"), "portal": rows("1", "2")}, r.resolve_users(s["members"], USERS), BY_ID)
+    plan = r.plan_membership(s, targets, {"o365": rows("2"), "portal": rows("1", "2")}, resolved(s), BY_ID)
     assert plan["added"] == {"Office 365": ["ann@x.com"]} and len(plan["calls"]) == 1
     assert r.public_calls(plan) == [{"op": "members", "method": "POST", "path": "/Roles/UpdateRole", "role": "Office 365",
                                      "fields": ["Name", "Users.Add"]}]
+
+
+def test_a_leaver_out_of_many_roles_counts_once():
+    s = spec(all_roles=True, members={"remove": ["bob@x.com"]}, max_removals=1)
+    targets = r.target_roles(s, ROLES, ["Tax Team", "Office 365", "Portal Access"])
+    plan = r.plan_membership(s, targets, {"tax": rows("2", "3"), "o365": rows("2"), "portal": rows("1", "2")}, resolved(s), BY_ID)
+    assert sorted(plan["removed"]) == ["Office 365", "Portal Access", "Tax Team"] and plan["removal_limit"] == 1
 
 
 def test_skip_unknown_members_reports_them():
@@ -101,67 +130,41 @@ def test_skip_unknown_members_reports_them():
     assert spec(role="Tax Team", skip_unknown_members=True)["skip_unknown_members"] is True
 
 
-@pytest.mark.parametrize("percent, count, members, limit", [
-    (10, None, 4, 1),     # 0.4 rounds down to 0: one leaver can always go
-    (0, None, 50, 1),
-    (10, None, 50, 5),
-    (10, None, 59, 5),    # rounded down
-    (50, 3, 10, 3),       # the smaller limit wins: the count
-    (20, 3, 10, 2),       # ... or the share
-    (100, None, 7, 7),
-    (None, None, 7, 5),   # neither given: max_removals 5
-    (None, 2, 7, 2),
+@pytest.mark.parametrize("limit, members, allowed", [
+    ("10%", 4, 1),     # 0.4 rounds down to 0: one leaver can always go
+    ("0%", 50, 1),
+    ("10%", 50, 5),
+    ("10%", 59, 5),    # rounded down
+    ("100%", 7, 7),
+    (None, 7, 5),      # not given: 5
+    (2, 7, 2),
+    ("3", 7, 3),
 ])
-def test_removal_limit(percent, count, members, limit):
-    s = r.build_spec({"role": "Tax Team", "members": [], "exclusive": True, "max_removals": count, "max_removals_percent": percent})
-    assert r.removal_limit(s, members)[0] == limit
-
-
-def test_percent_out_of_range_is_refused():
-    with pytest.raises(ValidationError) as caught:
-        spec(role="Tax Team", max_removals_percent=120)
-    assert caught.value.message == "max_removals_percent must be between 0 and 100 (a share of the role's user members); got 120."
-    assert caught.value.field == "max_removals_percent"
-
-
-def test_percent_threshold_refuses_with_the_computation_and_the_people():
-    s = r.build_spec({"role": "Tax Team", "members": ["ann@x.com"], "exclusive": True, "max_removals_percent": 10})
+def test_removal_limit(limit, members, allowed):
+    s = spec(role="Tax Team", members={"set": []}, max_removals=limit)
+    ids = [str(10 + n) for n in range(members)]
+    users = [{"ID": i, "Username": "u%s@x.com" % i, "Email": None} for i in ids]
+    current = {"tax": [{"Guid": i, "Name": "u%s@x.com" % i, "Type": "User"} for i in ids]}
     targets = r.target_roles(s, ROLES)
-    with pytest.raises(r.RemovalRefused) as caught:
-        r.plan_membership(s, targets, {"tax": rows("1", "2", "3", "4")}, r.resolve_users(s["members"], USERS), BY_ID)
-    assert caught.value.message == (
-        "Refusing to remove 3 members from role Tax Team: more than the limit of 1 (max_removals_percent: 10% of the role's 4 user "
-        "members, rounded down, at least 1). Those not listed in members would be removed: bob@x.com, cat@x.com, dan@x.com. Add them to "
-        "members, or raise max_removals_percent if this is intended.")
-    assert caught.value.field == "max_removals" and caught.value.limit == 1 and caught.value.role == "Tax Team"
-    assert caught.value.names == ["bob@x.com", "cat@x.com", "dan@x.com"]
+    if allowed >= members:
+        assert r.plan_membership(s, targets, current, resolved(s, users), dict((u["ID"], u) for u in users))["removal_limit"] == allowed
+    else:
+        with pytest.raises(_model.RemovalRefused) as caught:
+            r.plan_membership(s, targets, current, resolved(s, users), dict((u["ID"], u) for u in users))
+        assert caught.value.limit == allowed
+
+
+def test_a_share_counts_user_members_only_and_names_the_computation():
+    s = spec(role="Tax Team", members={"set": ["ann@x.com"]}, max_removals="10%")
+    targets = r.target_roles(s, ROLES)
+    with pytest.raises(_model.RemovalRefused) as caught:
+        r.plan_membership(s, targets, {"tax": rows("1", "2", "3", "4")}, resolved(s), BY_ID)
+    assert "more than max_removals (10% of the 4 held now, rounded down, at least 1: 1)" in caught.value.message
     # One leaver always goes; groups and roles that are members do not count as user members.
     current = {"tax": rows("1", "2") + [{"Guid": "g", "Name": "Some Group", "Type": "Group"}]}
-    plan = r.plan_membership(s, targets, current, r.resolve_users(s["members"], USERS), BY_ID)
+    plan = r.plan_membership(s, targets, current, resolved(s), BY_ID)
     assert plan["removed"] == {"Tax Team": ["bob@x.com"]} and plan["removal_limit"] == 1
-
-
-def test_both_limits_name_the_one_that_refused():
-    s = r.build_spec({"role": "Tax Team", "members": [], "exclusive": True, "max_removals": 2, "max_removals_percent": 100})
-    targets = r.target_roles(s, ROLES)
-    with pytest.raises(r.RemovalRefused) as caught:
-        r.plan_membership(s, targets, {"tax": rows("1", "2", "3")}, [], BY_ID)
-    assert caught.value.message.startswith(
-        "Refusing to remove 3 members from role Tax Team: more than max_removals (2; max_removals_percent gives 3: 100% of the role's 3 "
-        "user members, rounded down, at least 1).")
-    assert caught.value.message.endswith("raise max_removals if this is intended.")
-    s = r.build_spec({"role": "Tax Team", "members": [], "exclusive": True, "max_removals": 5, "max_removals_percent": 50})
-    with pytest.raises(r.RemovalRefused) as caught:
-        r.plan_membership(s, targets, {"tax": rows("1", "2", "3", "4")}, [], BY_ID)
-    assert "more than the limit of 2 (max_removals_percent: 50% of the role's 4 user members, rounded down, at least 1; " \
-           "max_removals is 5)" in caught.value.message
-    assert caught.value.limit == 2
-
-
-def test_not_exclusive_has_no_removal_limit():
-    s = spec(role="Tax Team", members=["ann@x.com"], max_removals_percent=10)
-    plan = r.plan_membership(s, r.target_roles(s, ROLES), {"tax": rows("2", "3")}, r.resolve_users(s["members"], USERS), BY_ID)
-    assert plan["removal_limit"] is None and plan["removed"] == {}
+    assert plan["after"] == {"Tax Team": ["ann@x.com"]}  # the user members; the group stays, untouched
 
 
 def test_copy_leaves_out_provisioning_administrative_and_excluded_roles():

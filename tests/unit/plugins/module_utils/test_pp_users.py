@@ -15,14 +15,16 @@ ROW = {"ID": "u-1", "Username": "jane@x.com", "DisplayName": "Jane", "Email": "j
 
 
 def spec(**params):
-    params.setdefault("name", "jane@x.com")
+    params.setdefault("user", "jane@x.com")
     return u.build_spec(params)
 
 
 def test_proxy_address_format():
-    assert u.format_proxy_addresses(["jane@x.com", "smtp:j@x.com", "SMTP:jc@x.com"]) == "SMTP:jane@x.com;smtp:j@x.com;smtp:jc@x.com"
-    with pytest.raises(ValidationError, match="lists J@x.com twice"):
-        u.format_proxy_addresses(["j@x.com", "J@x.com"])
+    assert spec(proxy_addresses=["jane@x.com", "smtp:j@x.com", "jc@x.com"])["proxy_addresses"] == "SMTP:jane@x.com;smtp:j@x.com;smtp:jc@x.com"
+    with pytest.raises(ValidationError, match="J@x.com appears more than once"):
+        spec(proxy_addresses=["j@x.com", "J@x.com"])
+    with pytest.raises(ValidationError, match="is marked as the primary address"):
+        spec(proxy_addresses=["jane@x.com", "SMTP:jc@x.com"])
     assert u.parse_proxy_addresses(" SMTP:a@x.com ; smtp:b@x.com;") == ["SMTP:a@x.com", "smtp:b@x.com"]
 
 
@@ -31,7 +33,7 @@ def test_build_spec_rules():
     assert s["props"] == {"MobileNumber": "+61412345678"} and s["proxy_addresses"] == "SMTP:jane@x.com"
     assert s["send_invite"] is False and spec(source="directory")["send_invite"] is True
     with pytest.raises(ValidationError, match="must be login name, login@suffix"):
-        spec(name="jane")
+        spec(user="jane")
     with pytest.raises(ValidationError, match="mail cannot be set for a user from the source directory"):
         spec(source="directory", mail="a@x.com")
     with pytest.raises(ValidationError, match="password cannot be set"):
@@ -90,12 +92,12 @@ def test_plan_update_only_differences_and_merge_attributes():
 
 def test_plan_invite_delete_and_source_mismatch():
     row = {"InternalName": "g-1", "SystemName": "sam@x.com", "DisplayName": "Sam", "EMail": "sam@x.com", "ServiceType": "AzureAD"}
-    plan = u.plan_user(spec(name="sam@x.com", source="directory"), None, {}, {}, row)
+    plan = u.plan_user(spec(user="sam@x.com", source="directory"), None, {}, {}, row)
     assert plan["action"] == "invite"
     assert plan["calls"][0]["body"] == {"Entities": [{"Type": "User", "Guid": "g-1", "Name": "sam@x.com"}], "EmailInvite": True,
                                         "SmsInvite": False, "GroupInvite": True}
     with pytest.raises(ValidationError, match="No user with the UPN or e-mail address sam@x.com"):
-        u.plan_user(spec(name="sam@x.com", source="directory"), None, {}, {}, None)
+        u.plan_user(spec(user="sam@x.com", source="directory"), None, {}, {}, None)
     gone = u.plan_user(spec(state="absent"), ROW, {}, {})
     assert gone["calls"] == [{"op": "delete", "endpoint": "remove_users", "body": {"Users": ["u-1"]}, "fields": ["Users"]}]
     assert u.plan_user(spec(state="absent"), None, {}, {})["calls"] == []
@@ -228,8 +230,8 @@ def test_prefetch_reads_everyone_with_few_calls_and_plans_then_read_nothing():
     cds_kim = dict(kim, InternalName="c-kim", ServiceType="CDS")
     client = ServiceClient([ROW, tom], [cds_kim, kim])
     svc = u.PPUserService(client)
-    specs = [spec(proxy_addresses=["jane@x.com"]), spec(name="tom@x.com", state="absent"), spec(name="new@x.com"),
-             spec(name="KIM@x.com", source="directory"), spec(name="bad@x.com", source="directory", directory="Google")]
+    specs = [spec(proxy_addresses=["jane@x.com"]), spec(user="tom@x.com", state="absent"), spec(user="new@x.com"),
+             spec(user="KIM@x.com", source="directory"), spec(user="bad@x.com", source="directory", directory="Google")]
     svc.prefetch(specs)
     assert [name for name, _ in client.calls] == ["login_suffixes", "redrock", "get_schema", "directory_services", "directory_query"]
     assert "lower(Email) IN ('bad@x.com', 'kim@x.com')" in client.calls[1][1]
@@ -246,17 +248,17 @@ def test_prefetch_reads_everyone_with_few_calls_and_plans_then_read_nothing():
 def test_many_people_are_read_fifty_per_query():
     client = ServiceClient([])
     svc = u.PPUserService(client)
-    svc.prefetch([spec(name="p%03d@x.com" % i, state="absent") for i in range(120)])
+    svc.prefetch([spec(user="p%03d@x.com" % i, state="absent") for i in range(120)])
     assert [name for name, _ in client.calls] == ["redrock", "redrock", "redrock"]
-    svc.read([spec(name="p007@x.com")])
+    svc.read([spec(user="p007@x.com")])
     assert len(client.calls) == 3
 
 
 def test_a_cloud_login_name_with_characters_practice_protect_refuses_is_refused_before_any_call():
-    assert spec(name="o'brien+tax@x.com")["name"] == "o'brien+tax@x.com"
+    assert spec(user="o'brien+tax@x.com")["name"] == "o'brien+tax@x.com"
     with pytest.raises(ValidationError) as err:
-        spec(name="zoë.ångström@x.com")
-    assert err.value.message == ("name 'zoë.ångström@x.com' contains characters Practice Protect does not allow in a login name ('å' 'ë' 'ö'); "
+        spec(user="zoë.ångström@x.com")
+    assert err.value.message == ("user 'zoë.ångström@x.com' contains characters Practice Protect does not allow in a login name ('å' 'ë' 'ö'); "
                                  "use letters, digits and ' . - _ + ! # ^ ~ only.")
-    assert err.value.field == "name"
-    assert spec(name="zoë@x.com", source="directory")["name"] == "zoë@x.com"  # the source directory's own rules apply there
+    assert err.value.field == "user"
+    assert spec(user="zoë@x.com", source="directory")["name"] == "zoë@x.com"  # the source directory's own rules apply there

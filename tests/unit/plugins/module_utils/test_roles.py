@@ -6,7 +6,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _roles
-from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError
+from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError, close_matches
 
 GA = "62e90394-69f5-4237-9190-012177145e10"
 EA = "29232cdf-9323-42fd-ade2-1d097af3e4de"
@@ -31,10 +31,14 @@ def assignment(role_id, principal=UID, scope="/"):
 
 
 def spec(**params):
-    base = dict(name="practiceprotect", state="present", purpose="mail_redirection", roles=None, exclusive=None, max_removals=3,
+    base = dict(name="practiceprotect", state="present", purpose="mail_redirection", roles=None, max_removals=3,
                 federation_enabled=False, force=False, rotate_password=False, return_password=False, force_change_password=True)
     base.update(params)
     return _roles.service_account_spec(base)
+
+
+def wanted(add=(), remove=(), set=None):
+    return {"add": list(add), "remove": list(remove), "set": set}
 
 
 def account(**props):
@@ -69,14 +73,15 @@ def test_unknown_role_id_is_named():
 
 
 def test_close_matches_include_names_containing_the_text():
-    assert _roles.close_matches("global", DEFINITIONS) == ["Global Reader", "Global Administrator"]  # most similar first
-    assert _roles.close_matches("Global Admin", DEFINITIONS)[0] == "Global Administrator"
+    names = [d["displayName"] for d in DEFINITIONS]
+    assert close_matches("global", names, containing=True) == ["Global Reader", "Global Administrator"]  # most similar first
+    assert close_matches("Global Admin", names, containing=True)[0] == "Global Administrator"
 
 
 # -- role plan ------------------------------------------------------------------------------------------------------
 
 def test_plan_adds_missing_roles_for_a_principal_not_created_yet():
-    plan = _roles.plan_roles([DEFINITIONS[1]], [], DEFINITIONS)
+    plan = _roles.plan_roles(wanted(add=[DEFINITIONS[1]]), [], DEFINITIONS)
     (call,) = plan["calls"]
     assert call["method"] == "POST" and call["path"] == "roleManagement/directory/roleAssignments"
     assert call["body"] == {"@odata.type": "#microsoft.graph.unifiedRoleAssignment", "roleDefinitionId": EA, "principalId": "{id}",
@@ -85,37 +90,40 @@ def test_plan_adds_missing_roles_for_a_principal_not_created_yet():
 
 
 def test_plan_is_empty_when_the_roles_are_held():
-    plan = _roles.plan_roles([DEFINITIONS[1]], [assignment(EA)], DEFINITIONS, UID, exclusive=True)
+    plan = _roles.plan_roles(wanted(set=[DEFINITIONS[1]]), [assignment(EA)], DEFINITIONS, UID)
     assert plan["calls"] == [] and plan["after"] == ["Exchange Administrator"]
 
 
 def test_a_scoped_assignment_does_not_count_as_tenant_wide():
-    plan = _roles.plan_roles([DEFINITIONS[1]], [assignment(EA, scope="/administrativeUnits/x")], DEFINITIONS, UID)
+    plan = _roles.plan_roles(wanted(add=[DEFINITIONS[1]]), [assignment(EA, scope="/administrativeUnits/x")], DEFINITIONS, UID)
     assert [c["op"] for c in plan["calls"]] == ["role_add"]
 
 
-def test_additive_by_default_exclusive_removes_unlisted():
+def test_add_keeps_the_others_set_removes_the_unlisted_and_remove_takes_the_listed():
     held = [assignment(EA), assignment(GR)]
-    additive = _roles.plan_roles([DEFINITIONS[1]], held, DEFINITIONS, UID, exclusive=False)
+    additive = _roles.plan_roles(wanted(add=[DEFINITIONS[1]]), held, DEFINITIONS, UID)
     assert additive["calls"] == [] and additive["after"] == ["Exchange Administrator", "Global Reader"]
-    exclusive = _roles.plan_roles([DEFINITIONS[1]], held, DEFINITIONS, UID, exclusive=True)
-    (call,) = exclusive["calls"]
+    exact = _roles.plan_roles(wanted(set=[DEFINITIONS[1]]), held, DEFINITIONS, UID)
+    (call,) = exact["calls"]
     assert call["method"] == "DELETE" and call["path"] == "roleManagement/directory/roleAssignments/" + assignment(GR)["id"]
-    assert exclusive["removed"] == ["Global Reader"] and exclusive["after"] == ["Exchange Administrator"]
+    assert exact["removed"] == ["Global Reader"] and exact["after"] == ["Exchange Administrator"]
+    taken = _roles.plan_roles(wanted(remove=[DEFINITIONS[1]]), held, DEFINITIONS, UID)
+    assert taken["removed"] == ["Exchange Administrator"] and taken["after"] == ["Global Reader"]
 
 
 def test_max_removals_refuses_before_any_write():
     held = [assignment(EA), assignment(GR), assignment(UA)]
     with pytest.raises(ValidationError) as err:
-        _roles.plan_roles([], held, DEFINITIONS, UID, exclusive=True, max_removals=2, who=UPN)
+        _roles.plan_roles(wanted(set=[]), held, DEFINITIONS, UID, max_removals=2, who=UPN)
     assert err.value.message == (
-        "exclusive would remove 3 directory role assignments from %s (Exchange Administrator, Global Reader, User Administrator), "
-        "more than max_removals (2). List the roles to keep, or raise max_removals if that is intended." % UPN)
-    assert len(_roles.plan_roles([], held, DEFINITIONS, UID, exclusive=True, max_removals=3)["calls"]) == 3
+        "Refusing to remove 3 directory role assignments from %s, more than max_removals (2): Exchange Administrator, Global Reader, "
+        "User Administrator. List them to keep them, or raise max_removals if this is intended." % UPN)
+    assert len(_roles.plan_roles(wanted(set=[]), held, DEFINITIONS, UID, max_removals=3)["calls"]) == 3
+    assert len(_roles.plan_roles(wanted(set=[]), held, DEFINITIONS, UID, max_removals="100%")["calls"]) == 3
 
 
 def test_public_calls_show_roles_but_no_values():
-    plan = _roles.plan_roles([DEFINITIONS[0]], [assignment(EA)], DEFINITIONS, UID, exclusive=True)
+    plan = _roles.plan_roles(wanted(set=[DEFINITIONS[0]]), [assignment(EA)], DEFINITIONS, UID)
     assert _roles.public_calls(plan["calls"]) == [
         {"op": "role_add", "method": "POST", "path": "/roleManagement/directory/roleAssignments",
          "fields": ["directoryScopeId", "principalId", "roleDefinitionId"], "role": "Global Administrator"},
@@ -125,13 +133,13 @@ def test_public_calls_show_roles_but_no_values():
 
 # -- service account spec ---------------------------------------------------------------------------------------------
 
-def test_spec_defaults_and_exclusive_default_follows_purpose():
+def test_spec_defaults_and_a_purpose_is_exactly_its_role():
     s = spec()
     assert (s["name"], s["display_name"], s["given_name"], s["surname"], s["domain"]) == (
         "practiceprotect", "Practice Protect", "Practice", "Protect", None)
-    assert s["exclusive"] is True
-    assert spec(purpose=None, roles=["Global Reader"])["exclusive"] is False
-    assert spec(exclusive=False)["exclusive"] is False
+    assert _roles.wanted_roles(s, DEFINITIONS) == {"add": [], "remove": [], "set": [DEFINITIONS[1]]}
+    explicit = _roles.wanted_roles(spec(purpose=None, roles={"add": ["global reader"]}), DEFINITIONS)
+    assert explicit["set"] is None and [d["displayName"] for d in explicit["add"]] == ["Global Reader"]
 
 
 @pytest.mark.parametrize("params, message", [
@@ -141,6 +149,8 @@ def test_spec_defaults_and_exclusive_default_follows_purpose():
     (dict(purpose=None), "Give purpose (federation or mail_redirection) or an explicit roles list for the service account."),
     (dict(display_name=" "), "display_name is empty; leave it out to use the default."),
     (dict(max_removals=-1), "max_removals must be 0 or more."),
+    (dict(purpose=None, roles={}), "roles is empty; give add, remove or set"),
+    (dict(purpose=None, roles=["Global Reader"]), "roles takes add, remove or set"),
 ])
 def test_spec_refuses_bad_input(params, message):
     with pytest.raises(ValidationError) as err:
@@ -247,9 +257,9 @@ def test_absent_is_refused_while_the_account_serves_federation(params, reason):
 
 
 def test_explicit_roles_resolve_names_before_planning():
-    with pytest.raises(ValidationError):
-        _roles.plan_service_account(spec(purpose=None, roles=["Exchange Admin"]), UPN, None, [], DEFINITIONS, [])
-    plan = _roles.plan_service_account(spec(purpose=None, roles=["exchange administrator", "Global Reader"]), UPN, account(),
+    with pytest.raises(ValidationError, match="Unknown directory role: .Exchange Admin. is not"):
+        _roles.plan_service_account(spec(purpose=None, roles={"add": ["Exchange Admin"]}), UPN, None, [], DEFINITIONS, [])
+    plan = _roles.plan_service_account(spec(purpose=None, roles={"add": ["exchange administrator", "Global Reader"]}), UPN, account(),
                                        [assignment(EA), assignment(UA)], DEFINITIONS, [])
     assert [c["role"] for c in plan["calls"]] == ["Global Reader"]  # additive: User Administrator stays
     assert plan["roles_after"] == ["Exchange Administrator", "Global Reader", "User Administrator"]

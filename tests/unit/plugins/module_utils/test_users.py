@@ -20,7 +20,7 @@ UID = "0b6f2d4e-7f1e-4c55-9a2c-2b9f5d1e8c11"
 
 
 def params(**kw):
-    base = dict(user_principal_name="jane.citizen@northwindacct.com", state="present", licenses=[], purge_licenses=False,
+    base = dict(user="jane.citizen@northwindacct.com", state="present", licenses={},
                 update_password="on_create", force_change_password=True, restore_deleted=True)
     base.update(kw)
     return base
@@ -35,7 +35,7 @@ def existing(**props):
 
 
 def test_create_plan_has_required_fields_and_generated_password():
-    spec = _users.build_spec(params(given_name="Jane", surname="Citizen", usage_location="au", licenses=["O365_BUSINESS_PREMIUM"]))
+    spec = _users.build_spec(params(given_name="Jane", surname="Citizen", usage_location="au", licenses={"add": ["O365_BUSINESS_PREMIUM"]}))
     plan = _users.plan_user(spec, None, None, SKUS)
     assert plan["action"] == "create"
     create, licences = plan["calls"]
@@ -79,20 +79,20 @@ def test_password_always_resets():
     assert plan["calls"][0]["body"] == {"passwordProfile": {"password": "Sup3r-Secret-Pw", "forceChangePasswordNextSignIn": False}}
 
 
-def test_licences_are_additive_and_purge_removes_unlisted():
+def test_licences_add_and_set_removes_the_unlisted():
     user = existing(assignedLicenses=[{"skuId": E3, "disabledPlans": []}])
-    spec = _users.build_spec(params(licenses=["O365_BUSINESS_PREMIUM"]))
+    spec = _users.build_spec(params(licenses={"add": ["O365_BUSINESS_PREMIUM"]}))
     plan = _users.plan_user(spec, user, None, SKUS)
     assert plan["calls"][0]["body"]["removeLicenses"] == []
     assert plan["after"]["licenses"] == ["ENTERPRISEPACK", "O365_BUSINESS_PREMIUM"]
-    spec = _users.build_spec(params(licenses=["O365_BUSINESS_PREMIUM"], purge_licenses=True))
+    spec = _users.build_spec(params(licenses={"set": ["O365_BUSINESS_PREMIUM"]}))
     plan = _users.plan_user(spec, user, None, SKUS)
     assert plan["calls"][0]["body"]["removeLicenses"] == [E3]
     assert plan["licenses_removed"] == ["ENTERPRISEPACK"] and plan["after"]["licenses"] == ["O365_BUSINESS_PREMIUM"]
 
 
 def test_no_free_seat_is_refused_before_any_call():
-    spec = _users.build_spec(params(usage_location="AU", licenses=["ENTERPRISEPACK"]))
+    spec = _users.build_spec(params(usage_location="AU", licenses={"add": ["ENTERPRISEPACK"]}))
     with pytest.raises(ValidationError) as err:
         _users.plan_user(spec, None, None, SKUS)
     assert err.value.message.startswith("No free seat on ENTERPRISEPACK: 2 bought, 2 in use.")
@@ -100,7 +100,7 @@ def test_no_free_seat_is_refused_before_any_call():
 
 
 def test_licence_needs_usage_location():
-    spec = _users.build_spec(params(licenses=["O365_BUSINESS_PREMIUM"]))
+    spec = _users.build_spec(params(licenses={"add": ["O365_BUSINESS_PREMIUM"]}))
     with pytest.raises(ValidationError) as err:
         _users.plan_user(spec, None, None, SKUS)
     assert "usage_location is required" in err.value.message
@@ -165,7 +165,7 @@ def test_sessions_are_revoked_once_after_the_last_password_event(user, needed):
 
 
 def test_revoke_is_planned_after_the_block():
-    spec = _users.build_spec({"user_principal_name": "tom.baker@northwindacct.com", "account_enabled": False, "revoke_sessions": True})
+    spec = _users.build_spec({"user": "tom.baker@northwindacct.com", "account_enabled": False, "revoke_sessions": True})
     current = {"id": "u1", "userPrincipalName": "tom.baker@northwindacct.com", "accountEnabled": True, "assignedLicenses": []}
     plan = _users.plan_user(spec, current, None, [])
     assert [c["op"] for c in plan["calls"]] == ["update", "revoke"]
@@ -215,7 +215,7 @@ def test_read_caches_and_reads_in_chunks_of_15():
 
 def test_extensions_are_written_right_after_a_create_and_compared_on_an_existing_user():
     marker = {"com.practiceprotect.m365": {"activation": "pending"}}
-    plan = _users.plan_user(_users.build_spec(params(extensions=marker, licenses=["O365_BUSINESS_PREMIUM"], usage_location="AU")), None, None, SKUS)
+    plan = _users.plan_user(_users.build_spec(params(extensions=marker, licenses={"add": ["O365_BUSINESS_PREMIUM"]}, usage_location="AU")), None, None, SKUS)
     assert [c["op"] for c in plan["calls"]] == ["create", "extension", "licenses"]
     ext = plan["calls"][1]
     assert ext["method"] == "POST" and ext["path"] == "users/{id}/extensions"
@@ -238,10 +238,10 @@ def test_extensions_are_written_right_after_a_create_and_compared_on_an_existing
 
 def test_taking_the_last_licence_from_a_user_with_mail_is_flagged_for_the_mailbox_check():
     user = existing(mail="jane.citizen@northwindacct.com", assignedLicenses=[{"skuId": BSTD}])
-    plan = _users.plan_user(_users.build_spec(params(purge_licenses=True)), user, None, SKUS)
+    plan = _users.plan_user(_users.build_spec(params(licenses={"set": []})), user, None, SKUS)
     assert plan["licenses_removed"] == ["O365_BUSINESS_PREMIUM"] and plan["mail_at_risk"] is True
-    keeps_one = _users.plan_user(_users.build_spec(params(purge_licenses=True, licenses=["ENTERPRISEPACK"])),
+    keeps_one = _users.plan_user(_users.build_spec(params(licenses={"set": ["ENTERPRISEPACK"]})),
                                  existing(mail="j@x.com", assignedLicenses=[{"skuId": BSTD}, {"skuId": E3}]), None, SKUS)
     assert keeps_one["mail_at_risk"] is False
-    no_mail = _users.plan_user(_users.build_spec(params(purge_licenses=True)), existing(assignedLicenses=[{"skuId": BSTD}]), None, SKUS)
+    no_mail = _users.plan_user(_users.build_spec(params(licenses={"set": []})), existing(assignedLicenses=[{"skuId": BSTD}]), None, SKUS)
     assert no_mail["mail_at_risk"] is False

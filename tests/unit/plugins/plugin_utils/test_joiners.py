@@ -68,19 +68,21 @@ class Tenant:
 
     def m365_user(self, args, check):
         def plan(item):
-            upn = item["user_principal_name"].lower()
+            upn = item["user"].lower()
             if ("m365_user", upn) in self.fail:
                 return {"failed": True, "msg": self.fail[("m365_user", upn)]}
             user = self.m365.get(upn)
+            licences = item.get("licenses") or {}
+            wanted = licences.get("set") if licences.get("set") is not None else licences.get("add") or []
             fields = []
             if user is None:
                 if item.get("state") == "absent":
                     return {"changed": False, "action": "none", "plan": []}
                 if not check:
-                    self.m365[upn] = {"enabled": True, "licences": list(item.get("licenses") or []), "mail": upn,
+                    self.m365[upn] = {"enabled": True, "licences": list(wanted), "mail": upn,
                                       "extension": (item.get("extensions") or {}).get(_records.EXTENSION)}
                 out = {"changed": True, "action": "create", "plan": [{"op": "create", "fields": ["userPrincipalName"]}],
-                       "user": {"licenses": item.get("licenses") or []}}
+                       "user": {"licenses": list(wanted)}}
                 if item.get("return_password", args.get("return_password")) and not check:
                     out["password"] = "Generated-%s-1!" % upn.split("@")[0]
                 return out
@@ -88,8 +90,8 @@ class Tenant:
                 fields.append("accountEnabled")
             if item.get("account_enabled") is False and user["enabled"]:
                 fields.append("accountEnabled")
-            add = [lic for lic in item.get("licenses") or [] if lic not in user["licences"]]
-            removed = list(user["licences"]) if item.get("purge_licenses") and not item.get("licenses") else []
+            add = [lic for lic in wanted if lic not in user["licences"]]
+            removed = [lic for lic in user["licences"] if lic not in wanted] if licences.get("set") is not None else []
             if add or removed:
                 fields.append("addLicenses")
             if item.get("password"):
@@ -104,7 +106,7 @@ class Tenant:
                     user["extension"] = item["extensions"].get(_records.EXTENSION)
             return {"changed": bool(fields), "action": "update" if fields else "none", "plan": [{"op": "update", "fields": fields}] if fields else [],
                     "user": {"licenses": user["licences"]}, "licenses_removed": removed}
-        return self._items(args, "user_principal_name", plan)
+        return self._items(args, "user", plan)
 
     def m365_user_info(self, args, check):
         users = []
@@ -145,7 +147,7 @@ class Tenant:
 
     def pp_user(self, args, check):
         def plan(item):
-            name = item["name"].lower()
+            name = item["user"].lower()
             if ("pp_user", name) in self.fail:
                 return {"failed": True, "msg": self.fail[("pp_user", name)]}
             user = self.pp.get(name)
@@ -170,7 +172,7 @@ class Tenant:
             if item.get("password"):
                 out.update(changed=True, action="update")
             return out
-        return self._items(args, "name", plan)
+        return self._items(args, "user", plan)
 
     def pp_role_member(self, args, check):
         if args.get("role") and args["role"] not in self.roles:
@@ -178,7 +180,7 @@ class Tenant:
         if args.get("copy_from"):
             return {"added": {}, "copy_skipped": {"Office 365": "drives outbound provisioning"}}
         added = []
-        for member in args["members"]:
+        for member in args["members"]["add"]:
             user = self.pp.get(member.lower())
             if user is not None and args["role"] not in user["roles"]:
                 added.append(member)
@@ -266,7 +268,7 @@ def test_refusals_come_before_any_write_and_name_the_field(setup, people, refuse
     refused_upns = set(done[host].upn for host in refused)
     for name, args in tenant.writes():
         for item in args.get("items") or []:
-            key = item.get("user_principal_name") or item.get("name") or item.get("user") or item.get("label") or ""
+            key = item.get("user") or item.get("label") or ""
             assert key.lower() not in refused_upns, (name, item)
         assert not refused_upns & set(m.lower() for m in args.get("members") or []), name
     if why:
@@ -321,7 +323,7 @@ def test_a_rehire_is_restored_from_the_leaver_record():
     assert user["enabled"] and sorted(user["licences"]) == ["ENTERPRISEPACK", "O365_BUSINESS_PREMIUM"] and not user["shared"]
     mailbox = [i for name, args in tenant.writes() if name == "m365_mailbox" for i in args["items"]][0]
     assert mailbox == {"user": "tom@northwindacct.com", "type": "regular", "hidden_from_address_lists": False, "forwarding_address": "",
-                       "full_access_remove": ["sarah.jones@northwindacct.com"]}
+                       "full_access": {"remove": ["sarah.jones@northwindacct.com"]}}
     assert "Tax Team" in tenant.pp["tom@northwindacct.com"]["roles"]
     assert user["extension"] is None  # restored in full: the record goes
     order = [name for name, _ in tenant.writes()]

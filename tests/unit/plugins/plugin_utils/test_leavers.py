@@ -74,7 +74,7 @@ class Tenant:
     def m365_user(self, args, check):
         def plan(user, item):
             out = {"changed": False, "licenses_removed": []}
-            if item.get("purge_licenses") and user["licences"]:
+            if (item.get("licenses") or {}).get("set") == [] and user["licences"]:
                 out.update(changed=True, licenses_removed=list(user["licences"]))
                 if not check:
                     user["licences"] = []
@@ -87,11 +87,12 @@ class Tenant:
                 if not check:
                     user["extension"] = item["extensions"][_records.EXTENSION]
             return out
-        return self.items(args, "user_principal_name", plan)
+        return self.items(args, "user", plan)
 
     def pp_role_member(self, args, check):
         removed = {}
-        for upn in args["members"]:
+        assert args["all_roles"] and args["max_removals"] == "100%"
+        for upn in args["members"]["remove"]:
             for role in self.users[upn]["roles"]:
                 removed.setdefault(role, []).append(upn)
             if not check:
@@ -104,7 +105,7 @@ class Tenant:
             if changed and not check:
                 user["pp_enabled"] = False
             return {"changed": changed}
-        return self.items(args, "name", plan)
+        return self.items(args, "user", plan)
 
     def outbound_sync(self, args, check):
         return {"changed": True, "summary": {"Disabled": len(args["users"])}, "failures": []}
@@ -132,7 +133,7 @@ def test_the_leaver_record_is_written_before_anything_is_taken_away():
     assert record["blocked"] and record["shared"] and record["hidden"] and not record["pp_disabled"]
     order = [(name, sorted(args["items"][0])) for name, args in tenant.writes() if args.get("items")]
     names = [name for name, _ in tenant.writes()]
-    assert names.index("m365_mailbox") < [i for i, (n, keys) in enumerate(order) if "purge_licenses" in keys][0] + 1
+    assert names.index("m365_mailbox") < [i for i, (n, keys) in enumerate(order) if "licenses" in keys][0] + 1
 
 
 def test_a_rerun_keeps_what_the_first_run_recorded():
@@ -153,7 +154,7 @@ def test_licences_stay_when_exchange_does_not_show_the_mailbox_shared():
     tenant.shows_shared = False
     done = run([leaver("tom")], tenant)
     assert tom["licences"] == ["O365_BUSINESS_PREMIUM"]
-    assert not [args for name, args in tenant.writes() if name == "m365_user" and args["items"][0].get("purge_licenses")]
+    assert not [args for name, args in tenant.writes() if name == "m365_user" and "licenses" in args["items"][0]]
     assert done["tom"].facts["mail_safe"] is False
 
 
