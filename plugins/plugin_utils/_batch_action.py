@@ -65,6 +65,28 @@ def _strip_docs(spec):
     return out
 
 
+_LIST_SEPARATORS = re.compile(r"[\r\n,;]+")
+
+
+def answers(value, option):
+    """A role variable as a form gives it, in the type the role's ``option`` declares: an AWX survey answers every
+    question with text, so a blank answer means "not given", and a list may come as one text of lines or of
+    comma-separated values. Dictionaries with suboptions (a person) are read key by key; anything else is kept."""
+    kind = option.get("type")
+    if isinstance(value, str) and not value.strip() and kind != "raw":
+        return None
+    if kind == "list" and isinstance(value, str):
+        return [item.strip() for item in _LIST_SEPARATORS.split(value) if item.strip()]
+    if kind == "dict" and isinstance(value, dict) and option.get("options"):
+        out = {}
+        for key, item in value.items():
+            item = answers(item, option["options"].get(key) or {})
+            if item is not None:
+                out[key] = item.strip() if isinstance(item, str) else item
+        return out
+    return value
+
+
 _TYPE_ERROR = re.compile(r"^argument '(?P<name>\w+)' is of type (?P<actual>\w+)(?: found in '(?P<parent>\w+)')?\.? and we were unable to "
                          r"convert to (?P<wanted>\w+).*$", re.S)
 
@@ -161,9 +183,12 @@ class BatchAction(ActionBase):
         for name in names:
             if name in spec:
                 try:
-                    values[name] = templar.template(variables[name])
+                    value = answers(templar.template(variables[name]), spec[name])
                 except Exception as exc:  # an undefined variable inside a role variable: that host's own problem
                     problems.append("%s cannot be read: %s" % (name, exc))
+                    continue
+                if value is not None:
+                    values[name] = value
         checked = validator.validate(values)
         person = _people.Person(host, checked.validated_parameters)
         if checked.error_messages:

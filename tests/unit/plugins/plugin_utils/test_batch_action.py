@@ -29,3 +29,17 @@ def test_argument_errors_in_the_roles_own_words():
 def test_the_role_specs_are_the_roles_own():
     assert "onboard_person" in b.role_spec("onboard_user") and "offboard_upn" in b.role_spec("offboard_user")
     assert "description" not in b._strip_docs(b.role_spec("onboard_user"))["onboard_person"]
+
+
+def test_form_answers_take_the_types_the_role_declares():
+    person = b._strip_docs(b.role_spec("onboard_user"))["onboard_person"]
+    answers = {"upn": " jane@northwindacct.com ", "job_title": "", "surname": None, "licenses": "SPB\r\nO365_BUSINESS_PREMIUM\n",
+               "aliases": "jane@northwindacct.com, j.c@northwindacct.com;", "pp_roles": ["Tax Team"], "given_name": "Jane"}
+    assert b.answers(answers, person) == {"upn": "jane@northwindacct.com", "licenses": ["SPB", "O365_BUSINESS_PREMIUM"],
+                                          "aliases": ["jane@northwindacct.com", "j.c@northwindacct.com"], "pp_roles": ["Tax Team"],
+                                          "given_name": "Jane"}
+    leaver = b._strip_docs(b.role_spec("offboard_user"))
+    assert b.answers("a@x.com,b@x.com", leaver["offboard_full_access_to"]) == ["a@x.com", "b@x.com"]
+    assert b.answers("  ", leaver["offboard_forward_to"]) is None
+    # A key the role does not know is kept as it is, for the unknown-key check to name it.
+    assert b.answers({"upn": "a@x.com", "job_titel": "Partner"}, person) == {"upn": "a@x.com", "job_titel": "Partner"}
