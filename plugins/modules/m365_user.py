@@ -38,36 +38,55 @@ options:
     choices: [present, absent]
     default: present
   display_name:
-    description: Display name. Defaults on create to O(given_name) O(surname), else the part of the UPN before the @.
+    description:
+      - Display name. Defaults on create to O(given_name) O(surname), else the part of the UPN before the @.
+      - Microsoft 365 keeps it as C(displayName), at most 256 characters.
     type: str
   given_name:
-    description: First name.
+    description:
+      - First name.
+      - Microsoft 365 keeps it as C(givenName), at most 64 characters.
     type: str
   surname:
-    description: Last name.
+    description:
+      - Last name.
+      - Microsoft 365 keeps it as C(surname), at most 64 characters.
     type: str
   mail_nickname:
-    description: Mail alias. Defaults on create to the part of the UPN before the @.
+    description:
+      - Mail alias. Defaults on create to the part of the UPN before the @.
+      - Microsoft 365 keeps it as C(mailNickname), at most 64 characters.
     type: str
   job_title:
-    description: Job title.
+    description:
+      - Job title.
+      - Microsoft 365 keeps it as C(jobTitle), at most 128 characters.
     type: str
   department:
-    description: Department.
+    description:
+      - Department.
+      - Microsoft 365 keeps it as C(department), at most 64 characters.
     type: str
   company_name:
-    description: Company name.
+    description:
+      - Company name.
+      - Microsoft 365 keeps it as C(companyName), at most 64 characters.
     type: str
   office_location:
-    description: Office.
+    description:
+      - Office.
+      - Microsoft 365 keeps it as C(officeLocation), at most 128 characters.
     type: str
   mobile_phone:
     description:
       - Mobile number, stored in E.164 form (C(+61412345678)). Practice Protect uses it for SMS one-time codes.
       - A local number is accepted when O(phone_region) is set.
+      - Microsoft 365 keeps it as C(mobilePhone), at most 64 characters.
     type: str
   business_phone:
-    description: Business phone, in the same forms as O(mobile_phone). Microsoft 365 keeps one.
+    description:
+      - Business phone, in the same forms as O(mobile_phone).
+      - Microsoft 365 keeps it as C(businessPhones), a list that holds one number.
     type: str
   phone_region:
     description: ISO 3166 country code used to read local phone numbers, for example V(AU).
@@ -75,13 +94,18 @@ options:
   usage_location:
     description:
       - ISO 3166 two-letter country code where the user uses the services. Required before licences can be assigned.
+      - Microsoft 365 keeps it as C(usageLocation).
     type: str
   other_mails:
-    description: Alternate e-mail addresses (for example a personal address for the first-day password).
+    description:
+      - Alternate e-mail addresses (for example a personal address for the first-day password).
+      - Microsoft 365 keeps it as C(otherMails).
     type: list
     elements: str
   employee_id:
-    description: Employee number (at most 16 characters).
+    description:
+      - Employee number.
+      - Microsoft 365 keeps it as C(employeeId), at most 16 characters.
     type: str
   manager:
     description: UPN or object id of the user's manager.
@@ -89,6 +113,7 @@ options:
   account_enabled:
     description:
       - Whether the user can sign in. V(false) blocks sign-in (the first step of offboarding). New users are enabled unless set.
+      - Microsoft 365 keeps it as C(accountEnabled).
     type: bool
   revoke_sessions:
     description:

@@ -18,6 +18,7 @@ description:
   - Sets the fact the run names (C(onboard_result) or C(offboard_result)); with C(onboard_password_delivery=return), also
     C(onboard_password) for the person's later C(no_log) tasks, and then hides this result's output.
   - So the play recap, C(--limit), job slicing and AWX's relaunch on failed hosts work per person.
+  - An action plugin - it runs on the controller.
 author:
   - practiceprotect.m365 maintainers (@practiceprotect)
 attributes:
@@ -27,9 +28,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows the person's before and after from the run.
-  action:
-    support: full
-    description: Runs on the controller as an action plugin.
 options:
   run:
     description: The name of the variable the onboard or offboard task registered.

@@ -50,15 +50,20 @@ options:
     choices: [present, absent]
     default: present
   display_name:
-    description: Display name (cloud users). Defaults on create to the part of O(user) before the @.
+    description:
+      - Display name (cloud users). Defaults on create to the part of O(user) before the @.
+      - Practice Protect keeps it as C(DisplayName).
     type: str
   mail:
-    description: E-mail address (cloud users).
+    description:
+      - E-mail address (cloud users).
+      - Practice Protect keeps it as C(Mail) (C(Email) in its user queries).
     type: str
   mobile_number:
     description:
       - Mobile number (cloud users), stored in E.164 form (C(+61412345678)); Practice Protect sends SMS one-time codes to it.
       - A local number is accepted when O(phone_region) is set.
+      - Practice Protect keeps it as C(MobileNumber).
     type: str
   phone_region:
     description: ISO 3166 country code used to read a local O(mobile_number), for example V(AU).
@@ -242,13 +247,11 @@ from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_pro
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _pp_users
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 
-ITEM_SPEC = dict(
+# The fields of the user come from its table (_pp_users.PP_USER); the rest say how to apply them.
+ITEM_SPEC = _pp_users.PP_USER.argument_spec(
     user=dict(type="str", required=True),
     source=dict(type="str", default="cloud", choices=["cloud", "directory"]),
     state=dict(type="str", default="present", choices=["present", "absent"]),
-    display_name=dict(type="str"),
-    mail=dict(type="str"),
-    mobile_number=dict(type="str"),
     phone_region=dict(type="str"),
     password=dict(type="str", no_log=True),
     update_password=dict(type="str", default="on_create", choices=["on_create", "always"], no_log=False),
