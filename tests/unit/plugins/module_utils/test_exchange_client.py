@@ -6,6 +6,8 @@ __metaclass__ = type
 
 import json
 
+from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import IN_LIMIT
+
 import pytest
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _exchange as x
@@ -34,6 +36,10 @@ class FakeSession:
     def __init__(self, responses):
         self.responses = list(responses)
         self.calls = []
+
+    def request(self, method, url, **kwargs):
+        assert method == "POST"
+        return self.post(url, **kwargs)
 
     def post(self, url, data=None, headers=None, timeout=None):
         self.calls.append({"url": url, "body": json.loads(data), "headers": headers})
@@ -309,7 +315,7 @@ class FakeGraph:
         if " in (" in flt:
             field, values = flt.split(" in (", 1)
             wanted = [v.strip().strip("'").replace("''", "'").lower() for v in values.rstrip(")").split(",")]
-            assert len(wanted) <= x.FILTER_CHUNK
+            assert len(wanted) <= IN_LIMIT
             return [u for u in self.users if (u.get(field) or "").lower() in wanted]
         held = []
         for user in self.users:
