@@ -269,10 +269,17 @@ class TokenProvider:
         self._save()
         return result["access_token"]
 
-    def forget(self):
-        """Drop cached app tokens, so the next call fetches a fresh one (after a 401)."""
+    def forget(self, resource=None):
+        """Drop cached app tokens (only ``resource``'s when given), so the next call fetches a fresh one (after a 401): a
+        token one service refused says nothing of the other service's."""
         with self.lock:
-            self.app.remove_tokens_for_client()
+            if resource is None:
+                self.app.remove_tokens_for_client()
+            else:
+                scope = "%s/.default" % resource.rstrip("/")
+                for token in list(self.cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN, target=[scope],
+                                                    query={"client_id": self.app.client_id, "home_account_id": None})):
+                    self.cache.remove_at(token)
             self._save()
 
     def _save(self):

@@ -167,7 +167,7 @@ class ExchangeClient(ServiceClient):
         return "Bearer " + self.tokens.token(self.exchange_url)
 
     def forget_token(self):
-        self.tokens.forget()
+        self.tokens.forget(self.exchange_url)
 
     def send_once(self, method, url, headers=None, **kwargs):
         with self.slots:

@@ -158,7 +158,7 @@ class GraphClient(ServiceClient):
         return "Bearer " + self.tokens.token(self.graph_url)
 
     def forget_token(self):
-        self.tokens.forget()
+        self.tokens.forget(self.graph_url)
 
     def retry_delay(self, method, url, response, attempt, read):
         """A sub-request Graph throttled inside a ``$batch`` is not retried by the transport: it waits its own Retry-After

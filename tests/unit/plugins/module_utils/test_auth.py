@@ -108,3 +108,15 @@ def test_practice_protect_token_is_fetched_once_per_run_and_kept_per_credential(
     mark = last(sandbox)
     assert pp(sandbox, cache).call("whoami") is not None
     assert len(sign_ins(sandbox, mark)[2]) == 1 and "revoked" not in open(cache).read()
+
+
+def test_a_refused_token_is_dropped_for_its_own_resource_only(sandbox, tmp_path):
+    cache = str(tmp_path / "m365.json")
+    tokens = provider(sandbox, cache)
+    graph, exchange = sandbox.env["M365_GRAPH_URL"], sandbox.env["M365_EXCHANGE_URL"]
+    first_graph, first_exchange = tokens.token(graph), tokens.token(exchange)
+    tokens.forget(graph)  # Graph answered 401
+    again = provider(sandbox, cache)  # the next task
+    mark = last(sandbox)
+    assert again.token(exchange) == first_exchange and again.token(graph) != first_graph
+    assert len(sign_ins(sandbox, mark)[0]) == 1

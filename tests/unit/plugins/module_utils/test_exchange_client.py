@@ -55,7 +55,7 @@ class FakeTokens:
         self.resources.append(resource)
         return "token-%d" % len(self.resources)
 
-    def forget(self):
+    def forget(self, resource=None):
         self.forgotten += 1
 
 

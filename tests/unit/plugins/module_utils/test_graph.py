@@ -48,7 +48,7 @@ class FakeTokens:
         self.issued += 1
         return "token-%d" % (self.issued - self.forgotten * 0)
 
-    def forget(self):
+    def forget(self, resource=None):
         self.forgotten += 1
 
 
