@@ -87,7 +87,7 @@ options:
     description:
       - Seconds within which throttled (429), unavailable (503, 504) or reset requests are retried,
         honouring C(Retry-After). Falls back to E(M365_RETRY_DEADLINE).
-      - An untrusted certificate, a host name DNS does not know and a refused connection are not retried: the task fails
+      - An untrusted certificate, a host name DNS does not know and a refused connection are not retried; the task fails
         at once and names which of them it met.
     type: int
     default: 300

@@ -7,18 +7,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
-# pp_token_cache_path, documented once for both fragments below.
-_TOKEN_CACHE = r"""
-  pp_token_cache_path:
-    description:
-      - File that keeps the Practice Protect access token between the tasks of a run (mode 0600), so that a bulk or per-host
-        run fetches one token instead of one per task. The token is kept under a fingerprint of the credential (a slow salted
-        hash; the secret is never written), so a different or mistyped secret never uses another credential's token.
-        Falls back to E(PP_TOKEN_CACHE_PATH).
-    type: path
-"""
-
-
 class ModuleDocFragment(object):
 
     # The Practice Protect connection on its own (pp_user, pp_role_member).
@@ -49,7 +37,14 @@ options:
       - OAuth2 scope defined on the client app. Falls back to E(PP_SCOPE).
     type: str
     default: all
-""" + _TOKEN_CACHE.lstrip("\n") + r"""  ca_path:
+  pp_token_cache_path:
+    description:
+      - File that keeps the Practice Protect access token between the tasks of a run (mode 0600), so that a bulk or per-host
+        run fetches one token instead of one per task. The token is kept under a fingerprint of the credential (a slow salted
+        hash; the secret is never written), so a different or mistyped secret never uses another credential's token.
+        Falls back to E(PP_TOKEN_CACHE_PATH).
+    type: path
+  ca_path:
     description:
       - PEM bundle of certificate authorities to trust instead of the system's. Falls back to E(PP_CA_PATH).
       - A file that is missing, unreadable or holds no certificate is refused before any request.
@@ -83,6 +78,7 @@ requirements:
 
     # The Practice Protect connection next to the Microsoft 365 one (outbound_sync): ca_path, validate_certs,
     # request_timeout and retry_deadline then come from practiceprotect.m365.m365_auth and serve both services.
+    # (duplicates: the pp_* options repeat those of DOCUMENTATION above; Ansible reads each fragment as one YAML text)
     CONNECTION = r"""
 options:
   pp_url:
@@ -106,7 +102,14 @@ options:
       - OAuth2 scope defined on the client app. Falls back to E(PP_SCOPE).
     type: str
     default: all
-""" + _TOKEN_CACHE.lstrip("\n") + r"""notes:
+  pp_token_cache_path:
+    description:
+      - File that keeps the Practice Protect access token between the tasks of a run (mode 0600), so that a bulk or per-host
+        run fetches one token instead of one per task. The token is kept under a fingerprint of the credential (a slow salted
+        hash; the secret is never written), so a different or mistyped secret never uses another credential's token.
+        Falls back to E(PP_TOKEN_CACHE_PATH).
+    type: path
+notes:
   - O(ca_path), O(validate_certs), O(request_timeout) and O(retry_deadline) apply to Practice Protect and Microsoft 365 alike.
     Each falls back to its Microsoft 365 environment variable first (E(M365_CA_PATH), E(M365_VALIDATE_CERTS), ...), then to
     its Practice Protect one (E(PP_CA_PATH), E(PP_VALIDATE_CERTS), ...).

@@ -29,6 +29,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _auth, _http, _permissions, _validation
 from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphClient, GraphError
 
+
 def transport_spec(*services):
     """``ca_path``, ``validate_certs``, ``request_timeout`` and ``retry_deadline``, each falling back to the environment variables of
     ``services`` (``m365``: ``M365_*``, ``practice_protect``: ``PP_*``; see ``_http.SERVICE_ENV_PREFIX``) in that order. A module

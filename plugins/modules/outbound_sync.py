@@ -272,5 +272,6 @@ def verify(m, client, scope, users_by_id, subset):
                            verified=results, changed=True, **m.call_stats())
     return results
 
+
 if __name__ == "__main__":
     main()

@@ -166,8 +166,9 @@ class Offboarding(_people.Flow):
         # What would be taken away, for the leaver record: the licences (planned with the mail guard off, since a plan
         # writes nothing and the conversion comes first) and the Practice Protect roles.
         licensed = [p for p in active(self.people) if p.facts.get("has_licences") and switch(p, "offboard_remove_licenses")]
-        for person, outcome in self.items("m365_user", licensed, lambda p: {"user_principal_name": p.upn, "licenses": [], "purge_licenses": True,
-                                                                           "allow_mail_loss": True}, CHECKS, check=True).items():
+        def plan_removal(p):
+            return {"user_principal_name": p.upn, "licenses": [], "purge_licenses": True, "allow_mail_loss": True}
+        for person, outcome in self.items("m365_user", licensed, plan_removal, CHECKS, check=True).items():
             person.facts["licences_held"] = outcome.get("licenses_removed") or []
         roles = [p for p in active(self.people) if switch(p, "offboard_remove_pp_roles")]
         if roles:
@@ -268,9 +269,10 @@ class Offboarding(_people.Flow):
                 person.note(TITLES[LICENCES], "kept, because the mailbox is not shared (offboard_convert_to_shared is off)")
         # m365_user refuses to take a regular mailbox's last licence; a plan (check mode) comes before the conversion it counts
         # on, so only a plan may skip that guard.
-        for person, outcome in self.items("m365_user", people, lambda p: dict({"user_principal_name": p.upn, "licenses": [], "purge_licenses": True},
-                                                                            **({"allow_mail_loss": True} if self.check_mode else {})),
-                                          LICENCES).items():
+        def removal(p):
+            return dict({"user_principal_name": p.upn, "licenses": [], "purge_licenses": True},
+                        **({"allow_mail_loss": True} if self.check_mode else {}))
+        for person, outcome in self.items("m365_user", people, removal, LICENCES).items():
             removed = outcome.get("licenses_removed") or []
             person.facts["licenses_removed"] = removed
             if removed:

@@ -234,13 +234,14 @@ def markdown(title, reports, check_mode, started, finished):
         lines += ["## Failed", "", "| person | host | step | what happened and what to do |", "|---|---|---|---|"]
         for report in reports:
             if report["failed"]:
-                lines.append("| %s | %s | %s | %s |" % (_cell(report["upn"]), _cell(report["host"]), _cell(report["failed_step"]),
-                                                       _cell(report["outcome"])))
+                cells = (_cell(report["upn"]), _cell(report["host"]), _cell(report["failed_step"]), _cell(report["outcome"]))
+                lines.append("| %s | %s | %s | %s |" % cells)
         lines.append("")
     lines += ["## Everyone", "", "| person | host | deployment | outcome | steps |", "|---|---|---|---|---|"]
     for report in reports:
-        lines.append("| %s | %s | %s | %s | %s |" % (_cell(report["upn"]), _cell(report["host"]), _cell(report["deployment"]),
-                                                    _cell(report["outcome"]), _cell("; ".join(report["steps"]))))
+        cells = (_cell(report["upn"]), _cell(report["host"]), _cell(report["deployment"]), _cell(report["outcome"]),
+                 _cell("; ".join(report["steps"])))
+        lines.append("| %s | %s | %s | %s | %s |" % cells)
     return "\n".join(lines) + "\n"
 
 

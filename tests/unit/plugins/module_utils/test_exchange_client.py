@@ -407,14 +407,14 @@ def test_owners_of_everyones_new_addresses_are_read_together_and_exclude_the_per
 
 def test_an_address_a_group_holds_is_owned_by_that_group():
     sarah = {"id": "u-sarah", "userPrincipalName": "sarah.jones@northwindacct.com", "displayName": "Sarah Jones"}
-    tax = {"id": "g-tax", "displayName": "Tax Team", "mail": "tax@northwindacct.com", "proxyAddresses": ["SMTP:tax@northwindacct.com",
-                                                                                                            "smtp:taxteam@northwindacct.com"]}
+    tax = {"id": "g-tax", "displayName": "Tax Team", "mail": "tax@northwindacct.com",
+           "proxyAddresses": ["SMTP:tax@northwindacct.com", "smtp:taxteam@northwindacct.com"]}
     graph = FakeGraph([sarah], [tax])
     assert x.address_holders(graph, ["taxteam@northwindacct.com"]) == {"taxteam@northwindacct.com": []}  # users only
     holders = x.address_holders(graph, ["taxteam@northwindacct.com", "free@northwindacct.com"], with_groups=True)
     assert holders["free@northwindacct.com"] == []
-    assert holders["taxteam@northwindacct.com"] == [{"id": "g-tax", "userPrincipalName": "tax@northwindacct.com", "displayName": "Tax Team",
-                                                      "kind": "group"}]
+    group = {"id": "g-tax", "userPrincipalName": "tax@northwindacct.com", "displayName": "Tax Team", "kind": "group"}
+    assert holders["taxteam@northwindacct.com"] == [group]
     assert x.owners_from(holders, ["taxteam@northwindacct.com"], "u-sarah") == {
         "taxteam@northwindacct.com": "the group Tax Team (tax@northwindacct.com)"}
 
