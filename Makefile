@@ -8,9 +8,8 @@ BUILD := $(CURDIR)/.build
 COLLECTIONS := $(BUILD)/collections
 COLL_LINK := $(COLLECTIONS)/ansible_collections/practiceprotect/m365
 SANITY_ROOT := $(BUILD)/sanity/ansible_collections/practiceprotect/m365
-SANITY_TESTS := --test pep8 --test validate-modules --test compile --test import --test yamllint --test shebang \
-	--test line-endings --test no-smart-quotes --test empty-init --test ansible-doc --test runtime-metadata \
-	--test action-plugin-docs --test symlinks --test changelog
+# The full default ansible-test sanity set (pylint included); `make sanity SANITY_ARGS="--test pylint"` runs one test.
+SANITY_ARGS ?=
 STATE := $(BUILD)/sandbox
 
 export PATH := $(BIN):$(PATH)
@@ -18,7 +17,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test lint sanity unit integration bench-smoke bench molecule secret-scan awx-check sandbox changelog clean
+.PHONY: setup demo test lint sanity sanity-all sanity-core docs docs-lint unit integration bench-smoke bench molecule secret-scan awx-check sandbox changelog clean
 
 setup: $(VENV)/.installed $(COLL_LINK)
 
@@ -33,21 +32,55 @@ $(COLL_LINK):
 	mkdir -p $(dir $(COLL_LINK))
 	ln -sfn ../../../.. $(COLL_LINK)
 
-test: setup lint sanity unit integration bench-smoke molecule secret-scan awx-check
+# Every process make test starts inherits PPM365_TEST_RUN, an id of this run; its last step fails when any of them
+# is still running (tests/tools/processes.py), since a test that leaves a process behind may still be writing.
+test: export PPM365_TEST_RUN := $(shell $(PYTHON) -c 'import uuid; print(uuid.uuid4().hex)')
+test: setup lint sanity docs-lint unit integration bench-smoke molecule secret-scan awx-check
+	$(BIN)/python -m tests.tools.processes --leftovers
 	@echo "make test: all checks passed"
 
 lint: setup
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint --profile production
 
-# ansible-test needs a real ansible_collections/<ns>/<name> tree: test a copy of the tracked files.
-sanity: setup
+# ansible-test needs a real ansible_collections/<ns>/<name> tree: test a copy of the tracked files. ansible-test
+# installs each test's pinned requirements (pylint, pycodestyle, ...) into virtual environments of its own under
+# ~/.ansible/test/venv, bootstrapping pip in them with tests/tools/get_pip_offline.py (its own bootstrap script comes
+# from outside the package registries). Accepted findings are listed, each with its reason, in
+# tests/sanity/ignore-<core>.txt.
+define sanity_run
 	rm -rf $(BUILD)/sanity && mkdir -p $(SANITY_ROOT)
 	git ls-files -co --exclude-standard -z | xargs -0 -I{} cp --parents {} $(SANITY_ROOT)/
-	cd $(SANITY_ROOT) && git init -q . && git add -A && \
-		mkdir -p $(HOME)/.ansible/test/cache && \
-		{ [ -f $(HOME)/.ansible/test/cache/get_pip_24_2.py ] || cp tests/tools/get_pip_offline.py $(HOME)/.ansible/test/cache/get_pip_24_2.py; } && \
-		$(BIN)/ansible-test sanity --local --python 3.11 $(SANITY_TESTS)
+	pip_cache=$(HOME)/.ansible/test/cache/get_pip_$$($(1)/python -c "import types; \
+		from ansible_test._internal.python_requirements import get_venv_packages as g; \
+		print(g(types.SimpleNamespace(version='3.11'))['pip'].replace('.', '_'))").py && \
+	mkdir -p $(HOME)/.ansible/test/cache && { [ -f $$pip_cache ] || cp tests/tools/get_pip_offline.py $$pip_cache; } && \
+	cd $(SANITY_ROOT) && git init -q . && git add -A && $(1)/ansible-test sanity --local --python 3.11 $(SANITY_ARGS)
+endef
+
+sanity: setup
+	$(call sanity_run,$(BIN))
+
+# Sanity on every supported ansible-core (not part of make test): one virtual environment per core under
+# .build/sanity-venvs, each holding only that ansible-core (ansible-test comes with it).
+SANITY_CORES := 2.17.14 2.18.19 2.19.14
+SANITY_VENVS := $(BUILD)/sanity-venvs
+
+sanity-all: setup
+	@for core in $(SANITY_CORES); do \
+		venv=$(SANITY_VENVS)/$${core%.*}; \
+		[ "$$($$venv/bin/python -c 'import ansible; print(ansible.__version__)' 2>/dev/null)" = "$$core" ] || { \
+			rm -rf $$venv && $(BIN)/python -m venv $$venv && $$venv/bin/python -m pip install --quiet ansible-core==$$core; \
+		} || exit 1; \
+	done
+	@failed=""; for core in $(SANITY_CORES); do \
+		echo "=== ansible-test sanity on ansible-core $$core"; \
+		$(MAKE) --no-print-directory sanity-core SANITY_BIN=$(SANITY_VENVS)/$${core%.*}/bin || failed="$$failed $$core"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "sanity failed on ansible-core$$failed"; exit 1; fi; echo "sanity passed on $(SANITY_CORES)"
+
+sanity-core:
+	$(call sanity_run,$(SANITY_BIN))
 
 unit: setup
 	$(BIN)/python -m pytest -q tests/unit
@@ -115,6 +148,36 @@ awx-check: setup
 	test -s $(AWX_CONTEXT)/_build/collections/$(AWX_TARBALL) || \
 		{ echo "docs/awx/execution-environment.yml does not install $(AWX_TARBALL) (version in galaxy.yml changed?)"; exit 1; }
 	@echo "awx-check: build context in $(AWX_CONTEXT)"
+
+# The docs tools live in a virtual environment of their own (requirements-docs.txt): antsibull-docs needs Sphinx, whose
+# docutils is older than the one the test tools use.
+DOCS_VENV := $(BUILD)/docs-venv
+DOCS_SRC := $(BUILD)/docs-src
+DOCS_ENV := PATH=$(DOCS_VENV)/bin:$$PATH
+
+$(DOCS_VENV)/.installed: requirements-docs.txt
+	rm -rf $(DOCS_VENV)
+	$(BIN)/python -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install --quiet -r requirements-docs.txt
+	touch $@
+
+# The modules', filters' and roles' documentation as antsibull-docs (and so the Ansible docsite) reads it.
+docs-lint: setup $(DOCS_VENV)/.installed
+	$(DOCS_ENV) antsibull-docs lint-collection-docs --plugin-docs $(COLL_LINK)
+
+# The docs site, as collections publish theirs: antsibull-docs renders the modules, filters and roles, Sphinx (with
+# MyST for the Markdown guides, tests/tools/docs_site.py) builds the HTML into .build/docs. Any warning fails it.
+docs: setup $(DOCS_VENV)/.installed
+	rm -rf $(BUILD)/docs $(DOCS_SRC) && mkdir -p $(DOCS_SRC) && chmod 700 $(DOCS_SRC)
+	$(DOCS_ENV) antsibull-docs sphinx-init --use-current --squash-hierarchy --fail-on-error --dest-dir $(DOCS_SRC) \
+		--index-rst-source docs/docsite/index.rst --project practiceprotect.m365 \
+		--copyright "practiceprotect.m365 contributors" --title practiceprotect.m365 practiceprotect.m365
+	mkdir -p $(DOCS_SRC)/rst/collection && chmod 700 $(DOCS_SRC)/rst/collection
+	$(DOCS_ENV) antsibull-docs collection --use-current --squash-hierarchy --fail-on-error \
+		--dest-dir $(DOCS_SRC)/rst/collection practiceprotect.m365
+	$(BIN)/python -m tests.tools.docs_site $(DOCS_SRC)
+	$(DOCS_ENV) sphinx-build -q -W --keep-going -b html -c $(DOCS_SRC) $(DOCS_SRC)/rst $(BUILD)/docs
+	@echo "docs: $(BUILD)/docs/index.html"
 
 # A sandbox in the foreground, for rehearsing playbooks: `make sandbox`, then in another shell
 # `set -a; . .build/sandbox/sandbox.env; set +a` and run ansible-playbook as usual.

@@ -8,36 +8,35 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
+    """What check mode and diff mode do in this collection's modules. A module extends exactly one of these (a
+    fragment listed earlier wins over a later one, so a second fragment would put its words over these); its own
+    ``attributes`` add ``details`` where it differs."""
 
+    # Modules that write (practiceprotect.m365.attributes).
     DOCUMENTATION = r"""
 options: {}
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-"""
-
-    ACTIONS = r"""
-options: {}
-attributes:
-  check_mode:
     support: full
-    description: Reads the tenant, plans, and reports what would change without sending any write.
+    description:
+      - Reads the tenant, makes the plan of calls, and returns it with the changed status it predicts, without sending
+        any write.
   diff_mode:
     support: full
-    description: Shows the object before and after, without secrets.
+    description:
+      - Shows each object before and after the task (as planned, in check mode), without secrets.
 """
 
+    # Modules that only read (practiceprotect.m365.attributes.INFO_MODULE).
     INFO_MODULE = r"""
 options: {}
 attributes:
   check_mode:
     support: full
-    details: This module only reads.
-    description: Can run in check mode and return changed status prediction without modifying target.
+    description:
+      - Runs as usual in check mode; the module only reads, so it returns the same result.
   diff_mode:
     support: N/A
-    details: This module only reads.
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    description:
+      - The module only reads and changes nothing, so there is no before and after to show.
 """

@@ -28,10 +28,8 @@ from ansible_collections.practiceprotect.m365.plugins.module_utils._client impor
 from ansible_collections.practiceprotect.m365.plugins.module_utils._http import READ_RETRY_STATUSES, RETRY_STATUSES, SAFE_METHODS, retried
 
 try:
-    import requests
     from requests.structures import CaseInsensitiveDict
 except ImportError:  # pragma: no cover - reported by the module
-    requests = None
     CaseInsensitiveDict = dict
 
 try:

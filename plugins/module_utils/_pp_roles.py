@@ -225,7 +225,7 @@ def plan_membership(spec, targets, current_members, member_users, users_by_id):
         limit, how, option = removal_limit(spec, len(users_now))
         plan["removal_limit"] = limit
         if len(removals) > limit:
-            names = sorted(name for _, name in removals)
+            names = sorted(removal[1] for removal in removals)
             raise RemovalRefused(
                 "Refusing to remove %d members from role %s: more than %s. Those not listed in members would be removed: "
                 "%s. Add them to members, or raise %s if this is intended." % (len(removals), role["Name"], how, ", ".join(names), option),

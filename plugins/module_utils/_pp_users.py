@@ -449,7 +449,7 @@ class PPUserService:
         wanted = sorted(set(wanted))
         for offset in range(0, len(wanted), QUERY_CHUNK):
             chunk = wanted[offset:offset + QUERY_CHUNK]
-            names = sorted(set(name for name, _ in chunk))
+            names = sorted(set(entry[0] for entry in chunk))
             emails = sorted(set(name for name, by_email in chunk if by_email))
             for row in self.client.query(find_users_query(names, emails)):
                 self._rows[row.get("ID")] = row

@@ -36,7 +36,7 @@ FIELDS = (
     ("account_enabled", "accountEnabled"),
 )
 SELECT = ",".join(["id", "userPrincipalName", "mail", "assignedLicenses", "signInSessionsValidFromDateTime", "lastPasswordChangeDateTime"]
-                  + [prop for _, prop in FIELDS])
+                  + [field[1] for field in FIELDS])
 MANAGER_EXPAND = "manager($select=id,userPrincipalName)"
 DELETED_LIST_FROM = 4  # from this many missing people on, list every deleted user once instead of one query each
 MAX_LENGTHS = {"displayName": 256, "givenName": 64, "surname": 64, "mailNickname": 64, "jobTitle": 128, "department": 64,
@@ -182,7 +182,7 @@ def view(user, skus_by_id, manager=None):
     if not user:
         return {}
     out = {"id": user.get("id"), "userPrincipalName": user.get("userPrincipalName")}
-    for _, prop in FIELDS:
+    for prop in (field[1] for field in FIELDS):
         if user.get(prop) not in (None, []):
             out[prop] = user.get(prop)
     out["licenses"] = sku_names(user.get("assignedLicenses"), skus_by_id)
@@ -319,7 +319,7 @@ def _instant(value):
     """An ISO 8601 time from Graph as a comparable tuple (fractions and zone suffix ignored: Graph answers UTC)."""
     if not value:
         return None
-    text = str(value).replace("T", " ").rstrip("Z").split("+")[0].split(".")[0]
+    text = str(value).replace("T", " ").rstrip("Z").split("+", 1)[0].split(".", 1)[0]
     return tuple(int(part) for part in text.replace("-", " ").replace(":", " ").split())
 
 

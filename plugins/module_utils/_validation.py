@@ -165,7 +165,7 @@ def generate_password(length=20):
     """A random password with every character class, from the OS's CSPRNG."""
     alphabet = string.ascii_letters + string.digits + PASSWORD_SYMBOLS
     while True:
-        candidate = "".join(secrets.choice(alphabet) for _ in range(length))
+        candidate = "".join(secrets.choice(alphabet) for dummy in range(length))
         if (any(c.islower() for c in candidate) and any(c.isupper() for c in candidate)
                 and any(c.isdigit() for c in candidate) and any(c in PASSWORD_SYMBOLS for c in candidate)):
             return candidate

@@ -24,7 +24,6 @@ author:
   - practiceprotect.m365 maintainers (@practiceprotect)
 extends_documentation_fragment:
   - practiceprotect.m365.m365_auth
-  - practiceprotect.m365.attributes
   - practiceprotect.m365.attributes.INFO_MODULE
 options:
   addresses:

@@ -28,7 +28,6 @@ author:
 extends_documentation_fragment:
   - practiceprotect.m365.m365_auth
   - practiceprotect.m365.attributes
-  - practiceprotect.m365.attributes.ACTIONS
   - practiceprotect.m365.items
 options:
   user:
@@ -206,6 +205,18 @@ exchange_requests:
 retries:
   description: How many requests were retried (throttling, 5xx, resets).
   returned: always
+  type: int
+graph_requests:
+  description: How many Microsoft Graph requests the task sent (a C($batch) request counts once).
+  returned: when the task used Microsoft Graph
+  type: int
+replication_waits:
+  description: How many times the task waited for directory replication (an object written but not readable yet).
+  returned: when the task used Microsoft Graph
+  type: int
+graph_batched_calls:
+  description: How many of the task's Graph calls went out inside C($batch) requests.
+  returned: when any did
   type: int
 """
 

@@ -29,8 +29,12 @@ author:
 extends_documentation_fragment:
   - practiceprotect.m365.m365_auth
   - practiceprotect.m365.attributes
-  - practiceprotect.m365.attributes.ACTIONS
   - practiceprotect.m365.items
+attributes:
+  check_mode:
+    details: Checks the input and the sender, and reports C(changed) with the plan; nothing is sent.
+  diff_mode:
+    details: The diff shows the sender, recipients and subject; never the body.
 options:
   label:
     description:
@@ -180,6 +184,10 @@ graph_requests:
 replication_waits:
   description: How many times the task waited for directory replication.
   returned: always
+  type: int
+graph_batched_calls:
+  description: How many of the task's Graph calls went out inside C($batch) requests.
+  returned: when any did
   type: int
 """
 

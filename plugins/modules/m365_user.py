@@ -24,7 +24,6 @@ author:
 extends_documentation_fragment:
   - practiceprotect.m365.m365_auth
   - practiceprotect.m365.attributes
-  - practiceprotect.m365.attributes.ACTIONS
   - practiceprotect.m365.items
 options:
   user_principal_name:
@@ -228,17 +227,19 @@ EXAMPLES = r"""
     user_principal_name: tom.baker@northwindacct.com
     state: absent
 
-- name: Set the connection once for a play
-  hosts: localhost
-  module_defaults:
-    group/practiceprotect.m365.m365:
-      tenant_id: "{{ m365_tenant_id }}"
-      client_id: "{{ m365_client_id }}"
-      client_certificate_path: /etc/ansible/m365-automation.pem
-  tasks:
-    - name: Ensure a user exists
-      practiceprotect.m365.m365_user:
-        user_principal_name: jane.citizen@northwindacct.com
+# The connection can also be set once for a whole play instead of through M365_* environment variables:
+#
+# - name: Joiners
+#   hosts: localhost
+#   module_defaults:
+#     group/practiceprotect.m365.m365:
+#       tenant_id: "{{ m365_tenant_id }}"
+#       client_id: "{{ m365_client_id }}"
+#       client_certificate_path: /etc/ansible/m365-automation.pem
+#   tasks:
+#     - name: Create a joiner
+#       practiceprotect.m365.m365_user:
+#         user_principal_name: jane.citizen@northwindacct.com
 """
 
 RETURN = r"""
@@ -304,6 +305,10 @@ graph_requests:
 replication_waits:
   description: How many times the task waited for directory replication.
   returned: always
+  type: int
+graph_batched_calls:
+  description: How many of the task's Graph calls went out inside C($batch) requests.
+  returned: when any did
   type: int
 """
 

@@ -31,7 +31,6 @@ author:
   - practiceprotect.m365 maintainers (@practiceprotect)
 extends_documentation_fragment:
   - practiceprotect.m365.m365_auth
-  - practiceprotect.m365.attributes
   - practiceprotect.m365.attributes.INFO_MODULE
 options:
   user:
@@ -221,6 +220,14 @@ graph_requests:
 exchange_requests:
   description: How many Exchange Online requests the task sent (0 without O(include_mailbox_type)).
   returned: always
+  type: int
+replication_waits:
+  description: How many times the task waited for directory replication (an object written but not readable yet).
+  returned: always
+  type: int
+graph_batched_calls:
+  description: How many of the task's Graph calls went out inside C($batch) requests.
+  returned: when any did
   type: int
 """
 

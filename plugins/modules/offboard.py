@@ -28,7 +28,6 @@ extends_documentation_fragment:
   - practiceprotect.m365.m365_auth
   - practiceprotect.m365.practice_protect_auth.CONNECTION
   - practiceprotect.m365.attributes
-  - practiceprotect.m365.attributes.ACTIONS
 attributes:
   check_mode:
     details: Every step is planned with its module's check mode; a plan says what would be converted or removed, never that it was.

@@ -29,13 +29,13 @@ extends_documentation_fragment:
   - practiceprotect.m365.m365_auth
   - practiceprotect.m365.practice_protect_auth.CONNECTION
   - practiceprotect.m365.attributes
-  - practiceprotect.m365.attributes.ACTIONS
 attributes:
   check_mode:
     details: Check mode previews the job instead of starting it.
   diff_mode:
     support: none
-    details: The job has no single object to compare; check mode returns RV(preview).
+    description:
+      - No diff. The sync job has no single object to compare; check mode returns RV(preview) instead.
 options:
   app:
     description: Name of the Practice Protect application whose outbound provisioning to run.
@@ -145,6 +145,14 @@ pp_requests:
 graph_requests:
   description: How many Graph requests the task sent.
   returned: always
+  type: int
+replication_waits:
+  description: How many times the task waited for directory replication (an object written but not readable yet).
+  returned: when the task used Microsoft Graph (O(verify_upns))
+  type: int
+graph_batched_calls:
+  description: How many of the task's Graph calls went out inside C($batch) requests.
+  returned: when any did
   type: int
 """
 

@@ -29,7 +29,6 @@ author:
 extends_documentation_fragment:
   - practiceprotect.m365.practice_protect_auth
   - practiceprotect.m365.attributes
-  - practiceprotect.m365.attributes.ACTIONS
 options:
   role:
     description:
@@ -120,6 +119,11 @@ EXAMPLES = r"""
     members: [tom.baker@northwindacct.com, jane.citizen@northwindacct.com]
     exclusive: true
     max_removals: 2
+
+- name: The licensed staff in Microsoft 365
+  practiceprotect.m365.m365_user_info:
+    licensed: true
+  register: staff
 
 - name: Portal Access is exactly the licensed staff found in Microsoft 365 (at most 10% of the role removed per run)
   practiceprotect.m365.pp_role_member:

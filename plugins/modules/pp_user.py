@@ -28,7 +28,6 @@ author:
 extends_documentation_fragment:
   - practiceprotect.m365.practice_protect_auth
   - practiceprotect.m365.attributes
-  - practiceprotect.m365.attributes.ACTIONS
   - practiceprotect.m365.items
 options:
   name:
@@ -169,9 +168,9 @@ EXAMPLES = r"""
   register: joiners
   no_log: true
 
-- name: Invite a Microsoft 365 user into Practice Protect (Entra ID source)
+- name: Invite an Entra ID source joiner, who already has a Microsoft 365 account, into Practice Protect
   practiceprotect.m365.pp_user:
-    name: jane.citizen@northwindacct.com
+    name: mei.wong@northwindacct.com
     source: directory
 
 - name: Set an additional attribute, keeping the others

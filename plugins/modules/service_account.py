@@ -27,7 +27,6 @@ author:
 extends_documentation_fragment:
   - practiceprotect.m365.m365_auth
   - practiceprotect.m365.attributes
-  - practiceprotect.m365.attributes.ACTIONS
 options:
   state:
     description:
@@ -148,7 +147,7 @@ EXAMPLES = r"""
       - Global Reader
     exclusive: true
 
-- name: Give the account a new password
+- name: Give the account a new password (the app needs Privileged Authentication Administrator, docs/permissions.md)
   practiceprotect.m365.service_account:
     purpose: mail_redirection
     rotate_password: true
@@ -245,6 +244,10 @@ graph_requests:
 replication_waits:
   description: How many times the task waited for directory replication.
   returned: always
+  type: int
+graph_batched_calls:
+  description: How many of the task's Graph calls went out inside C($batch) requests.
+  returned: when any did
   type: int
 """
 

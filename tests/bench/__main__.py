@@ -18,7 +18,7 @@ SMOKE_TIMEOUT = 900  # seconds per playbook in the smoke: a hang fails make test
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--people", type=int, default=None, help="joiners in S1 (default 1000; 50 with --smoke)")
     parser.add_argument("--smoke", action="store_true", help="the make test version: 50 people, no timing targets")
     parser.add_argument("--out", default=None, help="write the report (markdown) here, e.g. docs/performance.md")

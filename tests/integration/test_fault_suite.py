@@ -24,12 +24,14 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
 from tests.bench import inventory as bench_inventory
 from tests.integration import fault_table
 from tests.integration.plugins.modules.pp_support import pp_state
 from tests.integration.support import ROOT, play, release_when
 from tests.sandbox.client import Sandbox
+from tests.tools import processes
 
 DOMAIN = "northwindacct.com"
 ROLE = bench_inventory.ROLE
@@ -123,10 +125,32 @@ def is_write(entry):
     return entry["write"] and entry["service"] != "login"
 
 
+KILLED_RUN_VARIABLE = "PPM365_KILLED_RUN"
+
+
+def settled_seq(sandbox, quiet=1.0, limit=15):
+    """The last sequence number of the sandbox's log once it has not moved for ``quiet`` seconds (at most ``limit``
+    seconds of waiting): requests sent before a kill have arrived by then."""
+    deadline = time.monotonic() + limit
+    seq, since = last_seq(sandbox), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = last_seq(sandbox)
+        if now != seq:
+            seq, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            break
+    return seq
+
+
 def killed_run(sandbox, request, tmp_path, name, path, after_writes, extra_vars=None):
-    """ansible-playbook ``name`` in its own session, killed with SIGKILL (with every process it started) once the sandbox
-    has logged ``after_writes`` writes of this run. Returns (returncode, writes seen when the kill was sent)."""
+    """ansible-playbook ``name``, killed with SIGKILL once the sandbox has logged ``after_writes`` writes of this run,
+    together with every process it started (tests/tools/processes.py: ansible-core's workers live in sessions of their
+    own, which a kill of the process group misses). Asserts that none of the run's processes survives (found by a
+    marker in their environment, wherever they were reparented) and that no write reaches the sandbox once the
+    requests already under way have landed. Returns (returncode, writes seen when the kill was sent)."""
     start = last_seq(sandbox)
+    marker = uuid.uuid4().hex
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), os.path.join(ROOT, "playbooks", name), "-i", path]
     for key, value in (extra_vars or {}).items():
         cmd += ["-e", "%s=%s" % (key, value)]
@@ -135,7 +159,7 @@ def killed_run(sandbox, request, tmp_path, name, path, after_writes, extra_vars=
     env.update({"ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, ".build", "collections"), "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
                 "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_RETRY_FILES_ENABLED": "0", "ANSIBLE_HOST_KEY_CHECKING": "0",
                 "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_FORKS": FORKS, "M365_TOKEN_CACHE_PATH": str(tmp_path / "token-cache.json"),
-                "PP_TOKEN_CACHE_PATH": str(tmp_path / "pp-token-cache.json")})
+                "PP_TOKEN_CACHE_PATH": str(tmp_path / "pp-token-cache.json"), KILLED_RUN_VARIABLE: marker})
     os.makedirs(OUTPUT, exist_ok=True)
     log_path = os.path.join(OUTPUT, "%s-killed.log" % re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name))
     watcher = Sandbox(sandbox.state_dir, sandbox.env)
@@ -151,14 +175,25 @@ def killed_run(sandbox, request, tmp_path, name, path, after_writes, extra_vars=
                     mark = entries[-1]["seq"]
                     seen["writes"] += sum(1 for entry in entries if is_write(entry))
                 if seen["writes"] >= after_writes:
-                    os.killpg(process.pid, signal.SIGKILL)
+                    killed, survivors = processes.kill_tree(process.pid)
+                    seen["killed"] = len(killed)
+                    assert survivors == [], "still alive after SIGKILL: %s" % [processes.describe(p) for p in survivors]
                     break
                 time.sleep(0.05)
             returncode = process.wait(600)
     finally:
         watcher.http.close()
+    escaped = [processes.describe(survivor) for survivor in processes.marked(KILLED_RUN_VARIABLE, marker)]
+    for survivor in processes.marked(KILLED_RUN_VARIABLE, marker):
+        processes.kill_tree(survivor.pid)
+    assert escaped == [], "processes of the killed run outside its tree: %s" % escaped
+    landed = settled_seq(sandbox)
+    time.sleep(2)
+    late = [entry for entry in sandbox.log(landed) if is_write(entry)]
+    assert late == [], "writes after the killed run was gone: %s" % late
     with open(log_path, "a") as out:
-        out.write("\n[killed with SIGKILL after %d writes of this run; rc %s]\n" % (seen["writes"], returncode))
+        out.write("\n[killed with SIGKILL after %d writes of this run, %d processes; rc %s]\n"
+                  % (seen["writes"], seen.get("killed", 0), returncode))
     return returncode, seen["writes"]
 
 
@@ -410,9 +445,11 @@ def test_tokens_refused_mid_run_before_their_expires_in(sandbox, run_playbook, t
     # Tokens say 3599 s but are honoured for 0.8 s: the cached token of the previous task (and, within a long module run, of
     # the previous call) is refused with the services' expired-token answer.
     # A Practice Protect module run is shorter than that: one 429 of 1 s on the invitations makes its token outlive
-    # its validity while the client waits, as a long throttle does in production.
+    # its validity while the client waits, as a long throttle does in production. So can the Exchange calls of the
+    # alias step, which run concurrently and may all finish within 0.8 s of their token: one 429 there too.
     sandbox.configure(token_valid_s=0.8, latency_ms=100, faults=[
-        {"service": "pp", "path": r"/UserMgmt/InviteUsers$", "kind": "status", "status": 429, "retry_after": 1, "count": 1}])
+        {"service": "pp", "path": r"/UserMgmt/InviteUsers$", "kind": "status", "status": 429, "retry_after": 1, "count": 1},
+        {"service": "exchange", "path": r"/InvokeCommand$", "kind": "status", "status": 429, "retry_after": 1, "count": 1}])
     start = last_seq(sandbox)
     run = onboard(run_playbook, path)
     entries = sandbox.log(start)

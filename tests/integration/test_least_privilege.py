@@ -72,7 +72,7 @@ def _send_mail_task(creds):
 
 
 def _service_account_task(creds):
-    return dict(_m365(creds), name=SERVICE_ACCOUNT.split("@")[0], purpose="federation")
+    return dict(_m365(creds), name=SERVICE_ACCOUNT.split("@", 1)[0], purpose="federation")
 
 
 def _pp_user_task(creds):

@@ -159,7 +159,7 @@ def mark(state_dir):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tests.molecule.sandbox_process", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.molecule.sandbox_process", description=__doc__.split("\n", 1)[0])
     parser.add_argument("command", choices=["start", "stop", "get", "mark"])
     parser.add_argument("path", nargs="*", help="control API paths under /_sandbox/ to read (get)")
     parser.add_argument("--state-dir", required=True)

@@ -163,7 +163,7 @@ def log_files(dirs, exclude=()):
 
 def main(argv=None, out=None):
     out = out or sys.stdout
-    parser = argparse.ArgumentParser(prog="python -m tests.tools.secret_scan", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.tools.secret_scan", description=__doc__.split("\n", 1)[0])
     parser.add_argument("--secrets", nargs="+", action="extend", help="secret record files (default: %s)" % os.path.relpath(DEFAULT_SECRETS, ROOT))
     parser.add_argument("--logs", nargs="+", action="extend", help="dirs (or files) to scan (default: tests/output/integration, molecule, requests)")
     parser.add_argument("--report", default=DEFAULT_REPORT, help="where the figures go (JSON)")

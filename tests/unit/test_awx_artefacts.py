@@ -39,15 +39,17 @@ AWX = ROOT / "docs" / "awx"
 MUTUALLY_EXCLUSIVE = [("client_secret", "client_certificate_path")]
 
 # The options each credential type must feed, and nothing else (the env var names come from the argument specs).
-M365_CONNECTION = {"tenant_id", "client_id", "authority_url", "graph_url", "exchange_url"}
+M365_CONNECTION = {"tenant_id", "client_id", "authority_url", "graph_url", "exchange_url", "ca_path"}
 CREDENTIAL_TYPES = {
     "m365_app": (M365_AUTH_SPEC, M365_CONNECTION | {"client_secret"}),
     "m365_app_certificate": (M365_AUTH_SPEC, M365_CONNECTION | {
         "client_certificate_path", "client_certificate_thumbprint", "client_certificate_password"}),
-    "practice_protect": (PP_AUTH_SPEC, set(PP_CONNECTION_SPEC)),
+    "practice_protect": (PP_AUTH_SPEC, set(PP_CONNECTION_SPEC) | {"ca_path"}),
 }
 
 PEM = "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n"
+# A TLS-inspecting proxy's root, the optional CA bundle of every type.
+CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIDproxyroot\n-----END CERTIFICATE-----\n"
 SAMPLE_INPUTS = {
     "m365_app": {"tenant_id": "northwindacct.onmicrosoft.com", "client_id": "11111111-2222-3333-4444-555555555555",
                  "client_secret": "s3cret~value"},
@@ -59,7 +61,7 @@ SAMPLE_INPUTS = {
 OVERRIDES = {
     "authority_url": "https://login.microsoftonline.us", "graph_url": "https://graph.microsoft.us",
     "exchange_url": "https://outlook.office365.us", "client_certificate_thumbprint": "AB:CD:EF",
-    "client_certificate_password": "key-passphrase", "pp_scope": "automation",
+    "client_certificate_password": "key-passphrase", "pp_scope": "automation", "ca_bundle": CA_PEM,
 }
 
 SURVEY_TYPES = {"text": str, "textarea": str, "password": str, "multiplechoice": str, "multiselect": str,
@@ -260,8 +262,9 @@ def test_secrets_come_from_secret_fields_and_go_only_to_secret_options(name):
             assert fields and fields <= secret_fields, "%s carries a secret but reads %s" % (env, sorted(fields))
         else:
             assert not fields & secret_fields, "%s is not a no_log option but carries %s" % (env, sorted(fields & secret_fields))
-    for template in ctype["injectors"].get("file", {}).values():
-        assert referenced_fields(template) <= secret_fields
+    for label, template in ctype["injectors"].get("file", {}).items():
+        fields = referenced_fields(template)
+        assert fields <= secret_fields or not fields & secret_fields, "file %s mixes secret and plain fields" % label
     assert "extra_vars" not in ctype["injectors"], "extra vars show in the job's details; secrets go to the environment"
 
 
@@ -286,6 +289,8 @@ def test_injected_environment_passes_the_modules_validation(monkeypatch, tmp_pat
             assert params[option] == spec[option]["default"], "an empty %s must give the module its default" % option
         elif option == "client_certificate_path":
             assert Path(params[option]).read_text(encoding="utf-8") == PEM
+        elif option == "ca_path" and full:
+            assert Path(params[option]).read_text(encoding="utf-8") == CA_PEM
         else:
             assert not params[option], "an empty field must reach %s as an empty value the module ignores" % option
 
@@ -517,10 +522,54 @@ def test_execution_environment_installs_this_collection_with_its_requirements():
     collection_ee = load_yaml(ROOT / "meta" / "execution-environment.yml")
     for kind in ("python", "system"):
         assert (ROOT / collection_ee["dependencies"][kind]).resolve() == (AWX / deps[kind]).resolve()
-    assert deps["ansible_core"] == collection_ee["dependencies"]["ansible_core"]
-    assert ee["images"]["base_image"]["name"]
+    assert deps["ansible_core"]["package_pip"] == "ansible-core>=2.17,<2.20"
+
+
+def test_the_collections_ee_metadata_holds_only_what_ansible_builder_reads():
+    """ansible-builder's introspection reads dependencies.python and dependencies.system of a collection's
+    meta/execution-environment.yml and nothing else: anything more would look like a setting and do nothing."""
+    collection_ee = load_yaml(ROOT / "meta" / "execution-environment.yml")
+    assert collection_ee == {"dependencies": {"python": "requirements.txt", "system": "bindep.txt"}}
+
+
+def test_bindep_adds_no_second_python():
+    """The definition's python_interpreter is the Python of the image; a python3 entry in bindep.txt would install the
+    distribution's default Python (3.9 on UBI 9) beside it."""
+    entries = [line.split("#", 1)[0].strip() for line in (ROOT / "bindep.txt").read_text(encoding="utf-8").splitlines()]
+    assert not [entry for entry in entries if re.match(r"^python", entry)]
+    ee = load_yaml(AWX / "execution-environment.yml")
+    assert ee["dependencies"]["python_interpreter"]["package_system"] == "python3.11"
+
+
+def test_the_base_image_is_pinned_and_named_in_the_awx_guide():
+    name = load_yaml(AWX / "execution-environment.yml")["images"]["base_image"]["name"]
+    pinned = re.match(r"^[a-z0-9.-]+(/[a-z0-9._-]+)+(:(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]*|@sha256:[0-9a-f]{64})$", name)
+    assert pinned, "the base image %s must name a release tag or a digest, not a moving tag" % name
+    assert name in (ROOT / "docs" / "awx.md").read_text(encoding="utf-8")
 
 
 def test_execution_environment_matches_ansible_builders_schema():
     ee_schema = pytest.importorskip("ansible_builder.ee_schema")
     ee_schema.validate_schema(load_yaml(AWX / "execution-environment.yml"))
+
+
+@pytest.mark.parametrize("name", sorted(CREDENTIAL_TYPES))
+def test_every_type_takes_an_optional_ca_bundle_as_a_file(monkeypatch, tmp_path, name):
+    """A TLS-inspecting proxy needs its root trusted: each type has an optional multiline CA bundle field that AWX
+    writes to a file; the CA path variable points at it when it is filled in and is empty (the system's CAs)
+    when it is not, although AWX writes the (empty) file either way."""
+    spec, _options = CREDENTIAL_TYPES[name]
+    ctype = credential_type(name)
+    (field,) = [f for f in ctype["inputs"]["fields"] if f["id"] == "ca_bundle"]
+    assert field.get("multiline") and not field.get("secret") and "ca_bundle" not in ctype["inputs"]["required"]
+    variable = {option: env for env, option in env_names(spec).items()}["ca_path"]
+    filled = tmp_path / "filled"
+    empty = tmp_path / "empty"
+    filled.mkdir()
+    empty.mkdir()
+    environ = awx_inject(ctype, dict(SAMPLE_INPUTS[name], ca_bundle=CA_PEM), filled)
+    assert Path(environ[variable]).read_text(encoding="utf-8") == CA_PEM
+    assert validate_with_environment(monkeypatch, spec, environ).validated_parameters["ca_path"] == environ[variable]
+    environ = awx_inject(ctype, SAMPLE_INPUTS[name], empty)
+    assert environ[variable] == "" and list(empty.glob("tmp_template_ca_bundle"))
+    assert not validate_with_environment(monkeypatch, spec, environ).validated_parameters["ca_path"]

@@ -30,7 +30,9 @@ def playbook():
 
 
 def sync(run_playbook, reports, roles, **kwargs):
-    extra = {"role_sync_roles": roles, "role_sync_report_dir": str(reports)}
+    extra = {"role_sync_roles": roles}
+    if reports is not None:
+        extra["role_sync_report_dir"] = str(reports)
     return run_playbook(playbook(), extra_vars=extra, **kwargs)
 
 
@@ -190,3 +192,22 @@ def test_threshold_refuses_to_empty_a_role_when_the_group_is_emptied(sandbox, ru
     assert data["totals"]["refused"] == 1
     assert "| Portal Access | refused |" in (reports / "latest.md").read_text()
     assert "Portal Access: not synced. " + message in " ".join(role_task(run, "Fail when a role was refused or could not be synced")["msg"].split())
+
+
+def test_reports_go_to_the_users_ansible_directory_by_default_and_to_the_job_stats(sandbox, run_playbook, tmp_path):
+    """Without role_sync_report_dir the reports go to ~/.ansible/practiceprotect_m365/reports of the user running
+    ansible-playbook (writable in an execution environment, unlike the installed collection), and the job statistics
+    carry the same report and the files' path."""
+    home = tmp_path / "home"
+    home.mkdir()
+    roles = [{"role": "Audit Team", "filters": {"member_of": ["All Staff"]}}]
+    run = sync(run_playbook, None, roles, env={"HOME": str(home)}, expect_rc=0)
+    reports = home / ".ansible" / "practiceprotect_m365" / "reports"
+    written = report(reports)
+    assert changes(written) == {"Audit Team": ([TOM], [])}
+    stats = role_task(run, "Report for AWX (job artifacts)")["ansible_stats"]
+    assert stats["data"]["role_sync_report"] == written
+    files = stats["data"]["role_sync_report_files"]
+    assert os.path.dirname(files) == str(reports) and os.path.realpath(str(reports / "latest.json")) == files + ".json"
+    assert "Report: %s/" % reports in role_task(run, "Summary")["msg"]
+    assert not (tmp_path.parent / "reports").exists()  # the old default: next to the playbook's directory

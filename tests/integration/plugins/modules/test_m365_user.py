@@ -69,7 +69,7 @@ def test_check_mode_writes_nothing_and_diff_shows_the_change(sandbox, run_playbo
 def test_update_patches_only_what_differs(sandbox, run_playbook):
     run_playbook(play(user_task(**JANE)), expect_rc=0)
     mark = sandbox.log()[-1]["seq"]
-    changed = dict(JANE, job_title="Senior Accountant", department="Audit")
+    changed = {**JANE, "job_title": "Senior Accountant", "department": "Audit"}
     run = run_playbook(play(user_task(**changed)), diff=True, expect_rc=0)
     r = run.result("user")
     assert r["action"] == "update" and r["diff"]["before"]["jobTitle"] == "Accountant" and r["diff"]["after"]["jobTitle"] == "Senior Accountant"
@@ -86,7 +86,7 @@ def test_disable_sign_in(sandbox, run_playbook):
 
 
 def test_licence_purge_and_seats(sandbox, run_playbook):
-    run_playbook(play(user_task(**dict(JANE, licenses=["O365_BUSINESS_PREMIUM", "FLOW_FREE"]))), expect_rc=0)
+    run_playbook(play(user_task(**{**JANE, "licenses": ["O365_BUSINESS_PREMIUM", "FLOW_FREE"]})), expect_rc=0)
     assert len(state_user(sandbox, UPN)["assignedLicenses"]) == 2
     # additive by default: listing one keeps the other
     run = run_playbook(play(user_task(licenses=["FLOW_FREE"])), expect_rc=0)
@@ -99,7 +99,7 @@ def test_licence_purge_and_seats(sandbox, run_playbook):
 
 
 def test_no_free_seat_names_skus_with_seats_and_writes_nothing(sandbox, run_playbook):
-    run = run_playbook(play(user_task(**dict(JANE, licenses=["ENTERPRISEPACK"]))))
+    run = run_playbook(play(user_task(**{**JANE, "licenses": ["ENTERPRISEPACK"]})))
     assert run.rc == 2
     msg = run.result("user")["msg"]
     assert msg.startswith("No free seat on ENTERPRISEPACK: 2 bought, 2 in use. Buy more seats or free one; SKUs with free seats: ")

@@ -9,7 +9,7 @@ from tests.integration.plugins.modules.pp_support import (PREMIUM, client_with_r
 from tests.integration.support import play
 
 JANE = "jane.citizen@northwindacct.com"
-ALIASES = [JANE, "jane@northwindacct.com", "j.citizen@northwindacct.com"]
+ALIASES = (JANE, "jane@northwindacct.com", "j.citizen@northwindacct.com")
 
 
 def sync_task(title="sync", register="r", **options):

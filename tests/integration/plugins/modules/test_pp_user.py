@@ -222,7 +222,7 @@ def test_documented_rights_are_enough_and_a_missing_right_is_named(sandbox, run_
     rights = documented_pp_rights("pp_user")
     assert rights == ["User Management"]
     env = client_with_rights(sandbox, "user-admin@northwindacct.com", rights)
-    tasks = [user_task(title="create", **JANE), user_task(title="update", **dict(JANE, display_name="Jane C")),
+    tasks = [user_task(title="create", **JANE), user_task(title="update", **{**JANE, "display_name": "Jane C"}),
              user_task(title="invite", **{"name": "tom.baker@northwindacct.com", "source": "directory"}),
              user_task(title="delete", **{"name": NAME, "state": "absent"})]
     run = run_playbook(play(*tasks), env=env, expect_rc=0)

@@ -12,9 +12,11 @@ SECRET_BODY = "Your first password is Xy7-Secret-Pw!"
 SENDER = {"id": "0b6d2f1e-4c3a-4b8e-9d7f-1a2b3c4d5e61", "userPrincipalName": "sarah.jones@northwindacct.com",
           "mail": "sarah.jones@northwindacct.com", "accountEnabled": True}
 
+SEED_SENDER = object()  # FakeModule's default user: SENDER (user=None means no such user)
+
 
 class FakeGraph:
-    def __init__(self, user=SENDER):
+    def __init__(self, user):
         self.user = user
         self.calls = []
 
@@ -44,12 +46,12 @@ class FakeStats:
 class FakeModule:
     """What run() uses of MailModule: params, check_mode, graph, retry_stats, module (diff flag, warn) and exit()."""
 
-    def __init__(self, check_mode=False, diff=False, user=SENDER, events=(), **options):
+    def __init__(self, check_mode=False, diff=False, user=SEED_SENDER, events=(), **options):
         self.params = dict(sender="sarah.jones@northwindacct.com", to=["jane.personal@example.org"], cc=[], subject="Welcome",
                            body=SECRET_BODY, body_type="text", save_to_sent_items=False)
         self.params.update(options)
         self.check_mode = check_mode
-        self.graph = FakeGraph(user)
+        self.graph = FakeGraph(dict(SENDER) if user is SEED_SENDER else user)
         self.retry_stats = FakeStats(list(events))
         self.module = FakeAnsible(diff)
         self.result = None
