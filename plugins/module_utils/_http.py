@@ -201,7 +201,7 @@ def explain(exc, url=None, service="the service"):
 def short(exc):
     """The text of a requests error without urllib3's "(Caused by ...)" tail."""
     text = str(exc)
-    return text.split("(Caused by")[0].strip() if "(Caused by" in text else text
+    return text.split("(Caused by", 1)[0].strip() if "(Caused by" in text else text
 
 
 def unreachable(exc, url=None, service="the service"):
@@ -214,7 +214,7 @@ def _reason(exc):
     for marker in ("certificate verify failed", "CERTIFICATE_VERIFY_FAILED", "hostname"):
         start = text.find(marker)
         if start >= 0:
-            return text[start:].split(")")[0].split("'")[0].strip()
+            return text[start:].split(")", 1)[0].split("'", 1)[0].strip()
     return type(exc).__name__
 
 

@@ -78,6 +78,14 @@ graph_requests:
   description: How many Graph requests the task sent.
   returned: always
   type: int
+graph_batched_calls:
+  description: How many of the task's Graph calls went out inside C($batch) requests.
+  returned: when any did
+  type: int
+replication_waits:
+  description: How many times the task waited for directory replication.
+  returned: always
+  type: int
 exchange_requests:
   description: How many requests the task sent to Exchange Online.
   returned: always

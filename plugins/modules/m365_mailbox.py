@@ -77,11 +77,7 @@ options:
     description: Whether Outlook opens the mailbox automatically for users given full access.
     type: bool
     default: true
-  wait_for_mailbox_before:
-  description: The mailbox as the task found it, in the shape of RV(mailbox).
-  returned: always
-  type: dict
-mailbox:
+  wait_for_mailbox:
     description:
       - Wait (up to O(wait_timeout) seconds) for Exchange to create the mailbox of a newly licensed user, instead of failing.
       - A user whose licence does not show yet is read again for up to a minute (a licence assigned moments ago can take
@@ -146,6 +142,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+mailbox_before:
+  description: The mailbox as the task found it, in the shape of RV(mailbox).
+  returned: always
+  type: dict
 mailbox:
   description: The mailbox after the task (predicted in check mode).
   returned: always

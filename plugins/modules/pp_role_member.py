@@ -78,7 +78,7 @@ options:
     description:
       - Login name or e-mail address of an existing user whose roles the members should get too.
       - Never copied, and listed in RV(copy_skipped) with the reason - Everybody (every user holds it), a role that drives
-        an application's outbound provisioning (the role named after a provisioning application, such as C(Office 365):
+        an application's outbound provisioning (the role named after a provisioning application, such as C(Office 365);
         copying it would have the joiner's account created by the sync), a role that carries administrative rights, and
         the roles of O(copy_exclude). Give such a role with O(role) when the person should have it.
     type: str

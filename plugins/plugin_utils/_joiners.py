@@ -39,7 +39,7 @@ __metaclass__ = type
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _addresses
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 from ansible_collections.practiceprotect.m365.plugins.plugin_utils import _people, _records
-from ansible_collections.practiceprotect.m365.plugins.plugin_utils._people import CHECKS, active, outcomes_of
+from ansible_collections.practiceprotect.m365.plugins.plugin_utils._people import CHECKS, active
 
 PREFIX = "onboard_"
 # Facts and registered results the role itself sets on the hosts: not role variables, never "unknown".
@@ -692,8 +692,9 @@ def result_fact(person, check_mode):
     sync = "not needed"
     if person.deployment == "federated":
         sync_notes = [text for title, text in person.notes if title == TITLES[SYNC]]
-        if person.blocked(SYNC) and any(step == SYNC for step, _, _ in person.failures):
-            sync = "provisioning failed: %s" % next(message for step, _, message in person.failures if step == SYNC)
+        sync_failures = [message for step, title, message in person.failures if step == SYNC]
+        if sync_failures:
+            sync = "provisioning failed: %s" % sync_failures[0]
         elif sync_notes:
             sync = sync_notes[-1]
         elif person.facts.get("m365_action") not in (None, "create"):

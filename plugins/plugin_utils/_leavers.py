@@ -26,7 +26,7 @@ __metaclass__ = type
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 from ansible_collections.practiceprotect.m365.plugins.plugin_utils import _people, _records
-from ansible_collections.practiceprotect.m365.plugins.plugin_utils._people import CHECKS, active, outcomes_of
+from ansible_collections.practiceprotect.m365.plugins.plugin_utils._people import CHECKS, active
 
 PREFIX = "offboard_"
 RESERVED = ("offboard_result", "offboard_user_run", "offboard_hosts")
@@ -166,9 +166,11 @@ class Offboarding(_people.Flow):
         # What would be taken away, for the leaver record: the licences (planned with the mail guard off, since a plan
         # writes nothing and the conversion comes first) and the Practice Protect roles.
         licensed = [p for p in active(self.people) if p.facts.get("has_licences") and switch(p, "offboard_remove_licenses")]
-        def plan_removal(p):
-            return {"user_principal_name": p.upn, "licenses": [], "purge_licenses": True, "allow_mail_loss": True}
-        for person, outcome in self.items("m365_user", licensed, plan_removal, CHECKS, check=True).items():
+
+        def plan_licences(person):
+            return {"user_principal_name": person.upn, "licenses": [], "purge_licenses": True, "allow_mail_loss": True}
+
+        for person, outcome in self.items("m365_user", licensed, plan_licences, CHECKS, check=True).items():
             person.facts["licences_held"] = outcome.get("licenses_removed") or []
         roles = [p for p in active(self.people) if switch(p, "offboard_remove_pp_roles")]
         if roles:
@@ -269,10 +271,14 @@ class Offboarding(_people.Flow):
                 person.note(TITLES[LICENCES], "kept, because the mailbox is not shared (offboard_convert_to_shared is off)")
         # m365_user refuses to take a regular mailbox's last licence; a plan (check mode) comes before the conversion it counts
         # on, so only a plan may skip that guard.
-        def removal(p):
-            return dict({"user_principal_name": p.upn, "licenses": [], "purge_licenses": True},
-                        **({"allow_mail_loss": True} if self.check_mode else {}))
-        for person, outcome in self.items("m365_user", people, removal, LICENCES).items():
+
+        def licences_item(person):
+            item = {"user_principal_name": person.upn, "licenses": [], "purge_licenses": True}
+            if self.check_mode:
+                item["allow_mail_loss"] = True
+            return item
+
+        for person, outcome in self.items("m365_user", people, licences_item, LICENCES).items():
             removed = outcome.get("licenses_removed") or []
             person.facts["licenses_removed"] = removed
             if removed:

@@ -49,7 +49,7 @@ class Person:
 
     def blocked(self, *steps):
         """Whether a step this one depends on failed for this person (the checks always count)."""
-        return any(step in (CHECKS,) + steps for step, _, _ in self.failures)
+        return any(failure[0] in (CHECKS,) + steps for failure in self.failures)
 
     def fail(self, step, title, message):
         message = (message or "the step failed without a message").strip()
@@ -191,7 +191,7 @@ def outcome_text(person, done_word, check_mode):
         step, title, message = person.failures[0]
         advice = person.advice.get(step) or (ADVICE_CHECKS if step == CHECKS else ADVICE_LATER)
         text = "%s was not %s: %s: %s" % (person.upn, done_word, title, message.rstrip("."))
-        for _, other_title, other_message in person.failures[1:]:
+        for other_step, other_title, other_message in person.failures[1:]:
             text += "; then %s: %s" % (other_title, other_message.rstrip("."))
         return "%s. %s" % (text, advice)
     if check_mode:
@@ -234,16 +234,13 @@ def markdown(title, reports, check_mode, started, finished):
         lines += ["## Failed", "", "| person | host | step | what happened and what to do |", "|---|---|---|---|"]
         for report in reports:
             if report["failed"]:
-                cells = (_cell(report["upn"]), _cell(report["host"]), _cell(report["failed_step"]), _cell(report["outcome"]))
-                lines.append("| %s | %s | %s | %s |" % cells)
+                lines.append(_row(report["upn"], report["host"], report["failed_step"], report["outcome"]))
         lines.append("")
     lines += ["## Everyone", "", "| person | host | deployment | outcome | steps |", "|---|---|---|---|---|"]
     for report in reports:
-        cells = (_cell(report["upn"]), _cell(report["host"]), _cell(report["deployment"]), _cell(report["outcome"]),
-                 _cell("; ".join(report["steps"])))
-        lines.append("| %s | %s | %s | %s | %s |" % cells)
+        lines.append(_row(report["upn"], report["host"], report["deployment"], report["outcome"], "; ".join(report["steps"])))
     return "\n".join(lines) + "\n"
 
 
-def _cell(text):
-    return str(text or "").replace("|", "\\|").replace("\n", " ")
+def _row(*cells):
+    return "| %s |" % " | ".join(str(cell or "").replace("|", "\\|").replace("\n", " ") for cell in cells)

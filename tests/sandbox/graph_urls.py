@@ -63,7 +63,7 @@ TEMPLATES = sorted({key.split(" ", 1)[1] for key in HANDLERS})
 
 def match(call):
     """(route key, template parameters) for a call; GraphError for an unknown segment or method."""
-    segments = [segment for segment in call.path.strip("/").split("/")] if call.path.strip("/") else []
+    segments = list(call.path.strip("/").split("/")) if call.path.strip("/") else []
     best = None
     for template in TEMPLATES:
         parts = template.strip("/").split("/")

@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN = os.path.dirname(sys.executable)
 # Roles whose argument specs do not carry version_added yet, so that the release cannot list them as new. Each must
 # leave this set when its meta/argument_specs.yml gains version_added (the last test says when).
-PENDING_ROLES = {"onboard_user", "offboard_user"}
+PENDING_ROLES = set()
 
 
 def version():

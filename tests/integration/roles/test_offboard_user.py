@@ -7,7 +7,7 @@ __metaclass__ = type
 
 import os
 
-from tests.integration.support import ROOT, release_when
+from tests.integration.support import ROOT
 from tests.integration.plugins.modules.pp_support import pp_state
 
 INVENTORY = os.path.join(ROOT, "inventory", "example")

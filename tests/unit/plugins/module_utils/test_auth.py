@@ -53,11 +53,11 @@ def test_fingerprint_is_slow_salted_and_never_the_secret():
 def test_each_process_of_a_run_discovers_once_and_signs_in_once(sandbox, tmp_path):
     cache = str(tmp_path / "cache" / "m365.json")
     mark = last(sandbox)
-    for _ in range(3):  # three tasks: three processes, each with its own provider
+    for task in range(3):  # three tasks: three processes, each with its own provider
         tokens = provider(sandbox, cache)
-        assert tokens.token(sandbox.env["M365_GRAPH_URL"])
-    token_requests, discovery, _ = sign_ins(sandbox, mark)
-    assert len(token_requests) == 1 and len(discovery) == 1
+        assert tokens.token(sandbox.env["M365_GRAPH_URL"]), task
+    token_requests, discovery, pp_tokens = sign_ins(sandbox, mark)
+    assert len(token_requests) == 1 and len(discovery) == 1 and not pp_tokens
     assert stat.S_IMODE(os.stat(cache).st_mode) == 0o600 and stat.S_IMODE(os.stat(os.path.dirname(cache)).st_mode) == 0o700
     data = json.load(open(cache))
     assert list(data["msal"]) == [tokens.fingerprint] and len(data["discovery"]) == 1
@@ -91,8 +91,8 @@ def pp(sandbox, cache, secret=None):
 def test_practice_protect_token_is_fetched_once_per_run_and_kept_per_credential(sandbox, tmp_path):
     cache = str(tmp_path / "pp.json")
     mark = last(sandbox)
-    for _ in range(3):
-        assert pp(sandbox, cache).call("whoami") is not None
+    for task in range(3):
+        assert pp(sandbox, cache).call("whoami") is not None, task
     assert len(sign_ins(sandbox, mark)[2]) == 1
     assert stat.S_IMODE(os.stat(cache).st_mode) == 0o600 and sandbox.env["PP_CLIENT_SECRET"] not in open(cache).read()
     mark = last(sandbox)

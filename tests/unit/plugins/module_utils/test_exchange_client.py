@@ -6,11 +6,10 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import IN_LIMIT
-
 import pytest
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _exchange as x
+from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import IN_LIMIT
 from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError
 
 TENANT = "5f0c6a3e-2b7d-4c1a-9e8f-3d6b1a2c4e50"

@@ -221,8 +221,8 @@ def test_extensions_are_written_right_after_a_create_and_compared_on_an_existing
     assert ext["method"] == "POST" and ext["path"] == "users/{id}/extensions"
     assert ext["body"] == {"@odata.type": "microsoft.graph.openTypeExtension", "extensionName": "com.practiceprotect.m365", "activation": "pending"}
     user = existing()
-    same = _users.plan_user(_users.build_spec(params(extensions=marker)), user, None, SKUS,
-                            extensions_now={"com.practiceprotect.m365": {"activation": "pending"}})
+    now = {"com.practiceprotect.m365": {"activation": "pending"}}
+    same = _users.plan_user(_users.build_spec(params(extensions=marker)), user, None, SKUS, extensions_now=now)
     assert same["calls"] == []
     gone = _users.plan_user(_users.build_spec(params(extensions={"com.practiceprotect.m365": None})), user, None, SKUS,
                             extensions_now={"com.practiceprotect.m365": {"activation": "pending"}})

@@ -69,11 +69,16 @@ def returned_counters(cls, m365):
     return set(module.call_stats())
 
 
-NAMES = sorted(os.path.splitext(f)[0] for f in os.listdir(MODULES) if f.endswith(".py") and not f.startswith("_"))
+ACTIONS = os.path.join(MODULES, "..", "action")
+# Modules that are an action plugin's documentation (the roles' engines and person_result) build no module class: they
+# return their own keys, documented by hand.
+ACTION_ONLY = sorted(os.path.splitext(f)[0] for f in os.listdir(ACTIONS) if f.endswith(".py") and not f.startswith("_"))
+NAMES = sorted(os.path.splitext(f)[0] for f in os.listdir(MODULES) if f.endswith(".py") and not f.startswith("_")
+               and os.path.splitext(f)[0] not in ACTION_ONLY)
 
 
 def test_every_module_is_checked():
-    assert len(NAMES) == 9
+    assert len(NAMES) == 10 and ACTION_ONLY == ["offboard", "onboard", "person_result"]
 
 
 @pytest.mark.parametrize("name", NAMES)
