@@ -59,6 +59,8 @@ options:
   ca_path:
     description:
       - PEM bundle of certificate authorities to trust instead of the system's. Falls back to E(M365_CA_PATH).
+      - A file that is missing, unreadable or holds no certificate is refused before any request; a server whose
+        certificate it does not trust is reported at once as a TLS verification failure, without retrying.
     type: path
   validate_certs:
     description:
@@ -70,6 +72,10 @@ options:
     description:
       - File in which to keep the msal token cache between tasks (written with mode 0600), so a
         bulk or per-host run does not ask for a token per task. Falls back to E(M365_TOKEN_CACHE_PATH).
+      - Tokens are kept under a fingerprint of the credential (a slow salted hash of the client id and the secret or
+        certificate thumbprint; the secret is never written), so a mistyped or rotated secret finds no token and is
+        refused by the sign-in service (AADSTS7000215) before any write. The file also keeps the public OpenID
+        discovery answers for a day, so a run discovers the authority once.
       - The file holds access tokens; keep it on the controller, in a private directory.
     type: path
   request_timeout:
@@ -81,6 +87,8 @@ options:
     description:
       - Seconds within which throttled (429), unavailable (503, 504) or reset requests are retried,
         honouring C(Retry-After). Falls back to E(M365_RETRY_DEADLINE).
+      - An untrusted certificate, a host name DNS does not know and a refused connection are not retried; the task fails
+        at once and names which of them it met.
     type: int
     default: 300
 notes:

@@ -37,9 +37,17 @@ options:
       - OAuth2 scope defined on the client app. Falls back to E(PP_SCOPE).
     type: str
     default: all
+  pp_token_cache_path:
+    description:
+      - File that keeps the Practice Protect access token between the tasks of a run (mode 0600), so that a bulk or per-host
+        run fetches one token instead of one per task. The token is kept under a fingerprint of the credential (a slow salted
+        hash; the secret is never written), so a different or mistyped secret never uses another credential's token.
+        Falls back to E(PP_TOKEN_CACHE_PATH).
+    type: path
   ca_path:
     description:
       - PEM bundle of certificate authorities to trust instead of the system's. Falls back to E(PP_CA_PATH).
+      - A file that is missing, unreadable or holds no certificate is refused before any request.
     type: path
   validate_certs:
     description:
@@ -54,7 +62,8 @@ options:
   retry_deadline:
     description:
       - Seconds within which throttled (429), unavailable (503, 504) or reset requests are retried,
-        honouring C(Retry-After). Falls back to E(PP_RETRY_DEADLINE).
+        honouring C(Retry-After). Falls back to E(PP_RETRY_DEADLINE). An untrusted certificate, an unknown host name and a
+        refused connection are not retried.
     type: int
     default: 300
 notes:
@@ -69,6 +78,7 @@ requirements:
 
     # The Practice Protect connection next to the Microsoft 365 one (outbound_sync): ca_path, validate_certs,
     # request_timeout and retry_deadline then come from practiceprotect.m365.m365_auth and serve both services.
+    # (duplicates: the pp_* options repeat those of DOCUMENTATION above; Ansible reads each fragment as one YAML text)
     CONNECTION = r"""
 options:
   pp_url:
@@ -92,6 +102,15 @@ options:
       - OAuth2 scope defined on the client app. Falls back to E(PP_SCOPE).
     type: str
     default: all
+  pp_token_cache_path:
+    description:
+      - File that keeps the Practice Protect access token between the tasks of a run (mode 0600), so that a bulk or per-host
+        run fetches one token instead of one per task. The token is kept under a fingerprint of the credential (a slow salted
+        hash; the secret is never written), so a different or mistyped secret never uses another credential's token.
+        Falls back to E(PP_TOKEN_CACHE_PATH).
+    type: path
 notes:
   - O(ca_path), O(validate_certs), O(request_timeout) and O(retry_deadline) apply to Practice Protect and Microsoft 365 alike.
+    Each falls back to its Microsoft 365 environment variable first (E(M365_CA_PATH), E(M365_VALIDATE_CERTS), ...), then to
+    its Practice Protect one (E(PP_CA_PATH), E(PP_VALIDATE_CERTS), ...).
 """

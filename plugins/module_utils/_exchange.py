@@ -26,8 +26,9 @@ import threading
 import time
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _model
-from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError, odata_string
-from ansible_collections.practiceprotect.m365.plugins.module_utils._http import RETRY_STATUSES, send_read
+from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError, read_users
+from ansible_collections.practiceprotect.m365.plugins.module_utils._client import ServiceClient, wait_until
+from ansible_collections.practiceprotect.m365.plugins.module_utils._http import RETRY_STATUSES
 from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365Module
 from ansible_collections.practiceprotect.m365.plugins.module_utils._addresses import validate_address
 from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError, is_guid
@@ -141,79 +142,65 @@ def is_concurrency_limited(response):
     return CONCURRENCY_LIMITED.lower() in text.lower()
 
 
-class ExchangeClient:
+class ExchangeClient(ServiceClient):
     """Runs cmdlets through InvokeCommand for one module run: at most ``max_calls`` at once (the run's workers share it),
     and a call Exchange refuses for the tenant's concurrency limit is sent again after a backoff, within ``retry_deadline``
     seconds (counted in ``stats`` with the transport's own retries). A 429 is first retried by the transport, which also holds
-    the whole run for it (_http.ThrottleGate); this loop catches the same answer under another status, and the last one."""
+    the whole run for it (_http.ThrottleGate); the request loop (``_client.ServiceClient.send``) catches the same answer under
+    another status, and the last one, and sends a ``Get-`` cmdlet again after a 500 or 502."""
 
     def __init__(self, session, token_provider, exchange_url, tenant_id, timeout=30, retry_deadline=300, stats=None,
                  max_calls=MAX_CONCURRENT_CALLS, sleep=time.sleep, clock=time.monotonic):
-        self.session = session
+        super(ExchangeClient, self).__init__(session, timeout=timeout, retry_deadline=retry_deadline, stats=stats, sleep=sleep,
+                                             clock=clock)
         self.tokens = token_provider
         self.exchange_url = exchange_url.rstrip("/")
         self.tenant_id = tenant_id
         self.path = "/adminapi/beta/%s/InvokeCommand" % tenant_id
         self.url = self.exchange_url + self.path
-        self.timeout = timeout
-        self.retry_deadline = retry_deadline
-        self.stats = stats
         self.slots = threading.BoundedSemaphore(max(1, int(max_calls)))
-        self.sleep = sleep
-        self.clock = clock
-        self.requests_sent = 0
         self.warnings = []
         self.concurrency_retries = 0
 
-    def _post(self, url, cmdlet, body):
-        """One call, sent again while Exchange answers that the tenant has too many calls in flight: after its
-        Retry-After, else 1, 2, 4 ... (at most 30) seconds with jitter, until ``retry_deadline`` would be passed."""
-        started = self.clock()
-        attempt = 0
-        while True:
-            with self.slots:
-                response = self._post_once(url, cmdlet, body)
-            if not is_concurrency_limited(response):
-                return response
+    # -- the request loop's parts (_client.ServiceClient) ------------------------------------------------------------------
+
+    def authorization(self):
+        return "Bearer " + self.tokens.token(self.exchange_url)
+
+    def forget_token(self):
+        self.tokens.forget(self.exchange_url)
+
+    def send_once(self, method, url, headers=None, **kwargs):
+        with self.slots:
+            return super(ExchangeClient, self).send_once(method, url, headers=headers, **kwargs)
+
+    def retry_delay(self, method, url, response, attempt, read):
+        """After the tenant's concurrency answer: its Retry-After, else 1, 2, 4 ... (at most 30) seconds with jitter."""
+        if is_concurrency_limited(response):
             delay = _retry_after(response)
             if delay is None:
                 delay = min(30.0, 2.0 ** attempt) + random.uniform(0, 0.5)  # nosec - jitter, not security
-            if self.clock() + delay - started > self.retry_deadline:
-                return response
-            attempt += 1
-            self.concurrency_retries += 1
-            if self.stats is not None:
-                self.stats.record("POST", url, response.status_code, None)
-            self.sleep(delay)
+            return delay
+        return super(ExchangeClient, self).retry_delay(method, url, response, attempt, read)
 
-    def _post_once(self, url, cmdlet, body):
-        for attempt in (1, 2):
-            headers = {
-                "Authorization": "Bearer " + self.tokens.token(self.exchange_url),
-                "Accept": "application/json",
-                "Content-Type": "application/json",
-                "X-AnchorMailbox": "APP:%s@%s" % (SYSTEM_MAILBOX, self.tenant_id),
-                "X-CmdletName": cmdlet,
-                "Prefer": "odata.maxpagesize=%d" % PAGE_SIZE,
-            }
-            self.requests_sent += 1
-            response = self.session.post(url, data=json.dumps(body), headers=headers, timeout=self.timeout)
-            if response.status_code == 401 and attempt == 1:
-                self.tokens.forget()  # an expired token mid-run: one fresh token, then report
-                continue
-            return response
-        return response  # pragma: no cover - the loop always returns
+    def retrying(self, method, url, response):
+        if is_concurrency_limited(response):
+            with self._count_lock:
+                self.concurrency_retries += 1
 
     def invoke(self, cmdlet, parameters=None, select=None):
         """Run one cmdlet; returns every object it answers (following @odata.nextLink). Raises ExchangeError."""
         body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters or {}}}
         url = self.url + ("?$select=" + ",".join(select) if select else "")
         items = []
+        headers = {
+            "Content-Type": "application/json",
+            "X-AnchorMailbox": "APP:%s@%s" % (SYSTEM_MAILBOX, self.tenant_id),
+            "X-CmdletName": cmdlet,
+            "Prefer": "odata.maxpagesize=%d" % PAGE_SIZE,
+        }
         while url:
-            if cmdlet.startswith("Get-"):
-                response = send_read(lambda: self._post(url, cmdlet, body))
-            else:
-                response = self._post(url, cmdlet, body)
+            response = self.send("POST", url, headers=headers, read=cmdlet.startswith("Get-"), data=json.dumps(body))
             decoded = _decode(response)
             if response.status_code >= 400:
                 error = ExchangeError.from_response(response.status_code, decoded, response.headers, path=self.path, cmdlet=cmdlet)
@@ -328,11 +315,9 @@ class ExchangeModule(M365Module):
 # Users and their mailboxes (Graph for the user, Exchange for the mailbox)
 
 USER_SELECT = "id,userPrincipalName,displayName,mail,assignedPlans"
-FILTER_CHUNK = 15  # values per ``in (...)`` clause
 OWNER_CHUNK = 4  # addresses per owner query (three clauses each)
-# From these counts on, one paged list (of the directory's users, of every mailbox) costs fewer requests than
-# one query per chunk or per person.
-DIRECTORY_LIST_FROM = 4 * FILTER_CHUNK + 1
+# From these counts on, one paged list (of the directory's addresses, of every mailbox) costs fewer requests than
+# one query per chunk or per person (users by key: _graph.read_users).
 OWNER_LIST_FROM = 4 * OWNER_CHUNK + 1
 MAILBOX_LIST_FROM = 4
 OWNER_SELECT = "id,userPrincipalName,displayName,mail,proxyAddresses"
@@ -367,15 +352,12 @@ def wait_for_mailbox(client, user, wait, timeout, sleep=time.sleep, clock=time.m
         return mailbox, 0
     who = label(user)
     started = clock()
-    delay = 1.0
     polls = 0
     if wait and reread is not None and not has_exchange_plan(user):
-        grace = min(timeout, LICENCE_GRACE_S)
-        while not has_exchange_plan(user) and clock() - started < grace:
-            sleep(min(delay, max(0.0, grace - (clock() - started))))
-            polls += 1
-            user = reread() or user
-            delay = min(delay * 2, 15.0)
+        # Read the user again for a while: a licence assigned moments ago may not show on every read yet.
+        seen = wait_until(lambda: reread() or user, min(timeout, LICENCE_GRACE_S), done=has_exchange_plan, sleep=sleep, clock=clock,
+                          seen=user)
+        user, polls = seen.value, seen.polls
     if not has_exchange_plan(user):
         raise ValidationError(
             "%s has no mailbox and no licence that includes Exchange Online, so Exchange will not create one. Assign such a licence "
@@ -384,13 +366,10 @@ def wait_for_mailbox(client, user, wait, timeout, sleep=time.sleep, clock=time.m
         raise ValidationError(
             "%s has an Exchange Online licence but Exchange has not provisioned the mailbox yet (this takes a few minutes after the "
             "licence is assigned). Set wait_for_mailbox=true to wait for it, or run again later." % who, field="user")
-    while clock() - started < timeout:
-        sleep(min(delay, max(0.0, timeout - (clock() - started))))
-        polls += 1
-        mailbox = client.get_mailbox(user["id"])
-        if mailbox is not None:
-            return mailbox, polls
-        delay = min(delay * 2, 15.0)
+    seen = wait_until(lambda: client.get_mailbox(user["id"]), timeout - (clock() - started), done=lambda found: found is not None,
+                      sleep=sleep, clock=clock, delay=min(2.0 ** polls, 15.0), seen=None)  # the backoff goes on from the grace
+    if seen.done:
+        return seen.value, polls + seen.polls
     raise ValidationError("%s still has no mailbox after %d seconds of waiting (wait_timeout). Exchange can take longer after a licence "
                           "is assigned; run again later or raise wait_timeout." % (who, timeout), field="wait_timeout")
 
@@ -483,24 +462,13 @@ class ExchangeService:
         """Users by UPN or object id, keyed by the lower-case key (None for keys that name nobody)."""
         keys = [k for k in keys if k]
         missing = sorted(set(k.lower() for k in keys) - set(self._users))
-        if len(missing) >= DIRECTORY_LIST_FROM:
-            for key in missing:
-                self._users[key] = None
-            for user in self.graph.list("users", params={"$select": USER_SELECT, "$top": "999"}):
-                self._users[user["id"].lower()] = user
-                self._users[(user.get("userPrincipalName") or "").lower()] = user
-            missing = []
-        upns = [k for k in missing if not is_guid(k)]
-        ids = [k for k in missing if is_guid(k)]
-        for field, values in (("userPrincipalName", upns), ("id", ids)):
-            for offset in range(0, len(values), FILTER_CHUNK):
-                chunk = values[offset:offset + FILTER_CHUNK]
-                for key in chunk:
-                    self._users[key] = None
-                flt = "%s in (%s)" % (field, ",".join(odata_string(v) for v in chunk))
-                for user in self.graph.list("users", params={"$filter": flt, "$select": USER_SELECT, "$top": "999"}):
-                    self._users[user["id"].lower()] = user
-                    self._users[(user.get("userPrincipalName") or "").lower()] = user
+        for key in missing:
+            self._users[key] = None
+
+        def keep(user):  # everyone read: after a list of the whole directory, the others cost no call either
+            self._users[user["id"].lower()] = user
+            self._users[(user.get("userPrincipalName") or "").lower()] = user
+        read_users(self.graph, missing, USER_SELECT.split(","), every=keep)
         return dict((k.lower(), self._users.get(k.lower())) for k in keys)
 
     def user(self, key, field="user"):
@@ -718,22 +686,15 @@ def public_calls(calls):
 
 def wait_for_type(client, identity, target, timeout, sleep=time.sleep, clock=time.monotonic):
     """Poll Get-Mailbox until RecipientTypeDetails is ``target``; returns (mailbox, polls). ValidationError on timeout."""
-    started = clock()
-    delay = 1.0
-    polls = 0
-    while True:
-        mailbox = client.get_mailbox(identity)
-        if mailbox is not None and mailbox.get("RecipientTypeDetails") == target:
-            return mailbox, polls
-        if clock() - started >= timeout:
-            shown = mailbox.get("RecipientTypeDetails") if mailbox else "no mailbox"
-            raise ValidationError(
-                "Exchange accepted the conversion to %s but still shows %s after %d seconds (wait_timeout). The conversion is not done; "
-                "do not remove licences yet. Run the task again later; it reports done only when Exchange shows %s."
-                % (target, shown, timeout, target), field="wait_timeout")
-        sleep(min(delay, max(0.0, timeout - (clock() - started))))
-        polls += 1
-        delay = min(delay * 2, 15.0)
+    seen = wait_until(lambda: client.get_mailbox(identity), timeout, done=lambda m: m is not None and m.get("RecipientTypeDetails") == target,
+                      sleep=sleep, clock=clock)
+    if seen.done:
+        return seen.value, seen.polls
+    shown = seen.value.get("RecipientTypeDetails") if seen.value else "no mailbox"
+    raise ValidationError(
+        "Exchange accepted the conversion to %s but still shows %s after %d seconds (wait_timeout). The conversion is not done; "
+        "do not remove licences yet. Run the task again later; it reports done only when Exchange shows %s."
+        % (target, shown, timeout, target), field="wait_timeout")
 
 
 def _decode(response):

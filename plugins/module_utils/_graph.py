@@ -20,11 +20,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import random
 import re
 import threading
 import time
 
+from ansible_collections.practiceprotect.m365.plugins.module_utils._client import ServiceClient, wait_until
 from ansible_collections.practiceprotect.m365.plugins.module_utils._http import READ_RETRY_STATUSES, RETRY_STATUSES, SAFE_METHODS, retried
 
 try:
@@ -96,11 +96,18 @@ IN_LIMIT = 15  # values Graph accepts in one ``in (...)`` clause
 DIRECTORY_FROM = 4 * IN_LIMIT + 1  # from this many keys on, one paged list of the directory costs fewer requests
 
 
-def read_users(graph, keys, select, expand=None):
+def in_filters(field, values):
+    """``field in (...)`` clauses of at most ``IN_LIMIT`` values each: Graph refuses more in one clause."""
+    return ["%s in (%s)" % (field, ",".join(odata_string(v) for v in values[offset:offset + IN_LIMIT]))
+            for offset in range(0, len(values), IN_LIMIT)]
+
+
+def read_users(graph, keys, select, expand=None, directory_from=DIRECTORY_FROM, every=None):
     """Users by UPN or object id, keyed by the lower-case key; keys that name nobody are left out.
 
-    ``userPrincipalName in (...)`` and ``id in (...)`` queries of at most ``IN_LIMIT`` values (Graph's limit for ``in``),
-    or one paged list of the whole directory for ``DIRECTORY_FROM`` keys or more.
+    ``userPrincipalName in (...)`` and ``id in (...)`` queries (``in_filters``), or one paged list of the whole directory for
+    ``directory_from`` keys or more (None: never). The one reader of users by a list of keys; a caller that keeps what it
+    reads passes ``every(user)``, called for each user read (the whole directory when it was listed).
     """
     keys = sorted(set(k.strip().lower() for k in keys if k and k.strip()))
     params = {"$select": ",".join(select), "$top": "999"}
@@ -109,45 +116,66 @@ def read_users(graph, keys, select, expand=None):
     found = {}
 
     def keep(user):
+        if every is not None:
+            every(user)
         for key in (user.get("id"), user.get("userPrincipalName")):
             if key and key.lower() in keys:
                 found[key.lower()] = user
 
-    if len(keys) >= DIRECTORY_FROM:
+    if directory_from is not None and len(keys) >= directory_from:
         for user in graph.list("users", params=params):
             keep(user)
         return found
     ids = [k for k in keys if _GUID_RE.match(k)]
     upns = [k for k in keys if not _GUID_RE.match(k)]
     for field, values in (("userPrincipalName", upns), ("id", ids)):
-        for offset in range(0, len(values), IN_LIMIT):
-            chunk = values[offset:offset + IN_LIMIT]
-            query = dict(params, **{"$filter": "%s in (%s)" % (field, ",".join(odata_string(v) for v in chunk))})
-            for user in graph.list("users", params=query):
+        for clause in in_filters(field, values):
+            for user in graph.list("users", params=dict(params, **{"$filter": clause})):
                 keep(user)
     return found
 
 
-class GraphClient:
+class GraphClient(ServiceClient):
     """Calls Graph for one module run. ``token_provider.token(resource)`` supplies the bearer."""
 
     def __init__(self, session, token_provider, graph_url="https://graph.microsoft.com", timeout=30,
                  replication_timeout=120, sleep=time.sleep, clock=time.monotonic, retry_deadline=300):
-        self.session = session
+        super(GraphClient, self).__init__(session, timeout=timeout, retry_deadline=retry_deadline, sleep=sleep, clock=clock)
         self.tokens = token_provider
         self.graph_url = graph_url.rstrip("/")
         self.base = self.graph_url + "/v1.0"
-        self.timeout = timeout
         self.replication_timeout = replication_timeout
-        self.sleep = sleep
-        self.clock = clock
-        self.retry_deadline = retry_deadline
-        self.requests_sent = 0
         self.replication_waits = 0
         self.batch_item_retries = 0
         self.batched_calls = 0
         self._coalescer = None
-        self._count_lock = threading.Lock()
+
+    # -- the request loop's parts (_client.ServiceClient) ------------------------------------------------------------------
+
+    def authorization(self):
+        return "Bearer " + self.tokens.token(self.graph_url)
+
+    def forget_token(self):
+        self.tokens.forget(self.graph_url)
+
+    def retry_delay(self, method, url, response, attempt, read):
+        """A sub-request Graph throttled inside a ``$batch`` is not retried by the transport: it waits its own Retry-After
+        (every worker waits with it, see ``pause``) and goes again in a later batch. Plain requests: the transport retried."""
+        if isinstance(response, BatchedResponse) and _retryable(method, response.status_code):
+            return _retry_after(response.headers)
+        return None
+
+    def retrying(self, method, url, response):
+        with self._count_lock:
+            self.batch_item_retries += 1
+
+    def pause(self, seconds):
+        gate = getattr(self.session, "gate", None)
+        if gate is not None:
+            gate.hold(seconds)
+            gate.wait()
+        else:
+            self.sleep(seconds)
 
     # -- single requests -------------------------------------------------------------------------
 
@@ -157,65 +185,46 @@ class GraphClient:
         return "%s/%s" % (self.base, path.lstrip("/"))
 
     def _send(self, method, url, params=None, body=None, headers=None):
-        for attempt in (1, 2):
-            all_headers = {"Authorization": "Bearer " + self.tokens.token(self.graph_url), "Accept": "application/json"}
-            if headers:
-                all_headers.update(headers)
-            if body is not None:
-                all_headers["Content-Type"] = "application/json"
-            with self._count_lock:
-                self.requests_sent += 1
-            response = self.session.request(method, url, params=params, headers=all_headers,
-                                            data=json.dumps(body) if body is not None else None, timeout=self.timeout)
-            if response.status_code == 401 and attempt == 1:
-                self.tokens.forget()  # expired or revoked mid-run: one fresh token, then give up
-                continue
-            return response
-        return response  # pragma: no cover - loop always returns
+        """One request straight to Graph (a fresh token after a 401), never gathered into a ``$batch``."""
+        all_headers = dict(headers or {})
+        if body is not None:
+            all_headers["Content-Type"] = "application/json"
+        return self.send_once(method, url, headers=all_headers, params=params, data=json.dumps(body) if body is not None else None)
+
+    def _transmit(self, method, url, headers=None, params=None, body=None):
+        coalescer = self._coalescer
+        if (coalescer is not None and url.startswith(self.base + "/") and not url.startswith(self.base + "/$batch")
+                and coalescer.accepts()):
+            return coalescer.call(method, url[len(self.base):], params, body, headers)
+        return self._send(method, url, params=params, body=body, headers=headers)
 
     def request(self, method, path, params=None, body=None, headers=None, lagging=False, conflict_ok=False):
         """One Graph call; returns the decoded body (or None for 204/empty).
 
         ``lagging=True`` marks a call on an object this run has just created or restored: a 404 is
-        then replication lag and is retried with backoff for up to ``replication_timeout`` seconds.
+        then replication lag and the call is repeated with backoff for up to ``replication_timeout`` seconds.
         """
         url = self._url(path)
-        coalescer = self._coalescer
-        relative = coalescer is not None and url.startswith(self.base + "/") and not url.startswith(self.base + "/$batch")
-        started = self.clock()
-        delay = 1.0
-        while True:
-            if relative and coalescer.accepts():
-                response = coalescer.call(method, url[len(self.base):], params, body, headers)
-            else:
-                response = self._send(method, url, params=params, body=body, headers=headers)
-            status = response.status_code
-            if status < 400:
-                response.was_retried = retried(response) or getattr(response, "was_retried", False)
-                return _decode(response)
-            error = GraphError.from_response(status, _decode(response), response.headers, method, path)
-            if isinstance(response, BatchedResponse) and _retryable(method, status) and self.clock() - started < self.retry_deadline:
-                # A sub-request Graph throttled inside a $batch is not retried by the transport: wait its own Retry-After
-                # (every worker waits with it) and send it again in a later batch.
-                with self._count_lock:
-                    self.batch_item_retries += 1
-                wait = _retry_after(response.headers)
-                gate = getattr(self.session, "gate", None)
-                if gate is not None:
-                    gate.hold(wait)
-                    gate.wait()
-                else:
-                    self.sleep(wait)
-                continue
-            if status == 404 and lagging and self.clock() - started < self.replication_timeout:
-                with self._count_lock:
-                    self.replication_waits += 1
-                self.sleep(delay + random.uniform(0, delay / 2))  # nosec - jitter, not security
-                delay = min(delay * 2, 15)
-                continue
-            if _retryable(method, status):
-                error.message = "%s (gave up after retrying within the deadline)" % error.message
-            raise error
+
+        def call():
+            return self.send(method, url, headers=headers, transmit=self._transmit, params=params, body=body)
+
+        if lagging:
+            waited = wait_until(call, self.replication_timeout, done=lambda r: r.status_code != 404, sleep=self.sleep, clock=self.clock,
+                                jitter=0.5)
+            with self._count_lock:
+                self.replication_waits += waited.polls
+            response = waited.value
+        else:
+            response = call()
+        status = response.status_code
+        if status < 400:
+            response.was_retried = retried(response) or getattr(response, "was_retried", False)
+            return _decode(response)
+        error = GraphError.from_response(status, _decode(response), response.headers, method, path)
+        if _retryable(method, status):
+            error.message = "%s (gave up after retrying within the deadline)" % error.message
+        raise error
 
     def get(self, path, params=None, headers=None, lagging=False):
         return self.request("GET", path, params=params, headers=headers, lagging=lagging)

@@ -11,6 +11,10 @@ The retry engine is urllib3's ``Retry``; this module only adds the deadline and 
 every retry so that modules can report it. Calls that must not be sent twice (an invitation, a
 message) go through ``PinnedSession.single_attempt()``: a connection dropped after the request was
 sent is then reported instead of repeated, and the caller finds out whether the service acted.
+
+What retrying cannot mend is not retried: a certificate the CA bundle does not trust, a host name DNS does not know and a
+port that refuses connections fail at once, each named as what it is (``TransportError``, ``explain``); a CA file that is
+missing or unreadable is refused before the first request. Connection resets and timeouts are retried as before.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,14 +22,22 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
-import random
+import errno
+import os
+import ssl
 import threading
 import time
 
 try:
+    from urllib.parse import urlparse
+except ImportError:  # pragma: no cover
+    from urlparse import urlparse
+
+try:
     import requests
     from requests.adapters import HTTPAdapter
-    from urllib3.exceptions import MaxRetryError
+    from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
+    from urllib3.exceptions import SSLError as Urllib3SSLError
     from urllib3.util.retry import Retry
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
@@ -33,6 +45,10 @@ except ImportError as exc:  # pragma: no cover - reported by the module
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = exc
     Retry = object
+
+# The environment variables of each service's transport options (``ca_path``, ``validate_certs``, ...): a module reads those of
+# the service it talks to; a module that talks to both reads Microsoft 365's first, then Practice Protect's.
+SERVICE_ENV_PREFIX = {"m365": "M365_", "practice_protect": "PP_"}
 
 RETRY_STATUSES = (429, 503, 504)
 READ_RETRY_STATUSES = (500, 502)  # retried for safe methods only: on a write the service may have acted before failing
@@ -71,6 +87,8 @@ class DeadlineRetry(Retry):
         return super(DeadlineRetry, self).is_retry(method, status_code, has_retry_after)
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        if error is not None and failure_kind(error) is not None:
+            raise MaxRetryError(_pool, url, error)  # no retry mends an untrusted certificate, an unknown host or a closed port
         started = self.started if self.started is not None else time.monotonic()
         new_retry = super(DeadlineRetry, self).increment(method, url, response, error, _pool, _stacktrace)
         new_retry.started = started
@@ -124,6 +142,96 @@ class ThrottleGate:
         remaining = self.until - self.clock()
         if remaining > 0:
             self.sleep(remaining)
+
+
+class TransportError(Exception):
+    """A request could not be made for a reason retrying cannot mend, named: ``kind`` is ``tls`` (the certificate is not
+    trusted), ``ca_file`` (ca_path missing, unreadable or without a certificate), ``dns`` (unknown host) or ``refused``."""
+
+    def __init__(self, message, kind=None):
+        super(TransportError, self).__init__(message)
+        self.message = message
+        self.kind = kind
+
+
+def failure_kind(error):
+    """``tls``, ``dns`` or ``refused`` when ``error`` (a urllib3, requests or socket error, or one caused by such) is one
+    that retrying cannot mend; None for the others (resets, timeouts, an interrupted handshake)."""
+    seen = 0
+    while error is not None and seen < 8:
+        seen += 1
+        if isinstance(error, ssl.SSLCertVerificationError) or type(error).__name__ == "CertificateError":
+            return "tls"
+        if isinstance(error, ssl.SSLError) and "CERTIFICATE_VERIFY_FAILED" in str(error):
+            return "tls"
+        if HAS_REQUESTS and isinstance(error, NameResolutionError):
+            return "dns"
+        if isinstance(error, ConnectionRefusedError) or (isinstance(error, OSError) and getattr(error, "errno", None) == errno.ECONNREFUSED):
+            return "refused"
+        if HAS_REQUESTS and isinstance(error, NewConnectionError) and "refused" in str(error).lower():
+            return "refused"
+        nested = getattr(error, "reason", None)
+        if nested is None and HAS_REQUESTS and isinstance(error, Urllib3SSLError) and error.args:
+            nested = error.args[0] if isinstance(error.args[0], BaseException) else None
+        if nested is None and error.args and isinstance(error.args[0], BaseException):
+            nested = error.args[0]  # requests wraps urllib3's MaxRetryError as its first argument
+        error = nested if nested is not None and nested is not error else (error.__cause__ or error.__context__)
+    return None
+
+
+def explain(exc, url=None, service="the service"):
+    """A sentence for a request that failed after the transport gave up: what went wrong and what to check."""
+    target = url or getattr(getattr(exc, "request", None), "url", None) or ""
+    parsed = urlparse(target)
+    where = "%s://%s" % (parsed.scheme, parsed.netloc) if parsed.netloc else service
+    kind = failure_kind(exc)
+    if kind == "tls":
+        return TransportError(
+            "TLS verification failed for %s: its certificate is not trusted by the CA bundle in use (%s). Give the CA that signed it "
+            "with ca_path (M365_CA_PATH or PP_CA_PATH), or check that the URL names the intended server." % (where, _reason(exc)), kind)
+    if kind == "dns":
+        return TransportError("Cannot resolve the host of %s (DNS): check the URL option (authority_url, graph_url, exchange_url or "
+                              "pp_url), a proxy setting, and this machine's DNS." % where, kind)
+    if kind == "refused":
+        return TransportError("%s refused the connection: nothing listens there. Check the URL option (authority_url, graph_url, "
+                              "exchange_url or pp_url) and any proxy setting." % where, kind)
+    return None
+
+
+def short(exc):
+    """The text of a requests error without urllib3's "(Caused by ...)" tail."""
+    text = str(exc)
+    return text.split("(Caused by", 1)[0].strip() if "(Caused by" in text else text
+
+
+def unreachable(exc, url=None, service="the service"):
+    """The error to report for a request the transport gave up on: a named ``TransportError``."""
+    return explain(exc, url, service) or TransportError("Cannot reach %s after retrying: %s" % (service, short(exc)), "unreachable")
+
+
+def _reason(exc):
+    text = str(exc)
+    for marker in ("certificate verify failed", "CERTIFICATE_VERIFY_FAILED", "hostname"):
+        start = text.find(marker)
+        if start >= 0:
+            return text[start:].split(")", 1)[0].split("'", 1)[0].strip()
+    return type(exc).__name__
+
+
+def check_ca_file(path):
+    """Refuse a ``ca_path`` that cannot serve before any request: missing, unreadable, or without a PEM certificate."""
+    if not os.path.exists(path):
+        raise TransportError("ca_path %s does not exist: give the PEM file of the CA to trust (M365_CA_PATH or PP_CA_PATH)." % path,
+                             "ca_file")
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except (IOError, OSError) as exc:
+        raise TransportError("ca_path %s cannot be read (%s)." % (path, exc.strerror or exc), "ca_file")
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=path)
+    except (ssl.SSLError, ValueError, OSError) as exc:
+        raise TransportError("ca_path %s holds no usable PEM certificate (%s)." % (path, getattr(exc, "reason", None) or exc), "ca_file")
 
 
 def _strip_query(url):
@@ -184,6 +292,7 @@ def build_session(ca_path=None, validate_certs=True, retry_deadline=300, backoff
     if not validate_certs:
         session.verify = False
     elif ca_path:
+        check_ca_file(ca_path)
         session.verify = ca_path
     retry = DeadlineRetry(
         total=retry_total,
@@ -218,19 +327,6 @@ def single_attempt(session):
     else:
         with method():
             yield
-
-
-def send_read(send, sleep=None, attempts=4, backoff=0.5):
-    """``send()`` (a POST that only reads: an Exchange ``Get-`` cmdlet, a Redrock query) again while it answers 500 or
-    502, with exponential backoff and jitter; the transport retries those answers for GET only."""
-    sleep = sleep or time.sleep
-    response = send()
-    for attempt in range(1, attempts):
-        if response.status_code not in READ_RETRY_STATUSES:
-            break
-        sleep(backoff * (2 ** attempt) + random.uniform(0, backoff))  # nosec - jitter, not security
-        response = send()
-    return response
 
 
 def retried(response):

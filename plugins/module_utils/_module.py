@@ -29,7 +29,22 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _auth, _http, _permissions, _validation
 from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphClient, GraphError
 
-M365_AUTH_SPEC = dict(
+
+def transport_spec(*services):
+    """``ca_path``, ``validate_certs``, ``request_timeout`` and ``retry_deadline``, each falling back to the environment variables of
+    ``services`` (``m365``: ``M365_*``, ``practice_protect``: ``PP_*``; see ``_http.SERVICE_ENV_PREFIX``) in that order. A module
+    that talks to one service reads that service's variables only; one that talks to both names both, Microsoft 365's first."""
+    def env(name):
+        return (env_fallback, [_http.SERVICE_ENV_PREFIX[service] + name for service in services])
+    return dict(
+        ca_path=dict(type="path", fallback=env("CA_PATH")),
+        validate_certs=dict(type="bool", default=True, fallback=env("VALIDATE_CERTS")),
+        request_timeout=dict(type="int", default=30, fallback=env("REQUEST_TIMEOUT")),
+        retry_deadline=dict(type="int", default=300, fallback=env("RETRY_DEADLINE")),
+    )
+
+
+M365_CONNECTION_SPEC = dict(
     tenant_id=dict(type="str", fallback=(env_fallback, ["M365_TENANT_ID"])),
     client_id=dict(type="str", fallback=(env_fallback, ["M365_CLIENT_ID"])),
     client_secret=dict(type="str", no_log=True, fallback=(env_fallback, ["M365_CLIENT_SECRET"])),
@@ -39,12 +54,9 @@ M365_AUTH_SPEC = dict(
     authority_url=dict(type="str", default="https://login.microsoftonline.com", fallback=(env_fallback, ["M365_AUTHORITY_URL"])),
     graph_url=dict(type="str", default="https://graph.microsoft.com", fallback=(env_fallback, ["M365_GRAPH_URL"])),
     exchange_url=dict(type="str", default="https://outlook.office365.com", fallback=(env_fallback, ["M365_EXCHANGE_URL"])),
-    ca_path=dict(type="path", fallback=(env_fallback, ["M365_CA_PATH"])),
-    validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["M365_VALIDATE_CERTS"])),
     token_cache_path=dict(type="path", no_log=False, fallback=(env_fallback, ["M365_TOKEN_CACHE_PATH"])),
-    request_timeout=dict(type="int", default=30, fallback=(env_fallback, ["M365_REQUEST_TIMEOUT"])),
-    retry_deadline=dict(type="int", default=300, fallback=(env_fallback, ["M365_RETRY_DEADLINE"])),
 )
+M365_AUTH_SPEC = dict(M365_CONNECTION_SPEC, **transport_spec("m365"))
 
 
 LIBRARIES = (
@@ -75,7 +87,7 @@ class ModuleBase:
     Microsoft 365 token provider and Graph client (built on first use), and results and failures
     that carry the call statistics and the service's error fields."""
 
-    error_types = (GraphError, _auth.AuthError, _validation.ValidationError)
+    error_types = (GraphError, _auth.AuthError, _validation.ValidationError, _http.TransportError)
 
     def __init__(self, argument_spec, libraries=LIBRARIES, mutually_exclusive=(), items=None, label_optional=False, **kwargs):
         """``items=(item_spec, key)``: the module takes one object (its own options, ``key`` naming it) or a
@@ -107,9 +119,12 @@ class ModuleBase:
         if self._session is None:
             self.retry_stats = _http.RetryStats()
             self.throttle_gate = _http.ThrottleGate()
-            self._session = _http.build_session(
-                ca_path=self.params["ca_path"], validate_certs=self.params["validate_certs"],
-                retry_deadline=self.params["retry_deadline"], stats=self.retry_stats, gate=self.throttle_gate)
+            try:
+                self._session = _http.build_session(
+                    ca_path=self.params["ca_path"], validate_certs=self.params["validate_certs"],
+                    retry_deadline=self.params["retry_deadline"], stats=self.retry_stats, gate=self.throttle_gate)
+            except _http.TransportError as exc:  # ca_path missing or unreadable: refused before any request
+                self.fail(exc)
         return self._session
 
     @property
@@ -174,7 +189,7 @@ class ModuleBase:
             self.fail(exc)
         except Exception as exc:  # connection failures after every retry
             if _http.HAS_REQUESTS and isinstance(exc, _http.requests.RequestException):
-                self.fail(ServiceUnreachable("Cannot reach the service after retrying: %s" % _safe(exc)))
+                self.fail(_http.unreachable(exc))
             raise
 
     # -- one person or many ---------------------------------------------------------------------------
@@ -248,10 +263,10 @@ class ModuleBase:
             for name, apply in pending:
                 outcomes[name] = self._guard(apply)
             return
-        batching = self._graph.batching() if self._graph is not None else _no_batching()
+        batching = self._graph.batching() if self._graph is not None else contextlib.nullcontext()
         with batching as coalescer:
             def work(apply):
-                with coalescer.worker():
+                with coalescer.worker() if coalescer is not None else contextlib.nullcontext():
                     return self._guard(apply)
             pool = ThreadPoolExecutor(max_workers=workers)
             try:
@@ -294,11 +309,11 @@ class ModuleBase:
         """``func(*args)``, or the failure of one item as a result dict (the other items go on)."""
         try:
             return func(*args)
-        except self.error_types + (ServiceUnreachable,) as exc:
+        except self.error_types as exc:
             return self._item_failure(exc)
         except Exception as exc:
             if _http.HAS_REQUESTS and isinstance(exc, _http.requests.RequestException):
-                return self._item_failure(ServiceUnreachable("Cannot reach the service after retrying: %s" % _safe(exc)))
+                return self._item_failure(_http.unreachable(exc))
             raise
 
     def _item_failure(self, error):
@@ -322,26 +337,6 @@ class ModuleBase:
             self.module.fail_json(msg="%d of %d items failed: %s" % (len(failed), len(outcomes), "; ".join(
                 "%s: %s" % (name, outcomes[name]["msg"]) for name in failed)), **result)
         self.exit(**result)
-
-
-class _NoCoalescer:
-    @staticmethod
-    def worker():
-        return contextlib.closing(_Nothing())
-
-
-class _Nothing:
-    def close(self):
-        pass
-
-
-@contextlib.contextmanager
-def _no_batching():
-    yield _NoCoalescer()
-
-
-class ServiceUnreachable(Exception):
-    """Every retry of a request failed to connect or was reset."""
 
 
 APPLY_WORKERS = 16
@@ -394,11 +389,6 @@ def describe_error(error):
         return error.message, {"error_code": error.error_code, "request_id": error.request_id}
     if isinstance(error, _validation.ValidationError):
         return error.message, dict(getattr(error, "details", None) or {}, field=error.field)
-    if isinstance(error, ServiceUnreachable):
-        return str(error), {}
+    if isinstance(error, _http.TransportError):
+        return error.message, {"error_code": error.kind}
     return "%s: %s" % (type(error).__name__, error), {}
-
-
-def _safe(exc):
-    text = str(exc)
-    return text.split("(Caused by", 1)[0].strip() if "(Caused by" in text else text

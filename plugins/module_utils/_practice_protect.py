@@ -4,7 +4,8 @@
 """Practice Protect (Centrify / Idaptive / CyberArk Identity) client and the base class of its modules.
 
 - OAuth2 client credentials: ``POST /oauth2/token/{app_id}`` with HTTP Basic ``client_id:client_secret`` and a form
-  body; the token is cached for the module run and fetched again once after a 401.
+  body; the token is kept for the module run (and, with ``pp_token_cache_path``, for the run's other tasks, under a
+  fingerprint of the credential) and fetched again once after a 401.
 - Every API call is ``POST`` with a JSON body; the answer is the envelope ``{success, Result, Message, ErrorID}``.
   HTTP 200 with ``success: false`` is an error: ``PracticeProtectError`` carries the ``ErrorID`` and ``Message``.
 - Transport retries (429, 503, 504, resets; ``Retry-After``; backoff with jitter under a deadline) come from the
@@ -24,7 +25,8 @@ import time
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _auth, _http
-from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365_AUTH_SPEC, ModuleBase
+from ansible_collections.practiceprotect.m365.plugins.module_utils._client import ServiceClient
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365_CONNECTION_SPEC, ModuleBase, transport_spec
 
 # Every path the collection calls, in one place (reference/practice_protect.md).
 ENDPOINTS = {
@@ -58,6 +60,7 @@ WRITE_RIGHTS = dict(
     [(ENDPOINTS[name], "User Management") for name in ("invite_users", "create_user", "change_user", "set_user_state", "reset_password",
                                                        "remove_users", "set_columns")]
     + [(ENDPOINTS["update_role"], "Role Management"), (ENDPOINTS["start_sync"], "Application Management")])
+NATIVE_CLIENT_HEADERS = {"X-CENTRIFY-NATIVE-CLIENT": "true", "X-IDAP-NATIVE-CLIENT": "true"}
 REDROCK_PAGE_SIZE = 1000
 FINAL_JOB_STATES = ("Succeeded", "CompletedWithErrors", "Failed")
 
@@ -109,24 +112,36 @@ def envelope_result(status, body, path):
     return body.get("Result")
 
 
-class PracticeProtectClient:
-    """Calls one Practice Protect tenant for one module run."""
+class PracticeProtectClient(ServiceClient):
+    """Calls one Practice Protect tenant for one module run.
 
-    def __init__(self, session, base_url, app_id, client_id, client_secret, scope="all", timeout=30, clock=time.monotonic):
-        self.session = session
+    The token is kept for the run and, with ``token_cache_path``, in that file (mode 0600) under a fingerprint of the
+    credential (``_auth.credential_fingerprint``; the secret is never stored), so the tasks of a run fetch one token: each
+    task is a new process. A mistyped or rotated secret has another fingerprint, finds no token and is refused by the token
+    endpoint before any call."""
+
+    def __init__(self, session, base_url, app_id, client_id, client_secret, scope="all", timeout=30, clock=time.monotonic,
+                 token_cache_path=None, retry_deadline=300, stats=None, sleep=time.sleep):
+        super(PracticeProtectClient, self).__init__(session, timeout=timeout, retry_deadline=retry_deadline, stats=stats, sleep=sleep,
+                                                    clock=clock)
         self.base_url = (base_url or "").rstrip("/")
         self.app_id = app_id
         self.client_id = client_id
         self.client_secret = client_secret
         self.scope = scope
-        self.timeout = timeout
-        self.clock = clock
-        self.requests_sent = 0
+        self.cache_file = _auth.CacheFile(token_cache_path) if token_cache_path else None
+        self._fingerprint = None
         self._token = None
         self._expires = 0.0
         self._lock = threading.RLock()
 
     # -- token ------------------------------------------------------------------------------------------------------
+
+    @property
+    def fingerprint(self):
+        if self._fingerprint is None:
+            self._fingerprint = _auth.credential_fingerprint(self.client_secret, self.base_url, self.app_id, self.client_id, self.scope)
+        return self._fingerprint
 
     def token(self):
         with self._lock:  # the apply workers of one module run share the token
@@ -135,8 +150,14 @@ class PracticeProtectClient:
     def _fetch_token(self):
         if self._token and self.clock() < self._expires - 30:
             return self._token
+        if self.cache_file is not None:
+            stored = (self.cache_file.load().get("practice_protect") or {}).get(self.fingerprint)
+            left = stored.get("expires_at", 0) - time.time() if isinstance(stored, dict) else 0
+            if left > 60 and stored.get("access_token"):
+                self._token, self._expires = stored["access_token"], self.clock() + left
+                return self._token
         path = ENDPOINTS["token"].format(app_id=self.app_id)
-        self.requests_sent += 1
+        self.count()
         response = self.session.post(self.base_url + path, data={"grant_type": "client_credentials", "scope": self.scope},
                                      auth=(self.client_id, self.client_secret), headers={"Accept": "application/json"},
                                      timeout=self.timeout)
@@ -149,12 +170,34 @@ class PracticeProtectClient:
                 "pp_client_secret, and that the client is a confidential client granted the app and scope %s." % (
                     self.app_id, error or "HTTP %s" % response.status_code, ": %s" % description if description else "", self.scope),
                 error_id=error, status=response.status_code, path=path)
+        lifetime = float(body.get("expires_in") or 3600)
         self._token = body["access_token"]
-        self._expires = self.clock() + float(body.get("expires_in") or 3600)
+        self._expires = self.clock() + lifetime
+        if self.cache_file is not None:
+            entry = {"access_token": self._token, "expires_at": time.time() + lifetime}
+
+            def keep(data):
+                tokens = data.setdefault("practice_protect", {})
+                for old in [k for k, v in tokens.items() if not isinstance(v, dict) or v.get("expires_at", 0) <= time.time()]:
+                    del tokens[old]
+                tokens[self.fingerprint] = entry
+            self.cache_file.update(keep)
         return self._token
 
     def forget(self):
-        self._token = None
+        """Drop the token (after a 401), from the cache file too, so the next call fetches a fresh one."""
+        with self._lock:
+            self._token = None
+            if self.cache_file is not None:
+                self.cache_file.update(lambda data: (data.get("practice_protect") or {}).pop(self.fingerprint, None))
+
+    # -- the request loop's parts (_client.ServiceClient) ------------------------------------------------------------------
+
+    def authorization(self):
+        return "Bearer " + self.token()
+
+    def forget_token(self):
+        self.forget()
 
     # -- calls ------------------------------------------------------------------------------------------------------
 
@@ -163,26 +206,24 @@ class PracticeProtectClient:
 
         ``once``: the call must not reach the service twice (an invitation e-mails someone). It is sent as a single
         attempt, and when the connection drops or a gateway times out after it went out, PracticeProtectUncertain
-        says so: the caller reads back whether the service acted instead of sending it again.
+        says so: the caller reads back whether the service acted instead of sending it again. Other calls go through the
+        request loop, where reads (POSTs too) are sent again after a 500 or 502; the transport retries those for GET only.
         """
         path = ENDPOINTS[name]
-        for attempt in (1, 2):
-            if once:
-                try:
-                    with _http.single_attempt(self.session):
-                        response = self._post(path, body, params)
-                except _http.requests.ConnectionError:
-                    raise PracticeProtectUncertain(
-                        "The connection to Practice Protect failed during %s before an answer came, so whether it was done is not known." % path,
-                        path=path)
-            elif path in WRITE_RIGHTS:
-                response = self._post(path, body, params)
-            else:  # reads are POSTs too: retry a 500 or 502 for them here, the transport retries those for GET only
-                response = _http.send_read(lambda: self._post(path, body, params))
-            if response.status_code == 401 and attempt == 1:
-                self.forget()  # expired or revoked mid-run: one fresh token, then give up
-                continue
-            break
+        url = self.base_url + path
+        kwargs = {"headers": NATIVE_CLIENT_HEADERS, "json": body if body is not None else {}, "params": params}
+        if once:
+            try:
+                with _http.single_attempt(self.session):
+                    response = self.send_once("POST", url, **kwargs)
+            except _http.requests.ConnectionError as exc:
+                if _http.failure_kind(exc):
+                    raise  # not sent at all: the transport names it
+                raise PracticeProtectUncertain(
+                    "The connection to Practice Protect failed during %s before an answer came, so whether it was done is not known." % path,
+                    path=path)
+        else:
+            response = self.send("POST", url, read=path not in WRITE_RIGHTS, **kwargs)
         status = response.status_code
         if once and status == 504:
             raise PracticeProtectUncertain("Practice Protect's gateway timed out on %s; the call may have been done." % path, status=status,
@@ -191,13 +232,6 @@ class PracticeProtectClient:
             raise PracticeProtectError("Practice Protect answered HTTP %s for %s and still did after retrying within the deadline." % (
                 status, path), status=status, path=path)
         return envelope_result(status, _decode(response), path)
-
-    def _post(self, path, body, params):
-        headers = {"Authorization": "Bearer " + self.token(), "Accept": "application/json",
-                   "X-CENTRIFY-NATIVE-CLIENT": "true", "X-IDAP-NATIVE-CLIENT": "true"}
-        self.requests_sent += 1
-        return self.session.post(self.base_url + path, json=body if body is not None else {}, params=params, headers=headers,
-                                 timeout=self.timeout)
 
     def query(self, script, page_size=REDROCK_PAGE_SIZE, sort_by=None):
         """Rows (the ``Row`` dicts) of a Redrock SQL query, every page."""
@@ -288,22 +322,25 @@ PP_CONNECTION_SPEC = dict(
     pp_client_secret=dict(type="str", no_log=True, fallback=(env_fallback, ["PP_CLIENT_SECRET"])),
     pp_scope=dict(type="str", default="all", fallback=(env_fallback, ["PP_SCOPE"])),
 )
-PP_AUTH_SPEC = dict(PP_CONNECTION_SPEC)
-PP_AUTH_SPEC.update(
-    ca_path=dict(type="path", fallback=(env_fallback, ["PP_CA_PATH"])),
-    validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["PP_VALIDATE_CERTS"])),
-    request_timeout=dict(type="int", default=30, fallback=(env_fallback, ["PP_REQUEST_TIMEOUT"])),
-    retry_deadline=dict(type="int", default=300, fallback=(env_fallback, ["PP_RETRY_DEADLINE"])),
-)
+# Not part of the credential (the AWX credential type feeds PP_CONNECTION_SPEC), as token_cache_path for Microsoft 365.
+PP_CACHE_SPEC = dict(pp_token_cache_path=dict(type="path", no_log=False, fallback=(env_fallback, ["PP_TOKEN_CACHE_PATH"])))
+PP_AUTH_SPEC = dict(PP_CONNECTION_SPEC, **PP_CACHE_SPEC)
+PP_AUTH_SPEC.update(transport_spec("practice_protect"))
+# A module that talks to both services: both connections, and one set of transport options for both, which falls back to
+# Microsoft 365's environment variables first, then Practice Protect's (doc fragment practice_protect_auth.CONNECTION).
+BOTH_AUTH_SPEC = dict(M365_CONNECTION_SPEC, **PP_CONNECTION_SPEC)
+BOTH_AUTH_SPEC.update(PP_CACHE_SPEC)
+BOTH_AUTH_SPEC.update(transport_spec("m365", "practice_protect"))
 PP_REQUIRED = ("pp_url", "pp_app_id", "pp_client_id", "pp_client_secret")
 
 
 class PracticeProtectModule(ModuleBase):
     """Wraps ``AnsibleModule`` for the Practice Protect modules.
 
-    ``m365=True`` adds the Microsoft 365 connection options (``M365_AUTH_SPEC``, which then also supply ``ca_path``,
-    ``validate_certs``, ``request_timeout`` and ``retry_deadline`` for both services); the Graph client is built
-    only when the module asks for it, and only then are those options required.
+    ``m365=True`` is for a module that talks to Microsoft 365 too: it takes ``BOTH_AUTH_SPEC`` (both connections, and
+    ``ca_path``, ``validate_certs``, ``request_timeout`` and ``retry_deadline`` for both services, from ``M365_*`` then
+    ``PP_*``); the Graph client is built only when the module asks for it, and only then are the Microsoft 365 options
+    required. Without it the module takes ``PP_AUTH_SPEC``, whose transport options read ``PP_*`` only.
     """
 
     error_types = ModuleBase.error_types + (PracticeProtectError,)
@@ -311,12 +348,7 @@ class PracticeProtectModule(ModuleBase):
     def __init__(self, argument_spec, m365=False, admin_rights=(), **kwargs):
         """``admin_rights``: the rights docs/permissions.md lists for the module, named when Practice Protect refuses a read."""
         self.admin_rights = tuple(admin_rights)
-        spec = {}
-        if m365:
-            spec.update(M365_AUTH_SPEC)
-            spec.update(PP_CONNECTION_SPEC)
-        else:
-            spec.update(PP_AUTH_SPEC)
+        spec = dict(BOTH_AUTH_SPEC if m365 else PP_AUTH_SPEC)
         spec.update(argument_spec)
         mutually_exclusive = list(kwargs.pop("mutually_exclusive", []))
         if m365:
@@ -334,7 +366,8 @@ class PracticeProtectModule(ModuleBase):
         if self._pp is None:
             p = self.params
             self._pp = PracticeProtectClient(self.session, p["pp_url"], p["pp_app_id"], p["pp_client_id"], p["pp_client_secret"],
-                                             scope=p["pp_scope"], timeout=p["request_timeout"])
+                                             scope=p["pp_scope"], timeout=p["request_timeout"], token_cache_path=p.get("pp_token_cache_path"),
+                                             retry_deadline=p["retry_deadline"], stats=self.retry_stats)
         return self._pp
 
     def m365_missing(self):

@@ -20,6 +20,7 @@ __metaclass__ = type
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _model
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _users
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
+from ansible_collections.practiceprotect.m365.plugins.module_utils._client import wait_until
 from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError, odata_string
 
 DEFINITIONS = "roleManagement/directory/roleDefinitions"
@@ -193,16 +194,8 @@ class RoleService:
         by an earlier run, and has not replicated to this read) is repeated with backoff within the client's
         ``replication_timeout``."""
         graph = self.graph
-        timeout = getattr(graph, "replication_timeout", 0) or 0
-        started = graph.clock() if timeout else 0
-        delay = 1.0
-        while True:
-            if self._holds_now(principal_id, role_id):
-                return True
-            if not timeout or graph.clock() - started >= timeout:
-                return False
-            graph.sleep(min(delay, max(0.0, timeout - (graph.clock() - started))))
-            delay = min(delay * 2, 15.0)
+        return wait_until(lambda: self._holds_now(principal_id, role_id), getattr(graph, "replication_timeout", 0) or 0, sleep=graph.sleep,
+                          clock=graph.clock).done
 
     def _holds_now(self, principal_id, role_id):
         return any((a.get("roleDefinitionId") or "").lower() == role_id.lower() and a.get("directoryScopeId", TENANT_SCOPE) == TENANT_SCOPE

@@ -21,7 +21,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
-from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import odata_string, quote_key, read_users
+from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import in_filters, odata_string, quote_key, read_users
 from ansible_collections.practiceprotect.m365.plugins.module_utils._users import extension_properties
 
 # The options that select users (besides ``user``/``filter``); any of them turns on the filtered mode.
@@ -32,7 +32,6 @@ BASE_SELECT = ("id", "userPrincipalName", "displayName", "accountEnabled", "user
 NON_BILLABLE_TYPES = ("SharedMailbox", "RoomMailbox", "EquipmentMailbox")
 MAILBOX_SELECT = ["ExternalDirectoryObjectId", "UserPrincipalName", "RecipientTypeDetails"]
 ONMICROSOFT_SUFFIX = ".onmicrosoft.com"
-FILTER_CHUNK = 15  # values per ``in (...)`` clause
 ADVANCED_RE = re.compile(r"(\bne\b|\bnot\b|endswith\s*\(|/\$count)", re.IGNORECASE)
 
 
@@ -150,11 +149,7 @@ def group_queries(member_of):
     """GET /groups query parameters finding every group member_of names (display names and object ids), 15 per clause."""
     names = [m for m in member_of if not v.is_guid(m)]
     ids = [m.lower() for m in member_of if v.is_guid(m)]
-    clauses = []
-    for field, values in (("displayName", names), ("id", ids)):
-        for offset in range(0, len(values), FILTER_CHUNK):
-            chunk = values[offset:offset + FILTER_CHUNK]
-            clauses.append("%s in (%s)" % (field, ",".join(odata_string(value) for value in chunk)))
+    clauses = in_filters("displayName", names) + in_filters("id", ids)
     return [{"$filter": clause, "$select": "id,displayName", "$top": "999"} for clause in clauses]
 
 

@@ -17,7 +17,7 @@ import json
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _model
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
-from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError, odata_string, quote_key
+from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError, odata_string, quote_key, read_users
 
 def _phone(value, option, context):
     return v.normalize_phone(value, context.get("region"), option)
@@ -72,10 +72,6 @@ SELECT = ",".join(["id", "userPrincipalName", "mail", "assignedLicenses", "signI
                   + [f.service for f in USER.fields])
 MANAGER_EXPAND = "manager($select=id,userPrincipalName)"
 DELETED_LIST_FROM = 4  # from this many missing people on, list every deleted user once instead of one query each
-FILTER_CHUNK = 15  # values per ``in (...)`` clause
-# From this many people on, one paged list of the whole directory (999 a page) costs fewer requests than ``in``
-# chunks of 15: 1,000 people are 2 pages in a firm's tenant instead of 67 queries.
-DIRECTORY_LIST_FROM = 4 * FILTER_CHUNK + 1
 MAX_REMOVALS = 10
 
 
@@ -362,7 +358,7 @@ class UserService:
 
     def read(self, upns, with_manager=False):
         """Active users by UPN, keyed by lower-case UPN, read with list queries (``in`` chunks of 15, or
-        the whole directory in pages of 999 for ``DIRECTORY_LIST_FROM`` people or more).
+        the whole directory in pages of 999 for many people: ``_graph.read_users``).
 
         Users read once are kept, so a bulk run reads everyone in a few list calls (``prefetch``) and
         each person's plan then costs nothing. ``with_manager`` expands each user's manager in the same
@@ -370,40 +366,28 @@ class UserService:
         """
         upns = sorted(set(u.lower() for u in upns))
         missing = [u for u in upns if u not in self._users or self._lacks_manager(u, with_manager)]
-        # Many people: one paged list of the whole directory; else ``in`` queries of 15 names.
-        chunks = [(missing, None)] if len(missing) >= DIRECTORY_LIST_FROM else [
-            (missing[offset:offset + FILTER_CHUNK], "userPrincipalName in (%s)" % ",".join(odata_string(u) for u in missing[offset:offset + FILTER_CHUNK]))
-            for offset in range(0, len(missing), FILTER_CHUNK)]
-        for chunk, flt in chunks:
-            params = {"$select": SELECT, "$top": "999"}
-            if flt:
-                params["$filter"] = flt
+        for upn in missing:
+            self._users[upn] = None
+
+        def keep(user):  # everyone read: after a list of the whole directory, the others cost no call either
             if with_manager:
-                params["$expand"] = MANAGER_EXPAND
-            for upn in chunk:
-                self._users[upn] = None
-            for user in self.graph.list("users", params=params):
-                if with_manager:
-                    manager = user.get("manager")
-                    user["manager"] = {"id": manager["id"], "userPrincipalName": manager.get("userPrincipalName")} if manager else None
-                self._users[user["userPrincipalName"].lower()] = user
+                manager = user.get("manager")
+                user["manager"] = {"id": manager["id"], "userPrincipalName": manager.get("userPrincipalName")} if manager else None
+            self._users[user["userPrincipalName"].lower()] = user
+        read_users(self.graph, missing, SELECT.split(","), expand=MANAGER_EXPAND if with_manager else None, every=keep)
         return dict((u, self._users[u]) for u in upns if self._users.get(u) is not None)
 
     def read_extensions(self, upns, names):
         """Open extensions of users by UPN: lower-case UPN -> {name: properties} (only ``names``), with list queries that
-        expand the extensions (``in`` chunks of 15; Graph pages at most 100 users when it expands)."""
+        expand the extensions (``in`` chunks of 15, never the whole directory: Graph pages at most 100 users when it expands)."""
         upns = sorted(set(u.lower() for u in upns))
         missing = [u for u in upns if u not in self._extensions]
         names = set(names)
-        for offset in range(0, len(missing), FILTER_CHUNK):
-            chunk = missing[offset:offset + FILTER_CHUNK]
-            for upn in chunk:
-                self._extensions[upn] = {}
-            params = {"$select": "id,userPrincipalName", "$filter": "userPrincipalName in (%s)" % ",".join(odata_string(u) for u in chunk),
-                      "$expand": "extensions"}
-            for user in self.graph.list("users", params=params):
-                found = dict((e.get("extensionName") or e.get("id"), extension_properties(e)) for e in user.get("extensions") or [])
-                self._extensions[user["userPrincipalName"].lower()] = dict((n, p) for n, p in found.items() if n in names)
+        for upn in missing:
+            self._extensions[upn] = {}
+        for user in read_users(self.graph, missing, ["id", "userPrincipalName"], expand="extensions", directory_from=None).values():
+            found = dict((e.get("extensionName") or e.get("id"), extension_properties(e)) for e in user.get("extensions") or [])
+            self._extensions[user["userPrincipalName"].lower()] = dict((n, p) for n, p in found.items() if n in names)
         return dict((u, self._extensions.get(u) or {}) for u in upns)
 
     def _lacks_manager(self, upn, with_manager):

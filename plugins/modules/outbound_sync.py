@@ -156,8 +156,8 @@ graph_batched_calls:
   type: int
 """
 
-import time
-
+from ansible_collections.practiceprotect.m365.plugins.module_utils._client import wait_until
+from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import read_users
 from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import FINAL_JOB_STATES, PracticeProtectModule
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _pp_roles, _pp_sync
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
@@ -225,17 +225,14 @@ def run(m):
     if not p["wait"]:
         m.exit(changed=True, job=job)
         return
-    deadline = time.monotonic() + p["timeout"]
-    while True:
-        job = client.call("job_status", {"JobId": job_id}) or job
-        if job.get("State") in FINAL_JOB_STATES:
-            break
-        if time.monotonic() + p["poll_interval"] > deadline:
-            m.module.fail_json(msg="The outbound provisioning job %s for %s did not finish within %d s (state %s). It keeps running in "
-                                   "Practice Protect: see Settings > Users > Outbound Provisioning, or run again with a longer timeout." % (
-                                       job_id, app["Name"], p["timeout"], job.get("State")),
-                               job=job, changed=True, **m.call_stats())
-        time.sleep(p["poll_interval"])
+    polled = wait_until(lambda: client.call("job_status", {"JobId": job_id}) or job, p["timeout"], done=lambda j: j.get("State") in FINAL_JOB_STATES,
+                        delay=p["poll_interval"], factor=1)
+    job = polled.value
+    if not polled.done:
+        m.module.fail_json(msg="The outbound provisioning job %s for %s did not finish within %d s (state %s). It keeps running in "
+                               "Practice Protect: see Settings > Users > Outbound Provisioning, or run again with a longer timeout." % (
+                                   job_id, app["Name"], p["timeout"], job.get("State")),
+                           job=job, changed=True, **m.call_stats())
     result = dict(changed=_pp_sync.job_changed(job), job=job, summary=job.get("Summary") or {}, failures=job.get("Failures") or [])
     problem = _pp_sync.job_problem(app["Name"], job)
     if problem and (job.get("State") == "Failed" or p["fail_on_user_errors"]):
@@ -269,25 +266,19 @@ def verify(m, client, scope, users_by_id, subset):
     from ansible_collections.practiceprotect.m365.plugins.module_utils._pp_users import parse_proxy_addresses
     expected = dict((users_by_id[uid]["Username"], parse_proxy_addresses(values.get(uid))) for uid in wanted_ids)
     skus = dict((s["skuId"].lower(), s) for s in m.graph.list("subscribedSkus"))
-    from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import odata_string
-    deadline = time.monotonic() + m.params["verify_timeout"]
-    delay = 1.0
     upns = sorted(expected, key=str.lower)
-    while True:
-        graph_users = []
-        for offset in range(0, len(upns), 15):
-            chunk = upns[offset:offset + 15]
-            flt = "userPrincipalName in (%s)" % ",".join(odata_string(u) for u in chunk)
-            graph_users.extend(m.graph.list("users", params={"$filter": flt, "$select": _pp_sync.VERIFY_SELECT, "$top": "999"}))
-        results, pending = _pp_sync.verify_state(expected, graph_users, skus)
-        if not pending:
-            return results
-        if time.monotonic() + delay > deadline:
-            m.module.fail_json(msg="After %d s Microsoft 365 still does not show: %s. The job finished; check the sync report and the "
-                                   "users in the Microsoft 365 admin centre." % (m.params["verify_timeout"], "; ".join(pending)),
-                               verified=results, changed=True, **m.call_stats())
-        time.sleep(delay)
-        delay = min(delay * 2, 15)
+
+    def check():
+        graph_users = read_users(m.graph, upns, _pp_sync.VERIFY_SELECT.split(",")).values()
+        return _pp_sync.verify_state(expected, graph_users, skus)
+
+    seen = wait_until(check, m.params["verify_timeout"], done=lambda state: not state[1])
+    results, pending = seen.value
+    if not seen.done:
+        m.module.fail_json(msg="After %d s Microsoft 365 still does not show: %s. The job finished; check the sync report and the "
+                               "users in the Microsoft 365 admin centre." % (m.params["verify_timeout"], "; ".join(pending)),
+                           verified=results, changed=True, **m.call_stats())
+    return results
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ display = Display()
 M365_OPTIONS = ("tenant_id", "client_id", "client_secret", "client_certificate_path", "client_certificate_thumbprint",
                 "client_certificate_password", "authority_url", "graph_url", "exchange_url", "ca_path", "validate_certs", "token_cache_path",
                 "request_timeout", "retry_deadline")
-PP_OPTIONS = ("pp_url", "pp_app_id", "pp_client_id", "pp_client_secret", "pp_scope", "ca_path", "validate_certs", "request_timeout",
+PP_OPTIONS = ("pp_url", "pp_app_id", "pp_client_id", "pp_client_secret", "pp_scope", "pp_token_cache_path", "ca_path", "validate_certs", "request_timeout",
               "retry_deadline")
 # Modules that take both connections.
 BOTH = ("outbound_sync",)

@@ -76,6 +76,7 @@ class Bench:
             "BENCH_TIMINGS_FILE": timings,
             # docs/getting-started.md: a token cache so that a bulk run does not ask for a token per task.
             "M365_TOKEN_CACHE_PATH": self.token_cache,
+            "PP_TOKEN_CACHE_PATH": os.path.join(self.work, "pp-token-cache.json"),
         })
         if self.forks:
             env["ANSIBLE_FORKS"] = str(self.forks)

@@ -111,8 +111,9 @@ def run_playbook(sandbox, request, tmp_path):
             "ANSIBLE_LOCALHOST_WARNING": "0",
             "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
             "RESULTS_FILE": str(results_file),
-            # The playbooks keep msal's token cache between tasks; each test starts with its own, empty one.
+            # The playbooks keep the token caches between tasks; each test starts with its own, empty ones.
             "M365_TOKEN_CACHE_PATH": str(tmp_path / "token-cache.json"),
+            "PP_TOKEN_CACHE_PATH": str(tmp_path / "pp-token-cache.json"),
         })
         for key, value in (env or {}).items():
             if value is None:

@@ -159,7 +159,7 @@ def killed_run(sandbox, request, tmp_path, name, path, after_writes, extra_vars=
     env.update({"ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, ".build", "collections"), "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
                 "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_RETRY_FILES_ENABLED": "0", "ANSIBLE_HOST_KEY_CHECKING": "0",
                 "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_FORKS": FORKS, "M365_TOKEN_CACHE_PATH": str(tmp_path / "token-cache.json"),
-                KILLED_RUN_VARIABLE: marker})
+                "PP_TOKEN_CACHE_PATH": str(tmp_path / "pp-token-cache.json"), KILLED_RUN_VARIABLE: marker})
     os.makedirs(OUTPUT, exist_ok=True)
     log_path = os.path.join(OUTPUT, "%s-killed.log" % re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name))
     watcher = Sandbox(sandbox.state_dir, sandbox.env)

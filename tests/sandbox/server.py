@@ -42,7 +42,7 @@ JSON_FILE = "sandbox.json"
 ENV_KEYS = ("M365_TENANT_ID", "M365_AUTHORITY_URL", "M365_GRAPH_URL", "M365_EXCHANGE_URL", "PP_URL", "M365_CLIENT_ID",
             "M365_CLIENT_SECRET", "M365_CERT_CLIENT_ID", "M365_CERT_CLIENT_CERTIFICATE_PATH", "M365_CERT_CLIENT_CERTIFICATE_THUMBPRINT",
             "M365_CA_PATH", "SANDBOX_CONTROL_URL", "SANDBOX_ADMIN_TOKEN", "M365_READONLY_CLIENT_ID", "M365_READONLY_CLIENT_SECRET")
-ENV_KEYS = ENV_KEYS + ("PP_APP_ID", "PP_CLIENT_ID", "PP_CLIENT_SECRET", "PP_CA_PATH", "M365_TOKEN_CACHE_PATH")
+ENV_KEYS = ENV_KEYS + ("PP_APP_ID", "PP_CLIENT_ID", "PP_CLIENT_SECRET", "PP_CA_PATH", "M365_TOKEN_CACHE_PATH", "PP_TOKEN_CACHE_PATH")
 
 
 class PlaceholderApp:
@@ -389,6 +389,7 @@ def build(state_dir, host="127.0.0.1", port=0, seed="default"):
         "M365_READONLY_CLIENT_SECRET": readonly_app["client_secret"],
         # Tokens of this sandbox only: a cache shared with an earlier sandbox would hold tokens its keys did not sign.
         "M365_TOKEN_CACHE_PATH": os.path.join(os.path.abspath(state_dir), "token-cache.json"),
+        "PP_TOKEN_CACHE_PATH": os.path.join(os.path.abspath(state_dir), "pp-token-cache.json"),
     }
     # Practice Protect: the OAuth2 client app id, the confidential client (service user) and its secret, the same CA.
     values.update(runtime.pp.env_values(), PP_CA_PATH=tls["ca.pem"])

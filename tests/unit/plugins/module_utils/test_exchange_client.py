@@ -9,6 +9,7 @@ import json
 import pytest
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _exchange as x
+from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import IN_LIMIT
 from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError
 
 TENANT = "5f0c6a3e-2b7d-4c1a-9e8f-3d6b1a2c4e50"
@@ -35,6 +36,10 @@ class FakeSession:
         self.responses = list(responses)
         self.calls = []
 
+    def request(self, method, url, **kwargs):
+        assert method == "POST"
+        return self.post(url, **kwargs)
+
     def post(self, url, data=None, headers=None, timeout=None):
         self.calls.append({"url": url, "body": json.loads(data), "headers": headers})
         return self.responses.pop(0)
@@ -49,7 +54,7 @@ class FakeTokens:
         self.resources.append(resource)
         return "token-%d" % len(self.resources)
 
-    def forget(self):
+    def forget(self, resource=None):
         self.forgotten += 1
 
 
@@ -311,7 +316,7 @@ class FakeGraph:
         if " in (" in flt:
             field, values = flt.split(" in (", 1)
             wanted = [v.strip().strip("'").replace("''", "'").lower() for v in values.rstrip(")").split(",")]
-            assert len(wanted) <= x.FILTER_CHUNK
+            assert len(wanted) <= IN_LIMIT
             return [u for u in self.users if (u.get(field) or "").lower() in wanted]
         held = []
         for user in self.users:

@@ -48,7 +48,7 @@ class FakeTokens:
         self.issued += 1
         return "token-%d" % (self.issued - self.forgotten * 0)
 
-    def forget(self):
+    def forget(self, resource=None):
         self.forgotten += 1
 
 
@@ -108,12 +108,15 @@ def test_404_is_replication_lag_only_for_objects_just_written():
 
 
 def test_replication_wait_is_bounded():
-    clock = iter(range(0, 1000, 50))
-    graph, _, _ = client(lambda *a: error(404, "Request_ResourceNotFound"), replication_timeout=120)
-    graph.clock = lambda: next(clock)
+    now = [0.0]
+    graph, session, _ = client(lambda *a: error(404, "Request_ResourceNotFound"), replication_timeout=120)
+    graph.clock = lambda: now[0]
+    graph.sleep = lambda seconds: now.__setitem__(0, now[0] + seconds)
     with pytest.raises(GraphError) as err:
         graph.request("PATCH", "users/new", body={}, lagging=True)
-    assert err.value.status == 404 and graph.replication_waits == 2
+    # Waits of 1, 2, 4, 8, 15, 15 ... seconds (plus jitter), the last one cut to end on the timeout.
+    assert err.value.status == 404 and now[0] == 120.0
+    assert 8 <= graph.replication_waits <= 12 and len(session.calls) == graph.replication_waits + 1
 
 
 def test_get_or_none():

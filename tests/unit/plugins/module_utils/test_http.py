@@ -6,13 +6,16 @@ __metaclass__ = type
 
 import http.server
 import json
+import os
 import socket
+import ssl
 import threading
 import time
 
 import pytest
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _http
+from tests.sandbox.server import make_tls
 
 
 class Script:
@@ -99,13 +102,12 @@ def test_client_errors_are_not_retried(server):
 
 
 def test_ca_path_wins_over_requests_ca_bundle(monkeypatch, tmp_path):
-    ca = tmp_path / "ca.pem"
-    ca.write_text("placeholder")
+    ca = make_tls(str(tmp_path))["ca.pem"]
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/elsewhere/bundle.pem")
     monkeypatch.setenv("CURL_CA_BUNDLE", "/elsewhere/bundle.pem")
     session = _http.build_session(ca_path=str(ca))
     settings = session.merge_environment_settings("https://graph.example/v1.0/users", {}, None, None, None)
-    assert settings["verify"] == str(ca)
+    assert settings["verify"] == ca
     session = _http.build_session(validate_certs=False)
     assert session.merge_environment_settings("https://graph.example/", {}, None, None, None)["verify"] is False
     # without a ca_path the environment's bundle still applies, as requests users expect
@@ -171,15 +173,107 @@ def test_a_single_attempt_is_not_sent_again_after_a_reset_but_still_waits_out_th
     assert len(script.seen) == 2
 
 
-def test_send_read_repeats_a_post_that_only_reads_while_it_answers_500():
-    class Answer:
-        def __init__(self, status):
-            self.status_code = status
+# -- what retrying cannot mend: named at once, never retried ------------------------------------------------------------
 
-    answers = [Answer(500), Answer(502), Answer(200), Answer(500)]
-    slept = []
-    assert _http.send_read(lambda: answers.pop(0), sleep=slept.append).status_code == 200
-    assert len(slept) == 2 and answers == [answers[0]]
-    answers[:] = [Answer(500)] * 5
-    assert _http.send_read(lambda: answers.pop(0), sleep=slept.append, attempts=3).status_code == 500
-    assert len(answers) == 2
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """A local HTTPS server with a certificate of the sandbox's kind; yields (its CA, another CA, url, seen requests)."""
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "other").mkdir()
+    ours = make_tls(str(tmp_path / "ours"))
+    other = make_tls(str(tmp_path / "other"))
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(ours["server.pem"], ours["server-key.pem"])
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield ours["ca.pem"], other["ca.pem"], "https://127.0.0.1:%d" % httpd.server_address[1], seen
+    httpd.shutdown()
+
+
+def test_an_untrusted_certificate_is_named_and_not_retried(tls_server):
+    ours, other, url, seen = tls_server
+    assert _http.build_session(ca_path=ours).get(url + "/x", timeout=5).status_code == 200
+    stats = _http.RetryStats()
+    session = _http.build_session(ca_path=other, stats=stats)
+    started = time.monotonic()
+    with pytest.raises(_http.requests.exceptions.SSLError) as caught:
+        session.get(url + "/x", timeout=5)
+    assert time.monotonic() - started < 3 and stats.count == 0
+    problem = _http.explain(caught.value)
+    assert problem.kind == "tls"
+    assert str(problem).startswith("TLS verification failed for %s: its certificate is not trusted" % url)
+    assert "ca_path" in str(problem) and "certificate verify failed" in str(problem)
+
+
+def test_a_refused_connection_is_named_and_not_retried():
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stats = _http.RetryStats()
+    session = _http.build_session(stats=stats)
+    started = time.monotonic()
+    with pytest.raises(_http.requests.ConnectionError) as caught:
+        session.get("http://127.0.0.1:%d/x" % port, timeout=5)
+    assert time.monotonic() - started < 3 and stats.count == 0
+    problem = _http.unreachable(caught.value)
+    assert problem.kind == "refused" and str(problem).startswith("http://127.0.0.1:%d refused the connection" % port)
+
+
+def test_an_unknown_host_is_named_and_not_retried(monkeypatch):
+    def no_such_host(host, *args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
+    stats = _http.RetryStats()
+    with pytest.raises(_http.requests.ConnectionError) as caught:
+        _http.build_session(stats=stats).get("https://login.example.invalid/x", timeout=5)
+    assert stats.count == 0
+    problem = _http.unreachable(caught.value)
+    assert problem.kind == "dns" and str(problem).startswith("Cannot resolve the host of https://login.example.invalid (DNS)")
+
+
+def test_a_reset_is_still_retried(server):
+    script, url = server
+    script.answers = [("reset", {}), (200, {})]
+    stats = _http.RetryStats()
+    assert _http.build_session(backoff_factor=0.01, stats=stats).get(url + "/x", timeout=5).status_code == 200
+    assert stats.count == 1 and _http.failure_kind(ConnectionResetError()) is None
+
+
+@pytest.mark.parametrize("content, expected", [
+    (None, "does not exist"),
+    (b"not a certificate", "holds no usable PEM certificate"),
+])
+def test_a_ca_path_that_cannot_serve_is_refused_before_any_request(tmp_path, content, expected):
+    path = tmp_path / "ca.pem"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(_http.TransportError) as caught:
+        _http.build_session(ca_path=str(path))
+    assert caught.value.kind == "ca_file" and expected in str(caught.value) and str(path) in str(caught.value)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_an_unreadable_ca_path_is_refused(tmp_path):
+    path = tmp_path / "ca.pem"
+    path.write_bytes(b"x")
+    path.chmod(0)
+    with pytest.raises(_http.TransportError) as caught:
+        _http.build_session(ca_path=str(path))
+    assert "cannot be read" in str(caught.value)

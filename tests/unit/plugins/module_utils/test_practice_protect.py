@@ -30,6 +30,10 @@ class Session:
         self.answers = list(answers)
         self.sent = []
 
+    def request(self, method, url, **kwargs):
+        assert method == "POST"
+        return self.post(url, **kwargs)
+
     def post(self, url, **kwargs):
         self.sent.append((url, kwargs))
         status, body = self.answers.pop(0)
@@ -139,8 +143,9 @@ def test_a_json_error_without_the_envelope_keeps_error_id_a_string():
 
 
 def test_reads_are_repeated_after_a_500_and_writes_are_not(monkeypatch):
-    monkeypatch.setattr(pp._http.time, "sleep", lambda s: None)
     session, c = client([TOKEN, (500, None), (200, ok({"Results": [], "Count": 0})), (500, None)])
+    slept = []
+    c.sleep = slept.append
     assert c.query("SELECT ID FROM Role") == []
     with pytest.raises(pp.PracticeProtectError) as caught:
         c.call("update_role", {"Name": "r"})
