@@ -11,8 +11,8 @@ paged by ``@odata.nextLink`` (the same body is posted to the link), puts warning
 puts error text in ``error.details[].message`` as ``"<id>|<exception type>|<text>"``.
 
 The client reuses the module's session (TLS, timeouts, and the retry policy for 429/503/504 and resets) and its
-token provider, with a token for the Exchange resource (``{exchange_url}/.default``). ``ExchangeModule`` is the module
-base of the Exchange modules; ``ExchangeService`` keeps what a run reads (users, mailboxes, accepted domains, owners
+token provider, with a token for the Exchange resource (``{exchange_url}/.default``) (``_module.Module`` builds it
+for the modules that name the service ``exchange``); ``ExchangeService`` keeps what a run reads (users, mailboxes, accepted domains, owners
 of addresses), so a task for many people (``items``) reads each of them once.
 """
 
@@ -29,7 +29,6 @@ from ansible_collections.practiceprotect.m365.plugins.module_utils import _model
 from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError, read_users
 from ansible_collections.practiceprotect.m365.plugins.module_utils._client import ServiceClient, wait_until
 from ansible_collections.practiceprotect.m365.plugins.module_utils._http import RETRY_STATUSES
-from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365Module
 from ansible_collections.practiceprotect.m365.plugins.module_utils._addresses import validate_address
 from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError, is_guid
 
@@ -248,7 +247,7 @@ class ExchangeClient(ServiceClient):
 
 
 def client_for(m):
-    """The Exchange client of an M365Module (same session, token provider, retry deadline and retry count as its Graph client)."""
+    """The Exchange client of a module (same session, token provider, retry deadline and retry count as its Graph client)."""
     p = m.params
     session = m.session  # built first: it creates the run's retry count
     return ExchangeClient(session, m.tokens, p["exchange_url"], p["tenant_id"], timeout=p["request_timeout"],
@@ -275,40 +274,6 @@ def describe(exc):
     fields = exc.as_dict()
     fields["exchange_error_id"] = exc.error_id
     return message, fields
-
-
-class ExchangeModule(M365Module):
-    """An M365Module that also talks to Exchange Online: one Exchange client per run (``exchange``), Exchange's errors
-    described with their cmdlet (single object and ``items`` alike), ``exchange_requests`` in every result, and
-    Exchange's warnings passed on once each."""
-
-    def __init__(self, argument_spec, **kwargs):
-        self._exchange = None
-        self._warned = 0
-        super(ExchangeModule, self).__init__(argument_spec, **kwargs)
-
-    @property
-    def exchange(self):
-        if self._exchange is None:
-            self._exchange = client_for(self)
-        return self._exchange
-
-    def call_stats(self):
-        stats = super(ExchangeModule, self).call_stats()
-        stats["exchange_requests"] = self._exchange.requests_sent if self._exchange is not None else 0
-        return stats
-
-    def _warn_retries(self):
-        super(ExchangeModule, self)._warn_retries()
-        if self._exchange is not None:
-            for warning in self._exchange.warnings[self._warned:]:
-                self.module.warn("Exchange Online: %s" % warning)
-            self._warned = len(self._exchange.warnings)
-
-    def describe(self, error):
-        if isinstance(error, ExchangeError):
-            return describe(error)
-        return super(ExchangeModule, self).describe(error)
 
 
 # --------------------------------------------------------------------------------------------------------------

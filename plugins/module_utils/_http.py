@@ -55,7 +55,7 @@ READ_RETRY_STATUSES = (500, 502)  # retried for safe methods only: on a write th
 SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 SINGLE_ATTEMPT_STATUSES = (429, 503)  # answers that say the request was not acted on: retried even for single attempts
 USER_AGENT = "practiceprotect.m365-ansible"
-POOL_SIZE = 32  # connections per host: at least the apply workers of a module run (see _module.ModuleBase.run_items)
+POOL_SIZE = 32  # connections per host: at least the apply workers of a module run (see _module.Module.run)
 
 
 class DeadlineRetry(Retry):

@@ -17,7 +17,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError, quote_key
-from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365Module
 from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError, is_guid, validate_email
 
 # Exchange Online's default limit of recipients per message (its "recipient rate" limits are higher).
@@ -34,15 +33,6 @@ class SendMailError(GraphError):
     def wrap(cls, error, message):
         return cls(message, status=error.status, code=error.code, request_id=error.request_id, details=error.details,
                    method=error.method, path=error.path)
-
-
-class MailModule(M365Module):
-    """``M365Module`` whose failures of the send itself keep the sentence written for them."""
-
-    def describe(self, error):
-        if isinstance(error, SendMailError):
-            return error.message, error.as_dict()
-        return super(MailModule, self).describe(error)
 
 
 def _addresses(values, field):

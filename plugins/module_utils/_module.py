@@ -1,13 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) practiceprotect.m365 contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Base class of the Microsoft 365 modules: shared options, client construction, errors.
+"""The one base of the collection's modules: options, clients, errors, one object or many.
 
-A module is its documentation, its own argument spec and a call into logic that lives in
-``module_utils``. This class merges the connection options (documented once in the
-``practiceprotect.m365.m365_auth`` doc fragment), builds the session, token provider and Graph client
-lazily, and turns client errors into ``fail_json`` with a sentence plus ``error_code``, ``status``
-and ``request_id``.
+A module is its documentation, its argument spec (from its resource's table where it has one) and one call,
+``Module(spec, services=...).run(plan, prefetch)``. ``services`` names the services the module talks to
+(``graph``, ``exchange``, ``practice_protect``): the class adds their connection options (documented once in the
+``m365_auth`` and ``practice_protect_auth`` doc fragments), builds their clients on first use over one session,
+returns each one's request count, and turns each one's errors into ``fail_json`` with a sentence and the service's
+error fields. ``plan(module, params)`` reads and plans one object and returns ``(result, apply)``; ``run`` applies it,
+or, with ``items``, plans everyone first and applies the plans on a pool of workers.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,40 +25,15 @@ try:
 except ImportError:  # pragma: no cover - Python 2 controllers are not supported; items then apply one by one
     ThreadPoolExecutor = None
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.practiceprotect.m365.plugins.module_utils import _auth, _http, _permissions, _validation
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _auth, _connection, _exchange, _http, _mail, _permissions, _validation
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _practice_protect
 from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphClient, GraphError
 
-
-def transport_spec(*services):
-    """``ca_path``, ``validate_certs``, ``request_timeout`` and ``retry_deadline``, each falling back to the environment variables of
-    ``services`` (``m365``: ``M365_*``, ``practice_protect``: ``PP_*``; see ``_http.SERVICE_ENV_PREFIX``) in that order. A module
-    that talks to one service reads that service's variables only; one that talks to both names both, Microsoft 365's first."""
-    def env(name):
-        return (env_fallback, [_http.SERVICE_ENV_PREFIX[service] + name for service in services])
-    return dict(
-        ca_path=dict(type="path", fallback=env("CA_PATH")),
-        validate_certs=dict(type="bool", default=True, fallback=env("VALIDATE_CERTS")),
-        request_timeout=dict(type="int", default=30, fallback=env("REQUEST_TIMEOUT")),
-        retry_deadline=dict(type="int", default=300, fallback=env("RETRY_DEADLINE")),
-    )
-
-
-M365_CONNECTION_SPEC = dict(
-    tenant_id=dict(type="str", fallback=(env_fallback, ["M365_TENANT_ID"])),
-    client_id=dict(type="str", fallback=(env_fallback, ["M365_CLIENT_ID"])),
-    client_secret=dict(type="str", no_log=True, fallback=(env_fallback, ["M365_CLIENT_SECRET"])),
-    client_certificate_path=dict(type="path", fallback=(env_fallback, ["M365_CLIENT_CERTIFICATE_PATH"])),
-    client_certificate_thumbprint=dict(type="str", fallback=(env_fallback, ["M365_CLIENT_CERTIFICATE_THUMBPRINT"])),
-    client_certificate_password=dict(type="str", no_log=True, fallback=(env_fallback, ["M365_CLIENT_CERTIFICATE_PASSWORD"])),
-    authority_url=dict(type="str", default="https://login.microsoftonline.com", fallback=(env_fallback, ["M365_AUTHORITY_URL"])),
-    graph_url=dict(type="str", default="https://graph.microsoft.com", fallback=(env_fallback, ["M365_GRAPH_URL"])),
-    exchange_url=dict(type="str", default="https://outlook.office365.com", fallback=(env_fallback, ["M365_EXCHANGE_URL"])),
-    token_cache_path=dict(type="path", no_log=False, fallback=(env_fallback, ["M365_TOKEN_CACHE_PATH"])),
-)
-M365_AUTH_SPEC = dict(M365_CONNECTION_SPEC, **transport_spec("m365"))
+GRAPH, EXCHANGE, PRACTICE_PROTECT = "graph", "exchange", "practice_protect"
+M365_SERVICES = (GRAPH, EXCHANGE)
 
 
 LIBRARIES = (
@@ -82,37 +59,94 @@ class _AnsibleModule(AnsibleModule):
             self.params["items"] = items
 
 
-class ModuleBase:
-    """What every module base shares: the AnsibleModule, one session with retry accounting, the
-    Microsoft 365 token provider and Graph client (built on first use), and results and failures
-    that carry the call statistics and the service's error fields."""
+class Module:
+    """The AnsibleModule of one of the collection's modules, with the clients of its ``services`` (built on first use
+    over one session with retry accounting), results and failures that carry each service's request count and error
+    fields, and one way to run: ``run(plan, prefetch)``."""
 
-    error_types = (GraphError, _auth.AuthError, _validation.ValidationError, _http.TransportError)
+    error_types = (GraphError, _auth.AuthError, _validation.ValidationError, _http.TransportError, _practice_protect.PracticeProtectError)
 
-    def __init__(self, argument_spec, libraries=LIBRARIES, mutually_exclusive=(), items=None, label_optional=False, **kwargs):
-        """``items=(item_spec, key)``: the module takes one object (its own options, ``key`` naming it) or a
-        list of them (``items``); see ``run_items``. ``label_optional``: ``key`` only names the items (a single object
-        needs no name), so only the items must give it."""
+    def __init__(self, argument_spec, services=(GRAPH,), items=None, label_optional=False, admin_rights=(), mutually_exclusive=(),
+                 secret_results=None, **kwargs):
+        """``services``: the services the module talks to; the first one's connection must be complete before anything
+        runs, another one's when the module first uses it (a Practice Protect module reads Microsoft 365 only for some
+        options). ``items=(item_spec, key)``: the module takes one object (its own options, ``key`` naming it) or a list of
+        them (``items``); see ``run``. ``label_optional``: ``key`` only names the items (a single object needs no name), so
+        only the items must give it. ``admin_rights``: the Practice Protect rights docs/permissions.md lists for the module,
+        named when Practice Protect refuses a read. ``secret_results``: ``{option: what it returns}`` for options that make
+        the module return a secret; the task must then set ``no_log`` (``require_no_log``)."""
+        self.services = tuple(services)
+        self.admin_rights = tuple(admin_rights)
+        m365 = bool(set(self.services) & set(M365_SERVICES))
+        pp = PRACTICE_PROTECT in self.services
+        spec = dict(_connection.BOTH_AUTH_SPEC if m365 and pp else _connection.PP_AUTH_SPEC if pp else _connection.M365_AUTH_SPEC)
+        spec.update(argument_spec)
         mutually_exclusive = list(mutually_exclusive)
+        if m365:
+            mutually_exclusive.append(("client_secret", "client_certificate_path"))
         self.items = items
         if items is not None:
             item_spec, key = items
-            argument_spec = dict(argument_spec)
-            argument_spec.update(with_items(item_spec, key))
+            spec.update(with_items(item_spec, key))
             mutually_exclusive.append((key, "items"))
             if not label_optional:
                 kwargs["required_one_of"] = list(kwargs.get("required_one_of") or []) + [(key, "items")]
-        self.module = _AnsibleModule(argument_spec=argument_spec, mutually_exclusive=mutually_exclusive, **kwargs)
+        self.module = _AnsibleModule(argument_spec=spec, mutually_exclusive=mutually_exclusive, **kwargs)
         self._shared = {}
         self.params = self.module.params
         self.check_mode = self.module.check_mode
         self._session = None
         self._tokens = None
         self._graph = None
+        self._exchange = None
+        self._pp = None
+        self._warned = 0
         self.retry_stats = None
+        libraries = LIBRARIES + ((MSAL_LIBRARY,) if self.services[0] in M365_SERVICES else ())
         for has, name, error in libraries:
             if not has:
                 self.module.fail_json(msg=missing_required_lib(name), exception="".join(traceback.format_exception_only(type(error), error)))
+        missing = self.missing(self.services[0])
+        if missing:
+            self.module.fail_json(msg=missing)
+        for option, what in sorted((secret_results or {}).items()):
+            self.require_no_log(option, what)
+
+    def absent(self, service):
+        """The connection options of ``service`` that are not set (empty when its client can be built)."""
+        p = self.params
+        if service == PRACTICE_PROTECT:
+            return [name for name in _connection.PP_REQUIRED if not p.get(name)]
+        absent = [name for name in ("tenant_id", "client_id") if not p.get(name)]
+        if not p.get("client_secret") and not p.get("client_certificate_path"):
+            absent.append("client_secret or client_certificate_path")
+        return absent
+
+    def missing(self, service):
+        """What the connection of ``service`` lacks, as a sentence (None when it is complete)."""
+        absent = self.absent(service)
+        if not absent:
+            return None
+        if service == PRACTICE_PROTECT:
+            return "Missing the Practice Protect connection: set %s (or the environment variables %s)." % (
+                ", ".join(absent), ", ".join(name.upper() for name in absent))
+        names = [name for name in absent if name in ("tenant_id", "client_id")]
+        if names:
+            return "Missing %s: set the option%s or the environment variable%s %s." % (
+                " and ".join(names), "s" if len(names) > 1 else "", "s" if len(names) > 1 else "",
+                " and ".join("M365_" + name.upper() for name in names))
+        return "Give client_secret or client_certificate_path (or set M365_CLIENT_SECRET or M365_CLIENT_CERTIFICATE_PATH)."
+
+    def _uses(self, service):
+        """Fail unless the module declared ``service`` and its connection is complete (checked once, on first use)."""
+        if service not in self.services:
+            raise RuntimeError("this module does not talk to %s" % service)
+        if service != self.services[0]:
+            missing = self.missing(service)
+            if missing:
+                self.fail(_validation.ValidationError(missing))
+            if service in M365_SERVICES and not _auth.HAS_MSAL:
+                self.module.fail_json(msg=missing_required_lib("msal"))
 
     @property
     def session(self):
@@ -145,25 +179,54 @@ class ModuleBase:
     @property
     def graph(self):
         if self._graph is None:
+            self._uses(GRAPH)
             self._graph = GraphClient(self.session, self.tokens, graph_url=self.params["graph_url"], timeout=self.params["request_timeout"],
                                       replication_timeout=self.params.get("replication_timeout") or 120,
                                       retry_deadline=self.params["retry_deadline"])
         return self._graph
 
+    @property
+    def exchange(self):
+        if self._exchange is None:
+            self._uses(EXCHANGE)
+            self._exchange = _exchange.client_for(self)
+        return self._exchange
+
+    @property
+    def pp(self):
+        if self._pp is None:
+            self._uses(PRACTICE_PROTECT)
+            p = self.params
+            self._pp = _practice_protect.PracticeProtectClient(
+                self.session, p["pp_url"], p["pp_app_id"], p["pp_client_id"], p["pp_client_secret"], scope=p["pp_scope"],
+                timeout=p["request_timeout"], token_cache_path=p.get("pp_token_cache_path"), retry_deadline=p["retry_deadline"],
+                stats=self.retry_stats)
+        return self._pp
+
     def call_stats(self):
+        """The counters of every result: retries, and the requests sent to each of the module's services."""
         stats = {"retries": self.retry_stats.count if self.retry_stats else 0}
-        if self._graph is not None:
-            stats["graph_requests"] = self._graph.requests_sent
-            stats["replication_waits"] = self._graph.replication_waits
-            stats["retries"] += self._graph.batch_item_retries
-            if self._graph.batched_calls:
-                stats["graph_batched_calls"] = self._graph.batched_calls
+        if GRAPH in self.services or EXCHANGE in self.services:
+            graph = self._graph
+            stats["graph_requests"] = graph.requests_sent if graph else 0
+            stats["replication_waits"] = graph.replication_waits if graph else 0
+            stats["retries"] += graph.batch_item_retries if graph else 0
+            if graph is not None and graph.batched_calls:
+                stats["graph_batched_calls"] = graph.batched_calls
+        if EXCHANGE in self.services:
+            stats["exchange_requests"] = self._exchange.requests_sent if self._exchange else 0
+        if PRACTICE_PROTECT in self.services:
+            stats["pp_requests"] = self._pp.requests_sent if self._pp else 0
         return stats
 
     def _warn_retries(self):
         if self.retry_stats and self.retry_stats.count and self.module._verbosity >= 3:
             for event in self.retry_stats.events:
                 self.module.warn("Retried %s %s after %s." % (event["method"], event["url"], event["status"] or event["error"]))
+        if self._exchange is not None:  # Exchange's warnings, once each
+            for warning in self._exchange.warnings[self._warned:]:
+                self.module.warn("Exchange Online: %s" % warning)
+            self._warned = len(self._exchange.warnings)
 
     def exit(self, **result):
         self._warn_retries()
@@ -171,7 +234,7 @@ class ModuleBase:
         self.module.exit_json(**result)
 
     def describe(self, error):
-        return describe_error(error)
+        return describe_error(error, self.admin_rights)
 
     def fail(self, error, **result):
         """Fail with a sentence and the service's error fields. Never includes a credential."""
@@ -180,17 +243,6 @@ class ModuleBase:
         message, fields = self.describe(error)
         result.update(fields)
         self.module.fail_json(msg=message, **result)
-
-    def run(self, func):
-        """Call ``func(self)``; client, auth and validation errors become ``fail_json``."""
-        try:
-            func(self)
-        except self.error_types as exc:
-            self.fail(exc)
-        except Exception as exc:  # connection failures after every retry
-            if _http.HAS_REQUESTS and isinstance(exc, _http.requests.RequestException):
-                self.fail(_http.unreachable(exc))
-            raise
 
     # -- one person or many ---------------------------------------------------------------------------
 
@@ -206,10 +258,10 @@ class ModuleBase:
         wanted = bool(self.params.get(option)) or any(isinstance(item, dict) and item.get(option) for item in self.params.get("items") or [])
         if wanted and not self.module.no_log and not self.check_mode:  # a check run returns no password
             self.module.fail_json(msg="%s: true returns %s, so set no_log: true on this task (and keep the registered variable out of "
-                                      "debug output)." % (option, what))
+                                      "debug output)." % (option, what), field=option)
 
-    def run_items(self, plan, prefetch=None):
-        """Run a module for one object (its own options) or for a list of them (``items``).
+    def run(self, plan, prefetch=None):
+        """Run the module for one object (its own options) or for a list of them (``items``): the one way every module runs.
 
         ``plan(self, params)`` reads, validates and plans one object without writing and returns
         ``(result, apply)``: ``apply`` is None when nothing is to change, else a function that makes the
@@ -224,15 +276,16 @@ class ModuleBase:
         into ``$batch`` requests (``GraphClient.batching``) and a 429 met by one worker holds them all
         for its ``Retry-After`` (``_http.ThrottleGate``).
         """
-        item_spec, key = self.items
-        items = self.params.get("items")
+        items = self.params.get("items") if self.items is not None else None
         if items is None:
-            def single(m):
-                result, apply = plan(m, m.params)
-                if apply is not None and not m.check_mode:
-                    result = apply()
-                m.exit(**result)
-            return self.run(single)
+            done = self._guard(self._single, plan)
+            if done.get("failed"):
+                self._warn_retries()
+                done.update(self.call_stats())
+                done.pop("changed", None)
+                self.module.fail_json(**done)
+            self.exit(**done)
+        item_spec, key = self.items
         if (self.params.get("workers") or 0) < 1:
             self.module.fail_json(msg="workers must be at least 1 (1 applies the items one after another).")
         params_list = self._item_params(items, item_spec, key)
@@ -256,6 +309,12 @@ class ModuleBase:
                 pending.append((name, apply))
         self._apply_all(pending, outcomes)
         self._exit_items(outcomes)
+
+    def _single(self, plan):
+        result, apply = plan(self, self.params)
+        if apply is not None and not self.check_mode:
+            result = apply()
+        return result
 
     def _apply_all(self, pending, outcomes):
         workers = min(int(self.params.get("workers") or 1), len(pending))
@@ -356,25 +415,14 @@ def with_items(item_spec, key):
     return spec
 
 
-class M365Module(ModuleBase):
-    """Wraps ``AnsibleModule`` for the Microsoft 365 modules."""
-
-    def __init__(self, argument_spec, **kwargs):
-        spec = dict(M365_AUTH_SPEC)
-        spec.update(argument_spec)
-        mutually_exclusive = list(kwargs.pop("mutually_exclusive", [])) + [("client_secret", "client_certificate_path")]
-        super(M365Module, self).__init__(spec, libraries=LIBRARIES + (MSAL_LIBRARY,), mutually_exclusive=mutually_exclusive, **kwargs)
-        missing = [name for name in ("tenant_id", "client_id") if not self.params.get(name)]
-        if missing:
-            self.module.fail_json(msg="Missing %s: set the option%s or the environment variable%s %s." % (
-                " and ".join(missing), "s" if len(missing) > 1 else "", "s" if len(missing) > 1 else "",
-                " and ".join("M365_" + name.upper() for name in missing)))
-        if not self.params.get("client_secret") and not self.params.get("client_certificate_path"):
-            self.module.fail_json(msg="Give client_secret or client_certificate_path (or set M365_CLIENT_SECRET or M365_CLIENT_CERTIFICATE_PATH).")
-
-
-def describe_error(error):
+def describe_error(error, admin_rights=()):
     """``(sentence, fields)`` for a failed call: the service's error code, status and request id."""
+    if isinstance(error, _mail.SendMailError):  # its sentence was written for it
+        return error.message, error.as_dict()
+    if isinstance(error, _exchange.ExchangeError):
+        return _exchange.describe(error)
+    if isinstance(error, _practice_protect.PracticeProtectError):
+        return _practice_protect.describe(error, admin_rights)
     if isinstance(error, GraphError):
         message = error.message
         if error.status == 403:

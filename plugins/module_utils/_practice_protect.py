@@ -22,11 +22,8 @@ __metaclass__ = type
 import threading
 import time
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
-
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _auth, _http
 from ansible_collections.practiceprotect.m365.plugins.module_utils._client import ServiceClient
-from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365_CONNECTION_SPEC, ModuleBase, transport_spec
 
 # Every path the collection calls, in one place (reference/practice_protect.md).
 ENDPOINTS = {
@@ -312,96 +309,14 @@ def _decode(response):
         return None
 
 
-# -------------------------------------------------------------------------------------------------------------------
-# Base class of the Practice Protect modules
-
-PP_CONNECTION_SPEC = dict(
-    pp_url=dict(type="str", fallback=(env_fallback, ["PP_URL"])),
-    pp_app_id=dict(type="str", fallback=(env_fallback, ["PP_APP_ID"])),
-    pp_client_id=dict(type="str", fallback=(env_fallback, ["PP_CLIENT_ID"])),
-    pp_client_secret=dict(type="str", no_log=True, fallback=(env_fallback, ["PP_CLIENT_SECRET"])),
-    pp_scope=dict(type="str", default="all", fallback=(env_fallback, ["PP_SCOPE"])),
-)
-# Not part of the credential (the AWX credential type feeds PP_CONNECTION_SPEC), as token_cache_path for Microsoft 365.
-PP_CACHE_SPEC = dict(pp_token_cache_path=dict(type="path", no_log=False, fallback=(env_fallback, ["PP_TOKEN_CACHE_PATH"])))
-PP_AUTH_SPEC = dict(PP_CONNECTION_SPEC, **PP_CACHE_SPEC)
-PP_AUTH_SPEC.update(transport_spec("practice_protect"))
-# A module that talks to both services: both connections, and one set of transport options for both, which falls back to
-# Microsoft 365's environment variables first, then Practice Protect's (doc fragment practice_protect_auth.CONNECTION).
-BOTH_AUTH_SPEC = dict(M365_CONNECTION_SPEC, **PP_CONNECTION_SPEC)
-BOTH_AUTH_SPEC.update(PP_CACHE_SPEC)
-BOTH_AUTH_SPEC.update(transport_spec("m365", "practice_protect"))
-PP_REQUIRED = ("pp_url", "pp_app_id", "pp_client_id", "pp_client_secret")
-
-
-class PracticeProtectModule(ModuleBase):
-    """Wraps ``AnsibleModule`` for the Practice Protect modules.
-
-    ``m365=True`` is for a module that talks to Microsoft 365 too: it takes ``BOTH_AUTH_SPEC`` (both connections, and
-    ``ca_path``, ``validate_certs``, ``request_timeout`` and ``retry_deadline`` for both services, from ``M365_*`` then
-    ``PP_*``); the Graph client is built only when the module asks for it, and only then are the Microsoft 365 options
-    required. Without it the module takes ``PP_AUTH_SPEC``, whose transport options read ``PP_*`` only.
-    """
-
-    error_types = ModuleBase.error_types + (PracticeProtectError,)
-
-    def __init__(self, argument_spec, m365=False, admin_rights=(), **kwargs):
-        """``admin_rights``: the rights docs/permissions.md lists for the module, named when Practice Protect refuses a read."""
-        self.admin_rights = tuple(admin_rights)
-        spec = dict(BOTH_AUTH_SPEC if m365 else PP_AUTH_SPEC)
-        spec.update(argument_spec)
-        mutually_exclusive = list(kwargs.pop("mutually_exclusive", []))
-        if m365:
-            mutually_exclusive.append(("client_secret", "client_certificate_path"))
-        super(PracticeProtectModule, self).__init__(spec, mutually_exclusive=mutually_exclusive, **kwargs)
-        self.m365 = m365
-        self._pp = None
-        missing = [name for name in PP_REQUIRED if not self.params.get(name)]
-        if missing:
-            self.module.fail_json(msg="Missing the Practice Protect connection: set %s (or the environment variables %s)." % (
-                ", ".join(missing), ", ".join(name.upper() for name in missing)))
-
-    @property
-    def pp(self):
-        if self._pp is None:
-            p = self.params
-            self._pp = PracticeProtectClient(self.session, p["pp_url"], p["pp_app_id"], p["pp_client_id"], p["pp_client_secret"],
-                                             scope=p["pp_scope"], timeout=p["request_timeout"], token_cache_path=p.get("pp_token_cache_path"),
-                                             retry_deadline=p["retry_deadline"], stats=self.retry_stats)
-        return self._pp
-
-    def m365_missing(self):
-        """Names of the Microsoft 365 connection options that are not set (empty when the Graph client can be built)."""
-        p = self.params
-        missing = [name for name in ("tenant_id", "client_id") if not p.get(name)]
-        if not p.get("client_secret") and not p.get("client_certificate_path"):
-            missing.append("client_secret or client_certificate_path")
-        return missing
-
-    @property
-    def graph(self):
-        if self._graph is None:
-            if not self.m365:
-                raise RuntimeError("this module has no Microsoft 365 connection")
-            if not _auth.HAS_MSAL:
-                self.module.fail_json(msg=missing_required_lib("msal"))
-        return super(PracticeProtectModule, self).graph
-
-    def call_stats(self):
-        stats = super(PracticeProtectModule, self).call_stats()
-        stats["pp_requests"] = self._pp.requests_sent if self._pp else 0
-        if self.m365:
-            stats.setdefault("graph_requests", 0)
-        return stats
-
-    def describe(self, error):
-        if isinstance(error, PracticeProtectError):
-            message = error.message
-            if error.error_id == "Unauthorized" and (error.path in WRITE_RIGHTS or not self.admin_rights):
-                message = "%s The Practice Protect client's role lacks an admin right for %s; see docs/permissions.md." % (message, error.path)
-            elif error.error_id == "Unauthorized":  # a read: any admin right allows it, so the role holds none of the module's
-                message = ("%s The Practice Protect client's role lacks an admin right for %s (any admin right allows the reads); this "
-                           "module needs %s; see docs/permissions.md." % (
-                               message, error.path, " and ".join("the %s admin right" % right for right in self.admin_rights)))
-            return message, error.as_dict()
-        return super(PracticeProtectModule, self).describe(error)
+def describe(error, admin_rights=()):
+    """``(sentence, fields)`` for a failed Practice Protect call; a refusal names the admin right the module needs
+    (``admin_rights``: the rights docs/permissions.md lists for it)."""
+    message = error.message
+    if error.error_id == "Unauthorized" and (error.path in WRITE_RIGHTS or not admin_rights):
+        message = "%s The Practice Protect client's role lacks an admin right for %s; see docs/permissions.md." % (message, error.path)
+    elif error.error_id == "Unauthorized":  # a read: any admin right allows it, so the role holds none of the module's
+        message = ("%s The Practice Protect client's role lacks an admin right for %s (any admin right allows the reads); this "
+                   "module needs %s; see docs/permissions.md." % (
+                       message, error.path, " and ".join("the %s admin right" % right for right in admin_rights)))
+    return message, error.as_dict()

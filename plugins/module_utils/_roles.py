@@ -7,7 +7,7 @@ Plain Python, reachable by unit tests without Ansible. Role names and template i
 the tenant's role definitions (``resolve_roles``); ``plan_roles`` compares the wanted roles with a
 principal's role assignments and returns the exact calls; ``RoleService`` reads and applies them.
 
-The service account (``service_account_spec`` / ``plan_service_account`` / ``run_service_account``) is a
+The service account (``service_account_spec`` / ``plan_service_account``, run by the module) is a
 user planned by ``_users`` (create, identity, no licence, password) plus the roles its purpose needs:
 Global Administrator for federation, Exchange Administrator for mail redirection.
 """
@@ -349,91 +349,3 @@ ADMIN_REFUSAL = ("Microsoft 365 refused to %s %s (%s): the account holds an admi
                  "only if its own service principal holds a higher directory role such as Privileged Authentication Administrator; the Graph "
                  "permission User.ReadWrite.All is not enough. Assign that directory role to the automation app (see docs/permissions.md), "
                  "or %s.")
-
-
-def run_service_account(m):
-    """The module's body: validate, read, plan, stop in check mode or apply; returns the result dict."""
-    p = m.params
-    spec = service_account_spec(p)
-    if spec["return_password"] and not m.module.no_log:
-        raise v.ValidationError(
-            "return_password: true returns the service account's password, so set no_log: true on this task "
-            "(and keep the registered variable out of debug output).", field="return_password")
-    users = _users.UserService(m.graph)
-    roles = RoleService(m.graph)
-    domains = users.domains()
-    if spec["domain"]:
-        domain = v.check_domain_verified(spec["domain"], domains, field="domain")
-    else:
-        domain = initial_domain(domains)
-    upn = "%s@%s" % (spec["name"], domain)
-    definitions = roles.definitions()
-    if spec["state"] == "present":
-        wanted_roles(spec, definitions)  # unknown role names fail before anything else is read
-    current = users.read([upn]).get(upn.lower())
-    assignments = roles.assignments_of(current["id"]) if current else []
-    skus = users.skus() if current and current.get("assignedLicenses") else []
-    password = v.generate_password() if (current and spec["rotate_password"] and spec["state"] == "present") else None
-    plan = plan_service_account(spec, upn, current, assignments, definitions, skus, password)
-
-    if not m.check_mode and plan["calls"]:
-        user_id = current["id"] if current else None
-        created = False
-        try:
-            if plan["user_plan"]["action"] == "delete":
-                roles.apply(plan["role_calls"], user_id)
-                users.apply(plan["user_plan"])
-            else:
-                if plan["user_plan"]["calls"]:
-                    try:
-                        user_id = users.apply(plan["user_plan"])
-                        created = plan["user_plan"]["action"] == "create"
-                    except _users.UserAppeared as appeared:
-                        # The account exists although the read did not show it (replication lag, or a retried
-                        # create): plan again against it so nothing is created twice.
-                        current = m.graph.get("users/%s" % appeared.user_id, params={"$select": _users.SELECT}, lagging=True)
-                        assignments = roles.assignments_of(current["id"])
-                        first = plan
-                        plan = plan_service_account(spec, upn, current, assignments, definitions, users.skus(), None)
-                        plan["action"] = first["action"]
-                        plan["password"] = None
-                        plan["password_set"] = False
-                        user_id = current["id"]
-                        if plan["user_plan"]["calls"]:
-                            users.apply(plan["user_plan"])
-                if plan["role_calls"]:
-                    roles.apply(plan["role_calls"], user_id, lagging=created)
-        except GraphError as exc:
-            if exc.status == 403 and current and assignments and exc.path and exc.path.startswith("users/"):
-                deleting = exc.method == "DELETE"
-                held = ", ".join(sorted(set(role_name(a.get("roleDefinitionId"), definitions) for a in assignments)))
-                message = ADMIN_REFUSAL % (
-                    "delete" if deleting else "set the password or sign-in state of", upn, exc.code, held,
-                    "remove its roles first" if deleting else "run without rotate_password (an enabled account needs no other such change)")
-                result = m.call_stats()
-                result.update(exc.as_dict())
-                m.module.fail_json(msg=message, **result)
-            raise
-        if plan["after"]:
-            plan["after"]["id"] = user_id
-
-    result = dict(
-        changed=plan["changed"],
-        action=plan["action"],
-        user_principal_name=upn,
-        user=plan["after"] if spec["state"] == "present" else plan["before"],
-        roles=plan["roles_after"],
-        roles_added=plan["roles_added"],
-        roles_removed=plan["roles_removed"],
-        licenses_removed=plan["licenses_removed"],
-        password_set=plan["password_set"],
-        plan=service_account_public_plan(plan),
-    )
-    if plan["licenses_removed"]:
-        m.module.warn("The service account %s held licence(s) %s; %s, because it must stay unlicensed." % (
-            upn, ", ".join(plan["licenses_removed"]), "they would be removed" if m.check_mode else "they were removed"))
-    if m.module._diff:
-        result["diff"] = {"before": plan["before"], "after": plan["after"]}
-    if spec["return_password"] and plan["password_set"] and plan.get("password") and not m.check_mode:
-        result["password"] = plan["password"]
-    return result

@@ -454,6 +454,18 @@ class UserService:
         self._deleted.pop(upn.lower(), None)
         self._extensions.pop(upn.lower(), None)
 
+    def apply_or_adopt(self, plan, replan):
+        """Apply ``plan``; when its create finds the user there already (a retried create, or replication lag that hid
+        the user from the read), read the user back and apply ``replan(user)`` instead, so nothing is created twice.
+        Returns ``(user id, the plan applied)``; the plan applied keeps the first plan's action."""
+        try:
+            return self.apply(plan), plan
+        except UserAppeared as appeared:
+            found = self.graph.get("users/%s" % appeared.user_id, params={"$select": SELECT}, lagging=True)
+            again = replan(found)
+            again["action"] = plan["action"]
+            return (self.apply(again) if again["calls"] else found["id"]), again
+
     def apply(self, plan):
         """Send the plan's calls in order; returns the id of the user."""
         user_id = None

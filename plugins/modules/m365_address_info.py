@@ -93,16 +93,19 @@ exchange_requests:
 """
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _addresses, _exchange
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import Module
+
+SPEC = dict(addresses=dict(type="list", elements="str", required=True))
 
 
 def main():
-    m = _exchange.ExchangeModule(argument_spec=dict(addresses=dict(type="list", elements="str", required=True)), supports_check_mode=True)
-    m.run(run)
+    Module(SPEC, services=("graph", "exchange"), supports_check_mode=True).run(plan)
 
 
-def run(m):
+def plan(m, p):
+    """Read who holds the addresses; nothing to apply."""
     wanted = []
-    for index, value in enumerate(m.params["addresses"]):
+    for index, value in enumerate(p["addresses"]):
         address = _addresses.bare(value, "addresses[%d]" % index).lower()
         if address not in wanted:
             wanted.append(address)
@@ -112,7 +115,7 @@ def run(m):
     for address in wanted:
         domain = _addresses.domain_of(address)
         found[address] = {"domain": domain, "accepted": domain in accepted, "holders": holders.get(address, [])}
-    m.exit(changed=False, accepted_domains=accepted, addresses=found)
+    return dict(changed=False, accepted_domains=accepted, addresses=found), None
 
 
 if __name__ == "__main__":

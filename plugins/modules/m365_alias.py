@@ -225,6 +225,7 @@ graph_batched_calls:
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _addresses, _exchange, _model
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import Module
 
 ITEM_SPEC = dict(
     user=dict(type="str", required=True),
@@ -237,12 +238,7 @@ ITEM_SPEC = dict(
 
 
 def main():
-    m = _exchange.ExchangeModule(
-        argument_spec=ITEM_SPEC,
-        items=(ITEM_SPEC, "user"),
-        supports_check_mode=True,
-    )
-    m.run_items(plan, prefetch=prefetch)
+    Module(ITEM_SPEC, services=("graph", "exchange"), items=(ITEM_SPEC, "user"), supports_check_mode=True).run(plan, prefetch)
 
 
 def service(m):

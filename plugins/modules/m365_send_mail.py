@@ -204,6 +204,7 @@ graph_batched_calls:
 """
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _mail
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import Module
 
 ITEM_SPEC = dict(
     label=dict(type="str"),
@@ -218,8 +219,7 @@ ITEM_SPEC = dict(
 
 
 def main():
-    m = _mail.MailModule(argument_spec=ITEM_SPEC, items=(ITEM_SPEC, "label"), supports_check_mode=True, label_optional=True)
-    m.run_items(plan)
+    Module(ITEM_SPEC, items=(ITEM_SPEC, "label"), label_optional=True, supports_check_mode=True).run(plan)
 
 
 def plan(m, p):

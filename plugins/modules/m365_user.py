@@ -342,6 +342,11 @@ graph_requests:
   description: How many Graph requests the task sent.
   returned: always
   type: int
+exchange_requests:
+  description:
+    - How many requests the task sent to Exchange Online (it reads a mailbox's type before taking the user's last licence).
+  returned: always
+  type: int
 replication_waits:
   description: How many times the task waited for directory replication.
   returned: always
@@ -354,7 +359,7 @@ graph_batched_calls:
 
 import copy
 
-from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365Module
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import Module
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _exchange, _model, _users
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 
@@ -379,13 +384,8 @@ ITEM_SPEC = _users.USER.argument_spec(
 
 
 def main():
-    m = M365Module(
-        argument_spec=ITEM_SPEC,
-        items=(ITEM_SPEC, "user"),
-        supports_check_mode=True,
-    )
-    m.require_no_log("return_password", "each new user's generated password")
-    m.run_items(plan, prefetch=prefetch)
+    Module(ITEM_SPEC, services=("graph", "exchange"), items=(ITEM_SPEC, "user"),
+           secret_results={"return_password": "each new user's generated password"}, supports_check_mode=True).run(plan, prefetch)
 
 
 def service(m):
@@ -463,19 +463,12 @@ def plan(m, p):
             result["password"] = done["password"]
         return result
 
+    def replan(found):
+        spec["password"] = spec["password"] if spec["update_password"] == "always" else None
+        return make_plan(found, None, svc.manager_of(found) if manager_target else None, skus_before)
+
     def apply():
-        done = first
-        try:
-            user_id = svc.apply(done)
-        except _users.UserAppeared as appeared:
-            # The user exists although the read did not show it (replication lag or a retried
-            # create): plan again against it, so nothing is created twice.
-            spec["password"] = spec["password"] if spec["update_password"] == "always" else None
-            found = m.graph.get("users/%s" % appeared.user_id, params={"$select": _users.SELECT}, lagging=True)
-            mgr_now = svc.manager_of(found) if manager_target else None
-            done = make_plan(found, None, mgr_now, skus_before)
-            done["action"] = first["action"]
-            user_id = svc.apply(done) if done["calls"] else found["id"]
+        user_id, done = svc.apply_or_adopt(first, replan)
         svc.forget(upn)
         done["after"]["id"] = user_id
         return result_of(done)
@@ -489,7 +482,7 @@ def mailboxes(m):
 
 
 def _new_mailboxes(m):
-    return _exchange.ExchangeService(m.graph, _exchange.client_for(m))
+    return _exchange.ExchangeService(m.graph, m.exchange)
 
 
 def mail_guard(m, user):

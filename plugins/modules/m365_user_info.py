@@ -232,46 +232,43 @@ graph_batched_calls:
 """
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _user_query
-from ansible_collections.practiceprotect.m365.plugins.module_utils._exchange import ExchangeModule
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import Module
 
 query_options = _user_query.query_options  # kept importable from the module (unit tests, older callers)
 
 
+SPEC = dict(
+    user=dict(type="str"),
+    users=dict(type="list", elements="str"),
+    extensions=dict(type="list", elements="str"),
+    filter=dict(type="str"),
+    select=dict(type="list", elements="str"),
+    advanced_query=dict(type="bool"),
+    max_items=dict(type="int"),
+    member_of=dict(type="list", elements="str"),
+    account_enabled=dict(type="bool"),
+    licensed=dict(type="bool"),
+    assigned_licenses=dict(type="list", elements="str"),
+    company_name=dict(type="str"),
+    user_type=dict(type="str", choices=["Member", "Guest"]),
+    domain=dict(type="list", elements="str"),
+    exclude_onmicrosoft=dict(type="bool", default=True),
+    include_mailbox_type=dict(type="bool", default=False),
+)
+
+
 def main():
-    m = ExchangeModule(
-        argument_spec=dict(
-            user=dict(type="str"),
-            users=dict(type="list", elements="str"),
-            extensions=dict(type="list", elements="str"),
-            filter=dict(type="str"),
-            select=dict(type="list", elements="str"),
-            advanced_query=dict(type="bool"),
-            max_items=dict(type="int"),
-            member_of=dict(type="list", elements="str"),
-            account_enabled=dict(type="bool"),
-            licensed=dict(type="bool"),
-            assigned_licenses=dict(type="list", elements="str"),
-            company_name=dict(type="str"),
-            user_type=dict(type="str", choices=["Member", "Guest"]),
-            domain=dict(type="list", elements="str"),
-            exclude_onmicrosoft=dict(type="bool", default=True),
-            include_mailbox_type=dict(type="bool", default=False),
-        ),
-        mutually_exclusive=[("user", "filter"), ("users", "user"), ("users", "filter"), ("users", "include_mailbox_type")]
-        + [("user", name) for name in _user_query.FILTER_OPTIONS] + [("users", name) for name in _user_query.FILTER_OPTIONS],
-        required_by={"extensions": "users"},
-        supports_check_mode=True,
-    )
-    m.run(run)
+    Module(SPEC, services=("graph", "exchange"), supports_check_mode=True,
+           mutually_exclusive=[("user", "filter"), ("users", "user"), ("users", "filter"), ("users", "include_mailbox_type")]
+           + [("user", name) for name in _user_query.FILTER_OPTIONS] + [("users", name) for name in _user_query.FILTER_OPTIONS],
+           required_by={"extensions": "users"}).run(plan)
 
 
-def run(m):
-    if m.params["users"] is not None:
-        m.exit(changed=False, **_user_query.read_keys(m.graph, m.params["users"], m.params["select"], m.params["extensions"]))
-        return
-    spec = _user_query.build_spec(m.params)
-    result = _user_query.run_query(m.graph, lambda: m.exchange, spec)
-    m.exit(changed=False, **result)
+def plan(m, p):
+    """Read the users; nothing to apply."""
+    if p["users"] is not None:
+        return dict(changed=False, **_user_query.read_keys(m.graph, p["users"], p["select"], p["extensions"])), None
+    return dict(changed=False, **_user_query.run_query(m.graph, lambda: m.exchange, _user_query.build_spec(p))), None
 
 
 if __name__ == "__main__":

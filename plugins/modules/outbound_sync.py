@@ -158,40 +158,38 @@ graph_batched_calls:
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils._client import wait_until
 from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import read_users
-from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import FINAL_JOB_STATES, PracticeProtectModule
+from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import FINAL_JOB_STATES
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _pp_roles, _pp_sync
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import Module
+
+SPEC = dict(
+    app=dict(type="str", default="Office 365"),
+    users=dict(type="list", elements="str"),
+    scope_roles=dict(type="list", elements="str"),
+    wait=dict(type="bool", default=True),
+    timeout=dict(type="int", default=900),
+    poll_interval=dict(type="int", default=5),
+    fail_on_user_errors=dict(type="bool", default=True),
+    verify_upns=dict(type="bool", default=False),
+    verify_timeout=dict(type="int", default=300),
+)
 
 
 def main():
-    m = PracticeProtectModule(
-        argument_spec=dict(
-            app=dict(type="str", default="Office 365"),
-            users=dict(type="list", elements="str"),
-            scope_roles=dict(type="list", elements="str"),
-            wait=dict(type="bool", default=True),
-            timeout=dict(type="int", default=900),
-            poll_interval=dict(type="int", default=5),
-            fail_on_user_errors=dict(type="bool", default=True),
-            verify_upns=dict(type="bool", default=False),
-            verify_timeout=dict(type="int", default=300),
-        ),
-        m365=True,
-        supports_check_mode=True,
-        admin_rights=("Application Management",),
-    )
-    m.run(run)
+    # Practice Protect first; Microsoft 365 only for the preview and verify_upns.
+    Module(SPEC, services=("practice_protect", "graph"), admin_rights=("Application Management",), supports_check_mode=True).run(plan)
 
 
 def need_graph(m, why):
-    missing = m.m365_missing()
-    if missing:
+    absent = m.absent("graph")
+    if absent:
         raise v.ValidationError("%s compares with Microsoft 365 and needs its connection: set %s (or the M365_* environment variables)." % (
-            why, ", ".join(missing)), field="tenant_id")
+            why, ", ".join(absent)), field="tenant_id")
 
 
-def run(m):
-    p = m.params
+def plan(m, p):
+    """Read the app, the users and (for the preview) Microsoft 365; ``apply`` starts the job and waits for it."""
     for name in ("timeout", "poll_interval", "verify_timeout"):
         if p[name] < 1:
             raise v.ValidationError("%s must be at least 1 second." % name, field=name)
@@ -213,9 +211,13 @@ def run(m):
         scope = _pp_sync.scope_user_ids([client.role_members(role["ID"]) for role in scope_roles])
     if m.check_mode:
         preview = preview_result(m, client, scope, users_by_id, subset)
-        m.exit(changed=_pp_sync.preview_changed(preview), preview=preview, job=None)
-        return
+        return dict(changed=_pp_sync.preview_changed(preview), preview=preview, job=None), None
+    return dict(changed=True, job=None), lambda: run_job(m, client, app, subset, scope, users_by_id)
 
+
+def run_job(m, client, app, subset, scope, users_by_id):
+    """Start the job, wait for it and, with verify_upns, read the users back from Microsoft 365."""
+    p = m.params
     body = {"AppKey": app["ID"]}
     if subset is not None:
         body["Users"] = subset
@@ -223,8 +225,7 @@ def run(m):
     job_id = started.get("JobId")
     job = {"JobId": job_id, "AppKey": app["ID"], "State": "Queued"}
     if not p["wait"]:
-        m.exit(changed=True, job=job)
-        return
+        return dict(changed=True, job=job)
     polled = wait_until(lambda: client.call("job_status", {"JobId": job_id}) or job, p["timeout"], done=lambda j: j.get("State") in FINAL_JOB_STATES,
                         delay=p["poll_interval"], factor=1)
     job = polled.value
@@ -241,7 +242,7 @@ def run(m):
         m.module.warn(problem)
     if p["verify_upns"]:
         result["verified"] = verify(m, client, scope, users_by_id, subset)
-    m.exit(**result)
+    return result
 
 
 def proxy_values(client, user_ids):

@@ -207,30 +207,27 @@ pp_requests:
   type: int
 """
 
-from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectModule
-from ansible_collections.practiceprotect.m365.plugins.module_utils import _model
-from ansible_collections.practiceprotect.m365.plugins.module_utils import _pp_roles
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _model, _pp_roles
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import Module
+
+SPEC = dict(
+    role=dict(type="str"),
+    members=dict(_model.list_option(), required=True),
+    max_removals=dict(type="raw", default=_pp_roles.MAX_REMOVALS),
+    skip_unknown_members=dict(type="bool", default=False),
+    copy_from=dict(type="str"),
+    all_roles=dict(type="bool", default=False),
+    copy_exclude=dict(type="list", elements="str", default=[]),
+)
 
 
 def main():
-    m = PracticeProtectModule(
-        argument_spec=dict(
-            role=dict(type="str"),
-            members=dict(_model.list_option(), required=True),
-            max_removals=dict(type="raw", default=_pp_roles.MAX_REMOVALS),
-            skip_unknown_members=dict(type="bool", default=False),
-            copy_from=dict(type="str"),
-            all_roles=dict(type="bool", default=False),
-            copy_exclude=dict(type="list", elements="str", default=[]),
-        ),
-        supports_check_mode=True,
-        admin_rights=("Role Management",),
-    )
-    m.run(run)
+    Module(SPEC, services=("practice_protect",), admin_rights=("Role Management",), supports_check_mode=True).run(plan)
 
 
-def run(m):
-    spec = _pp_roles.build_spec(m.params)
+def plan(m, p):
+    """Read the roles and their members, and plan; returns ``(result, apply)``."""
+    spec = _pp_roles.build_spec(p)
     client = m.pp
     users = client.users()
     roles = client.roles()
@@ -262,17 +259,20 @@ def run(m):
     current = dict((role["ID"], client.role_members(role["ID"])) for role in targets)
     users_by_id = dict((u["ID"], u) for u in users)
     try:
-        plan = _pp_roles.plan_membership(spec, targets, current, resolved, users_by_id)
+        planned = _pp_roles.plan_membership(spec, targets, current, resolved, users_by_id)
     except _model.RemovalRefused as refused:
         m.fail(refused, skipped_members=skipped, roles=[r["Name"] for r in targets])
-    if not m.check_mode:
-        _pp_roles.apply(client, plan)
-    result = dict(changed=bool(plan["calls"]), added=plan["added"], removed=plan["removed"], roles=[r["Name"] for r in targets],
-                  members=plan["after"], plan=_pp_roles.public_calls(plan), removal_limit=plan["removal_limit"], skipped_members=skipped,
-                  copy_skipped=copy_skipped)
+    result = dict(changed=bool(planned["calls"]), added=planned["added"], removed=planned["removed"], roles=[r["Name"] for r in targets],
+                  members=planned["after"], plan=_pp_roles.public_calls(planned), removal_limit=planned["removal_limit"],
+                  skipped_members=skipped, copy_skipped=copy_skipped)
     if m.module._diff:
-        result["diff"] = {"before": plan["before"], "after": plan["after"]}
-    m.exit(**result)
+        result["diff"] = {"before": planned["before"], "after": planned["after"]}
+
+    def apply():
+        _pp_roles.apply(client, planned)
+        return result
+
+    return result, (apply if planned["calls"] else None)
 
 
 def _read_only(name, roles):

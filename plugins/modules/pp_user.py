@@ -243,7 +243,7 @@ pp_requests:
   type: int
 """
 
-from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectModule
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import Module
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _pp_users
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 
@@ -268,14 +268,8 @@ ITEM_SPEC = _pp_users.PP_USER.argument_spec(
 
 
 def main():
-    m = PracticeProtectModule(
-        argument_spec=ITEM_SPEC,
-        items=(ITEM_SPEC, "user"),
-        supports_check_mode=True,
-        admin_rights=("User Management",),
-    )
-    m.require_no_log("return_password", "each new user's generated password")
-    m.run_items(plan, prefetch=prefetch)
+    Module(ITEM_SPEC, services=("practice_protect",), items=(ITEM_SPEC, "user"), admin_rights=("User Management",),
+           secret_results={"return_password": "each new user's generated password"}, supports_check_mode=True).run(plan, prefetch)
 
 
 def service(m):

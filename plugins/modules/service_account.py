@@ -259,38 +259,111 @@ graph_batched_calls:
   type: int
 """
 
-from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365Module
-from ansible_collections.practiceprotect.m365.plugins.module_utils import _roles
-from ansible_collections.practiceprotect.m365.plugins.module_utils import _model
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _model, _roles, _users
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
+from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import Module
+
+SPEC = dict(
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    name=dict(type="str", default=_roles.DEFAULT_NAME),
+    domain=dict(type="str"),
+    display_name=dict(type="str", default=_roles.DEFAULT_DISPLAY_NAME),
+    given_name=dict(type="str", default=_roles.DEFAULT_GIVEN_NAME),
+    surname=dict(type="str", default=_roles.DEFAULT_SURNAME),
+    purpose=dict(type="str", choices=["federation", "mail_redirection"]),
+    roles=_model.list_option(),
+    max_removals=dict(type="raw", default=_roles.MAX_REMOVALS),
+    federation_enabled=dict(type="bool", default=False),
+    force=dict(type="bool", default=False),
+    rotate_password=dict(type="bool", default=False, no_log=False),
+    return_password=dict(type="bool", default=False, no_log=False),
+    force_change_password=dict(type="bool", default=True, no_log=False),
+    replication_timeout=dict(type="int", default=120),
+)
 
 
 def main():
-    m = M365Module(
-        argument_spec=dict(
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            name=dict(type="str", default=_roles.DEFAULT_NAME),
-            domain=dict(type="str"),
-            display_name=dict(type="str", default=_roles.DEFAULT_DISPLAY_NAME),
-            given_name=dict(type="str", default=_roles.DEFAULT_GIVEN_NAME),
-            surname=dict(type="str", default=_roles.DEFAULT_SURNAME),
-            purpose=dict(type="str", choices=["federation", "mail_redirection"]),
-            roles=_model.list_option(),
-            max_removals=dict(type="raw", default=_roles.MAX_REMOVALS),
-            federation_enabled=dict(type="bool", default=False),
-            force=dict(type="bool", default=False),
-            rotate_password=dict(type="bool", default=False, no_log=False),
-            return_password=dict(type="bool", default=False, no_log=False),
-            force_change_password=dict(type="bool", default=True, no_log=False),
-            replication_timeout=dict(type="int", default=120),
-        ),
-        mutually_exclusive=[("purpose", "roles")],
-        supports_check_mode=True,
-    )
-    m.run(run)
+    Module(SPEC, mutually_exclusive=[("purpose", "roles")], secret_results={"return_password": "the service account's password"},
+           supports_check_mode=True).run(plan)
 
 
-def run(m):
-    m.exit(**_roles.run_service_account(m))
+def plan(m, p):
+    """Read the account, its roles and the tenant's domains, and plan; returns ``(result, apply)``."""
+    spec = _roles.service_account_spec(p)
+    users = _users.UserService(m.graph)
+    roles = _roles.RoleService(m.graph)
+    domains = users.domains()
+    domain = v.check_domain_verified(spec["domain"], domains, field="domain") if spec["domain"] else _roles.initial_domain(domains)
+    upn = "%s@%s" % (spec["name"], domain)
+    definitions = roles.definitions()
+    if spec["state"] == "present":
+        _roles.wanted_roles(spec, definitions)  # unknown role names fail before anything else is read
+    current = users.read([upn]).get(upn.lower())
+    assignments = roles.assignments_of(current["id"]) if current else []
+    skus = users.skus() if current and current.get("assignedLicenses") else []
+    password = v.generate_password() if (current and spec["rotate_password"] and spec["state"] == "present") else None
+    first = _roles.plan_service_account(spec, upn, current, assignments, definitions, skus, password)
+    if first["licenses_removed"]:
+        m.module.warn("The service account %s held licence(s) %s; %s, because it must stay unlicensed." % (
+            upn, ", ".join(first["licenses_removed"]), "they would be removed" if m.check_mode else "they were removed"))
+
+    def result_of(done):
+        result = dict(
+            changed=done["changed"], action=done["action"], user_principal_name=upn,
+            user=done["after"] if spec["state"] == "present" else done["before"],
+            roles=done["roles_after"], roles_added=done["roles_added"], roles_removed=done["roles_removed"],
+            licenses_removed=done["licenses_removed"], password_set=done["password_set"], plan=_roles.service_account_public_plan(done),
+        )
+        if m.module._diff:
+            result["diff"] = {"before": done["before"], "after": done["after"]}
+        if spec["return_password"] and done["password_set"] and done.get("password") and not m.check_mode:
+            result["password"] = done["password"]
+        return result
+
+    def replan(found):
+        """The account exists although the read did not show it: plan again against it (its roles too)."""
+        again = _roles.plan_service_account(spec, upn, found, roles.assignments_of(found["id"]), definitions, users.skus(), None)
+        again.update(action=first["action"], password=None, password_set=False)
+        applied["plan"] = again
+        return again["user_plan"]
+
+    applied = {"plan": first}
+
+    def apply():
+        user_id = current["id"] if current else None
+        try:
+            if first["user_plan"]["action"] == "delete":
+                roles.apply(first["role_calls"], user_id)
+                users.apply(first["user_plan"])
+            else:
+                if first["user_plan"]["calls"]:
+                    user_id, _done = users.apply_or_adopt(first["user_plan"], replan)
+                done = applied["plan"]
+                if done["role_calls"]:
+                    roles.apply(done["role_calls"], user_id, lagging=first["user_plan"]["action"] == "create")
+        except GraphError as exc:
+            if exc.status == 403 and current and assignments and exc.path and exc.path.startswith("users/"):
+                refused(m, exc, upn, assignments, definitions)
+            raise
+        done = applied["plan"]
+        if done["after"]:
+            done["after"]["id"] = user_id
+        return result_of(done)
+
+    return result_of(first), (apply if first["calls"] else None)
+
+
+def refused(m, exc, upn, assignments, definitions):
+    """Microsoft 365 refused to change an admin's password, sign-in or existence: say what the app needs."""
+    deleting = exc.method == "DELETE"
+    held = ", ".join(sorted(set(_roles.role_name(a.get("roleDefinitionId"), definitions) for a in assignments)))
+    message = _roles.ADMIN_REFUSAL % (
+        "delete" if deleting else "set the password or sign-in state of", upn, exc.code, held,
+        "remove its roles first" if deleting else "run without rotate_password (an enabled account needs no other such change)")
+    result = m.call_stats()
+    result.update(exc.as_dict())
+    m.module.fail_json(msg=message, **result)
 
 
 if __name__ == "__main__":

@@ -26,8 +26,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365_AUTH_SPEC
-from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import (
+from ansible_collections.practiceprotect.m365.plugins.module_utils._connection import (
+    M365_AUTH_SPEC,
     PP_AUTH_SPEC,
     PP_CONNECTION_SPEC,
     PP_REQUIRED,
@@ -36,7 +36,7 @@ from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_pro
 ROOT = Path(__file__).resolve().parents[2]
 AWX = ROOT / "docs" / "awx"
 
-# M365Module and PracticeProtectModule(m365=True) add this; environment variables that are set count as given.
+# A module that talks to Microsoft 365 adds this; environment variables that are set count as given.
 MUTUALLY_EXCLUSIVE = [("client_secret", "client_certificate_path")]
 
 # The options each credential type must feed, and nothing else (the env var names come from the argument specs).

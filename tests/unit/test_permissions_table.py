@@ -11,6 +11,8 @@ import re
 
 import pytest
 
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import describe_error
+
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _practice_protect as pp
 from tests.sandbox.pp import ENDPOINTS as SANDBOX_ENDPOINTS
 
@@ -41,11 +43,11 @@ def module_rows(rows):
 
 
 def declared_rights(module):
-    """The ``admin_rights`` a module passes to PracticeProtectModule (read from its source, without running it)."""
+    """The ``admin_rights`` a module passes to its Module (read from its source, without running it)."""
     with open(os.path.join(ROOT, "plugins", "modules", module + ".py")) as handle:
         tree = ast.parse(handle.read())
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "PracticeProtectModule":
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Module":
             for keyword in node.keywords:
                 if keyword.arg == "admin_rights":
                     return list(ast.literal_eval(keyword.value))
@@ -83,10 +85,13 @@ def test_write_rights_agree_with_the_docs_and_the_sandbox():
 
 
 class _Module:
-    describe = pp.PracticeProtectModule.describe
+    """What a module's failure says, given the rights it declares."""
 
     def __init__(self, rights):
         self.admin_rights = tuple(rights)
+
+    def describe(self, error):
+        return describe_error(error, self.admin_rights)
 
 
 REFUSED_READ = "You are not authorized to perform this operation. The caller needs the Read Only System Administration admin right."

@@ -6,6 +6,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _mail
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import describe_error
 from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError
 from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError
 
@@ -139,8 +140,7 @@ def test_send_failures_become_sentences_with_the_service_fields(error, sentence)
     assert failure.message == sentence
     assert failure.as_dict() == {"status": error.status, "error_code": error.code, "request_id": "req-1", "method": "POST",
                                  "path": "users/sarah.jones@northwindacct.com/sendMail"}
-    module = object.__new__(_mail.MailModule)  # describe() needs no AnsibleModule
-    assert module.describe(failure) == (sentence, failure.as_dict())
+    assert describe_error(failure) == (sentence, failure.as_dict())
 
 
 def test_other_failures_keep_the_service_message_and_the_common_description():
@@ -149,8 +149,7 @@ def test_other_failures_keep_the_service_message_and_the_common_description():
     with pytest.raises(GraphError) as caught:
         _mail.send(FakeGraph(error=error), plan)
     assert caught.value is error and not isinstance(caught.value, _mail.SendMailError)
-    module = object.__new__(_mail.MailModule)
-    assert module.describe(error)[0] == "An internal server error occurred."
+    assert describe_error(error)[0] == "An internal server error occurred."
 
 
 def test_send_posts_the_planned_body():

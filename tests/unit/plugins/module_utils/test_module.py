@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""ModuleBase.run_items: one object or many, checked first, planned together, applied after, failures per item."""
+"""Module.run: one object or many, checked first, planned together, applied after, failures per item."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -19,8 +19,12 @@ ITEM_SPEC = dict(
 )
 
 
+# A complete Microsoft 365 connection (the module never uses it: nothing here calls a service).
+CONNECTION = {"tenant_id": "5f0c6a3e-2b7d-4c1a-9e8f-3d6b1a2c4e50", "client_id": "4a1d7c3e-8b2f-4e6a-9c5d-1f3b7a9e2c40", "client_secret": "unit-test-client-secret"}
+
+
 def run(args, calls, capsys, fail_on=()):
-    """Run a module built on ModuleBase with ``args``; returns (exit code, result)."""
+    """Run a module built on Module with ``args``; returns (exit code, result)."""
 
     def plan(m, p):
         calls.append(("plan", p["name"], p["size"]))
@@ -37,10 +41,10 @@ def run(args, calls, capsys, fail_on=()):
     def prefetch(m, params_list):
         calls.append(("prefetch", [p["name"] for p in params_list]))
 
-    with patch_module_args(args):
-        module = _module.ModuleBase(ITEM_SPEC, libraries=(), items=(ITEM_SPEC, "name"), supports_check_mode=True)
+    with patch_module_args(dict(CONNECTION, **args)):
+        module = _module.Module(ITEM_SPEC, items=(ITEM_SPEC, "name"), supports_check_mode=True)
         with pytest.raises(SystemExit) as exc:
-            module.run_items(plan, prefetch=prefetch)
+            module.run(plan, prefetch=prefetch)
     return exc.value.code, json.loads(capsys.readouterr().out)
 
 
@@ -112,15 +116,15 @@ def test_the_start_up_log_line_leaves_items_out(capsys, monkeypatch):
 @pytest.mark.parametrize("args, message", [({"name": "a", "items": [{"name": "b"}]}, "parameters are mutually exclusive: name|items"),
                                            ({}, "one of the following is required: name, items")])
 def test_name_and_items_exclude_each_other(capsys, args, message):
-    with patch_module_args(args):
+    with patch_module_args(dict(CONNECTION, **args)):
         with pytest.raises(SystemExit):
-            _module.ModuleBase(ITEM_SPEC, libraries=(), items=(ITEM_SPEC, "name"))
+            _module.Module(ITEM_SPEC, items=(ITEM_SPEC, "name"))
     assert json.loads(capsys.readouterr().out)["msg"] == message
 
 
 def test_shared_makes_a_service_once_per_run(capsys):
-    with patch_module_args({"name": "a"}):
-        module = _module.ModuleBase(ITEM_SPEC, libraries=(), items=(ITEM_SPEC, "name"))
+    with patch_module_args(dict(CONNECTION, name="a")):
+        module = _module.Module(ITEM_SPEC, items=(ITEM_SPEC, "name"))
     made = []
 
     def factory(m):
@@ -141,10 +145,10 @@ def test_plans_are_applied_by_concurrent_workers(capsys):
             return {"changed": True, "name": p["name"]}
         return {"changed": True, "name": p["name"]}, apply
 
-    with patch_module_args({"workers": 4, "items": [{"name": "p%d" % i} for i in range(8)]}):
-        module = _module.ModuleBase(ITEM_SPEC, libraries=(), items=(ITEM_SPEC, "name"), supports_check_mode=True)
+    with patch_module_args(dict(CONNECTION, workers=4, items=[{"name": "p%d" % i} for i in range(8)])):
+        module = _module.Module(ITEM_SPEC, items=(ITEM_SPEC, "name"), supports_check_mode=True)
         with pytest.raises(SystemExit) as exc:
-            module.run_items(plan)
+            module.run(plan)
     result = json.loads(capsys.readouterr().out)
     assert exc.value.code == 0 and result["failed_items"] == []
     assert sorted(result["outcomes"]) == ["p%d" % i for i in range(8)]

@@ -44,7 +44,7 @@ class FakeStats:
 
 
 class FakeModule:
-    """What run() uses of MailModule: params, check_mode, graph, retry_stats, module (diff flag, warn) and exit()."""
+    """What plan() uses of the Module: params, check_mode, graph, retry_stats, module (diff flag, warn) and exit()."""
 
     def __init__(self, check_mode=False, diff=False, user=SEED_SENDER, events=(), **options):
         self.params = dict(sender="sarah.jones@northwindacct.com", to=["jane.personal@example.org"], cc=[], subject="Welcome",
@@ -68,7 +68,7 @@ class FakeModule:
 
 
 def send(m):
-    """One message the way ModuleBase.run_items runs a single object: plan, then (outside check mode) send."""
+    """One message the way Module.run runs a single object: plan, then (outside check mode) send."""
     result, apply = m365_send_mail.plan(m, m.params)
     if apply is not None and not m.check_mode:
         result = apply()
@@ -130,10 +130,10 @@ def test_argument_spec(monkeypatch):
         def __init__(self, argument_spec, **kwargs):
             captured.update(spec=argument_spec, kwargs=kwargs)
 
-        def run_items(self, plan, prefetch=None):
+        def run(self, plan, prefetch=None):
             captured["plan"] = plan
 
-    monkeypatch.setattr(m365_send_mail._mail, "MailModule", Capture)
+    monkeypatch.setattr(m365_send_mail, "Module", Capture)
     m365_send_mail.main()
     spec = captured["spec"]
     assert spec["body"] == {"type": "str", "no_log": True}

@@ -14,14 +14,9 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.practiceprotect.m365.plugins.module_utils._exchange import ExchangeModule
-from ansible_collections.practiceprotect.m365.plugins.module_utils._mail import MailModule
-from ansible_collections.practiceprotect.m365.plugins.module_utils._module import M365Module
-from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectModule
+from ansible_collections.practiceprotect.m365.plugins.module_utils._module import Module
 
 MODULES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", "plugins", "modules")
-CLASSES = {"M365Module": M365Module, "ExchangeModule": ExchangeModule, "MailModule": MailModule,
-           "PracticeProtectModule": PracticeProtectModule}
 COUNTERS = {"retries", "graph_requests", "replication_waits", "graph_batched_calls", "exchange_requests", "pp_requests"}
 
 
@@ -46,26 +41,24 @@ def documented(name):
     raise AssertionError("%s has no RETURN" % name)
 
 
-def base_class(name):
-    """The module_utils class the module builds, and the keyword arguments it passes that change the counters."""
+def services(name):
+    """The services the module's Module names (read from its source, without running it)."""
     tree = ast.parse(module_source(name))
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            func = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
-            if func in CLASSES:
-                m365 = any(k.arg == "m365" and isinstance(k.value, ast.Constant) and k.value.value for k in node.keywords)
-                return CLASSES[func], m365
-    raise AssertionError("%s builds none of %s" % (name, sorted(CLASSES)))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Module":
+            named = [k.value for k in node.keywords if k.arg == "services"]
+            return tuple(ast.literal_eval(named[0])) if named else ("graph",)
+    raise AssertionError("%s builds no Module" % name)
 
 
-def returned_counters(cls, m365):
-    """call_stats() of a module of ``cls`` whose clients were all used (those it can have)."""
-    module = object.__new__(cls)
+def returned_counters(names):
+    """call_stats() of a module talking to ``names`` whose clients were all used."""
+    module = object.__new__(Module)
+    module.services = names
     module.retry_stats = None
-    module._graph = _Client() if cls is not PracticeProtectModule or m365 else None
+    module._graph = _Client()
     module._exchange = _Client()
     module._pp = _Client()
-    module.m365 = m365
     return set(module.call_stats())
 
 
@@ -83,8 +76,7 @@ def test_every_module_is_checked():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_counters_a_module_returns_are_documented(name):
-    cls, m365 = base_class(name)
-    counters = returned_counters(cls, m365)
+    counters = returned_counters(services(name))
     assert counters <= COUNTERS, "a new counter: add it to COUNTERS and to the RETURN docs: %s" % sorted(counters - COUNTERS)
     docs = documented(name)
     assert sorted(counters - set(docs)) == [], "returned but not documented"
