@@ -178,7 +178,7 @@ def build_alias_spec(params):
     user = (params.get("user") or "").strip()
     if not user:
         raise ValidationError("user is empty; give the user's UPN or object id.", field="user")
-    aliases = _model.ListChange(params.get("aliases"), "aliases", normalise=lambda value, where: bare(value, where))
+    aliases = _model.ListChange(params.get("aliases"), "aliases", normalise=bare)
     primary = params.get("primary")
     if primary is not None:
         primary = bare(primary, "primary", allow_primary_prefix=True)

@@ -246,11 +246,22 @@ class Module:
 
     # -- one person or many ---------------------------------------------------------------------------
 
-    def shared(self, factory):
-        """``factory(self)``, made once per module run: a service whose reads serve every item of the task."""
-        if factory not in self._shared:
-            self._shared[factory] = factory(self)
-        return self._shared[factory]
+    def shared(self, name, make):
+        """``make()``, made once per module run and kept as ``name``: a service whose reads serve every item of the task."""
+        if name not in self._shared:
+            self._shared[name] = make()
+        return self._shared[name]
+
+    @staticmethod
+    def specs(build, params_list):
+        """The specs ``build`` makes of the items whose options pass its checks; the others fail when they are planned."""
+        out = []
+        for params in params_list:
+            try:
+                out.append(build(params))
+            except _validation.ValidationError:
+                continue
+        return out
 
     def require_no_log(self, option, what):
         """Fail before any call when ``option`` is set (on the task or on any of its ``items``) on a task without

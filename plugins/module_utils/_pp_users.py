@@ -21,7 +21,6 @@ from ansible_collections.practiceprotect.m365.plugins.module_utils import _valid
 from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectError, PracticeProtectUncertain, sql_string
 
 
-
 def _mail(value, option, context):
     return v.validate_email(value, option)
 

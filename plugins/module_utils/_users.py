@@ -19,6 +19,7 @@ from ansible_collections.practiceprotect.m365.plugins.module_utils import _model
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError, odata_string, quote_key, read_users
 
+
 def _phone(value, option, context):
     return v.normalize_phone(value, context.get("region"), option)
 

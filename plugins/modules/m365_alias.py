@@ -224,7 +224,6 @@ graph_batched_calls:
 """
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _addresses, _exchange, _model
-from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 from ansible_collections.practiceprotect.m365.plugins.module_utils._module import Module
 
 ITEM_SPEC = dict(
@@ -243,16 +242,12 @@ def main():
 
 def service(m):
     """One ExchangeService per module run: what it reads once serves every person of the task."""
-    return m.shared(_new_service)
-
-
-def _new_service(m):
-    return _exchange.ExchangeService(m.graph, m.exchange)
+    return m.shared("service", lambda: _exchange.ExchangeService(m.graph, m.exchange))
 
 
 def prefetch(m, params_list):
     """Everyone's user (Graph list queries), mailbox, the accepted domains and the owners of every address to add."""
-    specs = [spec for spec in (_spec(p) for p in params_list) if spec is not None]
+    specs = m.specs(_addresses.build_alias_spec, params_list)
     svc = service(m)
     users = svc.read_users([spec["user"] for spec in specs])
     svc.read_mailboxes([user for user in (users.get(spec["user"].lower()) for spec in specs) if user is not None])
@@ -270,13 +265,6 @@ def prefetch(m, params_list):
             if mailbox is not None:
                 adding += _addresses.on_accepted_domains(_addresses.new_addresses(spec, mailbox.get("EmailAddresses") or []), accepted)
         svc.read_owners(adding)
-
-
-def _spec(params):
-    try:
-        return _addresses.build_alias_spec(params)
-    except v.ValidationError:
-        return None  # reported when that person is planned
 
 
 def plan(m, p):

@@ -234,7 +234,6 @@ graph_batched_calls:
 """
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _exchange, _model
-from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 from ansible_collections.practiceprotect.m365.plugins.module_utils._module import Module
 
 ITEM_SPEC = dict(
@@ -257,26 +256,15 @@ def main():
 
 def service(m):
     """One ExchangeService per module run: what it reads once serves every person of the task."""
-    return m.shared(_new_service)
-
-
-def _new_service(m):
-    return _exchange.ExchangeService(m.graph, m.exchange)
+    return m.shared("service", lambda: _exchange.ExchangeService(m.graph, m.exchange))
 
 
 def prefetch(m, params_list):
     """Everyone's user and the users given or losing full access (Graph list queries), then each mailbox."""
-    specs = [spec for spec in (_spec(p) for p in params_list) if spec is not None]
+    specs = m.specs(_exchange.build_mailbox_spec, params_list)
     svc = service(m)
     users = svc.read_users([spec["user"] for spec in specs] + [key for spec in specs for key in spec["trustees"]])
     svc.read_mailboxes([owner for owner in (users.get(spec["user"].lower()) for spec in specs) if owner is not None])
-
-
-def _spec(params):
-    try:
-        return _exchange.build_mailbox_spec(params)
-    except v.ValidationError:
-        return None  # reported when that person is planned
 
 
 def plan(m, p):

@@ -225,7 +225,7 @@ def main():
 def plan(m, p):
     """Check one message and its sender; returns ``(result, send)``."""
     spec = _mail.build_spec(p)
-    sender = m.shared(_senders).resolve(spec["sender"])
+    sender = m.shared("senders", lambda: _mail.Senders(m.graph)).resolve(spec["sender"])
     planned = _mail.plan_send(spec, sender)
 
     def result_of(sent):
@@ -242,10 +242,6 @@ def plan(m, p):
         return result_of(True)
 
     return result_of(False), send
-
-
-def _senders(m):
-    return _mail.Senders(m.graph)
 
 
 if __name__ == "__main__":

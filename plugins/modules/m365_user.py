@@ -390,15 +390,11 @@ def main():
 
 def service(m):
     """One UserService per module run: what it reads once serves every person of the task."""
-    return m.shared(_new_service)
-
-
-def _new_service(m):
-    return _users.UserService(m.graph)
+    return m.shared("service", lambda: _users.UserService(m.graph))
 
 
 def prefetch(m, params_list):
-    specs = [_users.build_spec(p) for p in params_list if _valid(p)]
+    specs = m.specs(_users.build_spec, params_list)
     service(m).prefetch(specs)
     # Many leavers losing their last licence: their mailboxes' types with one Exchange list (see mail_guard).
     svc = service(m)
@@ -406,14 +402,6 @@ def prefetch(m, params_list):
     users = [u for u in (svc.read([s["upn"] for s in purging]).values() if purging else []) if u.get("mail") and u.get("assignedLicenses")]
     if len(users) >= _exchange.MAILBOX_LIST_FROM:
         mailboxes(m).read_mailboxes(users)
-
-
-def _valid(params):
-    try:
-        _users.build_spec(params)
-        return True
-    except v.ValidationError:
-        return False  # reported when that person is planned
 
 
 def plan(m, p):
@@ -478,11 +466,7 @@ def plan(m, p):
 
 def mailboxes(m):
     """The Exchange reads of this run (only made when a plan would take a user's last licence)."""
-    return m.shared(_new_mailboxes)
-
-
-def _new_mailboxes(m):
-    return _exchange.ExchangeService(m.graph, m.exchange)
+    return m.shared("mailboxes", lambda: _exchange.ExchangeService(m.graph, m.exchange))
 
 
 def mail_guard(m, user):

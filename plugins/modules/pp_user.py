@@ -245,7 +245,6 @@ pp_requests:
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils._module import Module
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _pp_users
-from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 
 # The fields of the user come from its table (_pp_users.PP_USER); the rest say how to apply them.
 ITEM_SPEC = _pp_users.PP_USER.argument_spec(
@@ -274,23 +273,12 @@ def main():
 
 def service(m):
     """One PPUserService per module run: what it reads once serves every person of the task."""
-    return m.shared(_new_service)
-
-
-def _new_service(m):
-    return _pp_users.PPUserService(m.pp)
+    return m.shared("service", lambda: _pp_users.PPUserService(m.pp))
 
 
 def prefetch(m, params_list):
-    specs = [spec for spec in (_spec(p) for p in params_list) if spec is not None]
+    specs = m.specs(_pp_users.build_spec, params_list)
     service(m).prefetch(specs)
-
-
-def _spec(params):
-    try:
-        return _pp_users.build_spec(params)
-    except v.ValidationError:
-        return None  # reported when that person is planned
 
 
 def plan(m, p):

@@ -73,14 +73,14 @@ TITLES = {
 }
 
 SYNC_DIFF = "Microsoft 365 account, as the outbound sync will create it"
-# The modules' options and the role variables behind them (a check's message names the option).
-PERSON_FIELDS = {
-    "user": "person.upn", "mobile_phone": "person.mobile_phone", "mobile_number": "person.mobile_phone",
-    "manager": "person.manager", "usage_location": "person.usage_location (or onboard_usage_location)",
-    "licenses": "person.licenses (or onboard_default_licenses)", "job_title": "person.job_title", "department": "person.department",
-    "given_name": "person.given_name", "surname": "person.surname", "display_name": "person.display_name",
+# The modules' options and the role variables behind them (a check's message names the option): the user table's fields
+# that a person carries under their own name, and the others.
+PERSON_FIELDS = dict((f.option, "person." + f.option) for f in _users.USER.role_fields())
+PERSON_FIELDS.update({
+    "user": "person.upn", "mobile_number": "person.mobile_phone", "manager": "person.manager",
+    "usage_location": "person.usage_location (or onboard_usage_location)", "licenses": "person.licenses (or onboard_default_licenses)",
     "other_mails": "person.alternate_email", "phone_region": "onboard_phone_region",
-}
+})
 
 
 def describe(person):

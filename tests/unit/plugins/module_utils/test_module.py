@@ -20,7 +20,8 @@ ITEM_SPEC = dict(
 
 
 # A complete Microsoft 365 connection (the module never uses it: nothing here calls a service).
-CONNECTION = {"tenant_id": "5f0c6a3e-2b7d-4c1a-9e8f-3d6b1a2c4e50", "client_id": "4a1d7c3e-8b2f-4e6a-9c5d-1f3b7a9e2c40", "client_secret": "unit-test-client-secret"}
+CONNECTION = {"tenant_id": "5f0c6a3e-2b7d-4c1a-9e8f-3d6b1a2c4e50", "client_id": "4a1d7c3e-8b2f-4e6a-9c5d-1f3b7a9e2c40",
+              "client_secret": "unit-test-client-secret"}
 
 
 def run(args, calls, capsys, fail_on=()):
@@ -127,10 +128,18 @@ def test_shared_makes_a_service_once_per_run(capsys):
         module = _module.Module(ITEM_SPEC, items=(ITEM_SPEC, "name"))
     made = []
 
-    def factory(m):
-        made.append(m)
+    def make():
+        made.append(1)
         return object()
-    assert module.shared(factory) is module.shared(factory) and made == [module]
+    assert module.shared("service", make) is module.shared("service", make) and made == [1]
+
+
+def test_specs_leave_out_the_items_whose_options_fail_their_checks():
+    def build(params):
+        if params["name"] == "bad":
+            raise ValidationError("bad is not allowed.", field="name")
+        return params["name"].upper()
+    assert _module.Module.specs(build, [{"name": "a"}, {"name": "bad"}, {"name": "c"}]) == ["A", "C"]
 
 
 def test_plans_are_applied_by_concurrent_workers(capsys):

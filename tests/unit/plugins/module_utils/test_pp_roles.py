@@ -23,7 +23,8 @@ def spec(**params):
     return r.build_spec(params)
 
 
-def resolved(s, users=USERS):
+def resolved(s, users=None):
+    users = USERS if users is None else users
     change = s["members"]
     return {"add": r.resolve_users(change.add, users), "remove": r.resolve_users(change.remove, users, missing_ok=True),
             "set": r.resolve_users(change.set, users) if change.set is not None else None}

@@ -59,12 +59,12 @@ class FakeModule:
     def exit(self, **result):
         self.result = result
 
-    def shared(self, factory):
+    def shared(self, name, make):
         if not hasattr(self, "_shared"):
             self._shared = {}
-        if factory not in self._shared:
-            self._shared[factory] = factory(self)
-        return self._shared[factory]
+        if name not in self._shared:
+            self._shared[name] = make()
+        return self._shared[name]
 
 
 def send(m):
