@@ -50,59 +50,68 @@ def users_by_upn(sandbox):
 
 MODULE_CASES = [
     # m365_user
-    ("user: malformed UPN", "m365_user", {"user_principal_name": "not-an-upn", "display_name": "X"},
-     "user_principal_name 'not-an-upn' must look like name@domain, with exactly one @."),
-    ("user: UPN on an unverified domain", "m365_user", {"user_principal_name": "new.person@" + LEGACY, "display_name": "X"},
-     "The domain northwind-legacy.com is in the tenant but not verified, so Microsoft 365 refuses it for user_princi"
-     "pal_name. Verify it first, or use one of: northwindacct.com, northwindacct.onmicrosoft.com."),
-    ("user: UPN on a domain not in the tenant", "m365_user", {"user_principal_name": "new.person@contoso.com", "display_name": "X"},
+    ("user: malformed UPN", "m365_user", {"user": "not-an-upn", "display_name": "X"},
+     "user 'not-an-upn' must look like name@domain, with exactly one @."),
+    ("user: UPN on an unverified domain", "m365_user", {"user": "new.person@" + LEGACY, "display_name": "X"},
+     "The domain northwind-legacy.com is in the tenant but not verified, so Microsoft 365 refuses it for user. Verif"
+     "y it first, or use one of: northwindacct.com, northwindacct.onmicrosoft.com."),
+    ("user: UPN on a domain not in the tenant", "m365_user", {"user": "new.person@contoso.com", "display_name": "X"},
      "The domain contoso.com is not a domain of this tenant. Verified domains: northwindacct.com, northwindacct.onmi"
      "crosoft.com."),
-    ("user: local part over 64", "m365_user", {"user_principal_name": LONG_LOCAL + "@" + D, "display_name": "X"},
-     "user_principal_name 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@northwindacct.com' is t"
-     "oo long: at most 113 characters in all and 64 before the @."),
-    ("user: display name over 256", "m365_user", {"user_principal_name": "long.name@" + D, "display_name": "x" * 257},
+    ("user: local part over 64", "m365_user", {"user": LONG_LOCAL + "@" + D, "display_name": "X"},
+     "user 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@northwindacct.com' is too long: at most "
+     "113 characters in all and 64 before the @."),
+    ("user: display name over 256", "m365_user", {"user": "long.name@" + D, "display_name": "x" * 257},
      "display_name is 257 characters long; Microsoft 365 allows at most 256."),
-    ("user: job title over 128", "m365_user", {"user_principal_name": "long.title@" + D, "display_name": "X", "job_title": "t" * 129},
+    ("user: job title over 128", "m365_user", {"user": "long.title@" + D, "display_name": "X", "job_title": "t" * 129},
      "job_title is 129 characters long; Microsoft 365 allows at most 128."),
-    ("user: phone too short", "m365_user", {"user_principal_name": "short.phone@" + D, "display_name": "X", "mobile_phone": "12"},
+    ("user: phone too short", "m365_user", {"user": "short.phone@" + D, "display_name": "X", "mobile_phone": "12"},
      "mobile_phone '12' is not a phone number. Give it in international form (+61 412 345 678) or set phone_region."),
-    ("user: phone in words", "m365_user", {"user_principal_name": "word.phone@" + D, "display_name": "X", "mobile_phone": "call me",
+    ("user: phone in words", "m365_user", {"user": "word.phone@" + D, "display_name": "X", "mobile_phone": "call me",
                                            "phone_region": "AU"}, "mobile_phone 'call me' is not a phone number."),
-    ("user: local phone without a region", "m365_user", {"user_principal_name": "local.phone@" + D, "display_name": "X",
+    ("user: local phone without a region", "m365_user", {"user": "local.phone@" + D, "display_name": "X",
                                                          "mobile_phone": "0412 345 678"},
      "mobile_phone '0412 345 678' is not a phone number. Give it in international form (+61 412 345 678) or set phon"
      "e_region."),
-    ("user: unknown SKU", "m365_user", {"user_principal_name": "sku.person@" + D, "display_name": "X", "usage_location": "AU",
-                                        "licenses": ["NOT_A_SKU"]},
+    ("user: unknown SKU", "m365_user", {"user": "sku.person@" + D, "display_name": "X", "usage_location": "AU",
+                                        "licenses": {"add": ["NOT_A_SKU"]}},
      "Unknown licence NOT_A_SKU: this tenant subscribes to ENTERPRISEPACK, EXCHANGESTANDARD, FLOW_FREE, O365_BUSINES"
      "S_ESSENTIALS, O365_BUSINESS_PREMIUM, SPB. Give a SKU part number or skuId from that list."),
-    ("user: no free seat", "m365_user", {"user_principal_name": "seat.person@" + D, "display_name": "X", "usage_location": "AU",
-                                         "licenses": ["ENTERPRISEPACK"]},
+    ("user: no free seat", "m365_user", {"user": "seat.person@" + D, "display_name": "X", "usage_location": "AU",
+                                         "licenses": {"add": ["ENTERPRISEPACK"]}},
      "No free seat on ENTERPRISEPACK: 2 bought, 2 in use. Buy more seats or free one; SKUs with free seats: EXCHANGE"
      "STANDARD (5 free), FLOW_FREE (10000 free), O365_BUSINESS_ESSENTIALS (10 free), O365_BUSINESS_PREMIUM (24 free)"
      ", SPB (10 free)."),
-    ("user: licence without usage location", "m365_user", {"user_principal_name": "where.person@" + D, "display_name": "X",
-                                                           "licenses": ["O365_BUSINESS_PREMIUM"]},
+    ("user: licence without usage location", "m365_user", {"user": "where.person@" + D, "display_name": "X",
+                                                           "licenses": {"add": ["O365_BUSINESS_PREMIUM"]}},
      "usage_location is required to assign licences to where.person@northwindacct.com (Microsoft 365 refuses licence"
      "s without it); set usage_location, for example AU."),
-    ("user: unknown usage location", "m365_user", {"user_principal_name": "zz.person@" + D, "display_name": "X", "usage_location": "ZZ"},
+    ("user: unknown usage location", "m365_user", {"user": "zz.person@" + D, "display_name": "X", "usage_location": "ZZ"},
      "usage_location 'ZZ' is not an ISO 3166 two-letter country code (for example AU, GB, US)."),
-    ("user: bool given as a word", "m365_user", {"user_principal_name": SARAH, "account_enabled": "maybe"},
+    ("user: bool given as a word", "m365_user", {"user": SARAH, "account_enabled": "maybe"},
      "argument 'account_enabled' is of type str and we were unable to convert to bool: The value 'maybe' is not a va"
      "lid boolean. Valid booleans include: 0, 1, 't', 'y', 'off', 'n', 'no', 'f', 'yes', 'on', '1', 'false', 'true',"
      " '0'"),
-    ("user: int given as a word", "m365_user", {"user_principal_name": SARAH, "replication_timeout": "soon"},
+    ("user: int given as a word", "m365_user", {"user": SARAH, "replication_timeout": "soon"},
      "argument 'replication_timeout' is of type str and we were unable to convert to int: \"'soon'\" cannot be convert"
      "ed to an int"),
-    ("user: list given as a dict", "m365_user", {"user_principal_name": SARAH, "licenses": {"O365_BUSINESS_PREMIUM": 1}},
-     "argument 'licenses' is of type dict and we were unable to convert to list: <class 'dict'> cannot be converted "
-     "to a list"),
-    ("user: unknown manager", "m365_user", {"user_principal_name": SARAH, "manager": NOBODY},
+    ("user: licences as a dict of their own", "m365_user", {"user": SARAH, "licenses": {"O365_BUSINESS_PREMIUM": 1}},
+     "Unsupported parameters for (practiceprotect.m365.m365_user) module: licenses.O365_BUSINESS_PREMIUM. Supported p"
+     "arameters include: add, remove, set."),
+    ("user: licence added and removed", "m365_user", {"user": SARAH, "licenses": {"add": ["FLOW_FREE"], "remove": ["FLOW_FREE"]}},
+     "licenses lists flow_free under both add and remove; give each value once."),
+    ("user: removal limit in words", "m365_user", {"user": SARAH, "licenses": {"set": []}, "max_removals": "all of them"},
+     "max_removals must be a number or a percentage such as 10%, not 'all of them'."),
+    ("user: removal limit over 100%", "m365_user", {"user": SARAH, "licenses": {"set": []}, "max_removals": "110%"},
+     "max_removals 110% is more than 100%."),
+    ("user: every licence over max_removals", "m365_user", {"user": SARAH, "licenses": {"set": []}, "max_removals": 0, "allow_mail_loss": True},
+     "Refusing to remove 1 licences from sarah.jones@northwindacct.com, more than max_removals (0): ENTERPRISEPACK. List them to kee"
+     "p them, or raise max_removals if this is intended."),
+    ("user: unknown manager", "m365_user", {"user": SARAH, "manager": NOBODY},
      "manager nobody.here@northwindacct.com is not a user in this tenant."),
-    ("user: weak password", "m365_user", {"user_principal_name": "weak.password@" + D, "display_name": "X", "password": "short"},
+    ("user: weak password", "m365_user", {"user": "weak.password@" + D, "display_name": "X", "password": "short"},
      "password must be 8 to 256 characters long."),
-    ("user: other mail malformed", "m365_user", {"user_principal_name": SARAH, "other_mails": ["not an address"]},
+    ("user: other mail malformed", "m365_user", {"user": SARAH, "other_mails": ["not an address"]},
      "other_mails 'not an address' is not a valid e-mail address: An email address must have an @-sign."),
     # m365_user_info
     ("user_info: malformed filter", "m365_user_info", {"filter": "userPrincipalName eq"},
@@ -112,37 +121,49 @@ MODULE_CASES = [
      "nt"),
     ("user_info: unknown user type", "m365_user_info", {"user_type": "Robot"}, 'value of user_type must be one of: Member, Guest, got: Robot'),
     # m365_alias
-    ("alias: owned by someone else", "m365_alias", {"user": SARAH, "aliases": [TOM]},
+    ("alias: owned by someone else", "m365_alias", {"user": SARAH, "aliases": {"add": [TOM]}},
      "sarah.jones@northwindacct.com cannot get tom.baker@northwindacct.com: the address already belongs to Tom Baker"
      " (tom.baker@northwindacct.com). Remove it there first, or choose another address."),
-    ("alias: unverified domain", "m365_alias", {"user": SARAH, "aliases": ["sj@" + LEGACY]},
+    ("alias: unverified domain", "m365_alias", {"user": SARAH, "aliases": {"add": ["sj@" + LEGACY]}},
      "sarah.jones@northwindacct.com cannot get sj@northwind-legacy.com: northwind-legacy.com is not an accepted doma"
      "in of this Exchange Online organisation (accepted: northwindacct.com, northwindacct.onmicrosoft.com). Add and "
      "verify the domain in Microsoft 365 first, or use an accepted domain."),
-    ("alias: not an address", "m365_alias", {"user": SARAH, "aliases": ["not an address"]},
-     "aliases 'not an address' is not a valid e-mail address: An email address must have an @-sign."),
-    ("alias: accented", "m365_alias", {"user": SARAH, "aliases": [u"s\u00e9rah@" + D]},
-     "aliases 'sérah@northwindacct.com' is not a valid e-mail address: Internationalized characters before the @-sig"
-     "n are not supported: 'é'."),
-    ("alias: local part over 64", "m365_alias", {"user": SARAH, "aliases": [LONG_LOCAL + "@" + D]},
-     "aliases 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@northwindacct.com' is not a valid e"
-     "-mail address: it has 65 characters before the @-sign, and at most 64 are allowed."),
-    ("alias: unknown user", "m365_alias", {"user": NOBODY, "aliases": ["nobody@" + D]},
+    ("alias: not an address", "m365_alias", {"user": SARAH, "aliases": {"add": ["not an address"]}},
+     "aliases.add 'not an address' is not a valid e-mail address: An email address must have an @-sign."),
+    ("alias: accented", "m365_alias", {"user": SARAH, "aliases": {"add": [u"s\u00e9rah@" + D]}},
+     "aliases.add 'sérah@northwindacct.com' is not a valid e-mail address: Internationalized characters before the @"
+     "-sign are not supported: 'é'."),
+    ("alias: local part over 64", "m365_alias", {"user": SARAH, "aliases": {"set": [LONG_LOCAL + "@" + D]}},
+     "aliases.set 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@northwindacct.com' is not a vali"
+     "d e-mail address: it has 65 characters before the @-sign, and at most 64 are allowed."),
+    ("alias: not an address to remove", "m365_alias", {"user": SARAH, "aliases": {"remove": ["jc@"]}},
+     "aliases.remove 'jc@' is not a valid e-mail address: There must be something after the @-sign."),
+    ("alias: unknown user", "m365_alias", {"user": NOBODY, "aliases": {"add": ["nobody@" + D]}},
      "user nobody.here@northwindacct.com is not a user in this tenant; give the UPN or object id of an existing user"
      "."),
-    ("alias: int given as a word", "m365_alias", {"user": SARAH, "aliases": ["sj@" + D], "max_removals": "ten"},
-     "argument 'max_removals' is of type str and we were unable to convert to int: \"'ten'\" cannot be converted to an"
-     " int"),
+    ("alias: removal limit in words", "m365_alias", {"user": SARAH, "aliases": {"add": ["sj@" + D]}, "max_removals": "ten"},
+     "max_removals must be a number or a percentage such as 10%, not 'ten'."),
+    ("alias: added and removed", "m365_alias", {"user": SARAH, "aliases": {"add": ["sj@" + D], "remove": ["SJ@" + D]}},
+     "aliases lists sj@northwindacct.com under both add and remove; give each value once."),
+    ("alias: the primary removed", "m365_alias", {"user": SARAH, "aliases": {"remove": [SARAH]}},
+     "sarah.jones@northwindacct.com is the primary address of sarah.jones@northwindacct.com and cannot be removed; ma"
+     "ke another address the primary first (primary)."),
+    ("alias: nothing asked", "m365_alias", {"user": SARAH, "aliases": {}},
+     "Give aliases (add, remove or set) or primary; there is nothing to do."),
     # m365_mailbox
     ("mailbox: accented forwarding address", "m365_mailbox", {"user": TOM, "forwarding_address": u"s\u00e9rah@" + D},
      "forwarding_address 'sérah@northwindacct.com' is not a valid e-mail address: Internationalized characters befor"
      "e the @-sign are not supported: 'é'."),
     ("mailbox: malformed forwarding address", "m365_mailbox", {"user": TOM, "forwarding_address": "sarah at northwind"},
      "forwarding_address 'sarah at northwind' is not a valid e-mail address: An email address must have an @-sign."),
-    ("mailbox: full access to a non-user", "m365_mailbox", {"user": TOM, "full_access": ["not a user"]},
-     "full_access entry 'not a user' is neither a UPN nor an object id."),
-    ("mailbox: grant and revoke the same", "m365_mailbox", {"user": TOM, "full_access": [SARAH], "full_access_remove": [SARAH]},
-     "sarah.jones@northwindacct.com is in both full_access and full_access_remove; keep it in one."),
+    ("mailbox: full access to a non-user", "m365_mailbox", {"user": TOM, "full_access": {"add": ["not a user"]}},
+     "full_access.add entry 'not a user' is neither a UPN nor an object id."),
+    ("mailbox: grant and revoke the same", "m365_mailbox", {"user": TOM, "full_access": {"add": [SARAH], "remove": [SARAH]}},
+     "full_access lists sarah.jones@northwindacct.com under both add and remove; give each value once."),
+    ("mailbox: full access for someone unknown", "m365_mailbox", {"user": TOM, "full_access": {"set": [NOBODY]}},
+     "full_access.set: nobody.here@northwindacct.com is not a user in this tenant."),
+    ("mailbox: removal limit below 0", "m365_mailbox", {"user": TOM, "full_access": {"set": []}, "max_removals": -1},
+     "max_removals must be 0 or more."),
     ("mailbox: bool given as a word", "m365_mailbox", {"user": TOM, "hidden_from_address_lists": "perhaps"},
      "argument 'hidden_from_address_lists' is of type str and we were unable to convert to bool: The value 'perhaps'"
      " is not a valid boolean. Valid booleans include: 0, 1, 'no', '0', '1', 'true', 'yes', 't', 'false', 'n', 'y', "
@@ -163,59 +184,69 @@ MODULE_CASES = [
     ("send_mail: unknown body type", "m365_send_mail", {"sender": SARAH, "to": [TOM], "subject": "Test", "body": "Hello there", "body_type": "markdown"},
      'value of body_type must be one of: text, html, got: markdown'),
     # service_account
-    ("service_account: unknown Entra role", "service_account", {"roles": ["Chief Wizard"]},
+    ("service_account: unknown Entra role", "service_account", {"roles": {"add": ["Chief Wizard"]}},
      "Unknown directory role: 'Chief Wizard' is not a directory role in this tenant (no role has a similar name). Gi"
      "ve roles by display name (for example Exchange Administrator) or by template id."),
     ("service_account: unverified domain", "service_account", {"domain": LEGACY, "purpose": "federation"},
      "The domain northwind-legacy.com is in the tenant but not verified, so Microsoft 365 refuses it for domain. Ver"
      "ify it first, or use one of: northwindacct.com, northwindacct.onmicrosoft.com."),
     ("service_account: unknown purpose", "service_account", {"purpose": "email"}, 'value of purpose must be one of: federation, mail_redirection, got: email'),
-    ("service_account: int given as a word", "service_account", {"purpose": "federation", "max_removals": "three"},
-     "argument 'max_removals' is of type str and we were unable to convert to int: \"'three'\" cannot be converted to "
-     "an int"),
+    ("service_account: removal limit in words", "service_account", {"purpose": "federation", "max_removals": "three"},
+     "max_removals must be a number or a percentage such as 10%, not 'three'."),
+    ("service_account: no roles asked", "service_account", {"roles": {}},
+     "roles is empty; give add, remove or set with directory role names."),
     ("service_account: name over 64", "service_account", {"name": LONG_LOCAL, "purpose": "federation"},
      "name 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' is not a valid sign-in name: use up t"
      "o 64 letters, digits and ' . - _ ! # ^ ~ characters, not starting or ending with a dot."),
     # pp_user
-    ("pp_user: malformed name", "pp_user", {"name": "not a login", "display_name": "X"}, "name 'not a login' must be login name, login@suffix."),
-    ("pp_user: name on a foreign domain", "pp_user", {"name": "new.person@contoso.com", "display_name": "X"},
-     "name new.person@contoso.com: contoso.com is not a login suffix of this Practice Protect tenant. Login suffixes"
+    ("pp_user: malformed name", "pp_user", {"user": "not a login", "display_name": "X"}, "user 'not a login' must be login name, login@suffix."),
+    ("pp_user: name on a foreign domain", "pp_user", {"user": "new.person@contoso.com", "display_name": "X"},
+     "user new.person@contoso.com: contoso.com is not a login suffix of this Practice Protect tenant. Login suffixes"
      ": northwindacct.com, northwind-legacy.com."),
-    ("pp_user: accented login name", "pp_user", {"name": u"s\u00e9an@" + D, "display_name": "X"},
-     "name 'séan@northwindacct.com' contains characters Practice Protect does not allow in a login name ('é'); use l"
+    ("pp_user: accented login name", "pp_user", {"user": u"s\u00e9an@" + D, "display_name": "X"},
+     "user 'séan@northwindacct.com' contains characters Practice Protect does not allow in a login name ('é'); use l"
      "etters, digits and ' . - _ + ! # ^ ~ only."),
-    ("pp_user: bad phone", "pp_user", {"name": "pp.phone@" + D, "display_name": "X", "mobile_number": "12"},
+    ("pp_user: bad phone", "pp_user", {"user": "pp.phone@" + D, "display_name": "X", "mobile_number": "12"},
      "mobile_number '12' is not a phone number. Give it in international form (+61 412 345 678) or set phone_region."),
-    ("pp_user: duplicate proxy addresses", "pp_user", {"name": "pp.dup@" + D, "display_name": "X",
+    ("pp_user: duplicate proxy addresses", "pp_user", {"user": "pp.dup@" + D, "display_name": "X",
                                                        "proxy_addresses": ["pp.dup@" + D, "pp@" + D, "PP@" + D]},
-     "proxy_addresses lists PP@northwindacct.com twice; give each address once (the first one is the primary)."),
-    ("pp_user: unknown attribute", "pp_user", {"name": SARAH, "source": "cloud", "attributes": {"No_Such_Column": "x"}},
+     "proxy_addresses: PP@northwindacct.com appears more than once (aliases must differ from each other and from the primary)."),
+    ("pp_user: unknown attribute", "pp_user", {"user": SARAH, "source": "cloud", "attributes": {"No_Such_Column": "x"}},
      "attributes: No_Such_Column is not an additional attribute of this tenant. Attributes: Cost_Centre, O365_ProxyA"
      "ddresses, Staff_Number."),
-    ("pp_user: dict given as a list", "pp_user", {"name": SARAH, "attributes": ["Cost_Centre"]},
+    ("pp_user: dict given as a list", "pp_user", {"user": SARAH, "attributes": ["Cost_Centre"]},
      "argument 'attributes' is of type list and we were unable to convert to dict: <class 'list'> cannot be converte"
      "d to a dict"),
-    ("pp_user: directory user not in the directory", "pp_user", {"name": NOBODY, "source": "directory"},
+    ("pp_user: directory user not in the directory", "pp_user", {"user": NOBODY, "source": "directory"},
      "No user with the UPN or e-mail address nobody.here@northwindacct.com in the source directory (any). Create the"
      " user in Microsoft 365 first (m365_user), or check the address."),
     # pp_role_member
-    ("pp_role_member: unknown role", "pp_role_member", {"role": "No Such Role", "members": [SARAH]},
+    ("pp_role_member: unknown role", "pp_role_member", {"role": "No Such Role", "members": {"add": [SARAH]}},
      "Unknown role 'No Such Role'. Roles: Audit Team, Everybody, Office 365, Portal Access, System Administrator, Ta"
      "x Team."),
-    ("pp_role_member: exclusive purge over max_removals", "pp_role_member", {"role": "Portal Access", "members": [SARAH], "exclusive": True,
-                                                                             "max_removals": 1},
-     "Refusing to remove 3 members from role Portal Access: more than max_removals (1). Those not listed in members "
-     "would be removed: priya.patel@northwindacct.com, reception@northwindacct.com, tom.baker@northwindacct.com. Add"
-     " them to members, or raise max_removals if this is intended."),
-    ("pp_role_member: unknown member", "pp_role_member", {"role": "Portal Access", "members": [NOBODY]},
+    ("pp_role_member: set over max_removals", "pp_role_member", {"role": "Portal Access", "members": {"set": [SARAH]}, "max_removals": 1},
+     "Refusing to remove 3 users from role Portal Access, more than max_removals (1): priya.patel@northwindacct.com, "
+     "reception@northwindacct.com, tom.baker@northwindacct.com. List them to keep them, or raise max_removals if th"
+     "is is intended."),
+    ("pp_role_member: set over a share", "pp_role_member", {"role": "Portal Access", "members": {"set": [SARAH]}, "max_removals": "50%"},
+     "Refusing to remove 3 users from role Portal Access, more than max_removals (50% of the 4 held now, rounded dow"
+     "n, at least 1: 2): priya.patel@northwindacct.com, reception@northwindacct.com, tom.baker@northwindacct.com. L"
+     "ist them to keep them, or raise max_removals if this is intended."),
+    ("pp_role_member: remove over max_removals", "pp_role_member", {"role": "Tax Team", "members": {"remove": [TOM, "priya.patel@" + D]},
+                                                                   "max_removals": 1},
+     "Refusing to remove 2 users from role Tax Team, more than max_removals (1): priya.patel@northwindacct.com, tom."
+     "baker@northwindacct.com. List them to keep them, or raise max_removals if this is intended."),
+    ("pp_role_member: unknown member", "pp_role_member", {"role": "Portal Access", "members": {"add": [NOBODY]}},
      "Unknown user: no Practice Protect user has the login name or e-mail nobody.here@northwindacct.com (no close ma"
      "tch). Invite or create the user first (pp_user)."),
-    ("pp_role_member: copy from an unknown user", "pp_role_member", {"copy_from": NOBODY, "members": [SARAH]},
+    ("pp_role_member: copy from an unknown user", "pp_role_member", {"copy_from": NOBODY, "members": {"add": [SARAH]}},
      "Unknown user: no Practice Protect user has the login name or e-mail nobody.here@northwindacct.com (no close ma"
      "tch). Invite or create the user first (pp_user)."),
-    ("pp_role_member: list given as a dict", "pp_role_member", {"role": "Portal Access", "members": {"sarah": 1}},
-     "argument 'members' is of type dict and we were unable to convert to list: <class 'dict'> cannot be converted t"
-     "o a list"),
+    ("pp_role_member: members as a dict of their own", "pp_role_member", {"role": "Portal Access", "members": {"sarah": 1}},
+     "Unsupported parameters for (practiceprotect.m365.pp_role_member) module: members.sarah. Supported parameters i"
+     "nclude: add, remove, set."),
+    ("pp_role_member: removal limit in words", "pp_role_member", {"role": "Portal Access", "members": {"set": [SARAH]}, "max_removals": "few"},
+     "max_removals must be a number or a percentage such as 10%, not 'few'."),
     # outbound_sync
     ("outbound_sync: unknown app", "outbound_sync", {"app": "No Such App"},
      "Unknown application 'No Such App'. Applications with outbound provisioning: Office 365."),
@@ -243,17 +274,18 @@ def same_message(got, expected):
     return got == expected
 
 
-def test_module_cases_are_refused_with_the_exact_message_and_no_write(sandbox, run_playbook):
-    modules = sorted(set(module for _, module, _, _ in MODULE_CASES))
+def check_module_cases(sandbox, run_playbook, cases, section):
+    """Run ``cases`` as one playbook (one host per module), then check each exact message and that nothing was written."""
+    modules = sorted(set(module for _, module, _, _ in cases))
     text = json.dumps([{"name": "bad input", "hosts": "all", "gather_facts": False, "strategy": "free",
-                        "tasks": [module_task(case_id, module, options) for case_id, module, options, _ in MODULE_CASES]}], indent=1)
+                        "tasks": [module_task(case_id, module, options) for case_id, module, options, _ in cases]}], indent=1)
     start = last_seq(sandbox)
     run = run_playbook(text, inventory=",".join(modules) + ",", env={"ANSIBLE_FORKS": "9", "ANSIBLE_PIPELINING": "1"})
     writes = sandbox.writes(start)
-    figures = {"cases": len(MODULE_CASES), "refused_with_exact_message": 0, "zero_writes": len(MODULE_CASES) if not writes else 0,
+    figures = {"cases": len(cases), "refused_with_exact_message": 0, "zero_writes": len(cases) if not writes else 0,
                "by_target": {}}
     wrong = []
-    for case_id, module, _, expected in MODULE_CASES:
+    for case_id, module, _, expected in cases:
         task = run.task(case_id, host=module)
         msg = task["result"].get("msg")
         if task["status"] == "failed" and same_message(msg, expected):
@@ -261,9 +293,31 @@ def test_module_cases_are_refused_with_the_exact_message_and_no_write(sandbox, r
             figures["by_target"][module] = figures["by_target"].get(module, 0) + 1
         else:
             wrong.append("%s: %s %r" % (case_id, task["status"], msg))
-    record("modules", figures)
+    record(section, figures)
     assert not wrong, "\n".join(wrong)
     assert writes == [], [(w["service"], w["method"], w["path"], w.get("cmdlet"), w["status"]) for w in writes]
+
+
+def test_module_cases_are_refused_with_the_exact_message_and_no_write(sandbox, run_playbook):
+    check_module_cases(sandbox, run_playbook, MODULE_CASES, "modules")
+
+
+def plain_list(option):
+    return "%s takes add, remove or set, for example %s: {add: [...]}; a plain list is not accepted." % (option, option)
+
+
+# The form the many-valued options had before the list idiom: a plain list, refused with the idiom's own message.
+PLAIN_LIST_CASES = [
+    ("user: licences as a plain list", "m365_user", {"user": SARAH, "licenses": ["ENTERPRISEPACK"]}, plain_list("licenses")),
+    ("alias: aliases as a plain list", "m365_alias", {"user": SARAH, "aliases": ["sj@" + D]}, plain_list("aliases")),
+    ("mailbox: full access as a plain list", "m365_mailbox", {"user": TOM, "full_access": [SARAH]}, plain_list("full_access")),
+    ("service_account: roles as a plain list", "service_account", {"roles": ["Global Reader"]}, plain_list("roles")),
+    ("pp_role_member: members as a plain list", "pp_role_member", {"role": "Portal Access", "members": [SARAH]}, plain_list("members")),
+]
+
+
+def test_a_plain_list_is_refused_with_the_list_idiom_message_and_no_write(sandbox, run_playbook):
+    check_module_cases(sandbox, run_playbook, PLAIN_LIST_CASES, "plain_lists")
 
 
 # -- roles: one inventory per role, every host a bad person (host, host vars, the failing task's exact msg) -----------
@@ -375,8 +429,8 @@ OFFBOARD_CASES = [
      'ct it and run again.'),
     ("lv.access.unknown", {"person": {"upn": "lv.access.unknown@" + D, "full_access_to": [NOBODY]}},
      'lv.access.unknown@northwindacct.com was not offboarded: checks before the first write: person.full_access_to ('
-     'offboard_full_access_to) user nobody.here@northwindacct.com is not a user in this tenant. Nothing was written '
-     'for them; correct it and run again.'),
+     'offboard_full_access_to): nobody.here@northwindacct.com is not a user in this tenant. Nothing was written for '
+     'them; correct it and run again.'),
     ("lv.soft.delete", {"offboard_soft_delete": True, "person": {"upn": "lv.soft.delete@" + D}},
      'lv.soft.delete@northwindacct.com was not offboarded: checks before the first write: offboard_soft_delete delet'
      'es the user and with it the mailbox that offboard_convert_to_shared keeps. Keep the shared mailbox (offboard_s'
@@ -471,12 +525,12 @@ LONGEST_LOCAL = "b" * 64
 
 def test_apostrophes_accents_and_the_longest_values_are_accepted(sandbox, run_playbook):
     accepted = [
-        ("apostrophe and accents", "m365_user", {"user_principal_name": OBRIEN, "display_name": u"Se\u00e1n O'Brien", "given_name": u"Se\u00e1n",
+        ("apostrophe and accents", "m365_user", {"user": OBRIEN, "display_name": u"Se\u00e1n O'Brien", "given_name": u"Se\u00e1n",
                                                  "surname": "O'Brien", "job_title": "t" * 128, "usage_location": "AU",
-                                                 "licenses": ["O365_BUSINESS_PREMIUM"], "mobile_phone": "+61 412 345 678"}),
-        ("longest names", "m365_user", {"user_principal_name": LONGEST_LOCAL + "@" + D, "display_name": "d" * 256}),
-        ("alias with an apostrophe", "m365_alias", {"user": SARAH, "aliases": ["s.o'brien@" + D]}),
-        ("unicode Practice Protect name", "pp_user", {"name": "zoe.oneill@" + D, "display_name": u"Zo\u00eb O'Neill", "mail": "zoe.oneill@" + D}),
+                                                 "licenses": {"add": ["O365_BUSINESS_PREMIUM"]}, "mobile_phone": "+61 412 345 678"}),
+        ("longest names", "m365_user", {"user": LONGEST_LOCAL + "@" + D, "display_name": "d" * 256}),
+        ("alias with an apostrophe", "m365_alias", {"user": SARAH, "aliases": {"add": ["s.o'brien@" + D]}}),
+        ("unicode Practice Protect name", "pp_user", {"user": "zoe.oneill@" + D, "display_name": u"Zo\u00eb O'Neill", "mail": "zoe.oneill@" + D}),
     ]
     run = run_playbook(play(*[dict(module_task(name, module, options), when=True) for name, module, options in accepted]))
     users = users_by_upn(sandbox)

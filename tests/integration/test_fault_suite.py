@@ -469,7 +469,7 @@ def test_replication_lag_on_users_role_assignments_and_mailboxes(sandbox, run_pl
     sandbox.configure(replication_lag_s=2, mailbox_provisioning_delay_s=2)
     start = last_seq(sandbox)
     run = onboard(run_playbook, path)
-    account = {"practiceprotect.m365.service_account": {"roles": ["Exchange Administrator", "Global Reader"], "replication_timeout": 60}}
+    account = {"practiceprotect.m365.service_account": {"roles": {"add": ["Exchange Administrator", "Global Reader"]}, "replication_timeout": 60}}
     # twice in a row, under 4 s of lag: the second module run starts well within it, so it reads the assignment list
     # from before the first run's assignments and asks for them again
     sandbox.configure(replication_lag_s=4)

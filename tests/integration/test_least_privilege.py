@@ -47,8 +47,8 @@ def _pp(creds):
 # Each module's representative operation: what the tenant needs first, and the task options for one set of credentials.
 # Every listed permission is needed by it (the reduced runs prove it); the "done" check proves the full run did the work.
 def _user_task(creds):
-    return dict(_m365(creds), user_principal_name=JANE, given_name="Jane", surname="Citizen", usage_location="AU",
-                licenses=["FLOW_FREE"])
+    return dict(_m365(creds), user=JANE, given_name="Jane", surname="Citizen", usage_location="AU",
+                licenses={"add": ["FLOW_FREE"]})
 
 
 def _user_info_task(creds):
@@ -60,11 +60,11 @@ def _address_info_task(creds):
 
 
 def _alias_task(creds):
-    return dict(_m365(creds), user=TOM, aliases=["tb@northwindacct.com"])
+    return dict(_m365(creds), user=TOM, aliases={"add": ["tb@northwindacct.com"]})
 
 
 def _mailbox_task(creds):
-    return dict(_m365(creds), user=TOM, type="shared", hidden_from_address_lists=True, full_access=[SARAH], wait_timeout=60)
+    return dict(_m365(creds), user=TOM, type="shared", hidden_from_address_lists=True, full_access={"add": [SARAH]}, wait_timeout=60)
 
 
 def _send_mail_task(creds):
@@ -76,11 +76,11 @@ def _service_account_task(creds):
 
 
 def _pp_user_task(creds):
-    return dict(_pp(creds), name=JANE, display_name="Jane Citizen", mail=JANE, proxy_addresses=[JANE])
+    return dict(_pp(creds), user=JANE, display_name="Jane Citizen", mail=JANE, proxy_addresses=[JANE])
 
 
 def _pp_role_member_task(creds):
-    return dict(_pp(creds), role="Tax Team", members=[SARAH])
+    return dict(_pp(creds), role="Tax Team", members={"add": [SARAH]})
 
 
 def _outbound_sync_task(creds):

@@ -2,7 +2,7 @@
 """Offboarding safety (issue 9, part 5), each check made from the sandbox's ordered request log:
 
 - no licence is removed before Exchange has reported the leaver's mailbox as shared (several leavers, a slow conversion);
-- every exclusive purge over its threshold is refused, and nothing is removed.
+- every removal over its threshold (max_removals, a count or a share, under set or remove) is refused, and nothing is removed.
 
 The figures go to tests/output/reliability/offboarding_safety.json.
 """
@@ -156,7 +156,7 @@ def test_licences_go_only_after_exchange_shows_each_mailbox_shared(sandbox, run_
     assert figures["leavers_seen_not_yet_shared"] >= 1  # the conversion really was slow: someone had to wait for it
 
 
-# -- every exclusive purge over its threshold is refused -------------------------------------------------------------
+# -- every purge over its threshold is refused ------------------------------------------------------------------------
 
 def task(name, module, **options):
     return {"name": name, "practiceprotect.m365.%s" % module: options, "register": re.sub(r"\W+", "_", name), "ignore_errors": True}
@@ -175,7 +175,7 @@ def removals(entries):
     return out
 
 
-def test_every_exclusive_purge_over_its_threshold_is_refused_and_removes_nothing(sandbox, run_playbook):
+def test_every_purge_over_its_threshold_is_refused_and_removes_nothing(sandbox, run_playbook):
     # Setup (not under test): three aliases on Tom's mailbox, three users with full access to it, a service account with
     # five directory roles.
     colleagues = ["amy.lee", "ben.ng", "cara.wu"]
@@ -200,25 +200,33 @@ def test_every_exclusive_purge_over_its_threshold_is_refused_and_removes_nothing
         box = [m for m in state["mailboxes"] if (m.get("UserPrincipalName") or "").lower() == TOM][0]
         return {"roles": sorted((r["Name"], sorted(r.get("Members") or [])) for r in pp_state(sandbox)["roles"]),
                 "addresses": sorted(box["EmailAddresses"]), "full_access": sorted(str(p) for p in box["FullAccess"]),
-                "role_assignments": sorted(a["id"] for a in state["role_assignments"])}
+                "role_assignments": sorted(a["id"] for a in state["role_assignments"]),
+                "licences": sorted(lic["skuId"] for lic in users_by_upn(sandbox)[TOM]["assignedLicenses"])}
 
     before = snapshot()
-    assert len(before["full_access"]) == 3 and len(before["role_assignments"]) >= 1 + len(DIRECTORY_ROLES)
+    assert len(before["full_access"]) == 3 and len(before["role_assignments"]) >= 1 + len(DIRECTORY_ROLES) and len(before["licences"]) == 1
     keep = SARAH
     # (task, how many removals it would make): each refusal must name that count and max_removals
     purges = [
-        (task("pp_role_member over max_removals", "pp_role_member", role="Portal Access", members=[keep], exclusive=True, max_removals=2), 3),
-        (task("pp_role_member over max_removals_percent", "pp_role_member", role="Portal Access", members=[keep], exclusive=True,
-              max_removals_percent=50), 3),
-        (task("m365_alias over max_removals", "m365_alias", user=TOM, aliases=["tb@" + DOMAIN], exclusive=True, max_removals=1), 2),
-        (task("m365_alias items over max_removals", "m365_alias", items=[{"user": TOM, "aliases": [], "exclusive": True, "max_removals": 2}],
+        (task("pp_role_member over max_removals", "pp_role_member", role="Portal Access", members={"set": [keep]}, max_removals=2), 3),
+        (task("pp_role_member over a share", "pp_role_member", role="Portal Access", members={"set": [keep]}, max_removals="50%"), 3),
+        (task("pp_role_member remove over max_removals", "pp_role_member", role="Portal Access",
+              members={"remove": [TOM, "priya.patel@" + DOMAIN, "reception@" + DOMAIN]}, max_removals=2), 3),
+        (task("pp_role_member all roles over max_removals", "pp_role_member", all_roles=True,
+              members={"remove": [TOM, "priya.patel@" + DOMAIN]}, max_removals=1), 2),
+        (task("m365_alias over max_removals", "m365_alias", user=TOM, aliases={"set": ["tb@" + DOMAIN]}, max_removals=1), 2),
+        (task("m365_alias remove over a share", "m365_alias", user=TOM, aliases={"remove": aliases}, max_removals="50%"), 3),
+        (task("m365_alias items over max_removals", "m365_alias", items=[{"user": TOM, "aliases": {"set": []}, "max_removals": 2}],
               fail_on_item_error=False), 3),
-        (task("m365_mailbox full access over max_removals", "m365_mailbox", user=TOM, full_access=[keep], full_access_exclusive=True,
-              max_removals=2), 3),
+        (task("m365_mailbox full access over max_removals", "m365_mailbox", user=TOM, full_access={"set": [keep]}, max_removals=2), 3),
+        (task("m365_mailbox full access remove over a share", "m365_mailbox", user=TOM,
+              full_access={"remove": ["%s@%s" % (name, DOMAIN) for name in colleagues]}, max_removals="50%"), 3),
         (task("m365_mailbox items full access over max_removals", "m365_mailbox",
-              items=[{"user": TOM, "full_access": [], "full_access_exclusive": True, "max_removals": 2}], fail_on_item_error=False), 3),
-        (task("service_account roles over max_removals", "service_account", roles=["Exchange Administrator"], exclusive=True,
-              max_removals=3), 4),
+              items=[{"user": TOM, "full_access": {"set": []}, "max_removals": 2}], fail_on_item_error=False), 3),
+        (task("m365_user licences over max_removals", "m365_user", user=TOM, licenses={"set": []}, max_removals=0, allow_mail_loss=True), 1),
+        (task("service_account roles over max_removals", "service_account", roles={"set": ["Exchange Administrator"]}, max_removals=3), 4),
+        (task("service_account roles remove over a share", "service_account",
+              roles={"remove": ["Global Reader", "User Administrator", "Helpdesk Administrator"]}, max_removals="50%"), 3),
     ]
     start = last_seq(sandbox)
     run = run_playbook(play(*[purge for purge, _ in purges]))
@@ -226,8 +234,8 @@ def test_every_exclusive_purge_over_its_threshold_is_refused_and_removes_nothing
 
     figures = {"purges_attempted": len(purges), "purges_refused": 0, "removals_made": len(removals(entries)),
                "writes_made": len([e for e in entries if e["write"]]), "messages": {},
-               "offboard_user_role": "no exclusive purge: Practice Protect roles are removed by name (all_roles, state absent) and "
-                                     "licences only once the mailbox shows shared"}
+               "offboard_user_role": "no purge by omission: Practice Protect roles are removed by name (all_roles with members.remove) "
+                                     "and licences (licenses.set: []) only once the mailbox shows shared"}
     problems = []
     for purge, count in purges:
         ran = run.task(purge["name"])

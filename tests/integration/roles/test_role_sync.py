@@ -176,22 +176,33 @@ def test_threshold_refuses_to_empty_a_role_when_the_group_is_emptied(sandbox, ru
     remove_from_group(sandbox, "All Staff")  # the source-side mistake: everyone taken out of the group
     reports = tmp_path / "reports"
     before = mark(sandbox)
-    run = sync(run_playbook, reports, [{"role": "Portal Access", "filters": {"member_of": ["All Staff"]}}])
+    # The default limit (10%) for one role, a count for the other: both reach pp_role_member's max_removals as they are.
+    run = sync(run_playbook, reports, [{"role": "Portal Access", "filters": {"member_of": ["All Staff"]}},
+                                       {"role": "Office 365", "filters": {"member_of": ["All Staff"]}, "max_removals": 1}])
     assert run.rc == 2
 
     assert pp_writes(sandbox, since=before) == []
     assert role_members(sandbox, "Portal Access") == [PRIYA, RECEPTION, SARAH, TOM]
+    assert role_members(sandbox, "Office 365") == [SARAH, TOM]
     data = report(reports)
-    (entry,) = data["roles"]
-    message = ("Refusing to remove 4 members from role Portal Access: more than the limit of 1 (max_removals_percent: 10%% of the role's "
-               "4 user members, rounded down, at least 1). Those not listed in members would be removed: %s, %s, %s, %s. Add them to "
-               "members, or raise max_removals_percent if this is intended." % (PRIYA, RECEPTION, SARAH, TOM))
+    entries = by_role(data)
+    assert [e["role"] for e in data["roles"]] == ["Portal Access", "Office 365"]
+    message = ("Refusing to remove 4 users from role Portal Access, more than max_removals (10%% of the 4 held now, rounded down, at "
+               "least 1: 1): %s, %s, %s, %s. List them to keep them, or raise max_removals if this is intended." % (PRIYA, RECEPTION, SARAH, TOM))
+    entry = entries["Portal Access"]
     assert (entry["role"], entry["status"], entry["message"]) == ("Portal Access", "refused", message)
     assert entry["refused_removals"] == [PRIYA, RECEPTION, SARAH, TOM] and entry["removal_limit"] == 1
     assert (entry["added"], entry["removed"], entry["selected"]) == ([], [], 0)
-    assert data["totals"]["refused"] == 1
-    assert "| Portal Access | refused |" in (reports / "latest.md").read_text()
-    assert "Portal Access: not synced. " + message in " ".join(role_task(run, "Fail when a role was refused or could not be synced")["msg"].split())
+    office_message = ("Refusing to remove 2 users from role Office 365, more than max_removals (1): %s, %s. List them to keep them, or "
+                      "raise max_removals if this is intended." % (SARAH, TOM))
+    office = entries["Office 365"]
+    assert (office["status"], office["message"], office["refused_removals"], office["removal_limit"]) == ("refused", office_message, [SARAH, TOM], 1)
+    assert office["provisioning"] is None  # nothing changed, so nothing to provision
+    assert data["totals"]["refused"] == 2
+    markdown = (reports / "latest.md").read_text()
+    assert "| Portal Access | refused |" in markdown and "| Office 365 | refused |" in markdown
+    failed = " ".join(role_task(run, "Fail when a role was refused or could not be synced")["msg"].split())
+    assert "Portal Access, Office 365: not synced. " + message + " " + office_message in failed
 
 
 def test_reports_go_to_the_users_ansible_directory_by_default_and_to_the_job_stats(sandbox, run_playbook, tmp_path):

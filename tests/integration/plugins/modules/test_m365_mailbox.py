@@ -65,7 +65,7 @@ def test_conversion_not_shown_in_time_fails_and_says_not_done(sandbox, run_playb
 def test_settings_and_full_access_then_idempotent(sandbox, run_playbook):
     seed_colleagues(sandbox)
     wanted = dict(forwarding_address=SARAH, forwarding_keep_copy=True, hidden_from_address_lists=True,
-                  full_access=[SARAH, "amy.lee@northwindacct.com"], auto_mapping=False)
+                  full_access={"add": [SARAH, "amy.lee@northwindacct.com"]}, auto_mapping=False)
     run = run_playbook(play(mailbox_task(**wanted)), diff=True, expect_rc=0)
     r = run.result("mailbox")
     assert r["full_access_granted"] == [SARAH, "amy.lee@northwindacct.com"]
@@ -86,35 +86,84 @@ def test_settings_and_full_access_then_idempotent(sandbox, run_playbook):
     assert again.changed() == 0 and sandbox.writes(since=mark) == []
 
     tasks = [mailbox_task("stop forwarding", forwarding_address="", hidden_from_address_lists=False),
-             mailbox_task("remove amy", full_access_remove=["amy.lee@northwindacct.com", "ben.ng@northwindacct.com"]),
-             mailbox_task("additive", full_access=["ben.ng@northwindacct.com"])]
+             mailbox_task("remove amy", full_access={"remove": ["amy.lee@northwindacct.com", "ben.ng@northwindacct.com"]}),
+             mailbox_task("additive", full_access={"add": ["ben.ng@northwindacct.com"]})]
     run = run_playbook(play(*tasks), expect_rc=0)
     assert run.result("remove amy")["full_access_removed"] == ["amy.lee@northwindacct.com"]
+    assert run.result("remove amy")["full_access_granted"] == []
     assert run.result("additive")["mailbox"]["full_access"] == ["ben.ng@northwindacct.com", SARAH]
     s = stored(sandbox)
     assert s["ForwardingSmtpAddress"] is None and not s["HiddenFromAddressListsEnabled"]
     assert s["FullAccess"] == ["ben.ng@northwindacct.com", SARAH]
 
 
-def test_exclusive_full_access_with_threshold(sandbox, run_playbook):
+def test_set_full_access_with_threshold(sandbox, run_playbook):
     seed_colleagues(sandbox)
-    run_playbook(play(mailbox_task(full_access=[SARAH, "amy.lee@northwindacct.com", "ben.ng@northwindacct.com"])), expect_rc=0)
+    run_playbook(play(mailbox_task(full_access={"add": [SARAH, "amy.lee@northwindacct.com", "ben.ng@northwindacct.com"]})), expect_rc=0)
     mark = last_seq(sandbox)
-    refused = run_playbook(play(mailbox_task(full_access=[SARAH], full_access_exclusive=True, max_removals=1)))
+    refused = run_playbook(play(mailbox_task(full_access={"set": [SARAH]}, max_removals=1)))
     assert refused.rc == 2
-    assert refused.result("mailbox")["msg"] == (
-        "full_access_exclusive would remove full access to tom.baker@northwindacct.com's mailbox from 2 users (amy.lee@northwindacct.com, "
-        "ben.ng@northwindacct.com), more than max_removals (1). List the users to keep, or raise max_removals to at least 2.")
+    r = refused.result("mailbox")
+    assert r["msg"] == (
+        "Refusing to remove 2 users' full access from tom.baker@northwindacct.com's mailbox, more than max_removals (1): "
+        "amy.lee@northwindacct.com, ben.ng@northwindacct.com. List them to keep them, or raise max_removals if this is intended.")
+    assert r["field"] == "max_removals" and r["removal_limit"] == 1
+    assert r["refused_removals"] == ["amy.lee@northwindacct.com", "ben.ng@northwindacct.com"]
+    # A share of the three who hold full access now: 50% of 3 rounds down to 1.
+    share = run_playbook(play(mailbox_task(full_access={"set": [SARAH]}, max_removals="50%")))
+    assert share.rc == 2
+    r = share.result("mailbox")
+    assert r["msg"] == (
+        "Refusing to remove 2 users' full access from tom.baker@northwindacct.com's mailbox, more than max_removals (50% of the 3 held "
+        "now, rounded down, at least 1: 1): amy.lee@northwindacct.com, ben.ng@northwindacct.com. List them to keep them, or raise "
+        "max_removals if this is intended.")
+    assert r["field"] == "max_removals" and r["removal_limit"] == 1
     assert sandbox.writes(since=mark) == []
-    run = run_playbook(play(mailbox_task(full_access=[SARAH], full_access_exclusive=True, max_removals=2)), expect_rc=0)
+    run = run_playbook(play(mailbox_task(full_access={"set": [SARAH]}, max_removals=2)), expect_rc=0)
     assert run.result("mailbox")["full_access_removed"] == ["amy.lee@northwindacct.com", "ben.ng@northwindacct.com"]
     assert stored(sandbox)["FullAccess"] == [SARAH]
     assert [w["cmdlet"] for w in sandbox.writes(since=mark)] == ["Remove-MailboxPermission", "Remove-MailboxPermission"]
+    # set: [] takes full access from everyone (within the limit); a second run has nothing left to take.
+    emptied = run_playbook(play(mailbox_task(full_access={"set": []}, max_removals=1)), expect_rc=0).result("mailbox")
+    assert emptied["full_access_removed"] == [SARAH] and emptied["mailbox"]["full_access"] == []
+    assert stored(sandbox)["FullAccess"] == []
+    since = last_seq(sandbox)
+    again = run_playbook(play(mailbox_task(full_access={"set": []}, max_removals=0)), expect_rc=0)
+    assert not again.result("mailbox")["changed"] and sandbox.writes(since=since) == []
+
+
+def test_remove_takes_access_from_the_listed_users_only_and_counts_against_the_limit(sandbox, run_playbook):
+    seed_colleagues(sandbox)
+    everyone = [SARAH, "amy.lee@northwindacct.com", "ben.ng@northwindacct.com"]
+    run_playbook(play(mailbox_task(full_access={"add": everyone})), expect_rc=0)
+    mark = last_seq(sandbox)
+    # Two removals against a limit of one: refused, naming both, before any write.
+    refused = run_playbook(play(mailbox_task(full_access={"remove": everyone[1:]}, max_removals=1)))
+    assert refused.rc == 2
+    r = refused.result("mailbox")
+    assert r["msg"] == (
+        "Refusing to remove 2 users' full access from tom.baker@northwindacct.com's mailbox, more than max_removals (1): "
+        "amy.lee@northwindacct.com, ben.ng@northwindacct.com. List them to keep them, or raise max_removals if this is intended.")
+    assert r["field"] == "max_removals" and r["refused_removals"] == ["amy.lee@northwindacct.com", "ben.ng@northwindacct.com"]
+    assert sandbox.writes(since=mark) == []
+    # A share: 50% of the three holders is 1, so one removal goes ahead; users without access, not in the tenant,
+    # and the mailbox's own user are skipped, not refused.
+    run = run_playbook(play(mailbox_task(full_access={"remove": ["Amy.Lee@northwindacct.com", "nobody@northwindacct.com", TOM]},
+                                         max_removals="50%")), diff=True, expect_rc=0)
+    r = run.result("mailbox")
+    assert r["changed"] and r["full_access_removed"] == ["amy.lee@northwindacct.com"] and r["full_access_granted"] == []
+    assert r["diff"]["before"]["full_access"] == sorted(everyone) and r["diff"]["after"]["full_access"] == ["ben.ng@northwindacct.com", SARAH]
+    assert stored(sandbox)["FullAccess"] == ["ben.ng@northwindacct.com", SARAH]
+    writes = [(w["cmdlet"], sorted(w["body_keys"])) for w in sandbox.writes(since=mark)]
+    assert writes == [("Remove-MailboxPermission", ["AccessRights", "Confirm", "Identity", "InheritanceType", "User"])]
+    since = last_seq(sandbox)
+    again = run_playbook(play(mailbox_task(full_access={"remove": ["amy.lee@northwindacct.com"]}, max_removals=0)), expect_rc=0)
+    assert not again.result("mailbox")["changed"] and sandbox.writes(since=since) == []
 
 
 def test_check_mode_writes_nothing_and_does_not_wait(sandbox, run_playbook):
     sandbox.configure(shared_conversion_delay_s=30)
-    run = run_playbook(play(mailbox_task(type="shared", hidden_from_address_lists=True, full_access=[SARAH])), check=True, diff=True,
+    run = run_playbook(play(mailbox_task(type="shared", hidden_from_address_lists=True, full_access={"add": [SARAH]})), check=True, diff=True,
                        expect_rc=0)
     r = run.result("mailbox")
     assert r["changed"] and not r["converted"] and r["conversion_waits"] == 0
@@ -127,10 +176,22 @@ def test_check_mode_writes_nothing_and_does_not_wait(sandbox, run_playbook):
 
 BAD = [
     ("bad forwarding", dict(forwarding_address="sarah at northwind"), "forwarding_address 'sarah at northwind' is not a valid e-mail address"),
-    ("unknown trustee", dict(full_access=["nobody@northwindacct.com"]), "full_access user nobody@northwindacct.com is not a user in this tenant."),
-    ("own user", dict(full_access=[TOM]), "full_access: tom.baker@northwindacct.com is the mailbox's own user, who has full access already."),
-    ("exclusive without list", dict(full_access_exclusive=True),
-     "full_access_exclusive needs full_access (the list to keep; [] removes everyone's access)."),
+    ("unknown trustee", dict(full_access={"add": ["nobody@northwindacct.com"]}),
+     "full_access.add: nobody@northwindacct.com is not a user in this tenant."),
+    ("unknown trustee in set", dict(full_access={"set": [SARAH, "nobody@northwindacct.com"]}),
+     "full_access.set: nobody@northwindacct.com is not a user in this tenant."),
+    ("own user", dict(full_access={"add": [TOM]}), "full_access.add: tom.baker@northwindacct.com is the mailbox's own user, who has full access already."),
+    ("own user in set", dict(full_access={"set": [TOM]}),
+     "full_access.set: tom.baker@northwindacct.com is the mailbox's own user, who has full access already."),
+    ("neither a UPN nor an id", dict(full_access={"add": ["jane"]}), "full_access.add entry 'jane' is neither a UPN nor an object id."),
+    ("empty entry", dict(full_access={"remove": [" "]}), "full_access.remove has an empty entry; give UPNs or object ids."),
+    ("add and remove the same", dict(full_access={"add": [SARAH], "remove": [SARAH.upper()]}),
+     "full_access lists sarah.jones@northwindacct.com under both add and remove; give each value once."),
+    ("unknown action", dict(full_access={"exclusive": True}),
+     "Unsupported parameters for (practiceprotect.m365.m365_mailbox) module: full_access.exclusive. Supported parameters include: add, remove, set."),
+    ("removal limit not a number", dict(full_access={"set": [SARAH]}, max_removals="some"),
+     "max_removals must be a number or a percentage such as 10%, not 'some'."),
+    ("negative removal limit", dict(full_access={"set": [SARAH]}, max_removals=-1), "max_removals must be 0 or more."),
     ("no mailbox", dict(user="admin@northwindacct.onmicrosoft.com", type="shared"),
      "admin@northwindacct.onmicrosoft.com has no mailbox and no licence that includes Exchange Online"),
     ("wrong type", dict(type="room"), "value of type must be one of: shared, regular, got: room"),
@@ -151,8 +212,8 @@ def test_documented_permissions_are_enough(sandbox, run_playbook):
     assert roles == ["User.Read.All", "Exchange.ManageAsApp"] and needs_admin
     app = sandbox.add_app("m365_mailbox least privilege", roles, directory_roles=[EXCHANGE_ADMIN])
     env = {"M365_CLIENT_ID": app["client_id"], "M365_CLIENT_SECRET": app["client_secret"]}
-    tasks = [mailbox_task("offboard", type="shared", hidden_from_address_lists=True, forwarding_address=SARAH, full_access=[SARAH]),
-             mailbox_task("revoke", full_access_remove=[SARAH], forwarding_address="")]
+    tasks = [mailbox_task("offboard", type="shared", hidden_from_address_lists=True, forwarding_address=SARAH, full_access={"add": [SARAH]}),
+             mailbox_task("revoke", full_access={"remove": [SARAH]}, forwarding_address="")]
     run = run_playbook(play(*tasks), env=env, expect_rc=0)
     assert run.result("offboard")["converted"] and run.result("revoke")["full_access_removed"] == [SARAH]
     without_role = sandbox.add_app("m365_mailbox without the role", roles)
@@ -170,7 +231,7 @@ def documented_permissions(module):
 # -- many people in one task (items) ---------------------------------------------------------------------------------
 
 AMY = "amy.lee@northwindacct.com"
-OWN_MSG = "full_access: sarah.jones@northwindacct.com is the mailbox's own user, who has full access already."
+OWN_MSG = "full_access.add: sarah.jones@northwindacct.com is the mailbox's own user, who has full access already."
 
 
 def items_task(name, items, **options):
@@ -186,8 +247,8 @@ def reads(sandbox, since):
 
 def test_items_offboard_several_mailboxes_in_one_task(sandbox, run_playbook):
     sandbox.seed([{"userPrincipalName": AMY, "displayName": "Amy Lee", "usageLocation": "AU", "licenses": ["O365_BUSINESS_PREMIUM"]}])
-    items = [{"user": TOM, "full_access": [SARAH]}, {"user": AMY, "full_access": [SARAH], "forwarding_address": SARAH},
-             {"user": SARAH, "full_access": [SARAH]}]
+    items = [{"user": TOM, "full_access": {"add": [SARAH]}}, {"user": AMY, "full_access": {"add": [SARAH]}, "forwarding_address": SARAH},
+             {"user": SARAH, "full_access": {"add": [SARAH]}}]
     shared = dict(type="shared", hidden_from_address_lists=True, wait_timeout=60)
     run = run_playbook(play(items_task("bulk", items, fail_on_item_error=False, **shared),
                             dict(items_task("strict", items, **shared), ignore_errors=True)), expect_rc=0)
@@ -213,7 +274,7 @@ def test_items_offboard_several_mailboxes_in_one_task(sandbox, run_playbook):
     bulk_reads = reads(sandbox, since)
     assert bulk_reads == {"/v1.0/users": 1, "Get-Mailbox": 3, "Get-MailboxPermission": 3}
     since = last_seq(sandbox)
-    assert run_playbook(play(mailbox_task(full_access=[SARAH], **shared)), expect_rc=0).changed() == 0
+    assert run_playbook(play(mailbox_task(full_access={"add": [SARAH]}, **shared)), expect_rc=0).changed() == 0
     single_reads = reads(sandbox, since)
     assert single_reads == {"/v1.0/users": 1, "Get-Mailbox": 1, "Get-MailboxPermission": 1}
     assert sum(bulk_reads.values()) < 3 * sum(single_reads.values())

@@ -13,7 +13,7 @@ E3 = "6fd2c87f-b296-42f0-b197-1e91e994b900"
 
 
 def user_task(name="user", register="r", **options):
-    options.setdefault("user_principal_name", UPN)
+    options.setdefault("user", UPN)
     task = {"name": name, "practiceprotect.m365.m365_user": options, "register": register}
     return task
 
@@ -28,7 +28,7 @@ def sku(sandbox, part):
 
 
 JANE = dict(given_name="Jane", surname="Citizen", job_title="Accountant", department="Tax", mobile_phone="0412 345 678",
-            phone_region="AU", usage_location="AU", licenses=["O365_BUSINESS_PREMIUM"], manager="sarah.jones@northwindacct.com",
+            phone_region="AU", usage_location="AU", licenses={"add": ["O365_BUSINESS_PREMIUM"]}, manager="sarah.jones@northwindacct.com",
             other_mails=["jane.personal@example.org"])
 
 
@@ -85,21 +85,67 @@ def test_disable_sign_in(sandbox, run_playbook):
     assert state_user(sandbox, UPN)["accountEnabled"] is False
 
 
-def test_licence_purge_and_seats(sandbox, run_playbook):
-    run_playbook(play(user_task(**{**JANE, "licenses": ["O365_BUSINESS_PREMIUM", "FLOW_FREE"]})), expect_rc=0)
+def test_licence_set_remove_and_seats(sandbox, run_playbook):
+    run_playbook(play(user_task(**{**JANE, "licenses": {"add": ["O365_BUSINESS_PREMIUM", "FLOW_FREE"]}})), expect_rc=0)
     assert len(state_user(sandbox, UPN)["assignedLicenses"]) == 2
-    # additive by default: listing one keeps the other
-    run = run_playbook(play(user_task(licenses=["FLOW_FREE"])), expect_rc=0)
+    # add keeps what is not listed
+    run = run_playbook(play(user_task(licenses={"add": ["FLOW_FREE"]})), expect_rc=0)
     assert not run.result("user")["changed"]
     before = sku(sandbox, "O365_BUSINESS_PREMIUM")["consumedUnits"]
-    run = run_playbook(play(user_task(licenses=["FLOW_FREE"], purge_licenses=True)), expect_rc=0)
+    run = run_playbook(play(user_task(licenses={"set": ["FLOW_FREE"]})), expect_rc=0)
     r = run.result("user")
     assert r["licenses_removed"] == ["O365_BUSINESS_PREMIUM"] and r["user"]["licenses"] == ["FLOW_FREE"]
     assert sku(sandbox, "O365_BUSINESS_PREMIUM")["consumedUnits"] == before - 1
+    # remove takes only what it names; a licence the user does not hold is nothing to do
+    run = run_playbook(play(user_task(licenses={"add": ["O365_BUSINESS_PREMIUM"]})), expect_rc=0)
+    assert run.result("user")["user"]["licenses"] == ["FLOW_FREE", "O365_BUSINESS_PREMIUM"]
+    run = run_playbook(play(user_task(licenses={"remove": ["flow_free", "O365_BUSINESS_ESSENTIALS"]})), expect_rc=0)
+    r = run.result("user")
+    assert r["changed"] and r["licenses_removed"] == ["FLOW_FREE"] and r["user"]["licenses"] == ["O365_BUSINESS_PREMIUM"]
+    mark = sandbox.log()[-1]["seq"]
+    again = run_playbook(play(user_task(licenses={"remove": ["FLOW_FREE"]})), expect_rc=0)
+    assert not again.result("user")["changed"] and sandbox.writes(since=mark) == []
+
+
+def test_licence_removals_over_the_limit_are_refused_before_any_write(sandbox, run_playbook):
+    three = ["O365_BUSINESS_PREMIUM", "FLOW_FREE", "EXCHANGESTANDARD"]
+    run_playbook(play(user_task(**{**JANE, "licenses": {"add": three}})), expect_rc=0)
+    mark = sandbox.log()[-1]["seq"]
+    tasks = [dict(user_task("count", licenses={"set": ["FLOW_FREE"]}, max_removals=1, allow_mail_loss=True), ignore_errors=True),
+             dict(user_task("share", licenses={"set": []}, max_removals="50%", allow_mail_loss=True), ignore_errors=True),
+             dict(user_task("remove", licenses={"remove": ["FLOW_FREE", "EXCHANGESTANDARD"]}, max_removals=1), ignore_errors=True)]
+    run = run_playbook(play(*tasks), expect_rc=0)
+    count = run.task("count")
+    assert count["status"] == "failed"
+    assert count["result"]["msg"] == (
+        "Refusing to remove 2 licences from jane.citizen@northwindacct.com, more than max_removals (1): EXCHANGESTANDARD, "
+        "O365_BUSINESS_PREMIUM. List them to keep them, or raise max_removals if this is intended.")
+    assert count["result"]["field"] == "max_removals" and count["result"]["removal_limit"] == 1
+    assert sorted(count["result"]["refused_removals"]) == ["EXCHANGESTANDARD", "O365_BUSINESS_PREMIUM"]
+    share = run.task("share")
+    assert share["status"] == "failed"
+    assert share["result"]["msg"] == (
+        "Refusing to remove 3 licences from jane.citizen@northwindacct.com, more than max_removals (50% of the 3 held now, rounded "
+        "down, at least 1: 1): EXCHANGESTANDARD, FLOW_FREE, O365_BUSINESS_PREMIUM. List them to keep them, or raise max_removals if "
+        "this is intended.")
+    assert share["result"]["removal_limit"] == 1 and sorted(share["result"]["refused_removals"]) == sorted(three)
+    remove = run.task("remove")
+    assert remove["status"] == "failed" and remove["result"]["field"] == "max_removals"
+    assert remove["result"]["msg"] == (
+        "Refusing to remove 2 licences from jane.citizen@northwindacct.com, more than max_removals (1): EXCHANGESTANDARD, FLOW_FREE. "
+        "List them to keep them, or raise max_removals if this is intended.")
+    assert sandbox.writes(since=mark) == []
+    assert len(state_user(sandbox, UPN)["assignedLicenses"]) == 3
+    # Within the limit: two of three go with 70% (2), and set: [] takes the last one.
+    run = run_playbook(play(user_task("share ok", licenses={"set": ["O365_BUSINESS_PREMIUM"]}, max_removals="70%"),
+                            user_task("none left", licenses={"set": []}, allow_mail_loss=True)), expect_rc=0)
+    assert sorted(run.result("share ok")["licenses_removed"]) == ["EXCHANGESTANDARD", "FLOW_FREE"]
+    assert run.result("none left")["licenses_removed"] == ["O365_BUSINESS_PREMIUM"]
+    assert state_user(sandbox, UPN)["assignedLicenses"] == []
 
 
 def test_no_free_seat_names_skus_with_seats_and_writes_nothing(sandbox, run_playbook):
-    run = run_playbook(play(user_task(**{**JANE, "licenses": ["ENTERPRISEPACK"]})))
+    run = run_playbook(play(user_task(**{**JANE, "licenses": {"add": ["ENTERPRISEPACK"]}})))
     assert run.rc == 2
     msg = run.result("user")["msg"]
     assert msg.startswith("No free seat on ENTERPRISEPACK: 2 bought, 2 in use. Buy more seats or free one; SKUs with free seats: ")
@@ -109,28 +155,41 @@ def test_no_free_seat_names_skus_with_seats_and_writes_nothing(sandbox, run_play
 
 
 BAD_INPUTS = [
-    ("malformed upn", dict(user_principal_name="jane citizen@northwindacct.com"),
-     "user_principal_name 'jane citizen@northwindacct.com' contains characters Microsoft 365 does not allow before the @ (' '); "
+    ("malformed upn", dict(user="jane citizen@northwindacct.com"),
+     "user 'jane citizen@northwindacct.com' contains characters Microsoft 365 does not allow before the @ (' '); "
      "use letters, digits and ' . - _ ! # ^ ~ only."),
-    ("unverified domain", dict(user_principal_name="jane@northwind-legacy.com"),
-     "The domain northwind-legacy.com is in the tenant but not verified, so Microsoft 365 refuses it for user_principal_name. "
+    ("unverified domain", dict(user="jane@northwind-legacy.com"),
+     "The domain northwind-legacy.com is in the tenant but not verified, so Microsoft 365 refuses it for user. "
      "Verify it first, or use one of: northwindacct.com, northwindacct.onmicrosoft.com."),
-    ("foreign domain", dict(user_principal_name="jane@contoso.com"),
+    ("foreign domain", dict(user="jane@contoso.com"),
      "The domain contoso.com is not a domain of this tenant. Verified domains: northwindacct.com, northwindacct.onmicrosoft.com."),
     ("local phone without region", dict(mobile_phone="0412 345 678"),
      "mobile_phone '0412 345 678' is not a phone number. Give it in international form (+61 412 345 678) or set phone_region."),
     ("bad phone", dict(mobile_phone="+61 412", phone_region="AU"), "mobile_phone '+61 412' is not a valid number for country code +61 (AU): check the digits."),
     ("bad usage location", dict(usage_location="Australia"),
      "usage_location 'Australia' is not an ISO 3166 two-letter country code (for example AU, GB, US)."),
-    ("unknown sku", dict(usage_location="AU", licenses=["E5_TYPO"]),
+    ("unknown sku", dict(usage_location="AU", licenses={"add": ["E5_TYPO"]}),
      "Unknown licence E5_TYPO: this tenant subscribes to ENTERPRISEPACK, EXCHANGESTANDARD, FLOW_FREE, O365_BUSINESS_ESSENTIALS, "
      "O365_BUSINESS_PREMIUM, SPB. Give a SKU part number or skuId from that list."),
-    ("licence without usage location", dict(licenses=["O365_BUSINESS_PREMIUM"]),
+    ("unknown sku in set", dict(usage_location="AU", licenses={"set": ["FLOW_FREE", "E5_TYPO"]}),
+     "Unknown licence E5_TYPO: this tenant subscribes to ENTERPRISEPACK, EXCHANGESTANDARD, FLOW_FREE, O365_BUSINESS_ESSENTIALS, "
+     "O365_BUSINESS_PREMIUM, SPB. Give a SKU part number or skuId from that list."),
+    ("licence without usage location", dict(licenses={"add": ["O365_BUSINESS_PREMIUM"]}),
      "usage_location is required to assign licences to jane.citizen@northwindacct.com (Microsoft 365 refuses licences without it); "
      "set usage_location, for example AU."),
+    ("add and remove the same licence", dict(licenses={"add": ["FLOW_FREE"], "remove": ["flow_free"]}),
+     "licenses lists flow_free under both add and remove; give each value once."),
+    ("unknown licence action", dict(licenses={"purge": True}),
+     "Unsupported parameters for (practiceprotect.m365.m365_user) module: licenses.purge. Supported parameters include: add, remove, set."),
+    ("removal limit not a number", dict(licenses={"set": []}, max_removals="all"),
+     "max_removals must be a number or a percentage such as 10%, not 'all'."),
+    ("removal limit over 100%", dict(licenses={"set": []}, max_removals="101%"), "max_removals 101% is more than 100%."),
     ("weak password", dict(password="alllowercase"), "password must mix at least three of: lower case, upper case, digits, symbols."),
     ("unknown manager", dict(manager="nobody@northwindacct.com"), "manager nobody@northwindacct.com is not a user in this tenant."),
     ("wrong type", dict(account_enabled="maybe"), "argument 'account_enabled' is of type"),
+    # The key is user, as in every module of the collection: user_principal_name and upn are gone.
+    ("former key", dict(user=None, user_principal_name=UPN, given_name="Jane"), "one of the following is required: user, items"),
+    ("former alias", dict(user=None, upn=UPN, given_name="Jane"), "one of the following is required: user, items"),
 ]
 
 
@@ -139,6 +198,8 @@ def test_bad_input_is_refused_before_any_write(sandbox, run_playbook):
     for name, opts, _ in BAD_INPUTS:
         task = user_task(name=name, **opts)
         task["ignore_errors"] = True
+        module_options = task["practiceprotect.m365.m365_user"]
+        task["practiceprotect.m365.m365_user"] = dict((k, v) for k, v in module_options.items() if v is not None)
         tasks.append(task)
     run = run_playbook(play(*tasks), expect_rc=0)
     for name, _, message in BAD_INPUTS:
@@ -200,7 +261,7 @@ def test_secrets_and_passwords_never_printed_at_vvv(sandbox, run_playbook):
     supplied = "Supplied-Pa55word!"
     tasks = [
         user_task(name="supplied", **dict(JANE, password=supplied)),
-        user_task(name="generated", register="gen", user_principal_name="sam.lee@northwindacct.com", return_password=True),
+        user_task(name="generated", register="gen", user="sam.lee@northwindacct.com", return_password=True),
     ]
     tasks[1]["no_log"] = True
     tasks.append({"name": "keep", "ansible.builtin.copy": {"content": "{{ gen.password }}", "dest": "{{ pw_file }}", "mode": "0600"},
@@ -218,9 +279,9 @@ def test_secrets_and_passwords_never_printed_at_vvv(sandbox, run_playbook):
 def test_converges_under_throttling(sandbox, run_playbook):
     # Four people in one task send their eight writes back to back: a bucket of 3 writes per 4 s must throttle them.
     sandbox.configure(throttle={"enabled": True, "write_limit": 3, "write_window_s": 4, "time_scale": 1})
-    items = [{"user_principal_name": "temp%d@northwindacct.com" % i} for i in range(4)]
-    task = user_task(name="bulk", usage_location="AU", licenses=["FLOW_FREE"], items=items)
-    task["practiceprotect.m365.m365_user"].pop("user_principal_name", None)
+    items = [{"user": "temp%d@northwindacct.com" % i} for i in range(4)]
+    task = user_task(name="bulk", usage_location="AU", licenses={"add": ["FLOW_FREE"]}, items=items)
+    task["practiceprotect.m365.m365_user"].pop("user", None)
     run = run_playbook(play(task), expect_rc=0)
     assert run.result("bulk")["retries"] >= 1
     assert any(e["status"] == 429 for e in sandbox.log())
@@ -273,14 +334,14 @@ def test_documented_permissions_are_enough_for_the_whole_lifecycle(sandbox, run_
     app = sandbox.add_app("m365_user least privilege", roles)
     env = {"M365_CLIENT_ID": app["client_id"], "M365_CLIENT_SECRET": app["client_secret"]}
     tasks = [user_task(name="create", **JANE), user_task(name="delete", state="absent"), user_task(name="restore", **JANE),
-             user_task(name="purge", licenses=[], purge_licenses=True, allow_mail_loss=True)]
+             user_task(name="purge", licenses={"set": []}, allow_mail_loss=True)]
     run = run_playbook(play(*tasks), env=env, expect_rc=0)
     assert [run.result(n)["action"] for n in ("create", "delete", "restore", "purge")] == ["create", "delete", "restore", "update"]
     for missing in roles:
         app = sandbox.add_app("without " + missing, [r for r in roles if r != missing])
         env = {"M365_CLIENT_ID": app["client_id"], "M365_CLIENT_SECRET": app["client_secret"]}
-        failed = run_playbook(play(user_task(user_principal_name="x.%s@northwindacct.com" % missing.split(".")[0].lower(),
-                                             usage_location="AU", licenses=["FLOW_FREE"])), env=env)
+        failed = run_playbook(play(user_task(user="x.%s@northwindacct.com" % missing.split(".")[0].lower(),
+                                             usage_location="AU", licenses={"add": ["FLOW_FREE"]})), env=env)
         result = failed.result("user")
         assert failed.rc == 2 and result["status"] == 403, missing
         assert "lacks a Microsoft Graph permission" in result["msg"]
@@ -313,12 +374,12 @@ def test_user_info_lookups(sandbox, run_playbook):
 
 
 def test_items_plan_everyone_with_list_reads_and_isolate_a_bad_person(sandbox, run_playbook):
-    items = [{"user_principal_name": "amy.lee@northwindacct.com", "manager": "sarah.jones@northwindacct.com"},
-             {"user_principal_name": "ben.ong@northwindacct.com", "licenses": ["ENTERPRISEPACK"]},  # no free seat
-             {"user_principal_name": "cat.roy@northwindacct.com", "mobile_phone": "0412 345 678"}]
-    task = user_task(name="bulk", usage_location="AU", phone_region="AU", licenses=["O365_BUSINESS_PREMIUM"], items=items,
+    items = [{"user": "amy.lee@northwindacct.com", "manager": "sarah.jones@northwindacct.com"},
+             {"user": "ben.ong@northwindacct.com", "licenses": {"add": ["ENTERPRISEPACK"]}},  # no free seat
+             {"user": "cat.roy@northwindacct.com", "mobile_phone": "0412 345 678"}]
+    task = user_task(name="bulk", usage_location="AU", phone_region="AU", licenses={"add": ["O365_BUSINESS_PREMIUM"]}, items=items,
                      fail_on_item_error=False)
-    task["practiceprotect.m365.m365_user"].pop("user_principal_name")
+    task["practiceprotect.m365.m365_user"].pop("user")
     run = run_playbook(play(task), expect_rc=0)
     outcomes = run.result("bulk")["outcomes"]
     assert run.result("bulk")["failed_items"] == ["ben.ong@northwindacct.com"]
@@ -346,7 +407,7 @@ def test_the_last_licence_of_a_regular_mailbox_is_refused_unless_mail_loss_is_al
     # Tom has a regular mailbox and one licence: the module docs' old leaver example would have lost his mail.
     tom = "tom.baker@northwindacct.com"
     mark = sandbox.log()[-1]["seq"] if sandbox.log() else 0
-    refused = run_playbook(play(user_task(user_principal_name=tom, account_enabled=False, licenses=[], purge_licenses=True)), expect_rc=2)
+    refused = run_playbook(play(user_task(user=tom, account_enabled=False, licenses={"set": []})), expect_rc=2)
     result = refused.result("user")
     assert result["msg"] == ("tom.baker@northwindacct.com has a regular user mailbox in Exchange Online, and taking its last licence deletes "
                              "that mail once the grace period ends. Convert the mailbox to shared first (m365_mailbox type: shared, as the "
@@ -355,9 +416,9 @@ def test_the_last_licence_of_a_regular_mailbox_is_refused_unless_mail_loss_is_al
     assert state_user(sandbox, tom)["assignedLicenses"] != []
     # The example as the docs now give it: the mailbox shared first, then the licences go.
     run = run_playbook(play({"name": "shared", "practiceprotect.m365.m365_mailbox": {"user": tom, "type": "shared", "wait_timeout": 60}},
-                            user_task(user_principal_name=tom, account_enabled=False, licenses=[], purge_licenses=True)), expect_rc=0)
+                            user_task(user=tom, account_enabled=False, licenses={"set": []})), expect_rc=0)
     assert run.result("user")["licenses_removed"] and state_user(sandbox, tom)["assignedLicenses"] == []
     # Where the mail is not to be kept, the option says so explicitly.
     run_playbook(play(user_task(**JANE)), expect_rc=0)
-    allowed = run_playbook(play(user_task(licenses=[], purge_licenses=True, allow_mail_loss=True)), expect_rc=0)
+    allowed = run_playbook(play(user_task(licenses={"set": []}, allow_mail_loss=True)), expect_rc=0)
     assert allowed.result("user")["licenses_removed"] == ["O365_BUSINESS_PREMIUM"]

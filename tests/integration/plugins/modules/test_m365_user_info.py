@@ -212,7 +212,7 @@ def test_documented_permissions_are_enough_and_a_missing_one_is_named(sandbox, r
 def test_many_users_by_key_with_their_open_extensions(sandbox, run_playbook):
     # Tom keeps a leaver record in an open extension; the lookup returns it, in 15-value in() queries.
     run_playbook(play({"name": "record", "practiceprotect.m365.m365_user": {
-        "user_principal_name": TOM, "extensions": {"com.practiceprotect.m365": {"leaver": "{}"}}}}), expect_rc=0)
+        "user": TOM, "extensions": {"com.practiceprotect.m365": {"leaver": "{}"}}}}), expect_rc=0)
     sandbox.seed([{"userPrincipalName": "bulk%02d@northwindacct.com" % i, "displayName": "Bulk %d" % i} for i in range(20)])
     keys = [TOM, SARAH.upper(), "nobody@northwindacct.com", TOM_ID] + ["bulk%02d@northwindacct.com" % i for i in range(20)]
     mark = sandbox.log()[-1]["seq"]

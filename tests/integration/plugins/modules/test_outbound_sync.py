@@ -19,10 +19,10 @@ def sync_task(title="sync", register="r", **options):
 def federated_joiner(name=JANE, display_name="Jane Citizen", aliases=ALIASES):
     """Seed 000 as one play: the Practice Protect user with its aliases, the Office 365 role, the sync, the check."""
     return play(
-        task("pp_user", "Practice Protect user with aliases", "pp", name=name, display_name=display_name, mail=name,
+        task("pp_user", "Practice Protect user with aliases", "pp", user=name, display_name=display_name, mail=name,
              mobile_number="+61 412 345 678", proxy_addresses=aliases),
-        task("pp_role_member", "Into the Office 365 role", role="Office 365", members=[name]),
-        task("pp_role_member", "Other roles like a colleague", copy_from="tom.baker@northwindacct.com", members=[name]),
+        task("pp_role_member", "Into the Office 365 role", role="Office 365", members={"add": [name]}),
+        task("pp_role_member", "Other roles like a colleague", copy_from="tom.baker@northwindacct.com", members={"add": [name]}),
         task("outbound_sync", "Provision to Microsoft 365 and confirm", "sync", users=[name], verify_upns=True, poll_interval=1),
         {"name": "Confirm the licence", "ansible.builtin.assert": {
             "that": ["sync.verified[0].exists", "'O365_BUSINESS_PREMIUM' in sync.verified[0].licenses"],
@@ -82,8 +82,8 @@ def test_federated_joiner_reports_clearly_when_no_seat_is_free(sandbox, run_play
 
 
 def test_sync_fails_without_the_service_account(sandbox, run_playbook):
-    tasks = [task("pp_user", "user", name=JANE, display_name="Jane Citizen"),
-             task("pp_role_member", "role", role="Office 365", members=[JANE]),
+    tasks = [task("pp_user", "user", user=JANE, display_name="Jane Citizen"),
+             task("pp_role_member", "role", role="Office 365", members={"add": [JANE]}),
              sync_task(users=[JANE])]
     run = run_playbook(play(*tasks))
     assert run.rc == 2
@@ -111,10 +111,10 @@ def test_preview_is_accurate_and_starts_nothing(sandbox, run_playbook):
     sandbox.configure(pp_auto_sync_delay_s=3600)  # only this test's own syncs run, however slow the machine is
     make_service_account(sandbox)
     setup = [
-        task("pp_user", "new joiner", name=JANE, display_name="Jane Citizen", proxy_addresses=[JANE]),
-        task("pp_role_member", "new joiner in scope", role="Office 365", members=[JANE, "priya.patel@northwindacct.com"]),
-        task("pp_user", "renamed", name="tom.baker@northwindacct.com", display_name="Thomas Baker"),
-        task("pp_role_member", "leaver out of scope", role="Office 365", members=["sarah.jones@northwindacct.com"], state="absent"),
+        task("pp_user", "new joiner", user=JANE, display_name="Jane Citizen", proxy_addresses=[JANE]),
+        task("pp_role_member", "new joiner in scope", role="Office 365", members={"add": [JANE, "priya.patel@northwindacct.com"]}),
+        task("pp_user", "renamed", user="tom.baker@northwindacct.com", display_name="Thomas Baker"),
+        task("pp_role_member", "leaver out of scope", role="Office 365", members={"remove": ["sarah.jones@northwindacct.com"]}),
     ]
     run_playbook(play(*setup), expect_rc=0)
     since = mark(sandbox)
@@ -138,8 +138,8 @@ def test_preview_is_accurate_and_starts_nothing(sandbox, run_playbook):
     assert after["preview"]["unchanged"] == [JANE, "priya.patel@northwindacct.com", "tom.baker@northwindacct.com"]
 
     # a subset previews and syncs only those users
-    run_playbook(play(task("pp_role_member", "back in scope", role="Office 365", members=["sarah.jones@northwindacct.com"]),
-                      task("pp_user", "renamed again", name="tom.baker@northwindacct.com", display_name="Tom Baker")), expect_rc=0)
+    run_playbook(play(task("pp_role_member", "back in scope", role="Office 365", members={"add": ["sarah.jones@northwindacct.com"]}),
+                      task("pp_user", "renamed again", user="tom.baker@northwindacct.com", display_name="Tom Baker")), expect_rc=0)
     subset = run_playbook(play(sync_task(users=["sarah.jones@northwindacct.com"])), check=True, expect_rc=0).result("sync")
     assert subset["preview"]["update"] == [{"user": "sarah.jones@northwindacct.com", "changes": ["accountEnabled"]}]
     assert subset["preview"]["create"] == [] and subset["preview"]["disable"] == []

@@ -8,7 +8,7 @@ from tests.integration.plugins.modules.pp_support import client_with_rights, doc
 from tests.integration.support import play
 
 NAME = "jane.citizen@northwindacct.com"
-JANE = dict(name=NAME, display_name="Jane Citizen", mail=NAME, mobile_number="0412 345 678", phone_region="AU",
+JANE = dict(user=NAME, display_name="Jane Citizen", mail=NAME, mobile_number="0412 345 678", phone_region="AU",
             proxy_addresses=[NAME, "jane@northwindacct.com"], attributes={"Cost Centre": "TAX-200"})
 PROXY = "SMTP:jane.citizen@northwindacct.com;smtp:jane@northwindacct.com"
 
@@ -54,7 +54,7 @@ def test_check_mode_writes_nothing_and_diff_shows_the_change(sandbox, run_playbo
 def test_update_changes_only_what_differs_and_keeps_other_attributes(sandbox, run_playbook):
     run_playbook(play(user_task(**JANE)), expect_rc=0)
     since = mark(sandbox)
-    changed = {"name": NAME, "display_name": "Jane Citizen-Smith", "attributes": {"Staff_Number": 4711}}
+    changed = {"user": NAME, "display_name": "Jane Citizen-Smith", "attributes": {"Staff_Number": 4711}}
     run = run_playbook(play(user_task(**changed)), diff=True, expect_rc=0)
     r = run.result("user")
     assert r["action"] == "update"
@@ -67,7 +67,7 @@ def test_update_changes_only_what_differs_and_keeps_other_attributes(sandbox, ru
     assert stored["Attributes"] == {"Cost_Centre": "TAX-200", "O365_ProxyAddresses": PROXY, "Staff_Number": 4711}
     assert stored["DisplayName"] == "Jane Citizen-Smith" and stored["Mail"] == NAME
     # null clears one attribute, still keeping the others
-    run = run_playbook(play(user_task(name=NAME, attributes={"Staff_Number": None})), expect_rc=0)
+    run = run_playbook(play(user_task(user=NAME, attributes={"Staff_Number": None})), expect_rc=0)
     assert run.result("user")["changed"]
     assert pp_user(sandbox, NAME)["Attributes"] == {"Cost_Centre": "TAX-200", "O365_ProxyAddresses": PROXY}
 
@@ -75,12 +75,12 @@ def test_update_changes_only_what_differs_and_keeps_other_attributes(sandbox, ru
 def test_invite_from_the_source_directory(sandbox, run_playbook):
     sandbox.seed([{"userPrincipalName": "kim.ng@northwindacct.com", "mail": "kim@northwindacct.com", "displayName": "Kim Ng"}])
     tasks = [
-        task("m365_user", "m365", user_principal_name=NAME, given_name="Jane", surname="Citizen", usage_location="AU",
-             licenses=["O365_BUSINESS_PREMIUM"]),
-        task("m365_user", "unlicensed", user_principal_name="sam.lee@northwindacct.com", display_name="Sam Lee"),
-        user_task(title="by mail", register="mail", **{"name": NAME, "source": "directory", "proxy_addresses": [NAME]}),
-        user_task(title="by upn", register="upn", **{"name": "sam.lee@northwindacct.com", "source": "directory", "send_invite": False}),
-        user_task(title="mail is not the upn", register="kim", **{"name": "KIM@northwindacct.com", "source": "directory",
+        task("m365_user", "m365", user=NAME, given_name="Jane", surname="Citizen", usage_location="AU",
+             licenses={"add": ["O365_BUSINESS_PREMIUM"]}),
+        task("m365_user", "unlicensed", user="sam.lee@northwindacct.com", display_name="Sam Lee"),
+        user_task(title="by mail", register="mail", **{"user": NAME, "source": "directory", "proxy_addresses": [NAME]}),
+        user_task(title="by upn", register="upn", **{"user": "sam.lee@northwindacct.com", "source": "directory", "send_invite": False}),
+        user_task(title="mail is not the upn", register="kim", **{"user": "KIM@northwindacct.com", "source": "directory",
                                                                   "send_invite": False}),
     ]
     run = run_playbook(play(*tasks), expect_rc=0)
@@ -105,40 +105,46 @@ def test_invite_from_the_source_directory(sandbox, run_playbook):
 
 def test_absent_removes_the_user_once(sandbox, run_playbook):
     run_playbook(play(user_task(**JANE)), expect_rc=0)
-    gone = run_playbook(play(user_task(name=NAME, state="absent")), diff=True, expect_rc=0).result("user")
+    gone = run_playbook(play(user_task(user=NAME, state="absent")), diff=True, expect_rc=0).result("user")
     assert gone["changed"] and gone["action"] == "delete" and gone["diff"]["after"] == {}
     assert gone["user"]["Attributes"]["O365_ProxyAddresses"] == PROXY
     assert pp_user(sandbox, NAME) is None
     since = mark(sandbox)
-    again = run_playbook(play(user_task(name=NAME, state="absent")), expect_rc=0).result("user")
+    again = run_playbook(play(user_task(user=NAME, state="absent")), expect_rc=0).result("user")
     assert not again["changed"]
     assert sandbox.writes(since=since) == []
 
 
 BAD_INPUTS = [
-    ("unknown suffix", dict(name="jane@contoso.com"),
-     "name jane@contoso.com: contoso.com is not a login suffix of this Practice Protect tenant. Login suffixes: northwindacct.com, "
+    ("unknown suffix", dict(user="jane@contoso.com"),
+     "user jane@contoso.com: contoso.com is not a login suffix of this Practice Protect tenant. Login suffixes: northwindacct.com, "
      "northwind-legacy.com."),
-    ("not a login name", dict(name="jane"), "name 'jane' must be login name, login@suffix."),
-    ("unknown attribute", dict(name=NAME, attributes={"Cost Center": "X"}),
+    ("not a login name", dict(user="jane"), "user 'jane' must be login name, login@suffix."),
+    ("unknown attribute", dict(user=NAME, attributes={"Cost Center": "X"}),
      "attributes: Cost Center is not an additional attribute of this tenant. Close matches: Cost Centre, Cost_Centre. Attributes: Cost_Centre, "
      "O365_ProxyAddresses, Staff_Number."),
-    ("attribute type", dict(name=NAME, attributes={"Staff Number": "forty"}), "attributes.Staff Number must be of type Integer."),
-    ("duplicate alias", dict(name=NAME, proxy_addresses=[NAME, "JANE.citizen@northwindacct.com"]),
-     "proxy_addresses lists JANE.citizen@northwindacct.com twice; give each address once (the first one is the primary)."),
-    ("bad alias", dict(name=NAME, proxy_addresses=["jane at northwindacct.com"]), "proxy_addresses 'jane at northwindacct.com' is not a valid e-mail address"),
-    ("bad mobile", dict(name=NAME, mobile_number="0412 345 678"),
+    ("attribute type", dict(user=NAME, attributes={"Staff Number": "forty"}), "attributes.Staff Number must be of type Integer."),
+    ("duplicate alias", dict(user=NAME, proxy_addresses=[NAME, "JANE.citizen@northwindacct.com"]),
+     "proxy_addresses: JANE.citizen@northwindacct.com appears more than once (aliases must differ from each other and from the primary)."),
+    ("bad alias", dict(user=NAME, proxy_addresses=[NAME, "jane at northwindacct.com"]),
+     "proxy_addresses alias 'jane at northwindacct.com' is not a valid e-mail address"),
+    ("bad primary", dict(user=NAME, proxy_addresses=["jane at northwindacct.com"]),
+     "proxy_addresses primary 'jane at northwindacct.com' is not a valid e-mail address"),
+    ("bad mobile", dict(user=NAME, mobile_number="0412 345 678"),
      "mobile_number '0412 345 678' is not a phone number. Give it in international form (+61 412 345 678) or set phone_region."),
-    ("weak password", dict(name=NAME, password="alllowercase"), "password must mix at least three of: lower case, upper case, digits, symbols."),
-    ("directory field", dict(name=NAME, source="directory", display_name="Jane"),
+    ("weak password", dict(user=NAME, password="alllowercase"), "password must mix at least three of: lower case, upper case, digits, symbols."),
+    ("directory field", dict(user=NAME, source="directory", display_name="Jane"),
      "display_name cannot be set for a user from the source directory: Practice Protect reads it from Microsoft 365. "
      "Change it there (m365_user) or leave it out."),
-    ("not in the directory", dict(name="nobody@northwindacct.com", source="directory"),
+    ("not in the directory", dict(user="nobody@northwindacct.com", source="directory"),
      "No user with the UPN or e-mail address nobody@northwindacct.com in the source directory (any). Create the user in Microsoft 365 "
      "first (m365_user), or check the address."),
-    ("unknown directory", dict(name="sam.lee@northwindacct.com", source="directory", directory="Google"),
+    ("unknown directory", dict(user="sam.lee@northwindacct.com", source="directory", directory="Google"),
      "directory Google is not a source directory of this tenant. Source directories: Azure Active Directory."),
-    ("wrong type", dict(name=NAME, force_password_change="maybe"), "argument 'force_password_change' is of type"),
+    ("wrong type", dict(user=NAME, force_password_change="maybe"), "argument 'force_password_change' is of type"),
+    # The key is user, as in every module of the collection: the former name and login_name are gone.
+    ("former key", dict(name=NAME, display_name="Jane"), "one of the following is required: user, items"),
+    ("former alias", dict(login_name=NAME, display_name="Jane"), "one of the following is required: user, items"),
 ]
 
 
@@ -157,13 +163,13 @@ def test_bad_input_is_refused_before_any_write(sandbox, run_playbook):
 
 
 def test_a_directory_user_is_not_managed_as_a_cloud_user(sandbox, run_playbook):
-    run_playbook(play(user_task(title="invite", **{"name": "tom.baker@northwindacct.com", "source": "directory"})), expect_rc=0)
+    run_playbook(play(user_task(title="invite", **{"user": "tom.baker@northwindacct.com", "source": "directory"})), expect_rc=0)
     # tom.baker is a cloud user in the seed, so invite finds him already there: nothing to do
     assert sandbox.writes() == []
-    run_playbook(play(task("m365_user", "m365", user_principal_name="sam.lee@northwindacct.com", display_name="Sam Lee"),
-                      user_task(title="invite", **{"name": "sam.lee@northwindacct.com", "source": "directory"})), expect_rc=0)
+    run_playbook(play(task("m365_user", "m365", user="sam.lee@northwindacct.com", display_name="Sam Lee"),
+                      user_task(title="invite", **{"user": "sam.lee@northwindacct.com", "source": "directory"})), expect_rc=0)
     since = mark(sandbox)
-    run = run_playbook(play(user_task(name="sam.lee@northwindacct.com", display_name="Sam")))
+    run = run_playbook(play(user_task(user="sam.lee@northwindacct.com", display_name="Sam")))
     assert run.rc == 2
     assert run.result("user")["msg"] == ("sam.lee@northwindacct.com is a user from the AzureAD directory, not the cloud directory; use "
                                          "source: directory for it.")
@@ -174,9 +180,9 @@ def test_generated_password_returned_only_when_asked_and_never_printed(sandbox, 
     supplied = "Supplied-Pa55word!"
     tasks = [
         user_task(title="supplied", **dict(JANE, password=supplied)),
-        task("pp_user", "generated", "gen", name="sam.lee@northwindacct.com", return_password=True),
+        task("pp_user", "generated", "gen", user="sam.lee@northwindacct.com", return_password=True),
         {"name": "keep", "ansible.builtin.copy": {"content": "{{ gen.password }}", "dest": "{{ pw_file }}", "mode": "0600"}, "no_log": True},
-        task("pp_user", "not asked", "plain", name="kim.ng@northwindacct.com"),
+        task("pp_user", "not asked", "plain", user="kim.ng@northwindacct.com"),
     ]
     tasks[1]["no_log"] = True
     pw_file = sandbox.state_dir + "/pp-generated-password"
@@ -191,7 +197,7 @@ def test_generated_password_returned_only_when_asked_and_never_printed(sandbox, 
 
 def test_return_password_needs_no_log_on_the_task_and_the_module_writes_nothing_without_it(sandbox, run_playbook):
     since = mark(sandbox)
-    items = dict(task("pp_user", "items", "items", items=[{"name": NAME, "return_password": True}]), ignore_errors=True)
+    items = dict(task("pp_user", "items", "items", items=[{"user": NAME, "return_password": True}]), ignore_errors=True)
     run = run_playbook(play(dict(user_task(**dict(JANE, return_password=True)), ignore_errors=True), items), verbosity=3)
     for name in ("user", "items"):
         assert run.result(name)["msg"] == ("return_password: true returns each new user's generated password, so set no_log: true on this "
@@ -223,8 +229,8 @@ def test_documented_rights_are_enough_and_a_missing_right_is_named(sandbox, run_
     assert rights == ["User Management"]
     env = client_with_rights(sandbox, "user-admin@northwindacct.com", rights)
     tasks = [user_task(title="create", **JANE), user_task(title="update", **{**JANE, "display_name": "Jane C"}),
-             user_task(title="invite", **{"name": "tom.baker@northwindacct.com", "source": "directory"}),
-             user_task(title="delete", **{"name": NAME, "state": "absent"})]
+             user_task(title="invite", **{"user": "tom.baker@northwindacct.com", "source": "directory"}),
+             user_task(title="delete", **{"user": NAME, "state": "absent"})]
     run = run_playbook(play(*tasks), env=env, expect_rc=0)
     assert [run.result(n)["action"] for n in ("create", "update", "invite", "delete")] == ["create", "update", "none", "delete"]
     env = client_with_rights(sandbox, "role-admin@northwindacct.com", ["Role Management"])
@@ -252,10 +258,10 @@ def test_converges_through_service_errors_and_a_reset_create(sandbox, run_playbo
 
 TOM = "tom.baker@northwindacct.com"
 BAD_SUFFIX = "lee@contoso.com"
-BAD_SUFFIX_MSG = ("name lee@contoso.com: contoso.com is not a login suffix of this Practice Protect tenant. Login suffixes: northwindacct.com, "
+BAD_SUFFIX_MSG = ("user lee@contoso.com: contoso.com is not a login suffix of this Practice Protect tenant. Login suffixes: northwindacct.com, "
                   "northwind-legacy.com.")
-PEOPLE = [dict(JANE), dict(name=TOM, display_name="Thomas Baker", attributes={"Staff Number": 4712}),
-          dict(name=BAD_SUFFIX, display_name="Lee")]
+PEOPLE = [dict(JANE), dict(user=TOM, display_name="Thomas Baker", attributes={"Staff Number": 4712}),
+          dict(user=BAD_SUFFIX, display_name="Lee")]
 
 
 def pp_reads(sandbox, since):
@@ -272,7 +278,7 @@ def test_items_plan_everyone_together_and_report_each_person(sandbox, run_playbo
     assert run.task("bulk")["status"] == "ok" and r["changed"]
     assert r["failed_items"] == [BAD_SUFFIX] and sorted(r["outcomes"]) == sorted([BAD_SUFFIX, NAME, TOM])
     lee = r["outcomes"][BAD_SUFFIX]
-    assert lee["failed"] is True and not lee["changed"] and lee["msg"] == BAD_SUFFIX_MSG and lee["field"] == "name"
+    assert lee["failed"] is True and not lee["changed"] and lee["msg"] == BAD_SUFFIX_MSG and lee["field"] == "user"
     jane, tom = r["outcomes"][NAME], r["outcomes"][TOM]
     assert jane["changed"] and jane["action"] == "create" and jane["user"]["Attributes"]["O365_ProxyAddresses"] == PROXY
     assert "password" not in jane and "password" not in tom  # generated, but not asked for by the task
@@ -304,8 +310,8 @@ def test_items_plan_everyone_together_and_report_each_person(sandbox, run_playbo
 def test_items_invite_several_directory_users_with_one_directory_query(sandbox, run_playbook):
     sandbox.seed([{"userPrincipalName": "kim.ng@northwindacct.com", "mail": "kim@northwindacct.com", "displayName": "Kim Ng"},
                   {"userPrincipalName": "sam.lee@northwindacct.com", "displayName": "Sam Lee"}])
-    items = [{"name": "KIM@northwindacct.com"}, {"name": "sam.lee@northwindacct.com", "send_invite": True},
-             {"name": "nobody@northwindacct.com"}]
+    items = [{"user": "KIM@northwindacct.com"}, {"user": "sam.lee@northwindacct.com", "send_invite": True},
+             {"user": "nobody@northwindacct.com"}]
     since = mark(sandbox)
     run = run_playbook(play(task("pp_user", "invite", "invite", source="directory", send_invite=False, items=items,
                                  fail_on_item_error=False)), check=True, expect_rc=0)
@@ -324,21 +330,21 @@ def test_items_invite_several_directory_users_with_one_directory_query(sandbox, 
 
 def test_disable_enable_and_description_of_a_cloud_user(sandbox, run_playbook):
     name = "tom.baker@northwindacct.com"
-    disable = run_playbook(play(user_task(name=name, enabled=False, description="Left on 2026-12-07")), diff=True, expect_rc=0)
+    disable = run_playbook(play(user_task(user=name, enabled=False, description="Left on 2026-12-07")), diff=True, expect_rc=0)
     r = disable.result("user")
     assert r["changed"] and [c["path"] for c in r["plan"]] == ["/CDirectoryService/ChangeUser", "/CDirectoryService/SetUserState"]
     assert r["description_before"] == "" and r["diff"]["after"]["State"] == "Disabled"
     stored = pp_user(sandbox, name)
     assert stored["State"] == "Disabled" and stored["Description"] == "Left on 2026-12-07"
     since = mark(sandbox)
-    again = run_playbook(play(user_task(name=name, enabled=False, description="Left on 2026-12-07")), expect_rc=0)
+    again = run_playbook(play(user_task(user=name, enabled=False, description="Left on 2026-12-07")), expect_rc=0)
     assert again.changed() == 0 and sandbox.writes(since=since) == []
-    enable = run_playbook(play(user_task(name=name, enabled=True, description="")), expect_rc=0).result("user")
+    enable = run_playbook(play(user_task(user=name, enabled=True, description="")), expect_rc=0).result("user")
     assert enable["changed"] and enable["description_before"] == "Left on 2026-12-07"
     assert pp_user(sandbox, name)["State"] == "None" and not pp_user(sandbox, name)["Description"]
 
 
 def test_enabled_is_refused_for_a_source_directory_user(sandbox, run_playbook):
-    run = run_playbook(play(user_task(name="sarah.jones@northwindacct.com", source="directory", enabled=False)))
+    run = run_playbook(play(user_task(user="sarah.jones@northwindacct.com", source="directory", enabled=False)))
     assert run.rc == 2 and run.result("user")["msg"].startswith("enabled applies to cloud users;")
     assert sandbox.writes() == []

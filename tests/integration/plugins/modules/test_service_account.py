@@ -217,19 +217,28 @@ def test_return_password_needs_no_log_and_rotation_of_an_admin_needs_a_higher_ro
 
 
 BAD_INPUTS = [
-    ("misspelt role", dict(roles=["Exchange Admin"]),
+    ("misspelt role", dict(roles={"add": ["Exchange Admin"]}),
      "Unknown directory role: 'Exchange Admin' is not a directory role in this tenant (did you mean Exchange Administrator or Exchange Recipient "
      "Administrator?). Give roles by display name (for example Exchange Administrator) or by template id."),
-    ("one bad among good", dict(roles=["Global Administrator", "Global Admn", "Tea Lady"]),
+    ("one bad among good", dict(roles={"set": ["Global Administrator", "Global Admn", "Tea Lady"]}),
      "Unknown directory role: 'Global Admn' is not a directory role in this tenant (did you mean Global Administrator or Global Reader?); "
      "'Tea Lady' is not a directory role in this tenant (no role has a similar name). Give roles by display name (for example Exchange "
      "Administrator) or by template id."),
-    ("unknown id", dict(roles=["00000000-0000-4000-8000-000000000001"]),
+    ("misspelt role to remove", dict(roles={"remove": ["Global Admn"]}),
+     "Unknown directory role: 'Global Admn' is not a directory role in this tenant (did you mean Global Administrator or Global Reader?)."),
+    ("unknown id", dict(roles={"add": ["00000000-0000-4000-8000-000000000001"]}),
      "Unknown directory role: 00000000-0000-4000-8000-000000000001 is not the id or template id of a directory role in this tenant."),
     ("no purpose", dict(), "Give purpose (federation or mail_redirection) or an explicit roles list for the service account."),
-    ("both", dict(purpose="federation", roles=["Global Administrator"]), "parameters are mutually exclusive: purpose|roles"),
+    ("no roles", dict(roles={}), "roles is empty; give add, remove or set with directory role names."),
+    ("add and remove the same", dict(roles={"add": ["Global Reader"], "remove": ["global reader"]}),
+     "roles lists global reader under both add and remove; give each value once."),
+    ("unknown action", dict(roles={"exclusive": True}),
+     "Unsupported parameters for (practiceprotect.m365.service_account) module: roles.exclusive. Supported parameters include: add, remove, set."),
+    ("both", dict(purpose="federation", roles={"set": ["Global Administrator"]}), "parameters are mutually exclusive: purpose|roles"),
     ("bad purpose", dict(purpose="federated"), "value of purpose must be one of: federation, mail_redirection, got: federated"),
     ("bad name", dict(purpose="federation", name="practice protect"), "name 'practice protect' is not a valid sign-in name"),
+    ("removal limit not a number", dict(purpose="federation", max_removals="three"),
+     "max_removals must be a number or a percentage such as 10%, not 'three'."),
     ("foreign domain", dict(purpose="federation", domain="contoso.com"),
      "The domain contoso.com is not a domain of this tenant. Verified domains: northwindacct.com, northwindacct.onmicrosoft.com."),
     ("unverified domain", dict(purpose="federation", domain="northwind-legacy.com"),
@@ -248,20 +257,34 @@ def test_bad_input_is_refused_with_a_clear_message_and_no_write(sandbox, run_pla
     assert account(sandbox) is None
 
 
-def test_explicit_roles_exclusive_and_max_removals(sandbox, run_playbook):
-    run = run_playbook(play(sa_task(task_name="two", roles=["exchange administrator", GR]),
-                            sa_task(task_name="additive", register="a", roles=["Exchange Administrator"])), expect_rc=0)
+def test_explicit_roles_set_remove_and_max_removals(sandbox, run_playbook):
+    run = run_playbook(play(sa_task(task_name="two", roles={"add": ["exchange administrator", GR]}),
+                            sa_task(task_name="additive", register="a", roles={"add": ["Exchange Administrator"]})), expect_rc=0)
     assert run.result("two")["roles"] == ["Exchange Administrator", "Global Reader"]
     assert not run.result("additive")["changed"]
     user_id = account(sandbox)["id"]
     since = mark(sandbox)
-    refused = run_playbook(play(sa_task(roles=[], exclusive=True, max_removals=1)))
-    assert refused.rc == 2 and refused.result("sa")["msg"] == (
-        "exclusive would remove 2 directory role assignments from %s (Exchange Administrator, Global Reader), more than max_removals (1). "
-        "List the roles to keep, or raise max_removals if that is intended." % UPN)
-    assert sandbox.writes(since=since) == []
-    exclusive = run_playbook(play(sa_task(roles=["Exchange Administrator"], exclusive=True)), expect_rc=0).result("sa")
-    assert exclusive["roles_removed"] == ["Global Reader"] and roles_of(sandbox, user_id) == [EA]
+    refused = run_playbook(play(sa_task(roles={"set": []}, max_removals=1)))
+    assert refused.rc == 2
+    r = refused.result("sa")
+    assert r["msg"] == (
+        "Refusing to remove 2 directory role assignments from %s, more than max_removals (1): Exchange Administrator, Global Reader. "
+        "List them to keep them, or raise max_removals if this is intended." % UPN)
+    assert r["field"] == "max_removals" and r["removal_limit"] == 1 and r["refused_removals"] == ["Exchange Administrator", "Global Reader"]
+    share = run_playbook(play(sa_task(roles={"set": []}, max_removals="50%")))
+    assert share.rc == 2 and share.result("sa")["msg"] == (
+        "Refusing to remove 2 directory role assignments from %s, more than max_removals (50%% of the 2 held now, rounded down, at least "
+        "1: 1): Exchange Administrator, Global Reader. List them to keep them, or raise max_removals if this is intended." % UPN)
+    removing = run_playbook(play(sa_task(roles={"remove": ["Exchange Administrator", "Global Reader"]}, max_removals=1)))
+    assert removing.rc == 2 and removing.result("sa")["refused_removals"] == ["Exchange Administrator", "Global Reader"]
+    assert sandbox.writes(since=since) == [] and roles_of(sandbox, user_id) == sorted([EA, GR])
+    exact = run_playbook(play(sa_task(roles={"set": ["Exchange Administrator"]}, max_removals="50%")), expect_rc=0).result("sa")
+    assert exact["roles_removed"] == ["Global Reader"] and exact["roles_added"] == [] and roles_of(sandbox, user_id) == [EA]
+    removed = run_playbook(play(sa_task(roles={"remove": ["Exchange Administrator", "Global Reader"]})), expect_rc=0).result("sa")
+    assert removed["roles_removed"] == ["Exchange Administrator"] and removed["roles"] == [] and roles_of(sandbox, user_id) == []
+    since = mark(sandbox)
+    again = run_playbook(play(sa_task(roles={"remove": ["Exchange Administrator"]})), expect_rc=0).result("sa")
+    assert not again["changed"] and sandbox.writes(since=since) == []
 
 
 def test_documented_permissions_are_enough_for_the_whole_lifecycle(sandbox, run_playbook):
