@@ -142,6 +142,14 @@ def list_option(elements="str", description_key=None):
     return {"type": "dict", "options": dict((action, {"type": "list", "elements": elements}) for action in LIST_ACTIONS)}
 
 
+def is_list_option(spec):
+    return spec.get("type") == "dict" and set(spec.get("options") or ()) == set(LIST_ACTIONS)
+
+
+def plain_list_message(option):
+    return "%s takes add, remove or set, for example %s: {add: [...]}; a plain list is not accepted." % (option, option)
+
+
 MAX_REMOVALS_SPEC = {"type": "raw"}
 _PERCENT = re.compile(r"^\s*(\d{1,3})\s*%\s*$")
 
@@ -152,8 +160,7 @@ class ListChange:
     def __init__(self, value, option, normalise=None, key=None):
         value = value or {}
         if not isinstance(value, dict):
-            raise v.ValidationError("%s takes add, remove or set, for example %s: {add: [...]}; a plain list is not accepted." % (option, option),
-                                    field=option)
+            raise v.ValidationError(plain_list_message(option), field=option)
         self.option = option
         self.key = key or (lambda item: item.lower() if isinstance(item, str) else item)
         normalise = normalise or (lambda item, where: item)

@@ -29,7 +29,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _auth, _connection, _exchange, _http, _mail, _permissions, _validation
-from ansible_collections.practiceprotect.m365.plugins.module_utils import _practice_protect
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _model, _practice_protect
 from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphClient, GraphError
 
 GRAPH, EXCHANGE, PRACTICE_PROTECT = "graph", "exchange", "practice_protect"
@@ -46,7 +46,17 @@ MSAL_LIBRARY = (_auth.HAS_MSAL, "msal", _auth.MSAL_IMPORT_ERROR)
 
 class _AnsibleModule(AnsibleModule):
     """AnsibleModule whose start-up log line leaves out ``items``: an item's own ``no_log`` options (a
-    password) are only known once the items are checked, after that line is written."""
+    password) are only known once the items are checked, after that line is written. A many-valued option given as a
+    plain list (the form before the list idiom) is set aside in ``plain_lists`` for the idiom's own message, rather than
+    Ansible's "dictionary requested"."""
+
+    def _load_params(self):
+        super(_AnsibleModule, self)._load_params()
+        self.plain_lists = []
+        for name, option in self.argument_spec.items():
+            if _model.is_list_option(option) and isinstance(self.params.get(name), list):
+                self.plain_lists.append(name)
+                self.params[name] = {}
 
     def _log_invocation(self):
         items = self.params.get("items")
@@ -92,6 +102,8 @@ class Module:
             if not label_optional:
                 kwargs["required_one_of"] = list(kwargs.get("required_one_of") or []) + [(key, "items")]
         self.module = _AnsibleModule(argument_spec=spec, mutually_exclusive=mutually_exclusive, **kwargs)
+        if self.module.plain_lists:
+            self.module.fail_json(msg=_model.plain_list_message(self.module.plain_lists[0]))
         self._shared = {}
         self.params = self.module.params
         self.check_mode = self.module.check_mode
@@ -359,6 +371,9 @@ class Module:
         for index, item in enumerate(items):
             if not isinstance(item, dict):
                 self.module.fail_json(msg="items[%d] is not a dictionary of options." % index)
+            plain = [name for name, option in spec.items() if _model.is_list_option(option) and isinstance(item.get(name), list)]
+            if plain:
+                self.module.fail_json(msg="items[%d] (%s): %s" % (index, item.get(key, "?"), _model.plain_list_message(plain[0])))
             checked = validator.validate(item)
             self.module.no_log_values.update(checked._no_log_values)
             if checked.error_messages:
