@@ -42,6 +42,15 @@ def _nickname(value, option, context):
     return value
 
 
+def _date(value, option, context):
+    """A day as YYYY-MM-DD (a full timestamp is cut to its day), sent as Graph's DateTimeOffset at midnight UTC."""
+    return v.validate_date(value, option) + "T00:00:00Z"
+
+
+def _day(value):
+    return value[:10] if value else value
+
+
 def _same_phone(value):
     try:
         return v.normalize_phone(value) if value else value
@@ -67,6 +76,8 @@ USER = _model.Resource("Microsoft 365 user", [
     _model.Field("usage_location", "usageLocation", check=_region, compare=lambda code: code.upper() if code else code, role=True),
     _model.Field("other_mails", "otherMails", type="list", elements="str", check=_mails, compare=lambda mails: [m.lower() for m in mails or []]),
     _model.Field("employee_id", "employeeId", max_length=16),
+    _model.Field("employee_type", "employeeType", max_length=64, role=True),
+    _model.Field("employee_hire_date", "employeeHireDate", check=_date, compare=_day, role=True),
     _model.Field("account_enabled", "accountEnabled", type="bool"),
 ])
 SELECT = ",".join(["id", "userPrincipalName", "mail", "assignedLicenses", "signInSessionsValidFromDateTime", "lastPasswordChangeDateTime"]

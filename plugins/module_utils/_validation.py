@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import difflib
 import re
 import secrets
@@ -156,6 +157,18 @@ def validate_region(code, field="usage_location"):
     if len(upper) != 2 or upper not in phonenumbers.SUPPORTED_REGIONS:
         raise ValidationError("%s %r is not an ISO 3166 two-letter country code (for example AU, GB, US)." % (field, code), field=field)
     return upper
+
+
+DATE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(T00:00(:00(\.0+)?)?(Z|[+-]00:00))?$")
+
+
+def validate_date(value, field="employee_hire_date"):
+    """A calendar day, as YYYY-MM-DD (or that day at midnight UTC, as Graph returns it)."""
+    match = DATE_RE.match(str(value).strip())
+    try:
+        return datetime.date(*(int(part) for part in match.group(1).split("-"))).isoformat()
+    except (AttributeError, ValueError):
+        raise ValidationError("%s %r is not a day as YYYY-MM-DD (for example 2027-01-04)." % (field, value), field=field)
 
 
 def validate_email(address, field="other_mails"):

@@ -107,6 +107,16 @@ options:
       - Employee number.
       - Microsoft 365 keeps it as C(employeeId), at most 16 characters.
     type: str
+  employee_type:
+    description:
+      - Kind of employment, such as C(Employee), C(Contractor) or C(Intern).
+      - Microsoft 365 keeps it as C(employeeType), at most 64 characters.
+    type: str
+  employee_hire_date:
+    description:
+      - The day the person starts, as C(YYYY-MM-DD).
+      - Microsoft 365 keeps it as C(employeeHireDate), a timestamp at midnight UTC of that day.
+    type: str
   manager:
     description: UPN or object id of the user's manager.
     type: str

@@ -145,7 +145,9 @@ SEED_GROUPS = [
 # --------------------------------------------------------------------------------------------------------------
 # The user type. Stored properties (kept on every user, null or [] by default), in Graph's schema spirit.
 
-STRING, BOOLEAN, STRINGS = "Edm.String", "Edm.Boolean", "Collection(Edm.String)"
+STRING, BOOLEAN, STRINGS, DATETIME = "Edm.String", "Edm.Boolean", "Collection(Edm.String)", "Edm.DateTimeOffset"
+# Graph's DateTimeOffset literal: ISO 8601 with a zone (Z or an offset), seconds and fractions optional.
+DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
 
 # name: (type, max length or None, writable: None = read-only, "create" = POST only, "both")
 USER_SCHEMA = {
@@ -165,6 +167,7 @@ USER_SCHEMA = {
     "otherMails": (STRINGS, 256, "both"),
     "employeeId": (STRING, 16, "both"),
     "employeeType": (STRING, 64, "both"),
+    "employeeHireDate": (DATETIME, None, "both"),
     "accountEnabled": (BOOLEAN, None, "both"),
     "mail": (STRING, 256, "both"),
     "proxyAddresses": (STRINGS, None, None),
@@ -197,7 +200,7 @@ USER_UNMODELLED = {
     "onPremisesUserPrincipalName": None, "onPremisesProvisioningErrors": [],
     "onPremisesExtensionAttributes": {"extensionAttribute%d" % n: None for n in range(1, 16)},
     "preferredDataLocation": None, "provisionedPlans": [], "signInSessionsValidFromDateTime": None,
-    "lastPasswordChangeDateTime": None, "employeeHireDate": None, "employeeLeaveDateTime": None,
+    "lastPasswordChangeDateTime": None, "employeeLeaveDateTime": None,
     "employeeOrgData": None, "identities": [], "securityIdentifier": None, "licenseAssignmentStates": [],
     "signInActivity": None, "customSecurityAttributes": None,
 }
@@ -690,6 +693,8 @@ class Tenant:
                 continue
             if kind == STRING and not isinstance(value, str):
                 raise bad_request("Cannot convert the literal '%s' to the expected type 'Edm.String'." % _literal(value), code="BadRequest")
+            if kind == DATETIME and not (isinstance(value, str) and DATETIME_RE.match(value)):
+                raise bad_request("Cannot convert the literal '%s' to the expected type 'Edm.DateTimeOffset'." % _literal(value), code="BadRequest")
             if kind == BOOLEAN and not isinstance(value, bool):
                 raise bad_request("Cannot convert the literal '%s' to the expected type 'Edm.Boolean'." % _literal(value), code="BadRequest")
             if kind == STRINGS:

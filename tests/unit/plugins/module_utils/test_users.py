@@ -73,6 +73,18 @@ def test_update_only_changed_fields():
     assert plan["before"].get("jobTitle") is None and plan["after"]["jobTitle"] == "Partner"
 
 
+def test_employee_type_and_hire_date_are_written_as_graph_keeps_them_and_then_converge():
+    spec = _users.build_spec(params(employee_type="Contractor", employee_hire_date="2027-01-04"))
+    plan = _users.plan_user(spec, existing(), None, SKUS)
+    assert plan["calls"][0]["body"] == {"employeeType": "Contractor", "employeeHireDate": "2027-01-04T00:00:00Z"}
+    # Graph returns the day at midnight UTC, with or without fractions: the same day is no change.
+    for stored in ("2027-01-04T00:00:00Z", "2027-01-04T00:00:00.0000000Z"):
+        plan = _users.plan_user(spec, existing(employeeType="Contractor", employeeHireDate=stored), None, SKUS)
+        assert plan["calls"] == [], stored
+    plan = _users.plan_user(spec, existing(employeeType="Contractor", employeeHireDate="2027-01-05T00:00:00Z"), None, SKUS)
+    assert plan["calls"][0]["body"] == {"employeeHireDate": "2027-01-04T00:00:00Z"}
+
+
 def test_password_always_resets():
     spec = _users.build_spec(params(password="Sup3r-Secret-Pw", update_password="always", force_change_password=False))
     plan = _users.plan_user(spec, existing(), None, SKUS)
@@ -143,6 +155,9 @@ def test_manager():
     (dict(other_mails=["nope"]), "not a valid e-mail"),
     (dict(display_name="   "), "display_name is empty"),
     (dict(employee_id="x" * 17), "at most 16"),
+    (dict(employee_type="x" * 65), "at most 64"),
+    (dict(employee_hire_date="04/01/2027"), "not a day as YYYY-MM-DD"),
+    (dict(employee_hire_date="2027-02-30"), "not a day as YYYY-MM-DD"),
     (dict(mail_nickname="jane citizen"), "mail_nickname"),
     (dict(password="short"), "8 to 256"),
     (dict(manager="not a upn"), "exactly one @"),
