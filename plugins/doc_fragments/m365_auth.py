@@ -9,6 +9,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
 
+    # (duplicates: the transport options read like practice_protect_auth's, each with its own service's environment variables)
     DOCUMENTATION = r"""
 options:
   tenant_id:

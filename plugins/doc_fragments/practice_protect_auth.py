@@ -79,6 +79,7 @@ requirements:
     # The Practice Protect connection next to the Microsoft 365 one (outbound_sync): ca_path, validate_certs,
     # request_timeout and retry_deadline then come from practiceprotect.m365.m365_auth and serve both services.
     # (duplicates: the pp_* options repeat those of DOCUMENTATION above; Ansible reads each fragment as one YAML text)
+    # (duplicates: the Practice Protect options again, without the transport options m365_auth gives a module of both services)
     CONNECTION = r"""
 options:
   pp_url:

@@ -32,6 +32,7 @@ import time
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _http
 
+# (duplicates: the import guard ansible-test asks around each optional library; the module then names the missing one)
 try:
     import msal
     HAS_MSAL = True

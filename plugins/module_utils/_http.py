@@ -28,6 +28,7 @@ import ssl
 import threading
 import time
 
+# (duplicates: the import guard ansible-test asks around each optional library; the module then names the missing one)
 try:
     from urllib.parse import urlparse
 except ImportError:  # pragma: no cover

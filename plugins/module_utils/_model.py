@@ -43,6 +43,7 @@ class Field:
         self.read = read or service
         self.type = type
         self.elements = elements
+        # (duplicates: plain attribute assignments, nothing to fold)
         self.check = check
         self.compare = compare or (lambda value: value)
         self.max_length = max_length

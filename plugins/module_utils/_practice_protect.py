@@ -67,6 +67,7 @@ class PracticeProtectError(Exception):
 
     def __init__(self, message, error_id=None, status=None, path=None, error_code=None):
         super(PracticeProtectError, self).__init__(message)
+        # (duplicates: plain attribute assignments, nothing to fold)
         self.message = message
         self.error_id = error_id
         self.status = status

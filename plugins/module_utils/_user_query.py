@@ -47,6 +47,20 @@ def filtered_mode(params):
         or not params.get("filter")
 
 
+def _entries(params, option, names, one):
+    """The distinct entries of a list option (compared without case), refusing blanks and an empty list."""
+    out = []
+    for entry in params.get(option) or []:
+        entry = (entry or "").strip()
+        if not entry:
+            raise v.ValidationError("%s has an empty entry; give %s." % (option, names), field=option)
+        if entry.lower() not in [x.lower() for x in out]:
+            out.append(entry)
+    if params.get(option) is not None and not out:
+        raise v.ValidationError("%s is empty; give at least one %s, or leave the option out." % (option, one), field=option)
+    return out or None
+
+
 def build_spec(params):
     """Check and normalise the options. Raises ValidationError; makes no call."""
     spec = {
@@ -59,26 +73,8 @@ def build_spec(params):
     }
     if spec["max_items"] is not None and spec["max_items"] < 1:
         raise v.ValidationError("max_items must be 1 or more; leave it out to read every user.", field="max_items")
-    member_of = []
-    for entry in params.get("member_of") or []:
-        entry = (entry or "").strip()
-        if not entry:
-            raise v.ValidationError("member_of has an empty entry; give group display names or object ids.", field="member_of")
-        if entry.lower() not in [m.lower() for m in member_of]:
-            member_of.append(entry)
-    if params.get("member_of") is not None and not member_of:
-        raise v.ValidationError("member_of is empty; give at least one group, or leave the option out.", field="member_of")
-    spec["member_of"] = member_of or None
-    licences = []
-    for entry in params.get("assigned_licenses") or []:
-        entry = (entry or "").strip()
-        if not entry:
-            raise v.ValidationError("assigned_licenses has an empty entry; give SKU part numbers or skuIds.", field="assigned_licenses")
-        if entry.lower() not in [x.lower() for x in licences]:
-            licences.append(entry)
-    if params.get("assigned_licenses") is not None and not licences:
-        raise v.ValidationError("assigned_licenses is empty; give at least one SKU, or leave the option out.", field="assigned_licenses")
-    spec["assigned_licenses"] = licences or None
+    spec["member_of"] = _entries(params, "member_of", "group display names or object ids", "group")
+    spec["assigned_licenses"] = _entries(params, "assigned_licenses", "SKU part numbers or skuIds", "SKU")
     if spec["licensed"] is False and spec["assigned_licenses"]:
         raise v.ValidationError("licensed: false keeps users holding no licence, so assigned_licenses cannot match anyone; use one of "
                                 "the two.", field="licensed")

@@ -18,6 +18,7 @@ import re
 import secrets
 import string
 
+# (duplicates: the import guard ansible-test asks around each optional library; the module then names the missing one)
 try:
     import phonenumbers
     HAS_PHONENUMBERS = True

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+# (duplicates: static docs, read by ansible-doc; their repeated attributes, notes and option forms are this page's own)
 DOCUMENTATION = r"""
 module: m365_alias
 short_description: Manage the e-mail aliases and primary address of a Microsoft 365 mailbox
@@ -146,6 +147,7 @@ EXAMPLES = r"""
     pp_proxy: "SMTP:jane@northwindacct.com;smtp:jc@northwindacct.com"
 """
 
+# (duplicates: RETURN takes no doc fragment: counters and items keys repeat in every module; test_return_docs.py holds them)
 RETURN = r"""
 addresses_before:
   description: The mailbox's C(EmailAddresses) before the task.

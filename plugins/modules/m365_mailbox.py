@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+# (duplicates: static docs, read by ansible-doc; their repeated attributes, notes and option forms are this page's own)
 DOCUMENTATION = r"""
 module: m365_mailbox
 short_description: Convert a Microsoft 365 mailbox to shared or regular, set forwarding, hide it, grant full access
@@ -154,6 +155,7 @@ EXAMPLES = r"""
       remove: [sarah.jones@northwindacct.com]
 """
 
+# (duplicates: RETURN takes no doc fragment: counters and items keys repeat in every module; test_return_docs.py holds them)
 RETURN = r"""
 mailbox_before:
   description: The mailbox as the task found it, in the shape of RV(mailbox).

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+# (duplicates: static docs, read by ansible-doc; their repeated attributes, notes and option forms are this page's own)
 DOCUMENTATION = r"""
 module: m365_send_mail
 short_description: Send e-mail from a Microsoft 365 mailbox
@@ -150,6 +151,7 @@ EXAMPLES = r"""
     save_to_sent_items: true
 """
 
+# (duplicates: RETURN takes no doc fragment: counters and items keys repeat in every module; test_return_docs.py holds them)
 RETURN = r"""
 outcomes:
   description: With O(items), each message's result (C(sent), C(message), C(plan), or C(failed) and C(msg)), by lower-case O(label).

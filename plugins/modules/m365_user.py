@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+# (duplicates: static docs, read by ansible-doc; their repeated attributes, notes and option forms are this page's own)
 DOCUMENTATION = r"""
 module: m365_user
 short_description: Create, update, disable, delete and restore Microsoft 365 users
@@ -292,6 +293,7 @@ EXAMPLES = r"""
 #         user: jane.citizen@northwindacct.com
 """
 
+# (duplicates: RETURN takes no doc fragment: counters and items keys repeat in every module; test_return_docs.py holds them)
 RETURN = r"""
 user:
   description: The user after the task (before it, for O(state=absent)), in Graph property names, plus licence part numbers.

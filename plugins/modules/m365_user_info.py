@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+# (duplicates: static docs, read by ansible-doc; their repeated attributes, notes and option forms are this page's own)
 DOCUMENTATION = r"""
 module: m365_user_info
 short_description: Look up Microsoft 365 users, or select them by group, licence, company, type and domain
@@ -168,6 +169,7 @@ EXAMPLES = r"""
   register: premium
 """
 
+# (duplicates: RETURN takes no doc fragment: counters and items keys repeat in every module; test_return_docs.py holds them)
 RETURN = r"""
 users:
   description:

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+# (duplicates: static docs, read by ansible-doc; their repeated attributes, notes and option forms are this page's own)
 DOCUMENTATION = r"""
 module: offboard
 short_description: Offboard every leaver of the play in one task (the engine of the offboard_user role)
@@ -54,6 +55,7 @@ EXAMPLES = r"""
     run: offboard_user_run
 """
 
+# (duplicates: RETURN takes no doc fragment: counters and items keys repeat in every module; test_return_docs.py holds them)
 RETURN = r"""
 people:
   description:

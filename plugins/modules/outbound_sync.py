@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+# (duplicates: static docs, read by ansible-doc; their repeated attributes, notes and option forms are this page's own)
 DOCUMENTATION = r"""
 module: outbound_sync
 short_description: Run Practice Protect's outbound provisioning to Microsoft 365 and wait for its report
@@ -105,6 +106,7 @@ EXAMPLES = r"""
   register: sync
 """
 
+# (duplicates: RETURN takes no doc fragment: counters and items keys repeat in every module; test_return_docs.py holds them)
 RETURN = r"""
 job:
   description: The job status object at the end (State, StartTime, EndTime, Summary, Failures). None in check mode.

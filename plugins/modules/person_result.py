@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+# (duplicates: static docs, read by ansible-doc; their repeated attributes, notes and option forms are this page's own)
 DOCUMENTATION = r"""
 module: person_result
 short_description: One person's outcome of an onboard or offboard run, on that person's own host
@@ -50,6 +51,7 @@ EXAMPLES = r"""
     run: onboard_user_run
 """
 
+# (duplicates: RETURN takes no doc fragment: counters and items keys repeat in every module; test_return_docs.py holds them)
 RETURN = r"""
 msg:
   description: The person's outcome, one sentence.

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+# (duplicates: static docs, read by ansible-doc; their repeated attributes, notes and option forms are this page's own)
 DOCUMENTATION = r"""
 module: pp_role_member
 short_description: Add users to Practice Protect roles, remove them, or copy a similar user's roles
@@ -145,6 +146,7 @@ EXAMPLES = r"""
       remove: [tom.baker@northwindacct.com]
 """
 
+# (duplicates: RETURN takes no doc fragment: counters and items keys repeat in every module; test_return_docs.py holds them)
 RETURN = r"""
 added:
   description: Login names added, by role name.

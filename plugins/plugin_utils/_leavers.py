@@ -132,6 +132,7 @@ class Offboarding(_people.Flow):
     # 1. checks --------------------------------------------------------------------------------------------------------
 
     def check(self):
+        # (duplicates: opens as the joiner engine's check() does; the checks that follow are the leavers' own)
         people = active(self.people)
         if not people:
             return
