@@ -150,3 +150,124 @@ def test_many_messages_from_one_sender_read_the_sender_once():
         apply()
     assert m.graph.calls == [("GET", "users/sarah.jones@northwindacct.com"), ("POST", "users/sarah.jones@northwindacct.com/sendMail"),
                              ("POST", "users/sarah.jones@northwindacct.com/sendMail")]
+
+
+# -- main() against canned Graph answers (fixtures in conftest.py) ----------------------------------------------------
+
+SENDER_PATH = "/v1.0/users/sarah.jones@northwindacct.com"
+MESSAGE = dict(sender="sarah.jones@northwindacct.com", to=["jane.personal@example.org"], subject="Welcome to Northwind", body=SECRET_BODY)
+
+
+def sender_route(fake):
+    fake.graph("GET", r"users/sarah\.jones@northwindacct\.com", (200, dict(SENDER, **{
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users(id,userPrincipalName,mail,accountEnabled)/$entity"})))
+
+
+def test_main_sends_one_message_and_never_prints_its_body(fake, run_module, m365_args):
+    sender_route(fake)
+    fake.graph("POST", r"users/sarah\.jones@northwindacct\.com/sendMail", (202, None))
+
+    result = run_module(m365_send_mail, dict(m365_args, cc=["tom.baker@northwindacct.com"], **MESSAGE))
+
+    assert result["changed"] is True and result["sent"] is True
+    assert fake.calls() == [("GET", SENDER_PATH), ("POST", SENDER_PATH + "/sendMail")]
+    assert fake.requests[0].query == {"$select": "id,userPrincipalName,mail,accountEnabled"}
+    sent = fake.writes()[0].json
+    assert sent == {"message": {"subject": "Welcome to Northwind", "body": {"contentType": "Text", "content": SECRET_BODY},
+                                "toRecipients": [{"emailAddress": {"address": "jane.personal@example.org"}}],
+                                "ccRecipients": [{"emailAddress": {"address": "tom.baker@northwindacct.com"}}]},
+                    "saveToSentItems": False}
+    assert result["plan"] == [{"op": "send", "method": "POST", "path": "/users/sarah.jones@northwindacct.com/sendMail",
+                               "fields": ["message.subject", "message.body", "message.toRecipients", "message.ccRecipients",
+                                          "saveToSentItems"]}]
+    assert SECRET_BODY not in run_module.output and m365_args["client_secret"] not in run_module.output
+
+
+def test_main_sending_is_an_action_so_every_run_sends_again(fake, run_module, m365_args):
+    sender_route(fake)
+    fake.graph("POST", r"users/sarah\.jones@northwindacct\.com/sendMail", (202, None))
+
+    first = run_module(m365_send_mail, dict(m365_args, **MESSAGE))
+    second = run_module(m365_send_mail, dict(m365_args, **MESSAGE))
+
+    assert first["changed"] is second["changed"] is True
+    assert [(r.method, r.path) for r in fake.writes()] == [("POST", SENDER_PATH + "/sendMail")] * 2
+
+
+def test_main_check_mode_reads_the_sender_only(fake, run_module, m365_args):
+    sender_route(fake)
+
+    result = run_module(m365_send_mail, dict(m365_args, **MESSAGE), check_mode=True)
+
+    assert result["changed"] is True and result["sent"] is False
+    assert fake.calls() == [("GET", SENDER_PATH)] and fake.writes() == []
+
+
+def test_main_diff_shows_who_gets_what_subject(fake, run_module, m365_args):
+    sender_route(fake)
+    fake.graph("POST", r"users/sarah\.jones@northwindacct\.com/sendMail", (202, None))
+
+    result = run_module(m365_send_mail, dict(m365_args, **MESSAGE), diff=True)
+
+    assert result["diff"] == {"before": {}, "after": {"sender": "sarah.jones@northwindacct.com", "to": ["jane.personal@example.org"],
+                                                      "cc": [], "subject": "Welcome to Northwind"}}
+    assert SECRET_BODY not in run_module.output
+
+
+def test_main_403_names_mail_send(fake, run_module, m365_args):
+    sender_route(fake)
+    denied = fake.graph_error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+    fake.graph("POST", r"users/sarah\.jones@northwindacct\.com/sendMail", denied)
+
+    result = run_module(m365_send_mail, dict(m365_args, **MESSAGE))
+
+    assert result["failed"] is True and result["status"] == 403 and result["error_code"] == "ErrorAccessDenied"
+    assert result["msg"].startswith("Access is denied. Check credentials and try again. The application lacks the Microsoft Graph "
+                                    "application permission Mail.Send, needed to send as sarah.jones@northwindacct.com")
+    assert SECRET_BODY not in run_module.output
+
+
+def test_main_sender_without_mailbox_is_named(fake, run_module, m365_args):
+    sender_route(fake)
+    fake.graph("POST", r"users/sarah\.jones@northwindacct\.com/sendMail", fake.graph_error(
+        404, "MailboxNotEnabledForRESTAPI", "The mailbox is either inactive, soft-deleted, or is hosted on-premise."))
+
+    result = run_module(m365_send_mail, dict(m365_args, **MESSAGE))
+
+    assert result["failed"] is True and result["error_code"] == "MailboxNotEnabledForRESTAPI"
+    assert result["msg"] == ("sender sarah.jones@northwindacct.com has no Exchange Online mailbox; give it a licence with Exchange or pick "
+                             "another sender.")
+
+
+def test_main_unknown_sender_fails_before_sending(fake, run_module, m365_args):
+    fake.graph("GET", r"users/nobody@northwindacct\.com", fake.graph_error(404, "Request_ResourceNotFound", "Resource 'nobody' does not exist."))
+
+    result = run_module(m365_send_mail, dict(m365_args, **dict(MESSAGE, sender="nobody@northwindacct.com")))
+
+    assert result["failed"] is True and result["field"] == "sender"
+    assert fake.writes() == []
+
+
+def test_main_bad_recipient_is_refused_before_any_request(fake, run_module, m365_args):
+    result = run_module(m365_send_mail, dict(m365_args, **dict(MESSAGE, to=["jane.personal@example.org", "not-an-address"])))
+
+    assert result["failed"] is True and result["field"] == "to"
+    assert result["msg"] == "to 'not-an-address' is not a valid e-mail address: An email address must have an @-sign."
+    assert fake.requests == [] and SECRET_BODY not in run_module.output
+
+
+def test_main_many_messages_read_the_sender_once_and_send_in_batches(fake, run_module, m365_args):
+    sender_route(fake)
+    fake.graph("POST", r"users/sarah\.jones@northwindacct\.com/sendMail", (202, None))
+    items = [{"label": "jane", "to": ["jane.personal@example.org"]}, {"label": "oliver", "to": ["oliver.personal@example.org"]}]
+
+    result = run_module(m365_send_mail, dict(m365_args, sender="sarah.jones@northwindacct.com", subject="Welcome", body=SECRET_BODY,
+                                             items=items))
+
+    assert result["changed"] is True and result["failed_items"] == [] and sorted(result["outcomes"]) == ["jane", "oliver"]
+    assert [r.path for r in fake.sent("graph") if r.method == "GET"] == [SENDER_PATH]
+    sends = fake.writes()
+    assert sorted(r.json["message"]["toRecipients"][0]["emailAddress"]["address"] for r in sends) == [
+        "jane.personal@example.org", "oliver.personal@example.org"]
+    assert all(r.batched for r in sends) and result["graph_batched_calls"] == 2
+    assert SECRET_BODY not in run_module.output
