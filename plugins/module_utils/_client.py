@@ -28,6 +28,15 @@ READ_BACKOFF = 0.5
 _UNSET = object()
 
 
+class _Writes(threading.local):
+    done = False
+
+
+# Whether the current thread's calls have written anything since ``WRITES.done`` was last set to False: a module whose
+# plan failed half-way through its calls still reports the change it made.
+WRITES = _Writes()
+
+
 class Waited:
     """The outcome of ``wait_until``: ``value`` (the last probe's answer), ``done`` and ``polls`` (probes after the first)."""
 
@@ -133,6 +142,8 @@ class ServiceClient:
             response = transmit(method, url, headers=headers, **kwargs)
             delay = self.retry_delay(method, url, response, attempt, read)
             if delay is None or self.clock() + delay - started > self.retry_deadline:
+                if not read and response.status_code < 400:
+                    WRITES.done = True
                 return response
             attempt += 1
             self.retrying(method, url, response)

@@ -204,7 +204,7 @@ class ExchangeClient(ServiceClient):
             if response.status_code >= 400:
                 error = ExchangeError.from_response(response.status_code, decoded, response.headers, path=self.path, cmdlet=cmdlet)
                 if response.status_code in RETRY_STATUSES:
-                    error.message = "%s (gave up after retrying within the deadline)" % error.message
+                    error.message = "%s (gave up: another try would pass retry_deadline)" % error.message
                 raise error
             if not isinstance(decoded, dict):
                 raise ExchangeError("Exchange Online answered %s with something that is not JSON." % cmdlet, status=response.status_code,

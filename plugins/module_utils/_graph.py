@@ -206,8 +206,11 @@ class GraphClient(ServiceClient):
         """
         url = self._url(path)
 
+        # A $batch of reads only reads (batch() sends the people's reads that way too).
+        read = method.upper() == "GET" or (path == "$batch" and all((r.get("method") or "GET").upper() == "GET" for r in (body or {}).get("requests", [])))
+
         def call():
-            return self.send(method, url, headers=headers, transmit=self._transmit, params=params, body=body)
+            return self.send(method, url, headers=headers, transmit=self._transmit, read=read, params=params, body=body)
 
         if lagging:
             waited = wait_until(call, self.replication_timeout, done=lambda r: r.status_code != 404, sleep=self.sleep, clock=self.clock,
@@ -223,7 +226,7 @@ class GraphClient(ServiceClient):
             return _decode(response)
         error = GraphError.from_response(status, _decode(response), response.headers, method, path)
         if _retryable(method, status):
-            error.message = "%s (gave up after retrying within the deadline)" % error.message
+            error.message = "%s (gave up: another try would pass retry_deadline)" % error.message
         raise error
 
     def get(self, path, params=None, headers=None, lagging=False):

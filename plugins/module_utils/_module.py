@@ -30,6 +30,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _auth, _connection, _exchange, _http, _mail, _permissions, _validation
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _model, _practice_protect
+from ansible_collections.practiceprotect.m365.plugins.module_utils._client import WRITES
 from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphClient, GraphError
 
 GRAPH, EXCHANGE, PRACTICE_PROTECT = "graph", "exchange", "practice_protect"
@@ -305,7 +306,6 @@ class Module:
             if done.get("failed"):
                 self._warn_retries()
                 done.update(self.call_stats())
-                done.pop("changed", None)
                 self.module.fail_json(**done)
             self.exit(**done)
         item_spec, key = self.items
@@ -336,7 +336,7 @@ class Module:
     def _single(self, plan):
         result, apply = plan(self, self.params)
         if apply is not None and not self.check_mode:
-            result = apply()
+            result = self._guard(apply)
         return result
 
     def _apply_all(self, pending, outcomes):
@@ -391,7 +391,9 @@ class Module:
         return out
 
     def _guard(self, func, *args):
-        """``func(*args)``, or the failure of one item as a result dict (the other items go on)."""
+        """``func(*args)``, or the failure of one item as a result dict (the other items go on). The failure says
+        ``changed`` when a write of this thread went through before it (a user created, then a licence refused)."""
+        WRITES.done = False
         try:
             return func(*args)
         except self.error_types as exc:
@@ -403,7 +405,7 @@ class Module:
 
     def _item_failure(self, error):
         message, fields = self.describe(error)
-        failure = dict(fields, failed=True, changed=False, msg=message)
+        failure = dict(fields, failed=True, changed=WRITES.done, msg=message)
         return failure
 
     def _exit_items(self, outcomes):
