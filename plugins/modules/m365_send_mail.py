@@ -114,18 +114,30 @@ EXAMPLES = r"""
   when: joiner.action == 'create' and joiner.password is defined
   no_log: true
 
+- name: Create two joiners with generated passwords
+  practiceprotect.m365.m365_user:
+    return_password: true
+    items:
+      - user_principal_name: mia.chen@northwindacct.com
+        display_name: Mia Chen
+      - user_principal_name: oliver.brown@northwindacct.com
+        display_name: Oliver Brown
+  register: joiners
+  no_log: true
+
 - name: Activation mails for several joiners in one task (each message named by its joiner)
   practiceprotect.m365.m365_send_mail:
     sender: it.onboarding@northwindacct.com
     subject: Your Northwind Accounting account
     fail_on_item_error: false
     items:
-      - label: jane.citizen@northwindacct.com
-        to: [jane.personal@example.org]
-        body: "Your account is jane.citizen@northwindacct.com and your first password is {{ jane_password }}"
+      - label: mia.chen@northwindacct.com
+        to: [mia.personal@example.org]
+        body: "Your account is mia.chen@northwindacct.com and your first password is {{ joiners.outcomes['mia.chen@northwindacct.com'].password }}"
       - label: oliver.brown@northwindacct.com
         to: [oliver.personal@example.org]
-        body: "Your account is oliver.brown@northwindacct.com and your first password is {{ oliver_password }}"
+        body: "Your account is oliver.brown@northwindacct.com and your first password is {{ joiners.outcomes['oliver.brown@northwindacct.com'].password }}"
+  when: joiners.changed
   no_log: true
 
 - name: An HTML notice, kept in the sender's Sent Items

@@ -22,6 +22,7 @@ description:
     outcome reaches their host through M(practiceprotect.m365.person_result).
   - Takes the connection options of both services, as the tasks of the groups C(group/practiceprotect.m365.m365) and
     C(group/practiceprotect.m365.practice_protect) do, and hands them to each module it runs.
+  - An action plugin - it runs on the controller, and runs the collection's modules.
 author:
   - practiceprotect.m365 maintainers (@practiceprotect)
 extends_documentation_fragment:
@@ -33,9 +34,6 @@ attributes:
     details: Every step is planned with its module's check mode; a plan says what would be converted or removed, never that it was.
   diff_mode:
     details: Each person's before and after reach their host through M(practiceprotect.m365.person_result).
-  action:
-    support: full
-    description: Runs on the controller as an action plugin, which runs the collection's modules.
 options: {}
 notes:
   - The role variables and their defaults are documented by the role, C(ansible-doc -t role practiceprotect.m365.offboard_user).

@@ -29,6 +29,7 @@ description:
   - Takes the connection options of both services, as the tasks of the groups C(group/practiceprotect.m365.m365) and
     C(group/practiceprotect.m365.practice_protect) do, and hands them to each module it runs.
   - Use it with C(run_once), and C(register) its result for M(practiceprotect.m365.person_result) on each host.
+  - An action plugin - it runs on the controller, and runs the collection's modules.
 author:
   - practiceprotect.m365 maintainers (@practiceprotect)
 extends_documentation_fragment:
@@ -40,9 +41,6 @@ attributes:
     details: Every step is planned with its module's check mode; people the run would create are not there yet for the steps after it.
   diff_mode:
     details: Each person's before and after reach their host through M(practiceprotect.m365.person_result).
-  action:
-    support: full
-    description: Runs on the controller as an action plugin, which runs the collection's modules.
 options: {}
 notes:
   - The role variables and their defaults are documented by the role, C(ansible-doc -t role practiceprotect.m365.onboard_user).

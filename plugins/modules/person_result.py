@@ -18,6 +18,7 @@ description:
   - Sets the fact the run names (C(onboard_result) or C(offboard_result)); with C(onboard_password_delivery=return), also
     C(onboard_password) for the person's later C(no_log) tasks, and then hides this result's output.
   - So the play recap, C(--limit), job slicing and AWX's relaunch on failed hosts work per person.
+  - An action plugin - it runs on the controller.
 author:
   - practiceprotect.m365 maintainers (@practiceprotect)
 attributes:
@@ -27,9 +28,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows the person's before and after from the run.
-  action:
-    support: full
-    description: Runs on the controller as an action plugin.
 options:
   run:
     description: The name of the variable the onboard or offboard task registered.
@@ -41,6 +39,12 @@ seealso:
 """
 
 EXAMPLES = r"""
+# What roles/onboard_user/tasks/main.yml does: one engine run for the play, then each person's outcome on their host.
+- name: Onboard everyone of the play
+  practiceprotect.m365.onboard:
+  register: onboard_user_run
+  run_once: true
+
 - name: Report the joiner
   practiceprotect.m365.person_result:
     run: onboard_user_run

@@ -63,6 +63,24 @@ PREPARE = {
 }
 
 
+# The engines run for the hosts of an inventory, each host a person: their examples get one.
+JOINER = {"upn": "mia.chen@" + DOMAIN, "given_name": "Mia", "surname": "Chen", "licenses": [LICENCE], "usage_location": "AU"}
+INVENTORIES = {
+    "onboard": {"mia.chen": {"onboard_person": JOINER}},
+    "person_result": {"mia.chen": {"onboard_person": JOINER}},
+    "offboard": {"tom.baker": {"offboard_upn": "tom.baker@" + DOMAIN}},
+}
+
+
+def inventory(tmp_path, name):
+    """The inventory file of ``name``'s examples, or None for a module whose examples run on localhost."""
+    if name not in INVENTORIES:
+        return None
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump({"all": {"hosts": INVENTORIES[name]}}))
+    return str(path)
+
+
 def examples(name):
     with open(os.path.join(ROOT, "plugins", "modules", name + ".py")) as handle:
         tree = ast.parse(handle.read())
@@ -80,12 +98,13 @@ def test_every_module_has_examples_and_they_are_tasks():
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_examples_run_in_order(sandbox, run_playbook, name):
+def test_examples_run_in_order(sandbox, run_playbook, tmp_path, name):
     if name in PREPARE:
         PREPARE[name](sandbox)
     tasks = examples(name)
-    play = json.dumps([{"name": "examples of %s" % name, "hosts": "localhost", "gather_facts": False, "tasks": tasks}])
-    run = run_playbook(play)
+    hosts = inventory(tmp_path, name)
+    play = json.dumps([{"name": "examples of %s" % name, "hosts": "all" if hosts else "localhost", "gather_facts": False, "tasks": tasks}])
+    run = run_playbook(play, inventory=hosts)
     errors = [line for line in run.stdout.splitlines() if "ERROR" in line or line.startswith("TASK [")]
     assert run.rc == 0, "%s's examples failed:\n%s" % (name, "\n".join(errors[-6:]) or run.stdout[-1500:])
     ran = [t["task"] for t in run.tasks]
