@@ -4,8 +4,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import pytest
-
 from ansible_collections.practiceprotect.m365.plugins.modules import m365_user
 
 UPN = "jane.citizen@northwindacct.com"
