@@ -27,7 +27,7 @@ GRAPH_PERMISSIONS = (
     (("POST",), r"users/[^/]+/assignLicense", ("LicenseAssignment.ReadWrite.All",) + WRITE_USERS),
     (("POST",), r"users/[^/]+/(microsoft\.graph\.)?revokeSignInSessions", ("User.RevokeSessions.All",) + WRITE_USERS),
     (("POST",), r"users/[^/]+/(microsoft\.graph\.)?sendMail", ("Mail.Send",)),
-    (("GET",), r"users/[^/]+/memberOf", ("Directory.Read.All",) + tuple(p for p in READ_USERS + READ_GROUPS if p != "Directory.Read.All")),
+    (("GET",), r"users/[^/]+/memberOf(/microsoft\.graph\.group)?", ("Directory.Read.All",) + tuple(p for p in READ_USERS + READ_GROUPS if p != "Directory.Read.All")),
     (("PUT", "DELETE"), r"users/[^/]+/manager/\$ref", WRITE_USERS),
     (("GET",), r"users(/\$count|/[^/]+(/manager|/extensions(/[^/]+)?)?)?|directory/deletedItems(/((microsoft\.)?graph\.user(/\$count)?|[^/]+))?", READ_USERS),
     (("POST", "PATCH", "DELETE"), r"users(/[^/]+(/extensions(/[^/]+)?)?)?|directory/deletedItems/[^/]+(/restore)?", WRITE_USERS),
