@@ -270,8 +270,11 @@ def plan_membership(spec, user, current, named, template=None, template_user=Non
     if to_remove:
         limit = _model.check_removals(sorted(g.get("displayName") or g["id"] for g in to_remove), spec["max_removals"], len(manageable),
                                       MAX_REMOVALS, "groups", who)
-    calls = [{"service": service_of(g), "action": "add", "group": g} for g in to_add]
-    calls += [{"service": service_of(g), "action": "remove", "group": g} for g in to_remove]
+    # Exchange first: its calls are the likelier to be refused (its own permission and role, a mailbox not there yet), and a refusal
+    # then leaves nothing half done in Graph.
+    calls = [{"service": service_of(g), "action": action, "group": g} for action, groups in (("add", to_add), ("remove", to_remove))
+             for g in groups]
+    calls = [c for c in calls if c["service"] == EXCHANGE] + [c for c in calls if c["service"] == GRAPH]
     gone = set(g["id"] for g in to_remove)
     after = [g for g in current if g["id"] not in gone] + to_add
     return {"calls": calls, "added": [g.get("displayName") for g in to_add], "removed": [g.get("displayName") for g in to_remove],

@@ -47,8 +47,8 @@ def test_a_joiner_into_a_security_group_a_team_and_a_distribution_list_then_noth
     r = checked.result("groups")
     assert r["changed"] and r["added"] == ["Tax Team", "Client Services", "Tax Announcements"] and writes(sandbox, mark) == []
     assert [(c["service"], c["action"], c.get("cmdlet") or c["path"]) for c in r["plan"]] == [
-        ("graph", "add", "/groups/%s/members/$ref" % TAX_TEAM), ("graph", "add", "/groups/%s/members/$ref" % CLIENT_SERVICES),
-        ("exchange", "add", "Add-DistributionGroupMember")]
+        ("exchange", "add", "Add-DistributionGroupMember"), ("graph", "add", "/groups/%s/members/$ref" % TAX_TEAM),
+        ("graph", "add", "/groups/%s/members/$ref" % CLIENT_SERVICES)]
     assert r["diff"] == {"before": {"groups": []}, "after": {"groups": [
         "Client Services (Microsoft 365 group)", "Tax Announcements (distribution list)", "Tax Team (security group)"]}}
 
@@ -56,9 +56,9 @@ def test_a_joiner_into_a_security_group_a_team_and_a_distribution_list_then_noth
     r = run.result("groups")
     assert r["changed"] and sorted(g["name"] for g in r["groups"]) == ["Client Services", "Tax Announcements", "Tax Team"]
     assert [g["kind"] for g in r["groups"]] == ["microsoft365", "distribution", "security"]
-    assert writes(sandbox, mark) == [("graph", "POST", "/v1.0/groups/%s/members/$ref" % TAX_TEAM, 204),
-                                     ("graph", "POST", "/v1.0/groups/%s/members/$ref" % CLIENT_SERVICES, 204),
-                                     ("exchange", "POST", "Add-DistributionGroupMember", 200)]
+    assert writes(sandbox, mark) == [("exchange", "POST", "Add-DistributionGroupMember", 200),
+                                     ("graph", "POST", "/v1.0/groups/%s/members/$ref" % TAX_TEAM, 204),
+                                     ("graph", "POST", "/v1.0/groups/%s/members/$ref" % CLIENT_SERVICES, 204)]
     for group in (TAX_TEAM, CLIENT_SERVICES, TAX_ANNOUNCEMENTS):
         assert JANE in members(sandbox, group)
 
