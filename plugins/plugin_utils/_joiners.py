@@ -23,9 +23,9 @@ The order, for everyone of the play at once (each step is one module run with ``
 5. the Practice Protect roles (one call per role), and the roles copied from similar users.
 6. federated: outbound provisioning, waiting until Microsoft 365 shows the joiners; then a rehire's licences, sign-in
    and mailbox in Microsoft 365.
-6b. both deployments: the Microsoft 365 groups (``person.groups``, ``person.groups_copy_from``), once the account exists in
+7. both deployments: the Microsoft 365 groups (``person.groups``, ``person.groups_copy_from``), once the account exists in
    Microsoft 365 (federated: once the sync shows it), waiting for the mailbox where a distribution list needs it.
-7. verification of everyone this run changed; a rehire's leaver record is removed once they are restored in full.
+8. verification of everyone this run changed; a rehire's leaver record is removed once they are restored in full.
 
 A rehire is recognised by what offboarding left (a blocked or soft-deleted account) and restored from the leaver record
 offboarding keeps with the user (``_records``).
