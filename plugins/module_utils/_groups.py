@@ -221,28 +221,22 @@ def plan_membership(spec, user, current, named, template=None, template_user=Non
     to_add, to_remove, refused = [], [], []
     kept, copy_skipped = {}, {}
 
-    def add(group, where):
-        if group["id"] in held or group["id"] in [g["id"] for g in to_add]:
+    def take(group, where, action):
+        """Plan ``action`` (add or remove) on ``group`` unless it is done already; a group the module may not change is refused."""
+        planned = to_add if action == "add" else to_remove
+        if (group["id"] in held) == (action == "add") or group["id"] in [g["id"] for g in planned]:
             return
         why = refusal(group, allow)
         if why:
-            refused.append("%s: %s cannot be given %s: %s" % (where, who, group.get("displayName"), why[1]))
+            refused.append("%s: %s cannot be %s %s: %s" % (where, who, "given" if action == "add" else "taken out of",
+                                                          group.get("displayName"), why[1]))
         else:
-            to_add.append(group)
-
-    def remove(group, where):
-        if group["id"] not in held or group["id"] in [g["id"] for g in to_remove]:
-            return
-        why = refusal(group, allow)
-        if why:
-            refused.append("%s: %s cannot be taken out of %s: %s" % (where, who, group.get("displayName"), why[1]))
-        else:
-            to_remove.append(group)
+            planned.append(group)
 
     if change.set is not None:
         wanted = [named[k.lower()] for k in change.set]
         for group in wanted:
-            add(group, "groups.set")
+            take(group, "groups.set", "add")
         wanted_ids = set(g["id"] for g in wanted)
         for group in current:
             if group["id"] in wanted_ids:
@@ -254,15 +248,15 @@ def plan_membership(spec, user, current, named, template=None, template_user=Non
                 to_remove.append(group)
     else:
         for key in change.add:
-            add(named[key.lower()], "groups.add")
+            take(named[key.lower()], "groups.add", "add")
         for key in change.remove:
-            remove(named[key.lower()], "groups.remove")
+            take(named[key.lower()], "groups.remove", "remove")
     for group in template or []:
         why = refusal(group, allow)
         if why:
             copy_skipped[group.get("displayName") or group["id"]] = why[0]
         elif group["id"] not in [g["id"] for g in to_remove]:
-            add(group, "copy_from")
+            take(group, "copy_from", "add")
     if refused:
         raise v.ValidationError("Refused before any change: %s." % "; ".join(refused), field="groups")
     manageable = [g for g in current if not refusal(g, allow)]

@@ -344,3 +344,24 @@ def test_exchange_lists_every_mailbox_type_in_one_call(sandbox):
                       headers={"Authorization": "Bearer " + token}, timeout=30).json()["value"]
     assert [m["UserPrincipalName"] for m in rooms] == ["boardroom@northwindacct.com"]
     http.close()
+
+
+def test_graph_refuses_member_writes_to_groups_it_does_not_own(sandbox, graph):
+    ids = dict((g["displayName"], g["id"]) for g in graph.ok("/groups")["value"])
+    for name, message in (("Tax Announcements", "Cannot Update a mail-enabled security groups and or distribution list."),
+                          ("File Share Access", "Cannot Update a mail-enabled security groups and or distribution list."),
+                          ("Licensed Staff", "Cannot add or remove members of a group with dynamic membership."),
+                          ("Head Office", "Unable to update the specified properties for on-premises mastered Directory Sync objects or "
+                                          "objects currently undergoing migration.")):
+        assert error_of(graph.post("/groups/%s/members/$ref" % ids[name], ref(SARAH)), 400) == ("Request_BadRequest", message), name
+        assert error_of(graph.delete("/groups/%s/members/%s/$ref" % (ids[name], TOM)), 400)[1] == message, name
+    # A Microsoft 365 group (a team's) takes $ref writes.
+    assert graph.post("/groups/%s/members/$ref" % ids["Client Services"], ref(SARAH)).status_code == 204
+    # A role-assignable group: also RoleManagement.ReadWrite.Directory.
+    writer = app_graph(sandbox, ["GroupMember.ReadWrite.All"])
+    assert error_of(writer.post("/groups/%s/members/$ref" % ids["Helpdesk Admins"], ref(SARAH)), 403)[0] == "Authorization_RequestDenied"
+    both = app_graph(sandbox, ["GroupMember.ReadWrite.All", "RoleManagement.ReadWrite.Directory"])
+    assert both.post("/groups/%s/members/$ref" % ids["Helpdesk Admins"], ref(SARAH)).status_code == 204
+    groups = graph.ok("/users/%s/memberOf/microsoft.graph.group" % SARAH, params={"$select": "displayName,groupTypes"})
+    assert groups["@odata.context"] == METADATA + "groups(displayName,groupTypes)"
+    assert [g["displayName"] for g in groups["value"]] == ["All Staff", "Client Services", "Helpdesk Admins"]
