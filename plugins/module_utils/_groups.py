@@ -228,8 +228,8 @@ def plan_membership(spec, user, current, named, template=None, template_user=Non
             return
         why = refusal(group, allow)
         if why:
-            refused.append("%s: %s cannot be %s %s: %s" % (where, who, "given" if action == "add" else "taken out of",
-                                                          group.get("displayName"), why[1]))
+            verb = "given" if action == "add" else "taken out of"
+            refused.append("%s: %s cannot be %s %s: %s" % (where, who, verb, group.get("displayName"), why[1]))
         else:
             planned.append(group)
 

@@ -741,7 +741,7 @@ class Onboarding(_people.Flow):
         shows them (or Microsoft 365 had them already)."""
         entra = [p for p in self.ready("entra_source", M365_USER) if group_item(p)]
         federated = [p for p in self.ready("federated", PP_USER, PROVISIONING_ROLE, SYNC) if group_item(p)
-                     and (p.facts.get("m365_action") not in (None, "create") or any(title == TITLES[SYNC] for title, _ in p.notes))]
+                     and (p.facts.get("m365_action") not in (None, "create") or any(note[0] == TITLES[SYNC] for note in p.notes))]
         return entra + federated
 
     def groups(self):

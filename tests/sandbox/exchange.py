@@ -3,9 +3,10 @@
 Reference graph.md 8.2: the endpoint Microsoft's ExchangeOnlineManagement module uses in REST mode. Microsoft does not
 document it. The token's audience must be the Exchange URL, it must carry the ``Exchange.ManageAsApp`` role, and the app must
 hold the Exchange Administrator (or Global Administrator) directory role. Cmdlets: Get-Mailbox, Get-AcceptedDomain,
-Set-Mailbox, Add-/Get-/Remove-MailboxPermission, Get-DistributionGroup and Add-/Get-/Remove-DistributionGroupMember. They work on
-the tenant's mailboxes (exchange_state.Mailboxes, ``Tenant.exchange``) and on its mail-enabled groups that are not Microsoft 365
-groups (distribution lists, mail-enabled security groups), whose membership Exchange owns. The 401 body is the one quoted in MicrosoftDocs/office-docs-powershell issue 7970.
+Set-Mailbox, Add-/Get-/Remove-MailboxPermission, Get-DistributionGroup and Add-/Get-/Remove-DistributionGroupMember. They
+work on the tenant's mailboxes (exchange_state.Mailboxes, ``Tenant.exchange``) and on its mail-enabled groups that are not
+Microsoft 365 groups (distribution lists, mail-enabled security groups), whose membership Exchange owns. The 401 body is the
+one quoted in MicrosoftDocs/office-docs-powershell issue 7970.
 """
 
 import base64

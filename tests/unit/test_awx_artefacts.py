@@ -400,7 +400,8 @@ def test_survey_answers_become_the_joiner():
     assert {name for name in questions if not name.startswith("person_")} == {"onboard_deployment", "onboard_password_delivery"}
 
     answers = {"person_upn": " jane.citizen@northwindacct.com ", "person_given_name": "Jane", "person_surname": "Citizen", "person_job_title": "",
-               "person_employee_type": "Contractor", "person_employee_hire_date": "2027-01-04", "person_mobile_phone": "0412 345 678", "person_manager": "sarah.jones@northwindacct.com", "person_alternate_email": None,
+               "person_employee_type": "Contractor", "person_employee_hire_date": "2027-01-04", "person_mobile_phone": "0412 345 678",
+               "person_manager": "sarah.jones@northwindacct.com", "person_alternate_email": None,
                "person_licenses": ["O365_BUSINESS_PREMIUM"], "person_aliases": "jane@northwindacct.com,\r\nj.citizen@northwindacct.com\n",
                "person_pp_roles": "Tax Team\r\n\nPortal Access\n", "person_pp_roles_copy_from": "",
                "person_groups": "Tax Team\nclientservices@northwindacct.com\n", "person_groups_copy_from": "", "onboard_deployment": "entra_source",
@@ -408,7 +409,8 @@ def test_survey_answers_become_the_joiner():
     assert set(answers) == set(questions)
     person = person_of("onboard_user", template, answers)
     assert person == {"upn": "jane.citizen@northwindacct.com", "given_name": "Jane", "surname": "Citizen",
-                      "employee_type": "Contractor", "employee_hire_date": "2027-01-04", "mobile_phone": "0412 345 678", "manager": "sarah.jones@northwindacct.com",
+                      "employee_type": "Contractor", "employee_hire_date": "2027-01-04", "mobile_phone": "0412 345 678",
+                      "manager": "sarah.jones@northwindacct.com",
                       "licenses": ["O365_BUSINESS_PREMIUM"], "aliases": ["jane@northwindacct.com", "j.citizen@northwindacct.com"],
                       "pp_roles": ["Tax Team", "Portal Access"], "groups": ["Tax Team", "clientservices@northwindacct.com"]}
     # The settings answers go to the role, not into the person.

@@ -85,7 +85,7 @@ def test_set_removes_the_others_leaves_the_unmanaged_ones_and_items_batch(sandbo
     r = run.result("groups")
     assert r["added"] == ["All Staff"] and sorted(r["removed"]) == ["Client Services", "File Share Access", "Tax Announcements"]
     assert r["kept"] == {"Head Office": "synced from on-premises", "Helpdesk Admins": "role-assignable",
-                            "Licensed Staff": "dynamic membership"}
+                         "Licensed Staff": "dynamic membership"}
     assert TOM not in members(sandbox, TAX_ANNOUNCEMENTS) and TOM in members(sandbox, "7d4b1e8c-9a2f-4d6b-b3c7-5e1a9d4f2b59")
     seed_joiner(sandbox)
     sandbox.seed([{"userPrincipalName": "oliver.brown@northwindacct.com", "displayName": "Oliver Brown"}])
@@ -100,8 +100,8 @@ def test_set_removes_the_others_leaves_the_unmanaged_ones_and_items_batch(sandbo
 
 def test_refusals_come_before_any_write(sandbox, run_playbook):
     seed_joiner(sandbox)
-    sandbox.seed([], [{"displayName": "Projects"}, {"displayName": "Projects", "mailEnabled": True, "securityEnabled": False,
-                                                     "mail": "projects@northwindacct.com"}])
+    sandbox.seed([], [{"displayName": "Projects"},
+                      {"displayName": "Projects", "mailEnabled": True, "securityEnabled": False, "mail": "projects@northwindacct.com"}])
     mark = last_seq(sandbox)
     run = run_playbook(play(
         task("ambiguous", True, user=JANE, groups={"add": ["Tax Team", "Projects"]}),

@@ -78,8 +78,8 @@ def test_plan_reads_then_apply_writes_through_graph_and_exchange():
         ("exchange", "Add-DistributionGroupMember"), ("graph", "/groups/%s/members/$ref" % TAX["id"])]
     apply()
     assert [c for c in m.graph.calls if c[0] != "GET"] == [("POST", "groups/%s/members/$ref" % TAX["id"])]
-    assert m.exchange.invoked == [("Add-DistributionGroupMember", {"Identity": DL["id"], "Member": JANE["userPrincipalName"],
-                                                                    "BypassSecurityGroupManagerCheck": True})]
+    wanted = {"Identity": DL["id"], "Member": JANE["userPrincipalName"], "BypassSecurityGroupManagerCheck": True}
+    assert m.exchange.invoked == [("Add-DistributionGroupMember", wanted)]
 
 
 def test_nothing_to_do_has_no_apply_and_no_diff_without_diff_mode():
