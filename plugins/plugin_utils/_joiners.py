@@ -14,7 +14,7 @@ The order, for everyone of the play at once (each step is one module run with ``
 1. checks, all reads and check-mode plans: each joiner's Microsoft 365 plan (domain, phone, SKUs and seats, usage
    location), the Practice Protect plan of federated joiners, every address against the accepted domains and every
    recipient of the tenant and the other joiners, the roles and the users roles are copied from, the activation
-   mail's sender. A refused joiner is left out of every write.
+   mail's sender, the Microsoft 365 groups and the users groups are copied from. A refused joiner is left out of every write.
 2. entra_source: the Microsoft 365 accounts (a rehire's licences and sign-in back too); then at once the activation
    mails of the accounts just created, or created by a run that stopped before it mailed; then a rehire's mailbox back
    to a regular one, visible, without the offboarding's forwarding and grants; then the aliases once each mailbox exists.
@@ -23,7 +23,9 @@ The order, for everyone of the play at once (each step is one module run with ``
 5. the Practice Protect roles (one call per role), and the roles copied from similar users.
 6. federated: outbound provisioning, waiting until Microsoft 365 shows the joiners; then a rehire's licences, sign-in
    and mailbox in Microsoft 365.
-7. verification of everyone this run changed; a rehire's leaver record is removed once they are restored in full.
+7. both deployments: the Microsoft 365 groups (``person.groups``, ``person.groups_copy_from``), once the account exists in
+   Microsoft 365 (federated: once the sync shows it), waiting for the mailbox where a distribution list needs it.
+8. verification of everyone this run changed; a rehire's leaver record is removed once they are restored in full.
 
 A rehire is recognised by what offboarding left (a blocked or soft-deleted account) and restored from the leaver record
 offboarding keeps with the user (``_records``).
@@ -55,6 +57,7 @@ INVITE = "invite"
 ROLES = "roles"
 PROVISIONING_ROLE = "provisioning_role"
 SYNC = "sync"
+GROUPS = "groups"
 VERIFY = "verify"
 
 TITLES = {
@@ -69,6 +72,7 @@ TITLES = {
     ROLES: "Practice Protect roles",
     PROVISIONING_ROLE: "Practice Protect provisioning role",
     SYNC: "outbound provisioning to Microsoft 365",
+    GROUPS: "Microsoft 365 groups",
     VERIFY: "verification",
 }
 
@@ -137,6 +141,8 @@ def describe(person):
         "roles": unique_roles,
         "provisioning_role": (o.get("onboard_office365_role") or "Office 365") if federated else None,
         "copy_from": (p.get("pp_roles_copy_from") or "").strip() or None,
+        "groups": _unique(g.strip() for g in p.get("groups") or [] if g and g.strip()),
+        "groups_copy_from": (p.get("groups_copy_from") or "").strip().lower() or None,
         "addresses": [primary] + aliases,
         "own_addresses": sorted(set([upn, primary])),
         "alias_item": {"user": upn, "aliases": {"add": aliases}, "primary": primary} if (aliases or primary != upn) else None,
@@ -145,6 +151,55 @@ def describe(person):
         "sender": (o.get("onboard_mail_sender") or "").strip(),
         "subject": "%s: %s" % (o.get("onboard_mail_subject") or "Your new account", upn),
     }
+
+
+def _unique(values):
+    out = []
+    for value in values:
+        if value.lower() not in [o.lower() for o in out]:
+            out.append(value)
+    return out
+
+
+def group_item(person):
+    """The m365_group_member item of a joiner (None when the person asks for no group)."""
+    spec = person.spec
+    if not spec["groups"] and not spec["groups_copy_from"]:
+        return None
+    item = {"user": spec["upn"]}
+    if spec["groups"]:
+        item["groups"] = {"add": list(spec["groups"])}
+    if spec["groups_copy_from"]:
+        item["copy_from"] = spec["groups_copy_from"]
+    return item
+
+
+def group_refusals(people, found_groups, group_error, copy_sources, copy_error):
+    """``{person: [problem, ...]}`` for groups that do not exist and users to copy groups from that Microsoft 365 does not have.
+
+    ``found_groups``: lower-case group names, mail addresses and ids the tenant has (None when the read failed with
+    ``group_error``); ``copy_sources``: lower-case UPNs of the users found (None when that read failed with ``copy_error``).
+    """
+    problems = {}
+    for person in people:
+        spec = person.spec
+        if spec["groups"]:
+            if found_groups is None:
+                problems.setdefault(person, []).append("reading the groups failed: %s" % group_error)
+            else:
+                missing = [g for g in spec["groups"] if g.lower() not in found_groups]
+                if missing:
+                    problems.setdefault(person, []).append(
+                        "person.groups: no group of this tenant has the display name, mail address or object id %s; check the spelling, "
+                        "or give the group's object id" % ", ".join(repr(g) for g in missing))
+        source = spec["groups_copy_from"]
+        if source:
+            if copy_sources is None:
+                problems.setdefault(person, []).append("reading the user groups are copied from failed: %s" % copy_error)
+            elif source not in copy_sources:
+                problems.setdefault(person, []).append("person.groups_copy_from %s is not a user in this tenant; give the UPN of an existing "
+                                                       "user" % source)
+    return problems
 
 
 def _address(value, field):
@@ -242,6 +297,7 @@ class Onboarding(_people.Flow):
         self.roles()
         self.sync()
         self.restore_federated()
+        self.groups()
         self.verify()
         self.remove_records()
         return self.people
@@ -295,6 +351,7 @@ class Onboarding(_people.Flow):
                     refuse.setdefault(person, []).extend(problems)
 
         self.check_roles(refuse)
+        self.check_groups(refuse)
         self.check_mail(refuse)
         for person, problems in refuse.items():
             person.fail(CHECKS, TITLES[CHECKS], "; ".join(problems))
@@ -346,6 +403,48 @@ class Onboarding(_people.Flow):
                 for person in people:
                     if person.spec["copy_from"] == source:
                         refuse.setdefault(person, []).append("person.pp_roles_copy_from: %s" % result.get("msg"))
+
+    def check_groups(self, refuse):
+        """Each group asked for exists (by display name, mail address or object id) and each user groups are copied from."""
+        people = [p for p in active(self.people) if group_item(p)]
+        keys = sorted(set(g for p in people for g in p.spec["groups"]), key=lambda g: g.lower())
+        found, group_error = set(), None
+        by_name = [k for k in keys if "@" not in k]
+        if by_name:
+            found, group_error = self.existing_groups(by_name)
+        by_mail = [k for k in keys if "@" in k]
+        if by_mail and found is not None:
+            result = self.module("m365_address_info", {"addresses": by_mail}, check=True)
+            if result.get("failed"):
+                found, group_error = None, result.get("msg")
+            else:
+                for address, info in (result.get("addresses") or {}).items():
+                    if any(h.get("kind") == "group" for h in (info or {}).get("holders") or []):
+                        found.add(address.lower())
+        sources = sorted(set(p.spec["groups_copy_from"] for p in people if p.spec["groups_copy_from"]))
+        copy_sources, copy_error = set(), None
+        if sources:
+            result = self.module("m365_user_info", {"users": sources, "select": ["id", "userPrincipalName"]}, check=True)
+            if result.get("failed"):
+                copy_sources, copy_error = None, result.get("msg")
+            else:
+                copy_sources = set((u.get("userPrincipalName") or "").lower() for u in result.get("users") or [])
+        for person, problems in group_refusals(people, found, group_error, copy_sources, copy_error).items():
+            refuse.setdefault(person, []).extend(problems)
+
+    def existing_groups(self, names):
+        """(lower-case names and ids of ``names`` the tenant has, None) or (None, the error): m365_user_info refuses a
+        ``member_of`` naming no group, so the names are read one by one only when some are missing."""
+        result = self.module("m365_user_info", {"member_of": names, "select": ["id"], "max_items": 1}, check=True)
+        if not result.get("failed"):
+            return set(n.lower() for n in names), None
+        if result.get("field") != "member_of":
+            return None, result.get("msg")
+        found = set()
+        for name in names:
+            if not self.module("m365_user_info", {"member_of": [name], "select": ["id"], "max_items": 1}, check=True).get("failed"):
+                found.add(name.lower())
+        return found, None
 
     def needs_password(self, person):
         """Whether this run creates the person's account (so a password must reach them)."""
@@ -635,6 +734,33 @@ class Onboarding(_people.Flow):
             else:
                 person.fail(SYNC, TITLES[SYNC], "Microsoft 365 does not show the account after the sync")
 
+    # 6b. Microsoft 365 groups ------------------------------------------------------------------------------------------
+
+    def group_members(self):
+        """Joiners asking for groups whose Microsoft 365 account exists: entra_source once created, federated once the sync
+        shows them (or Microsoft 365 had them already)."""
+        entra = [p for p in self.ready("entra_source", M365_USER) if group_item(p)]
+        federated = [p for p in self.ready("federated", PP_USER, PROVISIONING_ROLE, SYNC) if group_item(p)
+                     and (p.facts.get("m365_action") not in (None, "create") or any(note[0] == TITLES[SYNC] for note in p.notes))]
+        return entra + federated
+
+    def groups(self):
+        people = self.group_members()
+        waiting = [p for p in active(self.people, M365_USER, PP_USER, PROVISIONING_ROLE, SYNC) if group_item(p) and p not in people]
+        for person in waiting:  # check mode: the account is only planned, so are its groups
+            if self.check_mode:
+                person.note(TITLES[GROUPS], "would be added to %s" % describe_groups(person), changed=True)
+        timeout = max([int(p.options.get("onboard_mailbox_timeout") or 900) for p in people] or [900])
+        outcomes = self.items("m365_group_member", people, group_item, GROUPS, wait_for_mailbox=True, wait_timeout=timeout)
+        for person, outcome in outcomes.items():
+            if outcome.get("added"):
+                person.note(TITLES[GROUPS], "%s %s" % ("would be added to" if self.check_mode else "added to", ", ".join(outcome["added"])),
+                            changed=True)
+            skipped = outcome.get("copy_skipped") or {}
+            if skipped:
+                person.note(TITLES[GROUPS], "not copied from %s: %s" % (person.spec["groups_copy_from"], "; ".join(
+                    "%s (%s)" % (name, why) for name, why in sorted(skipped.items()))))
+
     # 7. verification ------------------------------------------------------------------------------------------------
 
     def verify(self):
@@ -663,6 +789,10 @@ class Onboarding(_people.Flow):
                                           VERIFY, check=True).items():
             if outcome.get("changed"):
                 differ(person, "aliases: %s" % ", ".join(outcome.get("added") or []))
+        for person, outcome in self.items("m365_group_member", [p for p in people if group_item(p) and not p.blocked(GROUPS)], group_item,
+                                          VERIFY, check=True).items():
+            if outcome.get("changed"):
+                differ(person, "not in groups: %s" % ", ".join(outcome.get("added") or []))
         for person, outcome in self.items(PP_USER, people, lambda p: p.spec["pp"], VERIFY, check=True).items():
             if outcome.get("changed"):
                 differ(person, "Practice Protect user: %s" % outcome.get("action"))
@@ -690,6 +820,14 @@ class Onboarding(_people.Flow):
             person.fail(VERIFY, TITLES[VERIFY], "differs from the request after onboarding: %s" % "; ".join(texts))
 
 
+def describe_groups(person):
+    spec = person.spec
+    parts = list(spec["groups"])
+    if spec["groups_copy_from"]:
+        parts.append("the groups of %s" % spec["groups_copy_from"])
+    return ", ".join(parts)
+
+
 def result_fact(person, check_mode):
     """The ``onboard_result`` fact of a joiner's host (never a password)."""
     sync = "not needed"
@@ -712,6 +850,7 @@ def result_fact(person, check_mode):
         "licenses": person.facts.get("licenses") or [],
         "aliases": spec.get("aliases") or [],
         "pp_roles": spec.get("roles") or [],
+        "groups": spec.get("groups") or [],
         "sync": sync,
         "password_delivery": person.facts.get("password_delivery") or "none",
         "changed": person.changed,

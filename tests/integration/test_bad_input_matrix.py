@@ -313,11 +313,43 @@ PLAIN_LIST_CASES = [
     ("mailbox: full access as a plain list", "m365_mailbox", {"user": TOM, "full_access": [SARAH]}, plain_list("full_access")),
     ("service_account: roles as a plain list", "service_account", {"roles": ["Global Reader"]}, plain_list("roles")),
     ("pp_role_member: members as a plain list", "pp_role_member", {"role": "Portal Access", "members": [SARAH]}, plain_list("members")),
+    ("group_member: groups as a plain list", "m365_group_member", {"user": SARAH, "groups": ["Tax Team"]}, plain_list("groups")),
 ]
 
 
 def test_a_plain_list_is_refused_with_the_list_idiom_message_and_no_write(sandbox, run_playbook):
     check_module_cases(sandbox, run_playbook, PLAIN_LIST_CASES, "plain_lists")
+
+
+# m365_group_member, against the default seed plus two groups named Projects (tom.baker is in Tax Team, Client Services, Tax
+# Announcements, File Share Access and three groups the module may not change).
+PROJECTS = [{"id": "0d1e2f3a-4b5c-4d6e-8f7a-9b0c1d2e3f41", "displayName": "Projects"},
+            {"id": "0d1e2f3a-4b5c-4d6e-8f7a-9b0c1d2e3f42", "displayName": "Projects", "mailEnabled": True, "securityEnabled": False,
+             "mail": "projects@" + D}]
+GROUP_CASES = [
+    ("group_member: unknown group", "m365_group_member", {"user": SARAH, "groups": {"add": ["Tax Team", "Tax Teem"]}},
+     "groups: no group of this tenant has the display name, mail address or object id 'Tax Teem'; check the spelling, or give the group's "
+     "object id."),
+    ("group_member: ambiguous name", "m365_group_member", {"user": SARAH, "groups": {"add": ["Projects"]}},
+     "groups: 'Projects' is the name of 2 groups: 0d1e2f3a-4b5c-4d6e-8f7a-9b0c1d2e3f41 (security group), 0d1e2f3a-4b5c-4d6e-8f7a-9b0c1d2e3f42 "
+     "(distribution list); give the object id of the one you mean."),
+    ("group_member: dynamic group", "m365_group_member", {"user": SARAH, "groups": {"add": ["Tax Team", "Licensed Staff"]}},
+     "Refused before any change: groups.add: sarah.jones@northwindacct.com cannot be given Licensed Staff: its members come from its "
+     "membership rule ((user.assignedPlans -any (assignedPlan.capabilityStatus -eq \"Enabled\"))); change the rule, or the user's "
+     "attributes, instead."),
+    ("group_member: removal over the limit", "m365_group_member", {"user": TOM, "groups": {"set": ["All Staff"]}, "max_removals": 2},
+     "Refusing to remove 4 groups from tom.baker@northwindacct.com, more than max_removals (2): Client Services, File Share Access, Tax "
+     "Announcements, Tax Team. List them to keep them, or raise max_removals if this is intended."),
+    ("group_member: unknown user", "m365_group_member", {"user": NOBODY, "groups": {"add": ["Tax Team"]}},
+     "user nobody.here@northwindacct.com is not a user in this tenant; give the UPN or object id of an existing user."),
+    ("group_member: nothing asked", "m365_group_member", {"user": SARAH, "groups": {}},
+     "Give groups (add, remove or set) or copy_from; there is nothing to do."),
+]
+
+
+def test_group_member_cases_are_refused_with_the_exact_message_and_no_write(sandbox, run_playbook):
+    sandbox.seed([], PROJECTS)
+    check_module_cases(sandbox, run_playbook, GROUP_CASES, "groups")
 
 
 # -- roles: one inventory per role, every host a bad person (host, host vars, the failing task's exact msg) -----------

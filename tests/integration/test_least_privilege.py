@@ -23,8 +23,8 @@ from tests.integration.support import ROOT, documented_permissions, documented_r
 OUT = os.path.join(ROOT, "tests", "output", "reliability", "least_privilege.json")
 EXCHANGE_ADMIN_ROLE = "Exchange Administrator"
 DIRECTORY_ROLES = {EXCHANGE_ADMIN_ROLE: "29232cdf-9323-42fd-ade2-1d097af3e4de"}
-MODULES = ["m365_user", "m365_user_info", "m365_address_info", "m365_alias", "m365_mailbox", "m365_send_mail", "service_account", "pp_user",
-           "pp_role_member", "outbound_sync"]
+MODULES = ["m365_user", "m365_user_info", "m365_address_info", "m365_alias", "m365_mailbox", "m365_send_mail", "m365_group_member",
+           "service_account", "pp_user", "pp_role_member", "outbound_sync"]
 # The roles' engines run the modules above, so their rows in docs/permissions.md may name only what those modules' rows
 # name (tests/unit/test_permissions_table.py); person_result calls no service.
 ENGINES = ["onboard", "offboard", "person_result"]
@@ -65,6 +65,14 @@ def _alias_task(creds):
 
 def _mailbox_task(creds):
     return dict(_m365(creds), user=TOM, type="shared", hidden_from_address_lists=True, full_access={"add": [SARAH]}, wait_timeout=60)
+
+
+def _group_member_task(creds):
+    return dict(_m365(creds), user=SARAH, groups={"add": ["Client Services", "Tax Announcements"]})
+
+
+def _group_members(sandbox, name):
+    return [m["name"] for g in sandbox.state()["groups"] if g["displayName"] == name for m in g["members"]]
 
 
 def _send_mail_task(creds):
@@ -118,6 +126,8 @@ OPERATIONS = {
                           and r["addresses"]["someone@northwind-legacy.com"]["accepted"] is False),
     "m365_alias": (None, _alias_task, lambda sandbox, r: "smtp:tb@northwindacct.com" in _mailbox(sandbox, TOM)["EmailAddresses"]),
     "m365_mailbox": (None, _mailbox_task, lambda sandbox, r: _mailbox(sandbox, TOM)["RecipientTypeDetails"] == "SharedMailbox"),
+    "m365_group_member": (None, _group_member_task, lambda sandbox, r: SARAH in _group_members(sandbox, "Client Services")
+                          and SARAH in _group_members(sandbox, "Tax Announcements")),
     "m365_send_mail": (None, _send_mail_task, lambda sandbox, r: r["sent"] and len(sandbox.mail()) == 1),
     "service_account": (_seed_service_account, _service_account_task,
                         lambda sandbox, r: r["licenses_removed"] == ["FLOW_FREE"] and not _users(sandbox, SERVICE_ACCOUNT)[0]["assignedLicenses"]),

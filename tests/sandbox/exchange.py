@@ -3,8 +3,10 @@
 Reference graph.md 8.2: the endpoint Microsoft's ExchangeOnlineManagement module uses in REST mode. Microsoft does not
 document it. The token's audience must be the Exchange URL, it must carry the ``Exchange.ManageAsApp`` role, and the app must
 hold the Exchange Administrator (or Global Administrator) directory role. Cmdlets: Get-Mailbox, Get-AcceptedDomain,
-Set-Mailbox, Add-/Get-/Remove-MailboxPermission. They work on the tenant's mailboxes (exchange_state.Mailboxes,
-``Tenant.exchange``). The 401 body is the one quoted in MicrosoftDocs/office-docs-powershell issue 7970.
+Set-Mailbox, Add-/Get-/Remove-MailboxPermission, Get-DistributionGroup and Add-/Get-/Remove-DistributionGroupMember. They
+work on the tenant's mailboxes (exchange_state.Mailboxes, ``Tenant.exchange``) and on its mail-enabled groups that are not
+Microsoft 365 groups (distribution lists, mail-enabled security groups), whose membership Exchange owns. The 401 body is the
+one quoted in MicrosoftDocs/office-docs-powershell issue 7970.
 """
 
 import base64
@@ -105,6 +107,13 @@ CMDLETS = {
     "remove-mailboxpermission": Cmdlet("Remove-MailboxPermission", ("Identity", "User", "AccessRights", "InheritanceType",
                                                                     "BypassMasterAccountSid") + COMMON,
                                        mandatory=("Identity", "User", "AccessRights"), write=True),
+    "get-distributiongroup": Cmdlet("Get-DistributionGroup", ("Identity", "ResultSize") + COMMON),
+    "get-distributiongroupmember": Cmdlet("Get-DistributionGroupMember", ("Identity", "ResultSize") + COMMON, mandatory=("Identity",)),
+    "add-distributiongroupmember": Cmdlet("Add-DistributionGroupMember", ("Identity", "Member", "BypassSecurityGroupManagerCheck") + COMMON,
+                                          mandatory=("Identity", "Member"), booleans=("BypassSecurityGroupManagerCheck",), write=True),
+    "remove-distributiongroupmember": Cmdlet("Remove-DistributionGroupMember", ("Identity", "Member", "BypassSecurityGroupManagerCheck") +
+                                             COMMON, mandatory=("Identity", "Member"), booleans=("BypassSecurityGroupManagerCheck",),
+                                             write=True),
 }
 
 
@@ -434,4 +443,26 @@ class ExchangeApp:
             del mailbox["permissions"][trustee]
         else:
             warnings.append(ACE_MISSING.format(name=mailbox["name"], user=params["User"]))
+        return []
+
+    def _get_distributiongroup(self, params, warnings):
+        exchange = self.exchange
+        if params.get("Identity") not in (None, ""):
+            return [exchange.distribution_group_view(exchange.find_distribution_group(params["Identity"]))]
+        return [exchange.distribution_group_view(record) for record in self.tenant.records.values()
+                if record.entity == "group" and self.tenant._view(record)[0] == "group"
+                and exchange.is_distribution_group(self.tenant._view(record)[1])]
+
+    def _get_distributiongroupmember(self, params, warnings):
+        exchange = self.exchange
+        return exchange.distribution_group_members(exchange.find_distribution_group(params["Identity"]))
+
+    def _add_distributiongroupmember(self, params, warnings):
+        self.exchange.change_distribution_group_member("Add-DistributionGroupMember", params["Identity"], params["Member"],
+                                                       params.get("BypassSecurityGroupManagerCheck", False), add=True)
+        return []
+
+    def _remove_distributiongroupmember(self, params, warnings):
+        self.exchange.change_distribution_group_member("Remove-DistributionGroupMember", params["Identity"], params["Member"],
+                                                       params.get("BypassSecurityGroupManagerCheck", False), add=False)
         return []

@@ -54,6 +54,19 @@ TWO_PRIMARIES = "The EmailAddresses list can contain only one primary SMTP addre
 BAD_PROXY_PREFIX = "The proxy address \"{proxy}\" has a prefix Exchange doesn't recognize."  # UNCONFIRMED
 DUPLICATE_PROXY = "The proxy address \"{proxy}\" is in the list more than once."  # UNCONFIRMED
 
+# Distribution lists and mail-enabled security groups (Add-/Remove-/Get-DistributionGroupMember, Get-DistributionGroup). The
+# exception types and wordings of a member added twice, removed while absent, and a call without BypassSecurityGroupManagerCheck
+# are UNCONFIRMED (remembered from the PowerShell module, not seen in a public source); the on-premises one is Exchange's own.
+MEMBER_EXISTS_TYPE = "Microsoft.Exchange.Management.Tasks.MemberAlreadyExistsException"
+MEMBER_EXISTS = "The recipient \"{member}\" is already a member of the group \"{group}\"."
+MEMBER_MISSING_TYPE = "Microsoft.Exchange.Management.Tasks.MemberNotFoundException"
+MEMBER_MISSING = "The recipient \"{member}\" isn't a member of the group \"{group}\"."
+MANAGER_ONLY_TYPE = "Microsoft.Exchange.Management.Tasks.OperationRequiresGroupManagerException"
+MANAGER_ONLY = ("You don't have sufficient permissions. This operation can only be performed by a manager of the group.")
+SYNCED_GROUP = ("The action '{cmdlet}', 'Members', can't be performed on the object '{group}' because the object is being synchronized "
+                "from your on-premises organization. This action should be performed on the object in your on-premises organization.")
+GROUP_RECIPIENT_TYPES = {"distribution": "MailUniversalDistributionGroup", "mail_security": "MailUniversalSecurityGroup"}
+
 
 class ExchangeError(Exception):
     """A failed cmdlet: HTTP status, error code, text, and (for cmdlet errors) Exchange's error id and exception type."""
@@ -385,6 +398,80 @@ class Mailboxes:
                               INVALID_OPERATION_TYPE)
             raise not_found(identity)
         return matches[0]
+
+    # -- distribution lists and mail-enabled security groups ----------------------------------------------------------
+
+    @staticmethod
+    def is_distribution_group(data):
+        """A distribution list or a mail-enabled security group (synced from on-premises or not): mail-enabled, not a Microsoft
+        365 group, not dynamic."""
+        types = [t.lower() for t in data.get("groupTypes") or []]
+        return bool(data.get("mailEnabled")) and "unified" not in types and "dynamicmembership" not in types
+
+    def find_distribution_group(self, identity):
+        """The record of the distribution list or mail-enabled security group an Identity names: object id, name, alias or
+        any of its addresses. Microsoft 365 groups, security groups without mail and dynamic groups are not distribution
+        groups: ExchangeError 404, as for an unknown name."""
+        key = (identity or "").strip().lower() if isinstance(identity, str) else ""
+        if key.startswith("smtp:"):
+            key = key[5:]
+        matches = []
+        for record in self.tenant.records.values():
+            if record.entity != "group":
+                continue
+            state, data = self.tenant._view(record)
+            if state != "group" or not self.is_distribution_group(data):
+                continue
+            names = [record.id, data.get("displayName") or "", data.get("mailNickname") or "", data.get("mail") or ""]
+            names += [address_part(p) for p in data.get("proxyAddresses") or []]
+            if key and any(name.lower() == key for name in names):
+                matches.append(record)
+        if len(matches) != 1:
+            if matches:  # UNCONFIRMED wording, as for mailboxes
+                raise invalid("The operation couldn't be performed because '%s' matches multiple entries." % identity, INVALID_OPERATION_TYPE)
+            raise not_found(identity)
+        return matches[0]
+
+    def distribution_group_view(self, record):
+        data = self.tenant._view(record)[1]
+        kind = "mail_security" if data.get("securityEnabled") else "distribution"
+        return {
+            "Identity": data.get("displayName"), "Id": data.get("displayName"), "Name": data.get("displayName"),
+            "DisplayName": data.get("displayName"), "Alias": data.get("mailNickname"), "PrimarySmtpAddress": data.get("mail"),
+            "EmailAddresses@odata.type": "#Collection(String)", "EmailAddresses": list(data.get("proxyAddresses") or []),
+            "ExternalDirectoryObjectId": record.id, "Guid": str(uuid.uuid5(uuid.NAMESPACE_URL, "group:" + record.id)),
+            "RecipientType": GROUP_RECIPIENT_TYPES[kind], "RecipientTypeDetails": GROUP_RECIPIENT_TYPES[kind],
+            "GroupType": "Universal, SecurityEnabled" if kind == "mail_security" else "Universal",
+            "IsDirSynced": bool(data.get("onPremisesSyncEnabled")), "ManagedBy@odata.type": "#Collection(String)", "ManagedBy": [],
+        }
+
+    def distribution_group_members(self, record):
+        """Get-DistributionGroupMember: the members that are recipients (mailboxes) now, as recipients."""
+        out = []
+        for member_id in self.tenant._view(record)[1].get("_members") or []:
+            if self.mailbox_of(member_id) is not None:
+                view = self.mailbox_view(member_id)
+                out.append(dict((key, view[key]) for key in ("Identity", "Name", "DisplayName", "Alias", "PrimarySmtpAddress",
+                                                             "ExternalDirectoryObjectId", "RecipientType", "RecipientTypeDetails")))
+        return out
+
+    def change_distribution_group_member(self, cmdlet, identity, member, bypass, add):
+        """Add-/Remove-DistributionGroupMember: the member must be a recipient (a mailbox); the app is no manager of any group,
+        so BypassSecurityGroupManagerCheck is needed. Written against the stored state, and lags like any directory write."""
+        record = self.find_distribution_group(identity)
+        data = copy.deepcopy(record.data)
+        if data.get("onPremisesSyncEnabled"):
+            raise invalid(SYNCED_GROUP.format(cmdlet=cmdlet, group=data.get("displayName")), INVALID_OPERATION_TYPE)
+        if not bypass:
+            raise cmdlet_error(403, MANAGER_ONLY_TYPE, MANAGER_ONLY, code="Forbidden")  # UNCONFIRMED status
+        user_id = self.find_mailbox(member)
+        members = data.get("_members") or []
+        if add and user_id in members:
+            raise invalid(MEMBER_EXISTS.format(member=member, group=data.get("displayName")), MEMBER_EXISTS_TYPE)
+        if not add and user_id not in members:
+            raise invalid(MEMBER_MISSING.format(member=member, group=data.get("displayName")), MEMBER_MISSING_TYPE)
+        data["_members"] = members + [user_id] if add else [m for m in members if m != user_id]
+        self.tenant._write(record, "group", data)
 
     def find_trustee(self, identity):
         """The user id of an active user named by object id, UPN, e-mail address or alias (mailbox or not)."""

@@ -95,6 +95,7 @@ ROUTE_PERMISSIONS = {
     "POST /groups/{id}/members/$ref": WRITE_GROUP_MEMBERS,
     "DELETE /groups/{id}/members/{id}/$ref": WRITE_GROUP_MEMBERS,
     "GET /users/{id}/memberOf": READ_MEMBER_OF,
+    "GET /users/{id}/memberOf/microsoft.graph.group": READ_MEMBER_OF,
     # None: no role of its own; every sub-request is checked on its own.
     "POST /$batch": None,
 }
@@ -123,6 +124,7 @@ RU_COSTS = {
     "GET /groups/{id}/transitiveMembers": 5,
     "GET /groups/{id}/transitiveMembers/microsoft.graph.user": 5,
     "GET /users/{id}/memberOf": 2,
+    "GET /users/{id}/memberOf/microsoft.graph.group": 2,
 }
 
 # Routes whose 403 is not the directory's Authorization_RequestDenied (Outlook answers ErrorAccessDenied; see mail.py).

@@ -550,6 +550,9 @@ class GraphResponses:
     def list_member_of(self, call, key):
         return self._relationship(call, self.tenant.member_of(key))
 
+    def list_member_of_groups(self, call, key):
+        return self._relationship(call, self.tenant.member_of(key), cast="group")
+
     def add_member(self, call, key):
         """group-post-members: {"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/{id}"}; 204."""
         body = call.json()
@@ -560,10 +563,19 @@ class GraphResponses:
         match = re.search(r"/(?:directoryObjects|users|groups)/([^/?]+)$", urlsplit(reference.strip()).path.rstrip("/"), re.IGNORECASE)
         if not match:
             raise invalid
+        self._check_role_assignable(call, key)
         self.tenant.add_group_member(key, unquote_plus(match.group(1)))
         return Result(204)
 
+    def _check_role_assignable(self, call, key):
+        """group-post-members and group-delete-members: a role-assignable group's members change only with
+        RoleManagement.ReadWrite.Directory as well (the docs' note on role-assignable groups)."""
+        group = self.tenant.get_group(key)
+        if group.get("isAssignableToRole") and not auth.has_any_role(call.claims, ("RoleManagement.ReadWrite.Directory",)):
+            raise GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+
     def remove_member(self, call, key, member_id):
         """group-delete-members: DELETE /groups/{id}/members/{id}/$ref; 204."""
+        self._check_role_assignable(call, key)
         self.tenant.remove_group_member(key, member_id)
         return Result(204)

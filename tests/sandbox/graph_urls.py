@@ -57,6 +57,7 @@ HANDLERS = {
     "POST /groups/{id}/members/$ref": "add_member",
     "DELETE /groups/{id}/members/{id}/$ref": "remove_member",
     "GET /users/{id}/memberOf": "list_member_of",
+    "GET /users/{id}/memberOf/microsoft.graph.group": "list_member_of_groups",
 }
 TEMPLATES = sorted({key.split(" ", 1)[1] for key in HANDLERS})
 

@@ -140,6 +140,31 @@ SEED_GROUPS = [
     {"id": "6c2e8a4f-1d3b-4c5e-9f7a-8b0d2e4f6a15", "displayName": "All Staff", "description": "Everyone who works at Northwind Accounting",
      "mailNickname": "allstaff", "createdDateTime": "2024-01-15T00:00:00Z",
      "members": ["sarah.jones@" + DEFAULT_DOMAIN, "boardroom@" + DEFAULT_DOMAIN, "it.admin@" + INITIAL_DOMAIN, "Tax Team"]},
+    # One group of every other kind, with tom.baker in each (the similar user joiners copy groups from): a Microsoft 365 group
+    # (a team's group), a distribution list and a mail-enabled security group (Exchange owns their membership), a dynamic group
+    # (the rule is stored, not evaluated: its members are seeded), a group synced from on-premises Active Directory and a
+    # role-assignable group.
+    {"id": "8a1d3f5b-7c9e-4b2d-a6f8-1e3c5a7b9d26", "displayName": "Client Services", "description": "The client services team (Teams)",
+     "mailNickname": "clientservices", "mail": "clientservices@" + DEFAULT_DOMAIN, "groupTypes": ["Unified"], "mailEnabled": True,
+     "securityEnabled": False, "visibility": "Private", "proxyAddresses": ["SMTP:clientservices@" + DEFAULT_DOMAIN],
+     "members": ["tom.baker@" + DEFAULT_DOMAIN], "createdDateTime": "2024-02-01T00:00:00Z"},
+    {"id": "2b7e4c9a-5d1f-4a3b-8e6c-0f2a4b6d8e37", "displayName": "Tax Announcements", "description": "Distribution list of the tax practice",
+     "mailNickname": "taxannouncements", "mail": "taxannouncements@" + DEFAULT_DOMAIN, "mailEnabled": True, "securityEnabled": False,
+     "proxyAddresses": ["SMTP:taxannouncements@" + DEFAULT_DOMAIN], "members": ["tom.baker@" + DEFAULT_DOMAIN],
+     "createdDateTime": "2024-02-01T00:00:00Z"},
+    {"id": "5e9c2a7d-3b8f-4c1e-9a5d-7b3f1c9e5a48", "displayName": "File Share Access", "description": "Mail-enabled security group of the file share",
+     "mailNickname": "fileshare", "mail": "fileshare@" + DEFAULT_DOMAIN, "mailEnabled": True, "securityEnabled": True,
+     "proxyAddresses": ["SMTP:fileshare@" + DEFAULT_DOMAIN], "members": ["tom.baker@" + DEFAULT_DOMAIN], "createdDateTime": "2024-02-01T00:00:00Z"},
+    {"id": "7d4b1e8c-9a2f-4d6b-b3c7-5e1a9d4f2b59", "displayName": "Licensed Staff", "description": "Every licensed user (dynamic)",
+     "mailNickname": "licensedstaff", "groupTypes": ["DynamicMembership"], "membershipRuleProcessingState": "On",
+     "membershipRule": '(user.assignedPlans -any (assignedPlan.capabilityStatus -eq "Enabled"))',
+     "members": ["tom.baker@" + DEFAULT_DOMAIN], "createdDateTime": "2024-02-01T00:00:00Z"},
+    {"id": "4c8f6a2e-1d7b-4e9c-8f3a-9c5e7a1d3f6a", "displayName": "Head Office", "description": "Synced from the on-premises directory",
+     "mailNickname": "headoffice", "onPremisesSyncEnabled": True, "members": ["tom.baker@" + DEFAULT_DOMAIN],
+     "createdDateTime": "2023-05-01T00:00:00Z"},
+    {"id": "9f3a7c5e-2b6d-4a8f-9e1c-3d7b5f9a1c7b", "displayName": "Helpdesk Admins", "description": "Role-assignable: holds a directory role",
+     "mailNickname": "helpdeskadmins", "isAssignableToRole": True, "members": ["tom.baker@" + DEFAULT_DOMAIN],
+     "createdDateTime": "2024-03-01T00:00:00Z"},
 ]
 
 # --------------------------------------------------------------------------------------------------------------
@@ -230,13 +255,22 @@ ENTITY_TYPES = {
 # (UNCONFIRMED: the real default set is longer; these are the properties the sandbox models).
 GROUP_PROPERTIES = ("id", "classification", "createdDateTime", "deletedDateTime", "description", "displayName", "expirationDateTime",
                     "groupTypes", "isAssignableToRole", "mail", "mailEnabled", "mailNickname", "membershipRule",
-                    "membershipRuleProcessingState", "proxyAddresses", "renewedDateTime", "securityEnabled", "securityIdentifier",
-                    "visibility")
+                    "membershipRuleProcessingState", "onPremisesSyncEnabled", "proxyAddresses", "renewedDateTime", "securityEnabled",
+                    "securityIdentifier", "visibility")
 GROUP_DEFAULT_SELECT = GROUP_PROPERTIES
 ENTITY_TYPES["group"] = {"odata_type": "#microsoft.graph.group", "collection": "groups", "schema": dict((name, None) for name in GROUP_PROPERTIES),
                          "default_select": GROUP_DEFAULT_SELECT, "filter_entity": "group"}
 # POST /groups/{id}/members/$ref for an object that is a member already (group-post-members; reference 6.1).
 MEMBER_EXISTS = "One or more added object references already exist for the following modified properties: 'members'."
+# A $ref write to a distribution list or a mail-enabled security group (Exchange owns their membership): 400 Request_BadRequest
+# with this message (microsoftgraph/microsoft-graph-docs issue 14827, the error body in full; KelvinTegelaar/CIPP issue 1607).
+MAIL_ENABLED_WRITE = "Cannot Update a mail-enabled security groups and or distribution list."
+# A $ref write to a group synced from on-premises Active Directory: the message Graph gives for writes to other synced objects
+# (users); for group members UNCONFIRMED.
+SYNCED_WRITE = ("Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently "
+                "undergoing migration.")
+# A $ref write to a dynamic group: UNCONFIRMED wording and status (the docs only say dynamic groups' members cannot be changed).
+DYNAMIC_WRITE = "Cannot add or remove members of a group with dynamic membership."
 
 # Open extensions on users. The duplicate error (code and message) is the one the Microsoft Graph beta .NET SDK's functional
 # tests and the PnP CLI for Microsoft 365's openextension tests expect; its 400 status follows from the code. The not-found body
@@ -1345,10 +1379,35 @@ class Tenant:
                 pass
         raise not_found(object_id)
 
+    @staticmethod
+    def group_kind(data):
+        """"unified", "security", "mail_security", "distribution", with "dynamic" and "synced" first where they apply."""
+        types = [t.lower() for t in data.get("groupTypes") or []]
+        if "dynamicmembership" in types:
+            return "dynamic"
+        if data.get("onPremisesSyncEnabled"):
+            return "synced"
+        if "unified" in types:
+            return "unified"
+        if data.get("mailEnabled"):
+            return "mail_security" if data.get("securityEnabled") else "distribution"
+        return "security"
+
+    def _check_member_write(self, group):
+        """Graph refuses $ref writes to groups whose membership it does not own."""
+        kind = self.group_kind(group.data)
+        if kind in ("mail_security", "distribution"):
+            raise bad_request(MAIL_ENABLED_WRITE)
+        if kind == "synced":
+            raise bad_request(SYNCED_WRITE)
+        if kind == "dynamic":
+            raise bad_request(DYNAMIC_WRITE)
+
     def add_group_member(self, group_key, object_id):
         """POST /groups/{id}/members/$ref: 404 for an unknown group or object, 400 when it is a member already."""
         group = self._find(group_key, state="group", entity="group")
         target = self._reference_target(object_id)
+        self._check_member_write(group)
         if target.id == group.id:
             raise bad_request("A group cannot be a member of itself.")  # UNCONFIRMED wording
         # Checked and written against the stored state (the directory's own copy), like the uniqueness checks of users.
@@ -1364,6 +1423,7 @@ class Tenant:
         lowered = (member_id or "").lower()
         if lowered not in group.data["_members"]:
             raise not_found(member_id)
+        self._check_member_write(group)
         data = copy.deepcopy(group.data)
         data["_members"] = [item for item in data["_members"] if item != lowered]
         self._write(group, "group", data)

@@ -403,7 +403,8 @@ def test_survey_answers_become_the_joiner():
                "person_employee_type": "Contractor", "person_employee_hire_date": "2027-01-04", "person_mobile_phone": "0412 345 678",
                "person_manager": "sarah.jones@northwindacct.com", "person_alternate_email": None,
                "person_licenses": ["O365_BUSINESS_PREMIUM"], "person_aliases": "jane@northwindacct.com,\r\nj.citizen@northwindacct.com\n",
-               "person_pp_roles": "Tax Team\r\n\nPortal Access\n", "person_pp_roles_copy_from": "", "onboard_deployment": "entra_source",
+               "person_pp_roles": "Tax Team\r\n\nPortal Access\n", "person_pp_roles_copy_from": "",
+               "person_groups": "Tax Team\nclientservices@northwindacct.com\n", "person_groups_copy_from": "", "onboard_deployment": "entra_source",
                "onboard_password_delivery": "none"}
     assert set(answers) == set(questions)
     person = person_of("onboard_user", template, answers)
@@ -411,7 +412,7 @@ def test_survey_answers_become_the_joiner():
                       "employee_type": "Contractor", "employee_hire_date": "2027-01-04", "mobile_phone": "0412 345 678",
                       "manager": "sarah.jones@northwindacct.com",
                       "licenses": ["O365_BUSINESS_PREMIUM"], "aliases": ["jane@northwindacct.com", "j.citizen@northwindacct.com"],
-                      "pp_roles": ["Tax Team", "Portal Access"]}
+                      "pp_roles": ["Tax Team", "Portal Access"], "groups": ["Tax Team", "clientservices@northwindacct.com"]}
     # The settings answers go to the role, not into the person.
     assert "deployment" not in render_person(template, answers) and "onboard_deployment" not in render_person(template, answers)
     # "return" would put the password in a fact, which AWX keeps in its database when fact caching is on.

@@ -251,3 +251,32 @@ def test_a_joiner_whose_mail_did_not_go_gets_a_new_password_on_the_next_run(sand
     assert steps == ["password", "mail"], steps
     third = run_playbook(playbook("onboard.yml"), inventory=INVENTORY, limit="jane.citizen", expect_rc=0)
     assert third.changed("jane.citizen") == 0 and len(sandbox.mail()) == 1
+
+
+def group_members(sandbox, name):
+    return sorted(m["name"] for g in sandbox.state()["groups"] if g["displayName"] == name for m in g["members"])
+
+
+def test_a_joiner_gets_groups_and_a_similar_users_groups_and_an_unknown_group_is_refused_before_any_write(sandbox, run_playbook, tmp_path):
+    gina = "gina.rossi@northwindacct.com"
+    hosts = inventory(tmp_path, {
+        "gina.rossi": {"person": {"upn": gina, "given_name": "Gina", "surname": "Rossi", "groups": ["All Staff", "clientservices@northwindacct.com"],
+                                  "groups_copy_from": "tom.baker@northwindacct.com"}},
+        "typo.group": {"person": {"upn": "typo.group@northwindacct.com", "given_name": "Typo", "groups": ["Tax Teem"]}},
+    })
+    before = set(users_by_upn(sandbox))
+    run = run_playbook(playbook("onboard.yml"), inventory=hosts, expect_rc=2)
+    assert set(users_by_upn(sandbox)) - before == {gina}
+    assert "person.groups: no group of this tenant has the display name, mail address or object id 'Tax Teem'" in outcome(run, "typo.group")
+    assert "nothing was written for them" in outcome(run, "typo.group").lower()
+    assert run.stats["gina.rossi"]["failures"] == 0, outcome(run, "gina.rossi")
+    for name in ("All Staff", "Client Services", "Tax Team", "Tax Announcements", "File Share Access"):
+        assert gina in group_members(sandbox, name), name
+    for name in ("Licensed Staff", "Head Office", "Helpdesk Admins"):
+        assert gina not in group_members(sandbox, name), name
+    steps = run.result("Onboard everyone of the play (checks, writes, activation mails, verification)", "gina.rossi")
+    report = json.dumps(run.result("Report the joiner", "gina.rossi"))
+    assert "Microsoft 365 groups: added to" in report and "not copied from tom.baker@northwindacct.com" in report, (steps, report)
+    mark = sandbox.log()[-1]["seq"]
+    again = run_playbook(playbook("onboard.yml"), inventory=hosts, limit="gina.rossi", expect_rc=0)
+    assert again.changed("gina.rossi") == 0 and sandbox.writes(since=mark) == []

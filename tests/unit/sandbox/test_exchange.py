@@ -381,3 +381,33 @@ def test_tenant_path_and_method(sandbox, exo):
     by_domain = exo.url.replace(sandbox.env["M365_TENANT_ID"], "northwindacct.onmicrosoft.com")
     assert exo.raw("Get-Mailbox", url=by_domain).status_code == 200
     assert exo.http.get(exo.url, headers={"Authorization": "Bearer " + exo.token}, timeout=30).status_code == 405
+
+
+TAX_ANNOUNCEMENTS = "2b7e4c9a-5d1f-4a3b-8e6c-0f2a4b6d8e37"
+CLIENT_SERVICES = "8a1d3f5b-7c9e-4b2d-a6f8-1e3c5a7b9d26"
+SARAH_ID = "0b6d2f1e-4c3a-4b8e-9d7f-1a2b3c4d5e61"
+
+
+def test_distribution_groups_and_their_members(sandbox, exo):
+    lists = dict((g["DisplayName"], g) for g in exo.ok("Get-DistributionGroup")["value"])
+    assert sorted(lists) == ["File Share Access", "Tax Announcements"]  # not the Microsoft 365 group, not the security groups
+    assert lists["File Share Access"]["RecipientTypeDetails"] == "MailUniversalSecurityGroup"
+    assert lists["Tax Announcements"]["ExternalDirectoryObjectId"] == TAX_ANNOUNCEMENTS
+    for identity in (TAX_ANNOUNCEMENTS, "Tax Announcements", "taxannouncements@northwindacct.com", "taxannouncements"):
+        [member] = exo.ok("Get-DistributionGroupMember", Identity=identity)["value"]
+        assert member["ExternalDirectoryObjectId"] == TOM
+    kind, _text = exo.fails("Get-DistributionGroupMember", 404, Identity=CLIENT_SERVICES)  # a Microsoft 365 group is not one
+    assert kind == "ManagementObjectNotFoundException"
+    kind, _text = exo.fails("Add-DistributionGroupMember", 403, Identity=TAX_ANNOUNCEMENTS, Member="sarah.jones@northwindacct.com")
+    assert kind == "OperationRequiresGroupManagerException"
+    exo.ok("Add-DistributionGroupMember", Identity=TAX_ANNOUNCEMENTS, Member="sarah.jones@northwindacct.com", BypassSecurityGroupManagerCheck=True)
+    kind, text = exo.fails("Add-DistributionGroupMember", 400, Identity=TAX_ANNOUNCEMENTS, Member="sarah.jones@northwindacct.com",
+                           BypassSecurityGroupManagerCheck=True)
+    assert kind == "MemberAlreadyExistsException" and text == ('The recipient "sarah.jones@northwindacct.com" is already a member of the '
+                                                               'group "Tax Announcements".')
+    graph = sandbox.graph_session()
+    member_of = graph.get(sandbox.graph_url + "/users/%s/memberOf/microsoft.graph.group" % SARAH_ID, params={"$select": "displayName"}, timeout=30)
+    assert [g["displayName"] for g in member_of.json()["value"]] == ["All Staff", "Tax Announcements"]  # Graph shows Exchange's change
+    exo.ok("Remove-DistributionGroupMember", Identity=TAX_ANNOUNCEMENTS, Member=SARAH_ID, BypassSecurityGroupManagerCheck=True, Confirm=False)
+    kind, _text = exo.fails("Remove-DistributionGroupMember", 400, Identity=TAX_ANNOUNCEMENTS, Member=SARAH_ID, BypassSecurityGroupManagerCheck=True)
+    assert kind == "MemberNotFoundException"

@@ -23,6 +23,9 @@ NOT_FOUND = "Resource '%s' does not exist or one of its queried reference-proper
 EXISTS = "One or more added object references already exist for the following modified properties: 'members'."
 DENIED = "Insufficient privileges to complete the operation."
 METADATA = "https://graph.microsoft.com/v1.0/$metadata#"
+# The default seed's groups, in creation order: two security groups, then one of every other kind (tom.baker in each).
+SEEDED = ["Tax Team", "All Staff", "Client Services", "Tax Announcements", "File Share Access", "Licensed Staff", "Head Office",
+          "Helpdesk Admins"]
 EVENTUAL = {"ConsistencyLevel": "eventual"}
 
 
@@ -145,7 +148,7 @@ def upns(body):
 
 def test_list_groups_with_filter_select_paging_and_count(sandbox, graph):
     body = graph.ok("/groups")
-    assert body["@odata.context"] == METADATA + "groups" and [g["displayName"] for g in body["value"]] == ["Tax Team", "All Staff"]
+    assert body["@odata.context"] == METADATA + "groups" and [g["displayName"] for g in body["value"]] == SEEDED
     staff = body["value"][1]
     assert staff["id"] == ALL_STAFF and staff["securityEnabled"] is True and staff["mailEnabled"] is False and staff["groupTypes"] == []
     assert "_members" not in staff and "members" not in staff
@@ -153,15 +156,15 @@ def test_list_groups_with_filter_select_paging_and_count(sandbox, graph):
     assert one == {"@odata.context": METADATA + "groups(id,displayName)", "value": [{"id": ALL_STAFF, "displayName": "All Staff"}]}
     both = graph.ok("/groups", params={"$filter": "displayName in ('Tax Team','Nobody') or id eq '%s'" % ALL_STAFF, "$select": "id"})
     assert sorted(g["id"] for g in both["value"]) == sorted([ALL_STAFF, TAX_TEAM])
-    assert [g["displayName"] for g in graph.ok("/groups", params={"$filter": "startswith(displayName,'Tax')"})["value"]] == ["Tax Team"]
+    assert [g["displayName"] for g in graph.ok("/groups", params={"$filter": "startswith(displayName,'Tax')"})["value"]] == ["Tax Team", "Tax Announcements"]
     sandbox.seed([], [{"displayName": "Extra %d" % i} for i in range(3)])
-    first = graph.ok("/groups", params={"$top": "2", "$select": "displayName"})
-    second = graph.ok(first["@odata.nextLink"])
-    third = graph.ok(second["@odata.nextLink"])
-    assert [g["displayName"] for g in first["value"] + second["value"] + third["value"]] == [
-        "Tax Team", "All Staff", "Extra 0", "Extra 1", "Extra 2"] and "@odata.nextLink" not in third
+    pages = [graph.ok("/groups", params={"$top": "2", "$select": "displayName"})]
+    while "@odata.nextLink" in pages[-1]:
+        pages.append(graph.ok(pages[-1]["@odata.nextLink"]))
+    assert [g["displayName"] for page in pages for g in page["value"]] == SEEDED + ["Extra 0", "Extra 1", "Extra 2"]
+    assert [len(page["value"]) for page in pages] == [2, 2, 2, 2, 2, 1]
     counted = graph.ok("/groups", params={"$count": "true", "$filter": "displayName ne 'Tax Team'"}, headers=EVENTUAL)
-    assert counted["@odata.count"] == 4
+    assert counted["@odata.count"] == len(SEEDED) + 3 - 1
     assert error_of(graph.get("/groups", params={"$filter": "displayName ne 'Tax Team'"}), 400)[0] == "Request_UnsupportedQuery"
     assert error_of(graph.get("/groups", params={"$filter": "jobTitle eq 'x'"}), 400) == (
         "Request_UnsupportedQuery", "Unsupported or invalid query filter clause specified for property 'jobTitle' of resource 'Group'.")
@@ -216,7 +219,8 @@ def test_members_direct_cast_and_transitive(graph):
 def test_member_of_lists_direct_groups_and_directory_roles(graph):
     tom = graph.ok("/users/tom.baker@northwindacct.com/memberOf")
     assert tom["@odata.context"] == METADATA + "directoryObjects"
-    assert [(m["@odata.type"], m["displayName"]) for m in tom["value"]] == [("#microsoft.graph.group", "Tax Team")]  # not transitive
+    assert [(m["@odata.type"], m["displayName"]) for m in tom["value"]] == [("#microsoft.graph.group", name) for name in SEEDED
+                                                                            if name != "All Staff"]  # not transitive
     assert [m["displayName"] for m in graph.ok("/users/%s/memberOf" % SARAH)["value"]] == ["All Staff"]
     admin = graph.ok("/users/%s/memberOf" % ADMIN)["value"]
     assert [(m["@odata.type"], m["roleTemplateId"], m["displayName"]) for m in admin] == [
@@ -340,3 +344,24 @@ def test_exchange_lists_every_mailbox_type_in_one_call(sandbox):
                       headers={"Authorization": "Bearer " + token}, timeout=30).json()["value"]
     assert [m["UserPrincipalName"] for m in rooms] == ["boardroom@northwindacct.com"]
     http.close()
+
+
+def test_graph_refuses_member_writes_to_groups_it_does_not_own(sandbox, graph):
+    ids = dict((g["displayName"], g["id"]) for g in graph.ok("/groups")["value"])
+    for name, message in (("Tax Announcements", "Cannot Update a mail-enabled security groups and or distribution list."),
+                          ("File Share Access", "Cannot Update a mail-enabled security groups and or distribution list."),
+                          ("Licensed Staff", "Cannot add or remove members of a group with dynamic membership."),
+                          ("Head Office", "Unable to update the specified properties for on-premises mastered Directory Sync objects or "
+                                          "objects currently undergoing migration.")):
+        assert error_of(graph.post("/groups/%s/members/$ref" % ids[name], ref(SARAH)), 400) == ("Request_BadRequest", message), name
+        assert error_of(graph.delete("/groups/%s/members/%s/$ref" % (ids[name], TOM)), 400)[1] == message, name
+    # A Microsoft 365 group (a team's) takes $ref writes.
+    assert graph.post("/groups/%s/members/$ref" % ids["Client Services"], ref(SARAH)).status_code == 204
+    # A role-assignable group: also RoleManagement.ReadWrite.Directory.
+    writer = app_graph(sandbox, ["GroupMember.ReadWrite.All"])
+    assert error_of(writer.post("/groups/%s/members/$ref" % ids["Helpdesk Admins"], ref(SARAH)), 403)[0] == "Authorization_RequestDenied"
+    both = app_graph(sandbox, ["GroupMember.ReadWrite.All", "RoleManagement.ReadWrite.Directory"])
+    assert both.post("/groups/%s/members/$ref" % ids["Helpdesk Admins"], ref(SARAH)).status_code == 204
+    groups = graph.ok("/users/%s/memberOf/microsoft.graph.group" % SARAH, params={"$select": "displayName,groupTypes"})
+    assert groups["@odata.context"] == METADATA + "groups(displayName,groupTypes)"
+    assert [g["displayName"] for g in groups["value"]] == ["All Staff", "Client Services", "Helpdesk Admins"]

@@ -53,6 +53,7 @@ def privileged_app(sandbox):
 # colleague's mailbox, the sender's mailbox, the service account, the app's directory role.
 PREPARE = {
     "m365_alias": lambda sandbox: staff(sandbox, "jane.citizen"),
+    "m365_group_member": lambda sandbox: staff(sandbox, "jane.citizen", "oliver.brown"),
     "m365_mailbox": lambda sandbox: staff(sandbox, "reception"),
     "m365_send_mail": lambda sandbox: staff(sandbox, "it.onboarding"),
     "outbound_sync": lambda sandbox: (make_service_account(sandbox), pp_people(sandbox, ("jane.citizen", ["Office 365"]))),

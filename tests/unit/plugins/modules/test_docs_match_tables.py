@@ -15,15 +15,17 @@ import os
 import pytest
 import yaml
 
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _groups
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _model
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _pp_users
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _users
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-TABLES = {"m365_user": (_users.USER, "Microsoft 365 keeps it as"), "pp_user": (_pp_users.PP_USER, "Practice Protect keeps it as")}
+TABLES = {"m365_user": (_users.USER, "Microsoft 365 keeps it as"), "pp_user": (_pp_users.PP_USER, "Practice Protect keeps it as"),
+          "m365_group_member": (_groups.MEMBERSHIP, "Microsoft 365 keeps it as")}
 # Module -> its many-valued options (each takes add / remove / set) and whether it has max_removals.
 LIST_OPTIONS = {"m365_user": ["licenses"], "m365_alias": ["aliases"], "m365_mailbox": ["full_access"], "pp_role_member": ["members"],
-                "service_account": ["roles"]}
+                "service_account": ["roles"], "m365_group_member": ["groups"]}
 
 
 def module_source(name):
@@ -70,7 +72,7 @@ def test_the_argument_spec_is_the_tables(name):
 
 
 def table_variable(name):
-    return {"m365_user": "_users.USER", "pp_user": "_pp_users.PP_USER"}[name]
+    return {"m365_user": "_users.USER", "pp_user": "_pp_users.PP_USER", "m365_group_member": "_groups.MEMBERSHIP"}[name]
 
 
 @pytest.mark.parametrize("name", sorted(LIST_OPTIONS))

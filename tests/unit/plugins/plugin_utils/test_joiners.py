@@ -20,7 +20,7 @@ DEFAULTS = {
     "onboard_password_recipient": "manager", "onboard_mail_sender": "it@%s" % DOMAIN, "onboard_mail_subject": "Your new account",
     "onboard_sync_timeout": 900, "onboard_mailbox_timeout": 900, "onboard_verify": True,
 }
-WRITES = ("m365_user", "m365_alias", "m365_mailbox", "m365_send_mail", "pp_user", "pp_role_member", "outbound_sync")
+WRITES = ("m365_user", "m365_alias", "m365_mailbox", "m365_send_mail", "pp_user", "pp_role_member", "outbound_sync", "m365_group_member")
 
 
 def person(host, deployment="entra_source", **fields):
@@ -43,6 +43,9 @@ class Tenant:
         self.calls = []       # (module, check, args)
         self.mails = []
         self.sync_failures = {}
+        self.groups = {"tax team": "Tax Team", "clientservices@northwindacct.com": "Client Services", "tax announcements": "Tax Announcements"}
+        self.members = {}     # upn -> [group names]
+        self.template_groups = {"tom@northwindacct.com": ["Tax Team", "Tax Announcements"]}
 
     # -- the runner ---------------------------------------------------------------------------------------------------
 
@@ -109,6 +112,11 @@ class Tenant:
         return self._items(args, "user", plan)
 
     def m365_user_info(self, args, check):
+        if args.get("member_of"):
+            unknown = [g for g in args["member_of"] if g.lower() not in self.groups]
+            if unknown:
+                return {"failed": True, "field": "member_of", "msg": "member_of names no group of this tenant: %s." % unknown}
+            return {"users": []}
         users = []
         for upn in args["users"]:
             user = self.m365.get(upn.lower())
@@ -123,7 +131,8 @@ class Tenant:
         found = {}
         for address in args["addresses"]:
             domain = address.split("@")[1]
-            found[address] = {"domain": domain, "accepted": domain in self.accepted, "holders": self.holders.get(address, [])}
+            holders = self.holders.get(address, []) + ([{"kind": "group", "id": "g"}] if address.lower() in self.groups else [])
+            found[address] = {"domain": domain, "accepted": domain in self.accepted, "holders": holders}
         return {"accepted_domains": self.accepted, "addresses": found}
 
     def m365_alias(self, args, check):
@@ -187,6 +196,20 @@ class Tenant:
                 if not check:
                     user["roles"].add(args["role"])
         return {"added": {args["role"]: added} if added else {}, "changed": bool(added)}
+
+    def m365_group_member(self, args, check):
+        def plan(item):
+            upn = item["user"].lower()
+            if upn not in self.m365:
+                return {"failed": True, "msg": "user %s is not a user in this tenant" % upn}
+            held = self.members.setdefault(upn, [])
+            wanted = [self.groups[g.lower()] for g in (item.get("groups") or {}).get("add", [])]
+            wanted += self.template_groups.get(item.get("copy_from"), [])
+            added = [g for g in dict.fromkeys(wanted) if g not in held]
+            if not check:
+                held.extend(added)
+            return {"changed": bool(added), "added": added, "copy_skipped": {"Licensed Staff": "dynamic membership"} if item.get("copy_from") else {}}
+        return self._items(args, "user", plan)
 
     def outbound_sync(self, args, check):
         verified = []
@@ -354,3 +377,50 @@ def test_the_run_report_holds_no_password():
     for mail in tenant.mails:
         assert mail["body"].split()[-1] not in text
     assert "| 2 | 2 | 0 | 0 |" in text
+
+
+def with_tom(tenant):
+    tenant.m365["tom@northwindacct.com"] = {"enabled": True, "licences": ["O365_BUSINESS_PREMIUM"], "mail": "tom@northwindacct.com"}
+    return tenant
+
+
+def test_groups_are_given_once_the_account_exists_in_both_deployments_and_a_rerun_changes_nothing():
+    tenant = with_tom(Tenant())
+    people = [person("jane", groups=["Tax Team", "clientservices@northwindacct.com"], groups_copy_from="tom@northwindacct.com"),
+              person("mia", "federated", groups=["Tax Announcements"])]
+    done = run(people, tenant)
+    assert not done["jane"].failed and not done["mia"].failed, [p.failures for p in done.values()]
+    assert tenant.members == {"jane@northwindacct.com": ["Tax Team", "Client Services", "Tax Announcements"],
+                              "mia@northwindacct.com": ["Tax Announcements"]}
+    notes = dict((p, [text for title, text in done[p].notes if title == _joiners.TITLES[_joiners.GROUPS]]) for p in done)
+    assert notes["jane"] == ["added to Tax Team, Client Services, Tax Announcements",
+                             "not copied from tom@northwindacct.com: Licensed Staff (dynamic membership)"]
+    # federated: the groups step runs after the sync has shown the account in Microsoft 365
+    order = [name for name, check, _ in tenant.calls if not check]
+    assert order.index("outbound_sync") < len(order) - 1 - order[::-1].index("m365_group_member")
+    group_calls = [args for name, check, args in tenant.calls if name == "m365_group_member" and not check]
+    assert group_calls[0]["wait_for_mailbox"] is True
+    assert _joiners.result_fact(done["jane"], False)["groups"] == ["Tax Team", "clientservices@northwindacct.com"]
+    again = run([person("jane", groups=["Tax Team", "clientservices@northwindacct.com"], groups_copy_from="tom@northwindacct.com")], tenant)
+    assert not again["jane"].changed and not [text for title, text in again["jane"].notes if text.startswith("added to")]
+
+
+@pytest.mark.parametrize("fields, why", [
+    ({"groups": ["Tax Team", "Tax Teem"]}, "person.groups: no group of this tenant has the display name, mail address or object id 'Tax Teem'"),
+    ({"groups": ["nobody@northwindacct.com"]}, "person.groups: no group of this tenant has the display name, mail address or object id "
+                                               "'nobody@northwindacct.com'"),
+    ({"groups_copy_from": "ghost@northwindacct.com"}, "person.groups_copy_from ghost@northwindacct.com is not a user in this tenant"),
+])
+def test_an_unknown_group_or_copy_source_is_refused_before_any_write(fields, why):
+    tenant = Tenant()
+    done = run([person("jane", **fields), person("oliver", groups=["Tax Team"])], tenant)
+    assert done["jane"].failed and done["jane"].failures[0][0] == _people.CHECKS and why in done["jane"].failures[0][2]
+    assert "jane@northwindacct.com" not in tenant.m365 and not done["oliver"].failed
+    assert tenant.members == {"oliver@northwindacct.com": ["Tax Team"]}
+
+
+def test_check_mode_plans_the_groups_of_a_joiner_not_created_yet():
+    tenant = with_tom(Tenant())
+    done = run([person("jane", groups=["Tax Team"], groups_copy_from="tom@northwindacct.com")], tenant, check_mode=True)
+    assert tenant.writes() == [] and tenant.members == {}
+    assert ("Microsoft 365 groups", "would be added to Tax Team, the groups of tom@northwindacct.com") in done["jane"].notes
