@@ -245,8 +245,8 @@ class Mailboxes:
                 item["FullAccess"] = sorted(self.upn_of(trustee) for trustee in mailbox["permissions"] if self.upn_of(trustee))
                 item["AutoReply"] = copy.deepcopy(mailbox["auto_reply"])
                 item["MobileDevices"] = [device["DeviceId"] for device in mailbox["devices"]]
-                item["InboxRules"] = [{"id": rule["id"], "displayName": rule.get("displayName"), "isEnabled": rule.get("isEnabled")}
-                                      for rule in mailbox["rules"]]
+                item["InboxRules"] = [{"id": rule["id"], "displayName": rule.get("displayName"), "isEnabled": rule.get("isEnabled"),
+                                       "forwardsOutside": self._forwards_outside(rule)} for rule in mailbox["rules"]]
             out.append(item)
         return out
 
@@ -280,6 +280,16 @@ class Mailboxes:
                 mailbox["type"], mailbox["pending_type"], mailbox["pending_since"] = mailbox["pending_type"], None, None
                 mailbox["changed"] = now_iso()
             self._mailbox_work.discard(user_id)
+
+    def _forwards_outside(self, rule):
+        """Whether an inbox rule forwards or redirects to an address outside the accepted domains (for the state dump)."""
+        actions = rule.get("actions") or {}
+        for name in ("forwardTo", "redirectTo", "forwardAsAttachmentTo"):
+            for recipient in actions.get(name) or []:
+                address = ((recipient or {}).get("emailAddress") or {}).get("address") or ""
+                if "@" in address and not self._accepted(domain_of(address)):
+                    return True
+        return False
 
     def add_mobile_device(self, user_id, device):
         """Seed a mobile device partnership on the user's mailbox (Get-MobileDevice's shape; Identity and Guid made up here)."""
