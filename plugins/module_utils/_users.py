@@ -269,7 +269,8 @@ def plan_user(spec, current, deleted, skus, manager_now=None, manager_target=Non
         after["extensions"] = merged
 
     # Sessions: revoked after sign-in is blocked, once (see sessions_need_revoking), and after a password this plan sets.
-    if spec["revoke_sessions"] and current is not None and (sessions_need_revoking(current) or plan["password_set"]):
+    if spec["revoke_sessions"] and current is not None and (sessions_need_revoking(current, scrambled=scramble_done(spec, current))
+                                                            or plan["password_set"]):
         plan["calls"].append({"op": "revoke", "method": "POST", "path": "users/%s/revokeSignInSessions" % target_id, "fields": []})
         plan["sessions_revoked"] = True
         if plan["action"] == "none":
@@ -337,14 +338,20 @@ def _instant(value):
     return tuple(int(part) for part in text.replace("-", " ").replace(":", " ").split())
 
 
-def sessions_need_revoking(user):
+def scramble_done(spec, user):
+    """Whether this offboarding's scramble (``password_changed_since``) is what the user's last password change was."""
+    return bool(spec.get("scramble") and spec.get("changed_since") and user is not None and not needs_scrambling(user, spec["changed_since"]))
+
+
+def sessions_need_revoking(user, scrambled=False):
     """Whether the user's sign-in sessions must be revoked.
 
     While the account is enabled, sessions can always be issued, so they are revoked. Once it is
     blocked, no new session can start: the sessions are safe when they were revoked after the last
     password event (Entra also revokes sessions on a password change, and sets both times then). So a
     re-run after a blocked-but-not-yet-revoked stop still revokes, and a finished offboarding does not
-    revoke again.
+    revoke again. ``scrambled``: the last password change was this offboarding's scramble, whose plan revoked the
+    sessions right after it; both times may then show the same second, which counts as revoked.
     """
     if user.get("accountEnabled", True):
         return True
@@ -352,6 +359,9 @@ def sessions_need_revoking(user):
     password_changed = _instant(user.get("lastPasswordChangeDateTime"))
     if valid_from is None:
         return True
+    if scrambled:
+        # The scramble's plan revoked right after it: Graph's times are whole seconds, so both can show the same second.
+        return password_changed is not None and valid_from < password_changed
     return password_changed is not None and valid_from <= password_changed
 
 

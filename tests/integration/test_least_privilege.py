@@ -23,8 +23,8 @@ from tests.integration.support import ROOT, documented_permissions, documented_r
 OUT = os.path.join(ROOT, "tests", "output", "reliability", "least_privilege.json")
 EXCHANGE_ADMIN_ROLE = "Exchange Administrator"
 DIRECTORY_ROLES = {EXCHANGE_ADMIN_ROLE: "29232cdf-9323-42fd-ade2-1d097af3e4de"}
-MODULES = ["m365_user", "m365_user_info", "m365_address_info", "m365_alias", "m365_mailbox", "m365_send_mail", "service_account", "pp_user",
-           "pp_role_member", "outbound_sync"]
+MODULES = ["m365_user", "m365_user_info", "m365_address_info", "m365_alias", "m365_mailbox", "m365_send_mail", "m365_access", "service_account",
+           "pp_user", "pp_role_member", "outbound_sync"]
 # The roles' engines run the modules above, so their rows in docs/permissions.md may name only what those modules' rows
 # name (tests/unit/test_permissions_table.py); person_result calls no service.
 ENGINES = ["onboard", "offboard", "person_result"]
@@ -65,6 +65,19 @@ def _alias_task(creds):
 
 def _mailbox_task(creds):
     return dict(_m365(creds), user=TOM, type="shared", hidden_from_address_lists=True, full_access={"add": [SARAH]}, wait_timeout=60)
+
+
+def _access_task(creds):
+    return dict(_m365(creds), user=TOM, authentication_methods={"set": []}, mobile_devices={"set": []}, disable_external_forwarding_rules=True,
+                max_removals="100%")
+
+
+def _access_done(sandbox, r):
+    state = sandbox.state()
+    tom = _users(sandbox, TOM)[0]
+    mailbox = _mailbox(sandbox, TOM)
+    return ([m["kind"] for m in state["auth_methods"][tom["id"]]] == ["password"] and mailbox["MobileDevices"] == []
+            and not [rule for rule in mailbox["InboxRules"] if rule["isEnabled"] and rule["forwardsOutside"]])
 
 
 def _send_mail_task(creds):
@@ -118,6 +131,7 @@ OPERATIONS = {
                           and r["addresses"]["someone@northwind-legacy.com"]["accepted"] is False),
     "m365_alias": (None, _alias_task, lambda sandbox, r: "smtp:tb@northwindacct.com" in _mailbox(sandbox, TOM)["EmailAddresses"]),
     "m365_mailbox": (None, _mailbox_task, lambda sandbox, r: _mailbox(sandbox, TOM)["RecipientTypeDetails"] == "SharedMailbox"),
+    "m365_access": (None, _access_task, _access_done),
     "m365_send_mail": (None, _send_mail_task, lambda sandbox, r: r["sent"] and len(sandbox.mail()) == 1),
     "service_account": (_seed_service_account, _service_account_task,
                         lambda sandbox, r: r["licenses_removed"] == ["FLOW_FREE"] and not _users(sandbox, SERVICE_ACCOUNT)[0]["assignedLicenses"]),
