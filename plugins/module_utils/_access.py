@@ -238,23 +238,30 @@ def public_calls(calls):
 
 
 def apply_calls(graph, exchange, calls, who):
-    """Send the planned calls. An authentication method Graph refuses with a 400 while others are still to go (the default
-    method) is tried again once they are gone; a method or device already gone (404) counts as removed."""
+    """Send the planned calls, the authentication methods first. A method Graph refuses with a 400 while others are still to
+    go (the default method) is tried again once they are gone; a method or device already gone (404) counts as removed."""
+    methods = [c for c in calls if c["what"] == "authentication method"]
     deferred = []
-    methods_left = len([c for c in calls if c["what"] == "authentication method"])
+    for index, call in enumerate(methods):
+        try:
+            graph.request("DELETE", call["path"])
+        except GraphError as exc:
+            if exc.status == 404:
+                continue
+            if exc.status == 400 and index < len(methods) - 1:
+                deferred.append(call)
+                continue
+            raise _method_error(exc, call, who)
+    for call in deferred:
+        try:
+            graph.request("DELETE", call["path"])
+        except GraphError as exc:
+            if exc.status != 404:
+                raise _method_error(exc, call, who)
     for call in calls:
         if call["what"] == "authentication method":
-            methods_left -= 1
-            try:
-                graph.request("DELETE", call["path"])
-            except GraphError as exc:
-                if exc.status == 404:
-                    continue
-                if exc.status == 400 and methods_left > 0:
-                    deferred.append(call)
-                    continue
-                raise _method_error(exc, call, who)
-        elif call["service"] == "exchange":
+            continue
+        if call["service"] == "exchange":
             try:
                 exchange.invoke(call["cmdlet"], call["parameters"])
             except ExchangeError as exc:
@@ -262,12 +269,6 @@ def apply_calls(graph, exchange, calls, who):
                     raise
         else:
             graph.request(call["method"], call["path"], body=call.get("body"))
-    for call in deferred:
-        try:
-            graph.request("DELETE", call["path"])
-        except GraphError as exc:
-            if exc.status != 404:
-                raise _method_error(exc, call, who)
 
 
 def _method_error(exc, call, who):
