@@ -223,28 +223,26 @@ class ExchangeClient(ServiceClient):
 
     # -- reads -------------------------------------------------------------------------------------------------------
 
-    def get_mailbox(self, identity):
-        """The mailbox (Get-Mailbox), or None when Exchange has none for ``identity``."""
+    def get_one(self, cmdlet, identity):
+        """The one object a ``Get-`` cmdlet answers for ``identity``, or None when Exchange has none (not found)."""
         try:
-            found = self.invoke("Get-Mailbox", {"Identity": identity})
+            found = self.invoke(cmdlet, {"Identity": identity})
         except ExchangeError as exc:
             if exc.is_not_found():
                 return None
             raise
         return found[0] if found else None
+
+    def get_mailbox(self, identity):
+        """The mailbox (Get-Mailbox), or None when Exchange has none for ``identity``."""
+        return self.get_one("Get-Mailbox", identity)
 
     def accepted_domains(self):
         return [d.get("DomainName") or d.get("Name") for d in self.invoke("Get-AcceptedDomain")]
 
     def auto_reply(self, identity):
         """The mailbox's automatic-reply settings (Get-MailboxAutoReplyConfiguration), or None when there is no mailbox."""
-        try:
-            found = self.invoke("Get-MailboxAutoReplyConfiguration", {"Identity": identity})
-        except ExchangeError as exc:
-            if exc.is_not_found():
-                return None
-            raise
-        return found[0] if found else None
+        return self.get_one("Get-MailboxAutoReplyConfiguration", identity)
 
     def mobile_devices(self, identity):
         """The mobile devices that sync with the mailbox (Get-MobileDevice -Mailbox), as Exchange lists them."""
@@ -535,6 +533,11 @@ class ExchangeService:
                     field="aliases")
         for address in addresses:
             self._claims[address.lower()] = (user["id"], label(user))
+
+
+def service_of(m):
+    """The module run's one ExchangeService (m365_alias, m365_mailbox, m365_access): what it reads once serves every person."""
+    return m.shared("service", lambda: ExchangeService(m.graph, m.exchange))
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -445,18 +445,12 @@ class ExchangeApp:
         user_id = exchange.find_mailbox(params["Identity"])
         mailbox = exchange.mailboxes[user_id]
         new = dict(mailbox["auto_reply"])
-        if "AutoReplyState" in params:
-            state = AUTO_REPLY_STATES.get(str(params["AutoReplyState"] or "").lower())
-            if state is None:
-                raise parameter_error(CONVERT.format(name="AutoReplyState", value=params["AutoReplyState"],
-                                                     type="Microsoft.Exchange.InfoWorker.Common.OOF.OofState"))
-            new["AutoReplyState"] = state
-        if "ExternalAudience" in params:
-            audience = AUDIENCES.get(str(params["ExternalAudience"] or "").lower())
-            if audience is None:
-                raise parameter_error(CONVERT.format(name="ExternalAudience", value=params["ExternalAudience"],
-                                                     type="Microsoft.Exchange.InfoWorker.Common.OOF.ExternalAudience"))
-            new["ExternalAudience"] = audience
+        for name, values, kind in (("AutoReplyState", AUTO_REPLY_STATES, "OofState"), ("ExternalAudience", AUDIENCES, "ExternalAudience")):
+            if name in params:
+                value = values.get(str(params[name] or "").lower())
+                if value is None:
+                    raise parameter_error(CONVERT.format(name=name, value=params[name], type="Microsoft.Exchange.InfoWorker.Common.OOF." + kind))
+                new[name] = value
         for name in ("InternalMessage", "ExternalMessage"):
             if name in params:
                 new[name] = _reply_html(params[name] or "")
