@@ -40,9 +40,9 @@ METHODS = (
     ("temporaryAccessPass", "#microsoft.graph.temporaryAccessPassAuthenticationMethod", "temporaryAccessPassMethods"),
     ("platformCredential", "#microsoft.graph.platformCredentialAuthenticationMethod", "platformCredentialMethods"),
 )
-KINDS = tuple(kind for kind, _, _ in METHODS)
-KIND_OF_TYPE = dict((odata.lower(), kind) for kind, odata, _ in METHODS)
-SEGMENT = dict((kind, segment) for kind, _, segment in METHODS)
+KINDS = tuple(method[0] for method in METHODS)
+KIND_OF_TYPE = dict((odata.lower(), kind) for kind, odata, segment in METHODS)
+SEGMENT = dict((kind, segment) for kind, odata, segment in METHODS)
 PASSWORD_TYPE = "#microsoft.graph.passwordauthenticationmethod"
 PASSWORD_KEPT = "Graph cannot remove the password method; scramble the password instead (m365_user scramble_password)"
 OTHER_KEPT = "Graph v1.0 has no delete for this kind of method; remove it in the Entra admin centre"
@@ -130,7 +130,7 @@ def is_outside(address, accepted):
 
 
 def rule_view(rule, accepted):
-    outside = sorted(set(address for _, address in rule_targets(rule) if is_outside(address, accepted)))
+    outside = sorted(set(address for action, address in rule_targets(rule) if is_outside(address, accepted)))
     return {"id": rule.get("id"), "name": rule.get("displayName"), "enabled": bool(rule.get("isEnabled")), "to": outside,
             "read_only": bool(rule.get("isReadOnly"))}
 

@@ -263,8 +263,8 @@ MODULE_CASES = [
      "Refusing to remove 3 users from role Portal Access, more than max_removals (50% of the 4 held now, rounded dow"
      "n, at least 1: 2): priya.patel@northwindacct.com, reception@northwindacct.com, tom.baker@northwindacct.com. L"
      "ist them to keep them, or raise max_removals if this is intended."),
-    ("pp_role_member: remove over max_removals", "pp_role_member", {"role": "Tax Team", "members": {"remove": [TOM, "priya.patel@" + D]},
-                                                                   "max_removals": 1},
+    ("pp_role_member: remove over max_removals", "pp_role_member",
+     {"role": "Tax Team", "members": {"remove": [TOM, "priya.patel@" + D]}, "max_removals": 1},
      "Refusing to remove 2 users from role Tax Team, more than max_removals (1): priya.patel@northwindacct.com, tom."
      "baker@northwindacct.com. List them to keep them, or raise max_removals if this is intended."),
     ("pp_role_member: unknown member", "pp_role_member", {"role": "Portal Access", "members": {"add": [NOBODY]}},

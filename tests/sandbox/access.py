@@ -142,7 +142,7 @@ def add_method(tenant, user_id, method):
 
 
 def _view(method):
-    odata, _ = KINDS[method["kind"]]
+    odata = KINDS[method["kind"]][0]
     out = {"@odata.type": odata}
     out.update((key, copy.deepcopy(value)) for key, value in method.items() if key != "kind" and not key.startswith("_"))
     return out

@@ -3,8 +3,9 @@
 Reference graph.md 8.2: the endpoint Microsoft's ExchangeOnlineManagement module uses in REST mode. Microsoft does not
 document it. The token's audience must be the Exchange URL, it must carry the ``Exchange.ManageAsApp`` role, and the app must
 hold the Exchange Administrator (or Global Administrator) directory role. Cmdlets: Get-Mailbox, Get-AcceptedDomain,
-Set-Mailbox, Add-/Get-/Remove-MailboxPermission, Get-/Set-MailboxAutoReplyConfiguration, Get-/Remove-MobileDevice. They work on the tenant's mailboxes (exchange_state.Mailboxes,
-``Tenant.exchange``). The 401 body is the one quoted in MicrosoftDocs/office-docs-powershell issue 7970.
+Set-Mailbox, Add-/Get-/Remove-MailboxPermission, Get-/Set-MailboxAutoReplyConfiguration, Get-/Remove-MobileDevice. They
+work on the tenant's mailboxes (exchange_state.Mailboxes, ``Tenant.exchange``). The 401 body is the one quoted in
+MicrosoftDocs/office-docs-powershell issue 7970.
 """
 
 import base64

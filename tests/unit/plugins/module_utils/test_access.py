@@ -45,10 +45,10 @@ def test_every_removable_method_goes_phones_in_their_order_and_the_password_stay
 
 
 def test_remove_by_kind_and_set_keeps_the_kinds_named():
-    assert [c["item"]["id"] for c in _access.plan_access(spec(authentication_methods={"remove": ["Phone"]}), USER, METHODS, None, None,
-                                                          ACCEPTED)["calls"]] == ["alt", "m"]
-    assert [c["item"]["id"] for c in _access.plan_access(spec(authentication_methods={"set": ["phone"]}), USER, METHODS, None, None,
-                                                          ACCEPTED)["calls"]] == ["a"]
+    removed = _access.plan_access(spec(authentication_methods={"remove": ["Phone"]}), USER, METHODS, None, None, ACCEPTED)["calls"]
+    assert [c["item"]["id"] for c in removed] == ["alt", "m"]
+    kept = _access.plan_access(spec(authentication_methods={"set": ["phone"]}), USER, METHODS, None, None, ACCEPTED)["calls"]
+    assert [c["item"]["id"] for c in kept] == ["a"]
 
 
 def test_nothing_left_to_remove_plans_no_call():

@@ -308,5 +308,5 @@ def test_a_scramble_and_the_revoke_after_it_in_the_same_second_converge():
     done = dict(LEAVER, accountEnabled=False, lastPasswordChangeDateTime="2026-12-07T10:00:05Z", signInSessionsValidFromDateTime="2026-12-07T10:00:05Z")
     assert _users.plan_user(_users.build_spec(SCRAMBLE), done, None, [])["calls"] == []
     # Without the scramble's time the same second still means "revoke" (a user never revoked since the account was made).
-    assert [c["op"] for c in _users.plan_user(_users.build_spec(dict(SCRAMBLE, scramble_password=False, password_changed_since=None)),
-                                               done, None, [])["calls"]] == ["revoke"]
+    plain = _users.build_spec(dict(SCRAMBLE, scramble_password=False, password_changed_since=None))
+    assert [c["op"] for c in _users.plan_user(plain, done, None, [])["calls"]] == ["revoke"]
