@@ -22,15 +22,22 @@ __metaclass__ = type
 
 import json
 import random
+import re
 import threading
 import time
+
+try:
+    from html import unescape as html_unescape
+except ImportError:  # pragma: no cover - Python 2
+    from HTMLParser import HTMLParser
+    html_unescape = HTMLParser().unescape
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _model
 from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError, read_users
 from ansible_collections.practiceprotect.m365.plugins.module_utils._client import ServiceClient, wait_until
 from ansible_collections.practiceprotect.m365.plugins.module_utils._http import RETRY_STATUSES
 from ansible_collections.practiceprotect.m365.plugins.module_utils._addresses import validate_address
-from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError, is_guid
+from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError, is_guid, parse_time, utc_text
 
 # The anchor the ExchangeOnlineManagement module sends for app-only calls (reference graph.md 8.2).
 SYSTEM_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
@@ -216,18 +223,30 @@ class ExchangeClient(ServiceClient):
 
     # -- reads -------------------------------------------------------------------------------------------------------
 
-    def get_mailbox(self, identity):
-        """The mailbox (Get-Mailbox), or None when Exchange has none for ``identity``."""
+    def get_one(self, cmdlet, identity):
+        """The one object a ``Get-`` cmdlet answers for ``identity``, or None when Exchange has none (not found)."""
         try:
-            found = self.invoke("Get-Mailbox", {"Identity": identity})
+            found = self.invoke(cmdlet, {"Identity": identity})
         except ExchangeError as exc:
             if exc.is_not_found():
                 return None
             raise
         return found[0] if found else None
 
+    def get_mailbox(self, identity):
+        """The mailbox (Get-Mailbox), or None when Exchange has none for ``identity``."""
+        return self.get_one("Get-Mailbox", identity)
+
     def accepted_domains(self):
         return [d.get("DomainName") or d.get("Name") for d in self.invoke("Get-AcceptedDomain")]
+
+    def auto_reply(self, identity):
+        """The mailbox's automatic-reply settings (Get-MailboxAutoReplyConfiguration), or None when there is no mailbox."""
+        return self.get_one("Get-MailboxAutoReplyConfiguration", identity)
+
+    def mobile_devices(self, identity):
+        """The mobile devices that sync with the mailbox (Get-MobileDevice -Mailbox), as Exchange lists them."""
+        return self.invoke("Get-MobileDevice", {"Mailbox": identity})
 
     def full_access(self, identity):
         """Lower-case trustees with explicit FullAccess (not inherited, not denied, not SELF or a bare SID)."""
@@ -516,6 +535,11 @@ class ExchangeService:
             self._claims[address.lower()] = (user["id"], label(user))
 
 
+def service_of(m):
+    """The module run's one ExchangeService (m365_alias, m365_mailbox, m365_access): what it reads once serves every person."""
+    return m.shared("service", lambda: ExchangeService(m.graph, m.exchange))
+
+
 # --------------------------------------------------------------------------------------------------------------
 # m365_mailbox: spec, view and plan
 
@@ -534,7 +558,9 @@ def build_mailbox_spec(params):
         forwarding = validate_address(forwarding, "forwarding_address") if forwarding else ""
     full_access = _model.ListChange(params.get("full_access"), "full_access", normalise=_trustee_key)
     _model.removal_limit(params.get("max_removals"), 0, MAX_REMOVALS)  # a bad value fails before any call
+    auto_reply = check_auto_reply(params.get("auto_reply"))
     return {
+        "auto_reply": auto_reply,
         "user": user, "type": params.get("type"), "forwarding": forwarding, "keep_copy": params.get("forwarding_keep_copy"),
         "hidden": params.get("hidden_from_address_lists"), "full_access": full_access, "max_removals": params.get("max_removals"),
         "trustees": full_access.add + full_access.remove + (full_access.set or []),
@@ -543,6 +569,92 @@ def build_mailbox_spec(params):
 
 
 MAX_REMOVALS = 10
+
+# -- automatic replies (Set-/Get-MailboxAutoReplyConfiguration) ---------------------------------------------------------
+# The cmdlet's AutoReplyState and ExternalAudience values (cmdlet reference), by the option's value.
+AUTO_REPLY_STATES = {"enabled": "Enabled", "scheduled": "Scheduled", "disabled": "Disabled"}
+AUDIENCES = {"none": "None", "known": "Known", "all": "All"}
+_TAG = re.compile(r"<[^>]*>")
+
+
+def auto_reply_text(value):
+    """A reply's text as compared: Exchange keeps the text as HTML (UNCONFIRMED: that Get- returns plain text given to Set-
+    wrapped in <html><body>), so tags are dropped, entities decoded and whitespace collapsed on both sides."""
+    text = _TAG.sub(" ", value or "")
+    text = html_unescape(text)
+    return " ".join(text.split())
+
+
+def check_auto_reply(value):
+    """The ``auto_reply`` option checked: ``{state, internal, external, audience, start, end}`` (None when not given)."""
+    if value is None:
+        return None
+    if not value.get("enabled", True):
+        return {"state": "disabled"}
+    internal = (value.get("internal_message") or "").strip()
+    if not internal:
+        raise ValidationError("auto_reply.internal_message is empty; give the text colleagues get (external_message defaults to it), or set "
+                              "auto_reply.enabled false to switch automatic replies off.", field="auto_reply")
+    external = value.get("external_message")
+    external = internal if external is None else external.strip()
+    audience = (value.get("external_audience") or "all").lower()
+    start, end = value.get("start"), value.get("end")
+    if bool(start) != bool(end):
+        raise ValidationError("auto_reply.start and auto_reply.end go together: give both for a scheduled reply, or neither for one that starts "
+                              "now and stays on.", field="auto_reply")
+    spec = {"state": "enabled", "internal": internal, "external": external, "audience": audience, "start": None, "end": None}
+    if start:
+        times = {}
+        for name, text in (("start", start), ("end", end)):
+            moment = parse_time(text)
+            if moment is None:
+                raise ValidationError("auto_reply.%s %r is not a time with its zone; write it like 2026-12-24T17:00:00+11:00 (or ...Z for UTC)."
+                                      % (name, text), field="auto_reply")
+            times[name] = moment
+        if times["end"] <= times["start"]:
+            raise ValidationError("auto_reply.end (%s) is not after auto_reply.start (%s); give an end after the start." % (end, start),
+                                  field="auto_reply")
+        spec.update(state="scheduled", start=utc_text(times["start"]), end=utc_text(times["end"]))
+    return spec
+
+
+def auto_reply_view(config):
+    """The before/after shape of the automatic reply (None when Exchange has no settings for the mailbox)."""
+    if config is None:
+        return None
+    state = str(config.get("AutoReplyState") or "Disabled").lower()
+    view = {"state": state, "internal_message": auto_reply_text(config.get("InternalMessage")),
+            "external_message": auto_reply_text(config.get("ExternalMessage")),
+            "external_audience": str(config.get("ExternalAudience") or "None").lower(), "start": None, "end": None}
+    if state == "scheduled":
+        view["start"] = utc_text(parse_time(config.get("StartTime"), assume_utc=True)) or config.get("StartTime")
+        view["end"] = utc_text(parse_time(config.get("EndTime"), assume_utc=True)) or config.get("EndTime")
+    return view
+
+
+def wanted_auto_reply(spec):
+    if spec["state"] == "disabled":
+        return None
+    return {"state": spec["state"], "internal_message": auto_reply_text(spec["internal"]), "external_message": auto_reply_text(spec["external"]),
+            "external_audience": spec["audience"], "start": spec["start"], "end": spec["end"]}
+
+
+def plan_auto_reply(spec, config, identity):
+    """``(call or None, after view)`` for the automatic reply ``spec`` against Exchange's ``config``."""
+    before = auto_reply_view(config) or {"state": "disabled"}
+    wanted = wanted_auto_reply(spec)
+    if wanted is None:
+        if before.get("state") == "disabled":
+            return None, before
+        return {"cmdlet": "Set-MailboxAutoReplyConfiguration", "parameters": {"Identity": identity, "AutoReplyState": "Disabled"}}, \
+            dict(before, state="disabled")
+    if all(before.get(key) == value for key, value in wanted.items()):
+        return None, before
+    params = {"Identity": identity, "AutoReplyState": AUTO_REPLY_STATES[spec["state"]], "InternalMessage": spec["internal"],
+              "ExternalMessage": spec["external"], "ExternalAudience": AUDIENCES[spec["audience"]]}
+    if spec["state"] == "scheduled":
+        params.update(StartTime=spec["start"], EndTime=spec["end"])
+    return {"cmdlet": "Set-MailboxAutoReplyConfiguration", "parameters": params}, wanted
 
 
 def _trustee_key(value, where):
@@ -575,7 +687,7 @@ def mailbox_view(mailbox, full_access=None):
     return view
 
 
-def plan_mailbox(spec, mailbox, full_access, trustees, owner):
+def plan_mailbox(spec, mailbox, full_access, trustees, owner, auto_reply=None):
     """Compare the spec with the mailbox; returns the plan (or raises ValidationError).
 
     ``full_access`` is the list of lower-case UPNs with FullAccess now (None when not read); ``trustees`` maps each
@@ -608,6 +720,11 @@ def plan_mailbox(spec, mailbox, full_access, trustees, owner):
         params = {"Identity": identity}
         params.update(settings)
         calls.append({"cmdlet": "Set-Mailbox", "parameters": params})
+    if spec.get("auto_reply") is not None:
+        before["auto_reply"] = auto_reply_view(auto_reply) or {"state": "disabled"}
+        call, after["auto_reply"] = plan_auto_reply(spec["auto_reply"], auto_reply, identity)
+        if call is not None:
+            calls.append(call)
     granted, revoked = [], []
     if spec["permissions"]:
         held = sorted(set(full_access or []))

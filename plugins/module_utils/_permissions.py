@@ -22,8 +22,17 @@ READ_DIRECTORY_ROLES = ("RoleManagement.Read.Directory", "Directory.Read.All", "
 READ_ROLES = ("RoleManagement.Read.Directory", "RoleManagement.Read.All", "RoleManagement.ReadWrite.Directory", "Directory.Read.All",
               "Directory.ReadWrite.All")
 
+READ_AUTH_METHODS = ("UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All")
+WRITE_AUTH_METHODS = ("UserAuthenticationMethod.ReadWrite.All",)
+AUTH_METHOD_SEGMENTS = "phone|microsoftAuthenticator|fido2|softwareOath|email|windowsHelloForBusiness|temporaryAccessPass"
+
 # (methods, path pattern (no leading slash, no query, case-insensitive), permissions): the first match wins.
 GRAPH_PERMISSIONS = (
+    (("GET",), r"users/[^/]+/authentication/methods", READ_AUTH_METHODS),
+    (("DELETE",), r"users/[^/]+/authentication/(%s)Methods/[^/]+" % AUTH_METHOD_SEGMENTS, WRITE_AUTH_METHODS),
+    (("DELETE",), r"users/[^/]+/authentication/platformCredentialMethods/[^/]+", WRITE_AUTH_METHODS + ("UserAuthMethod-PlatformCred.ReadWrite.All",)),
+    (("GET",), r"users/[^/]+/mailFolders/inbox/messageRules", ("MailboxSettings.Read", "MailboxSettings.ReadWrite")),
+    (("PATCH",), r"users/[^/]+/mailFolders/inbox/messageRules/[^/]+", ("MailboxSettings.ReadWrite",)),
     (("POST",), r"users/[^/]+/assignLicense", ("LicenseAssignment.ReadWrite.All",) + WRITE_USERS),
     (("POST",), r"users/[^/]+/(microsoft\.graph\.)?revokeSignInSessions", ("User.RevokeSessions.All",) + WRITE_USERS),
     (("POST",), r"users/[^/]+/(microsoft\.graph\.)?sendMail", ("Mail.Send",)),

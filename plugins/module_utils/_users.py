@@ -96,6 +96,14 @@ def build_spec(params):
     licences = _model.ListChange(params.get("licenses"), "licenses", key=lambda sku: sku.strip().lower())
     if params.get("password") is not None:
         v.check_password(params["password"], upn)
+    scramble = bool(params.get("scramble_password"))
+    if scramble and params.get("password") is not None:
+        raise v.ValidationError("scramble_password sets a random password nobody knows; leave password out, or scramble_password false to set "
+                                "that password.", field="scramble_password")
+    changed_since = params.get("password_changed_since")
+    if changed_since is not None and v.parse_time(changed_since) is None:
+        raise v.ValidationError("password_changed_since %r is not a time with its zone; write it like 2026-12-07T10:00:00+00:00." % (changed_since,),
+                                field="password_changed_since")
     manager = params.get("manager")
     if manager and not v.is_guid(manager):
         manager = v.validate_upn(manager, "manager")[0]
@@ -107,6 +115,7 @@ def build_spec(params):
         "force_change_password": params.get("force_change_password", True),
         "state": params.get("state") or "present", "restore_deleted": params.get("restore_deleted", True),
         "revoke_sessions": bool(params.get("revoke_sessions")),
+        "scramble": scramble, "changed_since": changed_since,
         "extensions": check_extensions(params.get("extensions")),
         "allow_mail_loss": bool(params.get("allow_mail_loss")),
     }
@@ -201,7 +210,7 @@ def plan_user(spec, current, deleted, skus, manager_now=None, manager_target=Non
     """
     skus_by_id = dict((s["skuId"].lower(), s) for s in skus)
     plan = {"upn": spec["upn"], "action": "none", "calls": [], "licenses_added": [], "licenses_removed": [], "password_set": False,
-            "sessions_revoked": False}
+            "sessions_revoked": False, "password_scrambled": False}
     if spec["state"] == "absent":
         if current:
             plan["action"] = "delete"
@@ -240,6 +249,10 @@ def plan_user(spec, current, deleted, skus, manager_now=None, manager_target=Non
         if spec["password"] is not None and spec["update_password"] == "always":
             changes["passwordProfile"] = {"password": spec["password"], "forceChangePasswordNextSignIn": bool(spec["force_change_password"])}
             plan["password_set"] = True
+        elif spec.get("scramble") and current is not None and needs_scrambling(current, spec.get("changed_since")):
+            # A random password generated here, sent once and never kept in any result (public_calls shows field names only).
+            changes["passwordProfile"] = {"password": v.generate_password(32), "forceChangePasswordNextSignIn": True}
+            plan["password_set"] = plan["password_scrambled"] = True
         plan["calls"].extend(extension_calls)
         if changes:
             plan["calls"].append({"op": "update", "method": "PATCH", "path": "users/%s" % target_id, "body": changes, "fields": sorted(changes)})
@@ -255,8 +268,9 @@ def plan_user(spec, current, deleted, skus, manager_now=None, manager_target=Non
                 merged[name] = wanted
         after["extensions"] = merged
 
-    # Sessions: revoked after sign-in is blocked, once (see sessions_need_revoking).
-    if spec["revoke_sessions"] and current is not None and sessions_need_revoking(current):
+    # Sessions: revoked after sign-in is blocked, once (see sessions_need_revoking), and after a password this plan sets.
+    if spec["revoke_sessions"] and current is not None and (sessions_need_revoking(current, scrambled=scramble_done(spec, current))
+                                                            or plan["password_set"]):
         plan["calls"].append({"op": "revoke", "method": "POST", "path": "users/%s/revokeSignInSessions" % target_id, "fields": []})
         plan["sessions_revoked"] = True
         if plan["action"] == "none":
@@ -324,14 +338,20 @@ def _instant(value):
     return tuple(int(part) for part in text.replace("-", " ").replace(":", " ").split())
 
 
-def sessions_need_revoking(user):
+def scramble_done(spec, user):
+    """Whether this offboarding's scramble (``password_changed_since``) is what the user's last password change was."""
+    return bool(spec.get("scramble") and spec.get("changed_since") and user is not None and not needs_scrambling(user, spec["changed_since"]))
+
+
+def sessions_need_revoking(user, scrambled=False):
     """Whether the user's sign-in sessions must be revoked.
 
     While the account is enabled, sessions can always be issued, so they are revoked. Once it is
     blocked, no new session can start: the sessions are safe when they were revoked after the last
     password event (Entra also revokes sessions on a password change, and sets both times then). So a
     re-run after a blocked-but-not-yet-revoked stop still revokes, and a finished offboarding does not
-    revoke again.
+    revoke again. ``scrambled``: the last password change was this offboarding's scramble, whose plan revoked the
+    sessions right after it; both times may then show the same second, which counts as revoked.
     """
     if user.get("accountEnabled", True):
         return True
@@ -339,7 +359,19 @@ def sessions_need_revoking(user):
     password_changed = _instant(user.get("lastPasswordChangeDateTime"))
     if valid_from is None:
         return True
+    if scrambled:
+        # The scramble's plan revoked right after it: Graph's times are whole seconds, so both can show the same second.
+        return password_changed is not None and valid_from < password_changed
     return password_changed is not None and valid_from <= password_changed
+
+
+def needs_scrambling(user, changed_since):
+    """Whether ``scramble_password`` still has to set a password: always without ``changed_since``; with it, unless the
+    password was last changed at or after that time (a scramble of an earlier run, or a change since)."""
+    if not changed_since:
+        return True
+    changed = v.parse_time(user.get("lastPasswordChangeDateTime"), assume_utc=True)
+    return changed is None or changed < v.parse_time(changed_since)
 
 
 def public_calls(plan):

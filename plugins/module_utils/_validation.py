@@ -247,3 +247,38 @@ def seat_error(wanted, subscribed):
     return ("No free seat on %s: %d bought, %d in use. Buy more seats or free one; SKUs with free seats: %s." % (
         wanted["skuPartNumber"], int((wanted.get("prepaidUnits") or {}).get("enabled", 0)), int(wanted.get("consumedUnits", 0)),
         ", ".join(with_seats) or "none"))
+
+
+_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})?$", re.IGNORECASE)
+_MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
+
+
+def parse_time(value, assume_utc=False):
+    """An ISO 8601 time (``Z`` or an offset; without one only with ``assume_utc``, as Graph's times are UTC) or Exchange's
+    ``/Date(ms)/`` as a naive UTC datetime, or None when it is neither."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    found = _MS_DATE.match(text)
+    if found:
+        return datetime.datetime(1970, 1, 1) + datetime.timedelta(milliseconds=int(found.group(1)))
+    found = _TIME.match(text)
+    if not found:
+        return None
+    zone = found.group(7)
+    if zone is None and not assume_utc:
+        return None
+    try:
+        moment = datetime.datetime(*(int(found.group(n) or 0) for n in range(1, 7)))
+    except ValueError:
+        return None
+    if zone and zone.upper() != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        moment -= sign * datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return moment
+
+
+def utc_text(moment):
+    """A naive UTC datetime as Graph writes times (None stays None)."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None

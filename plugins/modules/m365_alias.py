@@ -242,9 +242,7 @@ def main():
     Module(ITEM_SPEC, services=("graph", "exchange"), items=(ITEM_SPEC, "user"), supports_check_mode=True).run(plan, prefetch)
 
 
-def service(m):
-    """One ExchangeService per module run: what it reads once serves every person of the task."""
-    return m.shared("service", lambda: _exchange.ExchangeService(m.graph, m.exchange))
+service = _exchange.service_of  # one ExchangeService per module run: what it reads once serves every person
 
 
 def prefetch(m, params_list):

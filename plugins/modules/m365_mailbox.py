@@ -10,11 +10,12 @@ __metaclass__ = type
 # (duplicates: static docs, read by ansible-doc; their repeated attributes, notes and option forms are this page's own)
 DOCUMENTATION = r"""
 module: m365_mailbox
-short_description: Convert a Microsoft 365 mailbox to shared or regular, set forwarding, hide it, grant full access
+short_description: Convert a Microsoft 365 mailbox to shared or regular, set forwarding and automatic replies, hide it, grant full access
 version_added: 0.1.0
 description:
   - Manages a user's Exchange Online mailbox, idempotently - its type (shared or regular), forwarding to an SMTP address
-    (with or without keeping a copy), whether it is hidden from address lists, and who has full access to it.
+    (with or without keeping a copy), its automatic reply (out of office), whether it is hidden from address lists, and who
+    has full access to it.
   - Offboarding converts a leaver's mailbox to shared B(before) the licences go, or the mail is lost. A conversion is only
     reported done once Exchange shows the new type; the task waits for it (up to O(wait_timeout) seconds) and fails
     otherwise, so a following licence removal never runs too early.
@@ -84,6 +85,35 @@ options:
     description: Whether Outlook opens the mailbox automatically for users given full access.
     type: bool
     default: true
+  auto_reply:
+    description:
+      - The mailbox's automatic reply (out of office), set with Exchange's C(Set-MailboxAutoReplyConfiguration). Left out, it does
+        not change.
+      - Compared with what Exchange holds (texts without their HTML, times in UTC), so a re-run changes nothing.
+      - With O(auto_reply.start) and O(auto_reply.end) the reply is scheduled; without them it starts now and stays on.
+    type: dict
+    suboptions:
+      enabled:
+        description: V(false) switches automatic replies off (the texts are then not needed).
+        type: bool
+        default: true
+      internal_message:
+        description: The reply people in the organisation get. Required when O(auto_reply.enabled=true).
+        type: str
+      external_message:
+        description: The reply senders outside the organisation get. Left out, the internal one.
+        type: str
+      external_audience:
+        description: Which outside senders get a reply - V(all), V(known) (contacts only) or V(none).
+        type: str
+        choices: [none, known, all]
+        default: all
+      start:
+        description: When the scheduled reply starts, an ISO 8601 time with its zone, such as V(2026-12-24T17:00:00+11:00).
+        type: str
+      end:
+        description: When the scheduled reply ends (after O(auto_reply.start)), an ISO 8601 time with its zone.
+        type: str
   wait_for_mailbox:
     description:
       - Wait (up to O(wait_timeout) seconds) for Exchange to create the mailbox of a newly licensed user, instead of failing.
@@ -97,6 +127,9 @@ options:
     type: int
     default: 900
 notes:
+  - The automatic reply goes through the same Exchange Online endpoint as CIPP's offboarding uses for it
+    (C(Set-MailboxAutoReplyConfiguration)), so it needs no permission beyond the module's own; Graph's C(mailboxSettings)
+    would need C(MailboxSettings.ReadWrite) as well.
   - Permissions - the application permission C(Exchange.ManageAsApp) of Office 365 Exchange Online, the Exchange
     Administrator directory role for the application, and the Microsoft Graph application permission C(User.Read.All).
     See docs/permissions.md.
@@ -136,6 +169,21 @@ EXAMPLES = r"""
         forwarding_address: sarah.jones@northwindacct.com
   register: leavers
 
+- name: A leaver's automatic reply, inside and outside, for the notice period
+  practiceprotect.m365.m365_mailbox:
+    user: tom.baker@northwindacct.com
+    auto_reply:
+      internal_message: Tom has left Northwind Accounting. Please contact Sarah Jones.
+      external_message: Tom Baker has left Northwind Accounting. Sarah Jones (sarah.jones@northwindacct.com) looks after his clients.
+      start: "2026-12-24T17:00:00+11:00"
+      end: "2027-03-31T17:00:00+11:00"
+
+- name: Switch the automatic reply off
+  practiceprotect.m365.m365_mailbox:
+    user: tom.baker@northwindacct.com
+    auto_reply:
+      enabled: false
+
 - name: Stop forwarding
   practiceprotect.m365.m365_mailbox:
     user: tom.baker@northwindacct.com
@@ -173,6 +221,8 @@ mailbox:
     forwarding_keep_copy: true
     hidden_from_address_lists: true
     full_access: [sarah.jones@northwindacct.com]
+    auto_reply: {state: scheduled, internal_message: Tom has left., external_message: Tom has left., external_audience: all,
+                 start: "2026-12-24T06:00:00Z", end: "2027-03-31T06:00:00Z"}
 converted:
   description: Whether the task converted the mailbox, and Exchange now shows the new type (false in check mode).
   returned: always
@@ -247,6 +297,14 @@ ITEM_SPEC = dict(
     full_access=_model.list_option(),
     max_removals=dict(type="raw", default=10),
     auto_mapping=dict(type="bool", default=True),
+    auto_reply=dict(type="dict", options=dict(
+        enabled=dict(type="bool", default=True),
+        internal_message=dict(type="str"),
+        external_message=dict(type="str"),
+        external_audience=dict(type="str", choices=["none", "known", "all"], default="all"),
+        start=dict(type="str"),
+        end=dict(type="str"),
+    )),
     wait_for_mailbox=dict(type="bool", default=False),
     wait_timeout=dict(type="int", default=900),
 )
@@ -256,9 +314,7 @@ def main():
     Module(ITEM_SPEC, services=("graph", "exchange"), items=(ITEM_SPEC, "user"), supports_check_mode=True).run(plan, prefetch)
 
 
-def service(m):
-    """One ExchangeService per module run: what it reads once serves every person of the task."""
-    return m.shared("service", lambda: _exchange.ExchangeService(m.graph, m.exchange))
+service = _exchange.service_of  # one ExchangeService per module run: what it reads once serves every person
 
 
 def prefetch(m, params_list):
@@ -279,7 +335,8 @@ def plan(m, p):
     mailbox, polls = svc.wait_for_mailbox(owner, p["wait_for_mailbox"], p["wait_timeout"])
     full_access = exo.full_access(owner["id"]) if spec["permissions"] else None
     trustees = dict((key.lower(), svc.lookup(key)) for key in spec["trustees"])
-    planned = _exchange.plan_mailbox(spec, mailbox, full_access, trustees, owner)
+    auto_reply = exo.auto_reply(owner["id"]) if spec["auto_reply"] is not None else None
+    planned = _exchange.plan_mailbox(spec, mailbox, full_access, trustees, owner, auto_reply=auto_reply)
 
     def result_of(after, converted=False, waits=0):
         result = dict(
@@ -305,6 +362,8 @@ def plan(m, p):
         else:
             now, waits = exo.get_mailbox(owner["id"]) or mailbox, 0
         after = _exchange.mailbox_view(now, exo.full_access(owner["id"]) if spec["permissions"] else None)
+        if spec["auto_reply"] is not None:
+            after["auto_reply"] = _exchange.auto_reply_view(exo.auto_reply(owner["id"])) or {"state": "disabled"}
         return result_of(after, converted=bool(planned["conversion"]), waits=waits)
 
     return result_of(planned["after"]), (apply if planned["calls"] else None)

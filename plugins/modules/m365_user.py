@@ -171,6 +171,20 @@ options:
     type: str
     choices: [on_create, always]
     default: on_create
+  scramble_password:
+    description:
+      - Give an existing user a new random password that nobody sees (offboarding) - generated in the module, sent once to
+        Microsoft 365, never returned, logged or shown in a diff or plan. Nothing happens for a user this task creates.
+      - Without O(password_changed_since) every run scrambles again and reports a change, as O(update_password=always) does.
+      - With O(revoke_sessions=true), sessions are revoked after the new password is set.
+      - Resetting the password of a user who holds an admin role needs a directory role on the application (see docs/permissions.md).
+    type: bool
+    default: false
+  password_changed_since:
+    description:
+      - With O(scramble_password=true), a password last changed at or after this time (ISO 8601 with its zone) counts as
+        scrambled already, so a re-run changes nothing. The offboard_user role passes the time its leaver record was first written.
+    type: str
   force_change_password:
     description: Make the user choose a new password at the next sign-in.
     type: bool
@@ -256,6 +270,14 @@ EXAMPLES = r"""
     account_enabled: false
     revoke_sessions: true
 
+- name: Scramble a leaver's password once (nobody sees it), then revoke the sessions again
+  practiceprotect.m365.m365_user:
+    user: tom.baker@northwindacct.com
+    account_enabled: false
+    scramble_password: true
+    password_changed_since: "2026-12-07T10:00:00+00:00"
+    revoke_sessions: true
+
 - name: Many joiners in one task, read with list queries and planned together
   practiceprotect.m365.m365_user:
     usage_location: AU
@@ -331,10 +353,14 @@ sessions_revoked:
   description: Whether the task revoked (or would revoke) the user's sign-in sessions.
   returned: always
   type: bool
+password_scrambled:
+  description: Whether the task gave (or would give) the user a new random password (O(scramble_password)); the password itself is never returned.
+  returned: always
+  type: bool
 outcomes:
   description:
     - With O(items), each person's result keyed by lower-case UPN, with the keys above (C(user), C(action), C(plan),
-      C(licenses_added), C(licenses_removed), C(sessions_revoked), C(changed)), or C(failed) and C(msg).
+      C(licenses_added), C(licenses_removed), C(sessions_revoked), C(password_scrambled), C(changed)), or C(failed) and C(msg).
   returned: with items
   type: dict
 failed_items:
@@ -386,6 +412,8 @@ ITEM_SPEC = _users.USER.argument_spec(
     max_removals=dict(type="raw", default=10),
     password=dict(type="str", no_log=True),
     update_password=dict(type="str", default="on_create", choices=["on_create", "always"], no_log=False),
+    scramble_password=dict(type="bool", default=False, no_log=False),
+    password_changed_since=dict(type="str", no_log=False),
     force_change_password=dict(type="bool", default=True, no_log=False),
     return_password=dict(type="bool", default=False, no_log=False),
     restore_deleted=dict(type="bool", default=True),
@@ -456,6 +484,7 @@ def plan(m, p):
             licenses_added=done["licenses_added"],
             licenses_removed=done["licenses_removed"],
             sessions_revoked=done["sessions_revoked"],
+            password_scrambled=done.get("password_scrambled", False),
         )
         if m.module._diff:
             result["diff"] = {"before": done["before"], "after": done["after"]}

@@ -14,9 +14,11 @@ short_description: Offboard every leaver of the play in one task (the engine of 
 version_added: 0.1.0
 description:
   - Runs the leaver runbook for every host of the play batch at once, each host being one person, in the order that keeps
-    mail safe - sign-in blocked, sessions revoked, Practice Protect roles removed (and a federated leaver's Practice Protect
-    account disabled), mailbox converted to shared and confirmed shared, only then licences removed, forwarding, full
-    access, hidden from address lists, optional soft delete, outbound sync for federated leavers.
+    mail safe - sign-in blocked, password scrambled, sessions revoked, authentication methods and mobile devices removed,
+    inbox rules forwarding outside the tenant disabled, Practice Protect roles removed (and a federated leaver's Practice
+    Protect account disabled), the automatic reply set, mailbox converted to shared and confirmed shared, only then
+    licences removed, forwarding, full access, hidden from address lists, optional soft delete, outbound sync for
+    federated leavers.
   - Reads each host's role variables (C(offboard_upn), C(offboard_deployment), C(offboard_*)) with the precedence Ansible gives
     them on that host, and refuses a misspelled C(offboard_*) variable with the closest known name.
   - A step that fails for some people, or as a whole, fails only them and only the steps that depend on it; each person's

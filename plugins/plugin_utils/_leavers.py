@@ -6,18 +6,23 @@
 Plain Python with no Ansible import (see ``_joiners`` for the shape). The order keeps mail safe and is the same for
 everyone of the play at once, each step one module run with ``items``:
 
-1. checks, reads and check-mode plans only: the leaver is a user of the tenant, forwarding and full access can be
-   given, the switches do not contradict each other; and what the run will take away (licences, roles) or set.
+1. checks, reads and check-mode plans only: the leaver is a user of the tenant, forwarding, full access and the
+   automatic reply can be given, the switches do not contradict each other; and what the run will take away (licences,
+   roles, authentication methods, mobile devices, forwarding rules) or set.
 2. the leaver record written with the user (``_records``): what this offboarding takes away or sets, merged with what
    an earlier run recorded, so that onboarding the person again restores them from any machine. Nothing else is done
    for a leaver whose record could not be written.
-3. sign-in blocked and sessions revoked;
-4. Practice Protect roles removed, and a federated leaver's Practice Protect account disabled;
-5. the mailbox converted to shared, and confirmed shared by Exchange;
-6. only then the licences removed (a leaver with a mailbox that is not confirmed shared keeps them);
-7. forwarding, full access, hidden from the address lists;
-8. soft delete (never together with a kept mailbox);
-9. outbound sync for federated leavers whose roles changed or who could still sign in.
+3. sign-in blocked, the password scrambled (once: a password changed since the record was first written counts as
+   scrambled), and only then the sessions revoked, so that no session outlives the last password event;
+4. the other ways in closed: authentication methods removed, the mailbox's mobile devices removed, and inbox rules that
+   forward or redirect outside the tenant disabled and listed - before any forwarding of this run is set up;
+5. Practice Protect roles removed, and a federated leaver's Practice Protect account disabled;
+6. the automatic reply, while the mailbox is still the person's and before the licences go;
+7. the mailbox converted to shared, and confirmed shared by Exchange;
+8. only then the licences removed (a leaver with a mailbox that is not confirmed shared keeps them);
+9. forwarding, full access, hidden from the address lists;
+10. soft delete (never together with a kept mailbox);
+11. outbound sync for federated leavers whose roles changed or who could still sign in.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -33,6 +38,8 @@ RESERVED = ("offboard_result", "offboard_user_run", "offboard_hosts")
 
 RECORD = "record"
 BLOCK = "block"
+ACCESS = "access"
+AUTO_REPLY = "auto_reply"
 PP_ROLES = "pp_roles"
 PP_ACCOUNT = "pp_account"
 SHARED = "shared"
@@ -44,7 +51,9 @@ SYNC = "sync"
 TITLES = {
     CHECKS: "checks before the first write",
     RECORD: "leaver record",
-    BLOCK: "sign-in and sessions",
+    BLOCK: "sign-in, password and sessions",
+    ACCESS: "authentication methods, mobile devices and forwarding rules",
+    AUTO_REPLY: "automatic reply",
     PP_ROLES: "Practice Protect roles",
     PP_ACCOUNT: "Practice Protect account",
     SHARED: "shared mailbox",
@@ -57,6 +66,57 @@ TITLES = {
 # The modules' options and the variables behind them (the offboarding playbook hands person keys to the role).
 PERSON_FIELDS = {"forwarding_address": "person.forward_to (offboard_forward_to)",
                  "full_access.add": "person.full_access_to (offboard_full_access_to)"}
+# Sub-step titles of the access step in each leaver's report.
+METHODS_TITLE, DEVICES_TITLE, RULES_TITLE = "authentication methods", "mobile devices", "forwarding rules"
+
+
+def auto_reply_option(o):
+    """The m365_mailbox ``auto_reply`` of a leaver's role variables (None when the step is off); ValidationError naming the
+    variable for a reply without text or a schedule that cannot be."""
+    if not o.get("offboard_auto_reply"):
+        return None
+    internal = (o.get("offboard_auto_reply_internal") or "").strip()
+    if not internal:
+        raise v.ValidationError("offboard_auto_reply is on but offboard_auto_reply_internal is empty; give the text colleagues get (the "
+                                "external reply defaults to it)", field="offboard_auto_reply_internal")
+    option = {"internal_message": internal, "external_audience": o.get("offboard_auto_reply_audience") or "all"}
+    external = (o.get("offboard_auto_reply_external") or "").strip()
+    if external:
+        option["external_message"] = external
+    start, end = (o.get("offboard_auto_reply_start") or "").strip(), (o.get("offboard_auto_reply_end") or "").strip()
+    if bool(start) != bool(end):
+        raise v.ValidationError("offboard_auto_reply_start and offboard_auto_reply_end go together: give both for a scheduled reply, or "
+                                "neither for one that starts now and stays on", field="offboard_auto_reply_start")
+    if start:
+        times = {}
+        for name, text in (("offboard_auto_reply_start", start), ("offboard_auto_reply_end", end)):
+            times[name] = v.parse_time(text)
+            if times[name] is None:
+                raise v.ValidationError("%s %r is not a time with its zone; write it like 2026-12-24T17:00:00+11:00" % (name, text), field=name)
+        if times["offboard_auto_reply_end"] <= times["offboard_auto_reply_start"]:
+            raise v.ValidationError("offboard_auto_reply_end (%s) is not after offboard_auto_reply_start (%s); give an end after the start"
+                                    % (end, start), field="offboard_auto_reply_end")
+        option.update(start=start, end=end)
+    return option
+
+
+def access_item(person):
+    """The m365_access item of a leaver (None when every access switch is off or there is nothing to close)."""
+    item = {"user": person.upn, "max_removals": "100%"}
+    if switch(person, "offboard_remove_auth_methods"):
+        item["authentication_methods"] = {"set": []}
+    if person.facts.get("has_mailbox", True):
+        if switch(person, "offboard_remove_mobile_devices"):
+            item["mobile_devices"] = {"set": []}
+        if switch(person, "offboard_disable_forwarding_rules"):
+            item["disable_external_forwarding_rules"] = True
+    return item if len(item) > 2 else None
+
+
+def scrambles(person):
+    """Whether the leaver's password is scrambled: switched on, for a leaver whose Microsoft 365 password is theirs
+    (a federated leaver signs in with the Practice Protect account, which is disabled instead)."""
+    return switch(person, "offboard_scramble_password") and person.deployment != "federated"
 
 
 def describe(person):
@@ -84,7 +144,9 @@ def describe(person):
     block = {"user": upn, "revoke_sessions": bool(o.get("offboard_revoke_sessions", True))}
     if o.get("offboard_block_sign_in", True):
         block["account_enabled"] = False
-    person.spec = {"upn": upn, "block_item": block, "mailbox_item": mailbox_item, "forward_to": forward, "full_access": full_access}
+    auto_reply = auto_reply_option(o)
+    person.spec = {"upn": upn, "block_item": block, "mailbox_item": mailbox_item, "forward_to": forward, "full_access": full_access,
+                   "auto_reply": auto_reply}
 
 
 def _comparable(record):
@@ -116,12 +178,15 @@ class Offboarding(_people.Flow):
                     describe(person)
                 except v.ValidationError as exc:
                     person.fail(CHECKS, TITLES[CHECKS], exc.message)
-            person.facts.update(sign_in_blocked=False, sessions_revoked=False, pp_roles_removed=[], mailbox="none", licenses_removed=[],
-                                mail_safe=False, soft_deleted=False, sync="not needed")
+            person.facts.update(sign_in_blocked=False, sessions_revoked=False, password_scrambled=False, auth_methods_removed=[],
+                                mobile_devices_removed=[], forwarding_rules_disabled=[], pp_roles_removed=[], auto_reply="unchanged",
+                                mailbox="none", licenses_removed=[], mail_safe=False, soft_deleted=False, sync="not needed")
         self.check()
         self.record()
         self.block()
+        self.access()
         self.pp_roles()
+        self.auto_reply()
         self.shared()
         self.licences()
         self.mailbox()
@@ -157,12 +222,21 @@ class Offboarding(_people.Flow):
 
         # What the mailbox steps would do (refused forwarding or full access stops the leaver here), and how it is now.
         def mailbox_check(p):
-            return dict(p.spec["mailbox_item"], type="shared") if switch(p, "offboard_convert_to_shared") else p.spec["mailbox_item"]
+            item = dict(p.spec["mailbox_item"], type="shared") if switch(p, "offboard_convert_to_shared") else dict(p.spec["mailbox_item"])
+            if p.spec["auto_reply"]:
+                item["auto_reply"] = p.spec["auto_reply"]
+            return item
 
         with_mailbox = [p for p in active(self.people) if p.facts.get("has_mailbox")]
         for person, outcome in self.items("m365_mailbox", with_mailbox, mailbox_check, CHECKS, check=True).items():
             person.facts["mailbox_before"] = outcome.get("mailbox_before") or {}
+            person.facts["auto_reply_changes"] = bool(person.spec["auto_reply"]) and (outcome.get("mailbox") or {}).get("auto_reply") != (
+                outcome.get("mailbox_before") or {}).get("auto_reply")
         _people.name_fields(with_mailbox, PERSON_FIELDS)
+        # What closing the ways in would remove and disable (for the record; an unknown user or a refusal stops the leaver here).
+        closing = [p for p in active(self.people) if access_item(p)]
+        for person, outcome in self.items("m365_access", closing, access_item, CHECKS, check=True).items():
+            person.facts["access_plan"] = outcome
         # What would be taken away, for the leaver record: the licences (planned with the mail guard off, since a plan
         # writes nothing and the conversion comes first) and the Practice Protect roles.
         licensed = [p for p in active(self.people) if p.facts.get("has_licences") and switch(p, "offboard_remove_licenses")]
@@ -188,13 +262,18 @@ class Offboarding(_people.Flow):
         people = active(self.people)
         for person in people:
             before = person.facts.get("mailbox_before") or {}
+            closing = person.facts.get("access_plan") or {}
             new = _records.leaver_record(
                 at=self.now(), deployment=person.deployment, licences=person.facts.get("licences_held"), roles=person.facts.get("roles_held"),
                 forward_to=person.spec["forward_to"], full_access=person.spec["full_access"],
                 blocked=switch(person, "offboard_block_sign_in") and person.facts.get("enabled"),
                 shared=bool(before) and switch(person, "offboard_convert_to_shared") and before.get("type") != "shared",
                 hidden=bool(before) and switch(person, "offboard_hide_from_address_lists") and not before.get("hidden_from_address_lists"),
-                pp_disabled=person.deployment == "federated")
+                pp_disabled=person.deployment == "federated",
+                scrambled=scrambles(person) and not (person.facts.get("record_before") or {}).get("scrambled"),
+                auto_reply=bool(person.facts.get("auto_reply_changes")),
+                auth_methods=[m.get("kind") for m in closing.get("authentication_methods_removed") or []],
+                rules_disabled=[r.get("id") for r in closing.get("forwarding_rules_disabled") or []])
             person.facts["record"] = _records.merge(person.facts.get("record_before"), new)
         changing = [p for p in people if _comparable(p.facts["record"]) != _comparable(p.facts.get("record_before"))]
         outcomes = self.items("m365_user", changing, lambda p: {
@@ -206,20 +285,68 @@ class Offboarding(_people.Flow):
     # 3. sign-in -------------------------------------------------------------------------------------------------------
 
     def block(self):
-        people = [p for p in active(self.people, RECORD) if switch(p, "offboard_block_sign_in") or switch(p, "offboard_revoke_sessions")]
-        for person, outcome in self.items("m365_user", people, lambda p: p.spec["block_item"], BLOCK).items():
+        people = [p for p in active(self.people, RECORD)
+                  if switch(p, "offboard_block_sign_in") or switch(p, "offboard_revoke_sessions") or scrambles(p)]
+
+        def block_item(person):
+            item = dict(person.spec["block_item"])
+            if scrambles(person):
+                # Once: a password changed at or after the leaver record's first write is this offboarding's (or newer).
+                item.update(scramble_password=True, password_changed_since=person.facts["record"].get("at") or self.now())
+            return item
+
+        for person, outcome in self.items("m365_user", people, block_item, BLOCK).items():
             blocked = switch(person, "offboard_block_sign_in")
             person.facts["sign_in_blocked"] = blocked
             person.facts["sessions_revoked"] = bool(outcome.get("sessions_revoked"))
+            person.facts["password_scrambled"] = bool(outcome.get("password_scrambled")) or bool(
+                scrambles(person) and (person.facts["record"] or {}).get("scrambled"))
             if outcome.get("changed"):
                 what = []
                 if blocked and person.facts.get("enabled"):
                     what.append(self.would("sign-in blocked", "would block sign-in"))
+                if outcome.get("password_scrambled"):
+                    what.append(self.would("password scrambled (nobody knows the new one)", "would scramble the password"))
                 if outcome.get("sessions_revoked"):
                     what.append(self.would("sessions revoked", "would revoke sessions"))
                 person.note(TITLES[BLOCK], ", ".join(what) or self.would("updated", "would update"), changed=True)
 
-    # 3. Practice Protect ----------------------------------------------------------------------------------------------
+    # 4. the other ways in -------------------------------------------------------------------------------------------
+
+    def access(self):
+        people = [p for p in active(self.people, RECORD) if access_item(p)]
+        for person, outcome in self.items("m365_access", people, access_item, ACCESS).items():
+            methods = outcome.get("authentication_methods_removed") or []
+            devices = outcome.get("mobile_devices_removed") or []
+            rules = outcome.get("forwarding_rules_disabled") or []
+            person.facts["auth_methods_removed"] = sorted(set(m.get("kind") for m in methods))
+            person.facts["mobile_devices_removed"] = [d.get("name") for d in devices]
+            person.facts["forwarding_rules_disabled"] = [{"name": r.get("name"), "to": r.get("to")} for r in rules]
+            if methods:
+                person.note(METHODS_TITLE, "%s %s" % (self.would("removed", "would remove"), ", ".join(
+                    "%s%s" % (m.get("kind"), " (%s)" % m["detail"] if m.get("detail") else "") for m in methods)), changed=True)
+            if devices:
+                person.note(DEVICES_TITLE, "%s %s" % (self.would("removed", "would remove"), ", ".join(d.get("name") or "?" for d in devices)),
+                            changed=True)
+            if rules:
+                person.note(RULES_TITLE, "%s %s" % (self.would("disabled", "would disable"), "; ".join(
+                    "'%s' (to %s)" % (r.get("name"), ", ".join(r.get("to") or [])) for r in rules)), changed=True)
+            for kept in outcome.get("forwarding_rules_kept") or []:
+                person.note(RULES_TITLE, "kept '%s' (to %s): %s" % (kept.get("name"), ", ".join(kept.get("to") or []), kept.get("reason")))
+
+    # 6. the automatic reply ------------------------------------------------------------------------------------------
+
+    def auto_reply(self):
+        people = [p for p in active(self.people, RECORD) if p.spec["auto_reply"] and p.facts.get("has_mailbox")]
+        items = self.items("m365_mailbox", people, lambda p: {"user": p.upn, "auto_reply": p.spec["auto_reply"]}, AUTO_REPLY)
+        for person, outcome in items.items():
+            reply = (outcome.get("mailbox") or {}).get("auto_reply") or {}
+            person.facts["auto_reply"] = reply.get("state") or "unchanged"
+            if outcome.get("changed"):
+                when = " from %s to %s" % (reply.get("start"), reply.get("end")) if reply.get("state") == "scheduled" else ""
+                person.note(TITLES[AUTO_REPLY], "%s%s" % (self.would("set", "would set"), when), changed=True)
+
+    # 5. Practice Protect ----------------------------------------------------------------------------------------------
 
     def pp_roles(self):
         people = [p for p in active(self.people, RECORD) if switch(p, "offboard_remove_pp_roles")]
@@ -240,7 +367,7 @@ class Offboarding(_people.Flow):
             if outcome.get("changed"):
                 person.note(TITLES[PP_ACCOUNT], self.would("disabled", "would be disabled"), changed=True)
 
-    # 4-5. mail first, then licences ------------------------------------------------------------------------------
+    # 7-8. mail first, then licences ------------------------------------------------------------------------------
 
     def shared(self):
         people = [p for p in active(self.people, RECORD) if p.facts.get("has_mailbox") and switch(p, "offboard_convert_to_shared")]
@@ -284,7 +411,7 @@ class Offboarding(_people.Flow):
             if removed:
                 person.note(TITLES[LICENCES], "%s %s" % (self.would("removed", "would remove"), ", ".join(removed)), changed=True)
 
-    # 6-8 --------------------------------------------------------------------------------------------------------------
+    # 9-11 -------------------------------------------------------------------------------------------------------------
 
     def mailbox(self):
         people = [p for p in active(self.people, RECORD) if p.facts.get("has_mailbox") and len(p.spec["mailbox_item"]) > 1]
@@ -325,6 +452,9 @@ def result_fact(person):
     """The ``offboard_result`` fact of a leaver's host."""
     facts = person.facts
     return {"upn": person.upn, "deployment": person.deployment, "sign_in_blocked": facts.get("sign_in_blocked"),
-            "sessions_revoked": facts.get("sessions_revoked"), "pp_roles_removed": facts.get("pp_roles_removed"), "mailbox": facts.get("mailbox"),
+            "sessions_revoked": facts.get("sessions_revoked"), "password_scrambled": facts.get("password_scrambled"),
+            "auth_methods_removed": facts.get("auth_methods_removed"), "mobile_devices_removed": facts.get("mobile_devices_removed"),
+            "forwarding_rules_disabled": facts.get("forwarding_rules_disabled"), "auto_reply": facts.get("auto_reply"),
+            "pp_roles_removed": facts.get("pp_roles_removed"), "mailbox": facts.get("mailbox"),
             "licenses_removed": facts.get("licenses_removed"), "mail_safe": facts.get("mail_safe"), "soft_deleted": facts.get("soft_deleted"),
             "sync": facts.get("sync")}

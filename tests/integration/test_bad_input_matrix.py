@@ -162,6 +162,37 @@ MODULE_CASES = [
      "full_access lists sarah.jones@northwindacct.com under both add and remove; give each value once."),
     ("mailbox: full access for someone unknown", "m365_mailbox", {"user": TOM, "full_access": {"set": [NOBODY]}},
      "full_access.set: nobody.here@northwindacct.com is not a user in this tenant."),
+    ("mailbox: automatic reply ending before it starts", "m365_mailbox",
+     {"user": TOM, "auto_reply": {"internal_message": "Tom has left.", "start": "2027-01-31T17:00:00+11:00", "end": "2026-12-24T17:00:00+11:00"}},
+     "auto_reply.end (2026-12-24T17:00:00+11:00) is not after auto_reply.start (2027-01-31T17:00:00+11:00); give an end after the start."),
+    ("mailbox: automatic reply without a text", "m365_mailbox", {"user": TOM, "auto_reply": {"external_message": "Gone."}},
+     "auto_reply.internal_message is empty; give the text colleagues get (external_message defaults to it), or set auto_reply.enabled false "
+     "to switch automatic replies off."),
+    ("mailbox: automatic reply start without its zone", "m365_mailbox",
+     {"user": TOM, "auto_reply": {"internal_message": "Tom has left.", "start": "2026-12-24 17:00", "end": "2027-01-31T17:00:00Z"}},
+     "auto_reply.start '2026-12-24 17:00' is not a time with its zone; write it like 2026-12-24T17:00:00+11:00 (or ...Z for UTC)."),
+    # m365_access
+    ("access: methods cannot be added", "m365_access", {"user": TOM, "authentication_methods": {"add": ["phone"]}},
+     "authentication_methods.add is not supported: this module only removes authentication methods. People register their own methods at "
+     "https://aka.ms/mysecurityinfo."),
+    ("access: unknown kind of method", "m365_access", {"user": TOM, "authentication_methods": {"remove": ["sms"]}},
+     "authentication_methods.remove: 'sms' is not a kind of authentication method; use phone, microsoftAuthenticator, fido2, softwareOath, "
+     "email, windowsHelloForBusiness, temporaryAccessPass, platformCredential."),
+    ("access: the password method", "m365_access", {"user": TOM, "authentication_methods": {"set": ["phone"], "remove": ["password"]}},
+     "authentication_methods.remove: Graph cannot remove the password method; it is always kept. Use m365_user scramble_password to make the "
+     "password unknown."),
+    ("access: methods over the limit", "m365_access", {"user": TOM, "authentication_methods": {"set": []}, "max_removals": 3},
+     "Refusing to remove 7 authentication methods from tom.baker@northwindacct.com, more than max_removals (3): phone b6332ec1-7057-4abe-"
+     "9331-3d72feddfe41, phone 3179e48a-750b-4051-897c-87b9720928f7, microsoftAuthenticator 6e1e8c3b-d5c7-4f1f-9b7c-2a3b4c5d6e7f, fido2 -2_"
+     "GRUg2-HYz6_1YG4YRAQ2, softwareOath b172893e-893e-b172-3e89-72b13e8972b1, email 3ddfcfc8-9383-446f-83cc-3ab9be4be18f, temporaryAccessP"
+     "ass 9d7e1f3a-2b4c-4d5e-8f6a-7b8c9d0e1f2a. List them to keep them, or raise max_removals if this is intended."),
+    ("access: devices as a plain list", "m365_access", {"user": TOM, "mobile_devices": ["ApplF17ZQ0A3N72J"]},
+     "mobile_devices takes add, remove or set, for example mobile_devices: {add: [...]}; a plain list is not accepted."),
+    ("access: unknown person", "m365_access", {"user": NOBODY, "disable_external_forwarding_rules": True},
+     "user nobody.here@northwindacct.com is not a user in this tenant; give the UPN or object id of an existing user."),
+    # m365_user scramble
+    ("user: scramble with a password", "m365_user", {"user": TOM, "scramble_password": True, "password": "Kn0wn-Passw0rd!"},
+     "scramble_password sets a random password nobody knows; leave password out, or scramble_password false to set that password."),
     ("mailbox: removal limit below 0", "m365_mailbox", {"user": TOM, "full_access": {"set": []}, "max_removals": -1},
      "max_removals must be 0 or more."),
     ("mailbox: bool given as a word", "m365_mailbox", {"user": TOM, "hidden_from_address_lists": "perhaps"},
@@ -468,6 +499,18 @@ OFFBOARD_CASES = [
      'es the user and with it the mailbox that offboard_convert_to_shared keeps. Keep the shared mailbox (offboard_s'
      'oft_delete false), or set offboard_convert_to_shared false if the mail is not kept. Nothing was written for th'
      'em; correct it and run again.'),
+    ("lv.reply.backwards", {"offboard_auto_reply": True, "offboard_auto_reply_internal": "Gone.", "offboard_auto_reply_start": "2027-01-31T17:00:00Z",
+                            "offboard_auto_reply_end": "2026-12-24T17:00:00Z", "person": {"upn": "lv.reply.backwards@" + D}},
+     'lv.reply.backwards@northwindacct.com was not offboarded: checks before the first write: offboard_auto_reply_end (2026-12-24T17:00:00Z)'
+     ' is not after offboard_auto_reply_start (2027-01-31T17:00:00Z); give an end after the start. Nothing was written for them; correct it '
+     'and run again.'),
+    ("lv.reply.empty", {"offboard_auto_reply": True, "person": {"upn": "lv.reply.empty@" + D}},
+     'lv.reply.empty@northwindacct.com was not offboarded: checks before the first write: offboard_auto_reply is on but offboard_auto_reply_i'
+     'nternal is empty; give the text colleagues get (the external reply defaults to it). Nothing was written for them; correct it and run a'
+     'gain.'),
+    ("lv.reply.audience", {"offboard_auto_reply_audience": "everyone", "person": {"upn": "lv.reply.audience@" + D}},
+     'lv.reply.audience@northwindacct.com was not offboarded: role variables: value of offboard_auto_reply_audience must be one of: none, kno'
+     'wn, all, got: everyone. Nothing was written for them; correct it and run again.'),
     ("lv.access.type", {"person": {"upn": "lv.access.type@" + D, "full_access_to": {"sarah": 1}}},
      'lv.access.type@northwindacct.com was not offboarded: role variables: offboard_full_access_to must be a list, n'
      'ot a dict. Nothing was written for them; correct it and run again.'),

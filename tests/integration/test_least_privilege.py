@@ -24,7 +24,7 @@ OUT = os.path.join(ROOT, "tests", "output", "reliability", "least_privilege.json
 EXCHANGE_ADMIN_ROLE = "Exchange Administrator"
 DIRECTORY_ROLES = {EXCHANGE_ADMIN_ROLE: "29232cdf-9323-42fd-ade2-1d097af3e4de"}
 MODULES = ["m365_user", "m365_user_info", "m365_address_info", "m365_alias", "m365_mailbox", "m365_send_mail", "m365_group_member",
-           "service_account", "pp_user", "pp_role_member", "outbound_sync"]
+           "m365_access", "service_account", "pp_user", "pp_role_member", "outbound_sync"]
 # The roles' engines run the modules above, so their rows in docs/permissions.md may name only what those modules' rows
 # name (tests/unit/test_permissions_table.py); person_result calls no service.
 ENGINES = ["onboard", "offboard", "person_result"]
@@ -73,6 +73,19 @@ def _group_member_task(creds):
 
 def _group_members(sandbox, name):
     return [m["name"] for g in sandbox.state()["groups"] if g["displayName"] == name for m in g["members"]]
+
+
+def _access_task(creds):
+    return dict(_m365(creds), user=TOM, authentication_methods={"set": []}, mobile_devices={"set": []}, disable_external_forwarding_rules=True,
+                max_removals="100%")
+
+
+def _access_done(sandbox, r):
+    state = sandbox.state()
+    tom = _users(sandbox, TOM)[0]
+    mailbox = _mailbox(sandbox, TOM)
+    return ([m["kind"] for m in state["auth_methods"][tom["id"]]] == ["password"] and mailbox["MobileDevices"] == []
+            and not [rule for rule in mailbox["InboxRules"] if rule["isEnabled"] and rule["forwardsOutside"]])
 
 
 def _send_mail_task(creds):
@@ -128,6 +141,7 @@ OPERATIONS = {
     "m365_mailbox": (None, _mailbox_task, lambda sandbox, r: _mailbox(sandbox, TOM)["RecipientTypeDetails"] == "SharedMailbox"),
     "m365_group_member": (None, _group_member_task, lambda sandbox, r: SARAH in _group_members(sandbox, "Client Services")
                           and SARAH in _group_members(sandbox, "Tax Announcements")),
+    "m365_access": (None, _access_task, _access_done),
     "m365_send_mail": (None, _send_mail_task, lambda sandbox, r: r["sent"] and len(sandbox.mail()) == 1),
     "service_account": (_seed_service_account, _service_account_task,
                         lambda sandbox, r: r["licenses_removed"] == ["FLOW_FREE"] and not _users(sandbox, SERVICE_ACCOUNT)[0]["assignedLicenses"]),

@@ -90,6 +90,12 @@ class Sandbox:
         ids of users, display names or ids of groups)."""
         return self.control("POST", "seed", json={"users": list(users), "groups": list(groups)})
 
+    def seed_access(self, user, methods=(), rules=(), devices=(), auto_reply=None):
+        """Give a user authentication methods (``kind`` and its properties, ``default: true``), inbox rules, mobile devices
+        (Get-MobileDevice's shape, ``DeviceId`` at least) or automatic-reply settings."""
+        return self.control("POST", "access", json={"user": user, "methods": list(methods), "rules": list(rules), "devices": list(devices),
+                                                    "auto_reply": auto_reply})
+
     def mail(self):
         """Messages accepted by Graph's sendMail since the last reset: sender, toRecipients, ccRecipients, subject, content, ..."""
         return self.control("GET", "mail")["messages"]

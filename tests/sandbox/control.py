@@ -36,6 +36,7 @@ class ControlApp:
             Route("/_sandbox/seed", self.seed, methods=["POST"]),
             Route("/_sandbox/skus", self.skus, methods=["PATCH"]),
             Route("/_sandbox/mail", self.mail, methods=["GET"]),
+            Route("/_sandbox/access", self.access, methods=["POST"]),
             Route("/_sandbox/pp/{path:path}", self.pp, methods=["GET", "POST"]),
             Route("/_sandbox/{path:path}", self.unknown, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ])
@@ -152,6 +153,17 @@ class ControlApp:
     async def mail(self, request):
         """Messages accepted by Graph's sendMail since the last reset, oldest first (mail.py)."""
         return _json({"messages": list(self.rt.tenant.sent_mail)})
+
+    async def access(self, request):
+        """A person's ways in (access.py): ``{"user", "methods", "rules", "devices", "auto_reply"}`` added to a user."""
+        from . import access
+        try:
+            body = await self._body(request)
+            return _json(access.seed_person(self.rt.tenant, body if isinstance(body, dict) else {}), 201)
+        except ValueError as exc:
+            return _problem(400, str(exc))
+        except GraphError as exc:
+            return _problem(400, exc.message)
 
     async def pp(self, request):
         """Practice Protect: GET pp/state, POST pp/seed (roles, users, OAuth clients, app provisioning settings)."""

@@ -3,10 +3,11 @@
 Reference graph.md 8.2: the endpoint Microsoft's ExchangeOnlineManagement module uses in REST mode. Microsoft does not
 document it. The token's audience must be the Exchange URL, it must carry the ``Exchange.ManageAsApp`` role, and the app must
 hold the Exchange Administrator (or Global Administrator) directory role. Cmdlets: Get-Mailbox, Get-AcceptedDomain,
-Set-Mailbox, Add-/Get-/Remove-MailboxPermission, Get-DistributionGroup and Add-/Get-/Remove-DistributionGroupMember. They
-work on the tenant's mailboxes (exchange_state.Mailboxes, ``Tenant.exchange``) and on its mail-enabled groups that are not
-Microsoft 365 groups (distribution lists, mail-enabled security groups), whose membership Exchange owns. The 401 body is the
-one quoted in MicrosoftDocs/office-docs-powershell issue 7970.
+Set-Mailbox, Add-/Get-/Remove-MailboxPermission, Get-/Set-MailboxAutoReplyConfiguration, Get-/Remove-MobileDevice,
+Get-DistributionGroup and Add-/Get-/Remove-DistributionGroupMember. They work on the tenant's mailboxes
+(exchange_state.Mailboxes, ``Tenant.exchange``) and on its mail-enabled groups that are not Microsoft 365 groups
+(distribution lists, mail-enabled security groups), whose membership Exchange owns. The 401 body is the one quoted in
+MicrosoftDocs/office-docs-powershell issue 7970.
 """
 
 import base64
@@ -114,7 +115,42 @@ CMDLETS = {
     "remove-distributiongroupmember": Cmdlet("Remove-DistributionGroupMember", ("Identity", "Member", "BypassSecurityGroupManagerCheck") +
                                              COMMON, mandatory=("Identity", "Member"), booleans=("BypassSecurityGroupManagerCheck",),
                                              write=True),
+    # Automatic replies (Set-/Get-MailboxAutoReplyConfiguration cmdlet reference; CIPP's Set-CIPPOutOfOffice sends them through
+    # this endpoint) and mobile devices (Get-MobileDevice -Mailbox, Remove-MobileDevice -Identity, as CIPP's Remove-CIPPMobileDevice).
+    "get-mailboxautoreplyconfiguration": Cmdlet("Get-MailboxAutoReplyConfiguration", ("Identity", "ResultSize") + COMMON, mandatory=("Identity",)),
+    "set-mailboxautoreplyconfiguration": Cmdlet("Set-MailboxAutoReplyConfiguration", ("Identity", "AutoReplyState", "InternalMessage",
+                                                                                      "ExternalMessage", "ExternalAudience", "StartTime",
+                                                                                      "EndTime") + COMMON,
+                                                mandatory=("Identity",), write=True),
+    "get-mobiledevice": Cmdlet("Get-MobileDevice", ("Identity", "Mailbox", "ResultSize") + COMMON),
+    "remove-mobiledevice": Cmdlet("Remove-MobileDevice", ("Identity",) + COMMON, mandatory=("Identity",), write=True),
 }
+AUTO_REPLY_STATES = {"enabled": "Enabled", "disabled": "Disabled", "scheduled": "Scheduled"}
+AUDIENCES = {"none": "None", "known": "Known", "all": "All"}
+# UNCONFIRMED: that Exchange keeps (and Get- returns) a reply given as plain text wrapped in HTML, in this form.
+HTML_REPLY = "<html>\n<body>\n{text}\n</body>\n</html>\n"
+END_BEFORE_START = "The end time must be later than the start time."  # UNCONFIRMED wording
+
+
+def _reply_html(text):
+    if not text:
+        return ""
+    if text.lstrip().lower().startswith("<html"):
+        return text
+    return HTML_REPLY.format(text=text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def _exchange_time(value, name):
+    """A DateTime parameter as the admin API returns it (UTC, no zone: UNCONFIRMED)."""
+    from datetime import datetime, timezone
+    text = str(value or "").strip().replace("Z", "+00:00")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise parameter_error(CONVERT.format(name=name, value=value, type="System.DateTime"))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _access_rights(value):
@@ -405,6 +441,66 @@ class ExchangeApp:
         else:
             warnings.append(NOT_MODIFIED.format(name=mailbox["name"]))
         return []
+
+    def _get_mailboxautoreplyconfiguration(self, params, warnings):
+        exchange = self.exchange
+        user_id = exchange.find_mailbox(params["Identity"])
+        mailbox = exchange.mailboxes[user_id]
+        reply = dict(mailbox["auto_reply"])
+        return [dict(reply, Identity=mailbox["name"], MailboxOwnerId=mailbox["name"], AutoDeclineFutureRequestsWhenOOF=False,
+                     DeclineEventsForScheduledOOF=False, IsValid=True)]
+
+    def _set_mailboxautoreplyconfiguration(self, params, warnings):
+        exchange = self.exchange
+        user_id = exchange.find_mailbox(params["Identity"])
+        mailbox = exchange.mailboxes[user_id]
+        new = dict(mailbox["auto_reply"])
+        for name, values, kind in (("AutoReplyState", AUTO_REPLY_STATES, "OofState"), ("ExternalAudience", AUDIENCES, "ExternalAudience")):
+            if name in params:
+                value = values.get(str(params[name] or "").lower())
+                if value is None:
+                    raise parameter_error(CONVERT.format(name=name, value=params[name], type="Microsoft.Exchange.InfoWorker.Common.OOF." + kind))
+                new[name] = value
+        for name in ("InternalMessage", "ExternalMessage"):
+            if name in params:
+                new[name] = _reply_html(params[name] or "")
+        for name in ("StartTime", "EndTime"):
+            if name in params:
+                new[name] = _exchange_time(params[name], name)
+        if new["AutoReplyState"] == "Scheduled":
+            if not new["StartTime"] or not new["EndTime"] or new["EndTime"] <= new["StartTime"]:
+                raise invalid(END_BEFORE_START)
+        if new == mailbox["auto_reply"]:
+            warnings.append(NOT_MODIFIED.format(name=mailbox["name"]))
+        mailbox["auto_reply"] = new
+        return []
+
+    def _get_mobiledevice(self, params, warnings):
+        exchange = self.exchange
+        if params.get("Mailbox") not in (None, ""):
+            user_ids = [exchange.find_mailbox(params["Mailbox"])]
+        else:
+            user_ids = [uid for uid, mailbox in exchange.mailboxes.items() if mailbox["state"] == "active" and exchange.user_active(uid)]
+        out = []
+        for user_id in user_ids:
+            for device in exchange.mailboxes[user_id]["devices"]:
+                out.append(dict(device, UserDisplayName=exchange.mailboxes[user_id]["name"], DeviceAccessState="Allowed"))
+        if params.get("Identity"):
+            key = str(params["Identity"]).lower()
+            out = [d for d in out if key in (d["Identity"].lower(), d["Guid"].lower(), d["DeviceId"].lower())]
+            if not out:
+                raise not_found(params["Identity"])
+        return out
+
+    def _remove_mobiledevice(self, params, warnings):
+        exchange = self.exchange
+        key = str(params["Identity"]).lower()
+        for user_id, mailbox in exchange.mailboxes.items():
+            for device in list(mailbox["devices"]):
+                if key in (device["Identity"].lower(), device["Guid"].lower()):
+                    mailbox["devices"].remove(device)
+                    return []
+        raise not_found(params["Identity"])
 
     def _permission_view(self, mailbox, user, rights, inherited=False):
         return {"Identity": mailbox["name"], "User": user, "AccessRights@odata.type": "#Collection(String)", "AccessRights": rights,

@@ -221,6 +221,11 @@ class Mailboxes:
             "addresses": [], "type": "UserMailbox", "pending_type": None, "pending_since": None, "forwarding": None,
             "deliver_and_forward": False, "hidden": False, "permissions": {}, "created": None, "changed": None,
             "provisioning_errors": [],
+            # Automatic replies as Get-MailboxAutoReplyConfiguration shows them; mobile devices (Get-MobileDevice); inbox rules
+            # as Graph's messageRules shows them (access.py serves them).
+            "auto_reply": {"AutoReplyState": "Disabled", "InternalMessage": "", "ExternalMessage": "", "ExternalAudience": "All",
+                           "StartTime": None, "EndTime": None},
+            "devices": [], "rules": [],
         }
 
     def stage_email_addresses(self, user_id, addresses):
@@ -251,6 +256,10 @@ class Mailboxes:
             if mailbox["state"] == "active" and user_id in self.tenant.records and self.tenant.records[user_id].data is not None:
                 item.update(self.mailbox_view(user_id))
                 item["FullAccess"] = sorted(self.upn_of(trustee) for trustee in mailbox["permissions"] if self.upn_of(trustee))
+                item["AutoReply"] = copy.deepcopy(mailbox["auto_reply"])
+                item["MobileDevices"] = [device["DeviceId"] for device in mailbox["devices"]]
+                item["InboxRules"] = [{"id": rule["id"], "displayName": rule.get("displayName"), "isEnabled": rule.get("isEnabled"),
+                                       "forwardsOutside": self._forwards_outside(rule)} for rule in mailbox["rules"]]
             out.append(item)
         return out
 
@@ -284,6 +293,26 @@ class Mailboxes:
                 mailbox["type"], mailbox["pending_type"], mailbox["pending_since"] = mailbox["pending_type"], None, None
                 mailbox["changed"] = now_iso()
             self._mailbox_work.discard(user_id)
+
+    def _forwards_outside(self, rule):
+        """Whether an inbox rule forwards or redirects to an address outside the accepted domains (for the state dump)."""
+        actions = rule.get("actions") or {}
+        for name in ("forwardTo", "redirectTo", "forwardAsAttachmentTo"):
+            for recipient in actions.get(name) or []:
+                address = ((recipient or {}).get("emailAddress") or {}).get("address") or ""
+                if "@" in address and not self._accepted(domain_of(address)):
+                    return True
+        return False
+
+    def add_mobile_device(self, user_id, device):
+        """Seed a mobile device partnership on the user's mailbox (Get-MobileDevice's shape; Identity and Guid made up here)."""
+        mailbox = self.mailboxes[user_id]
+        device.setdefault("DeviceType", "EASDevice")
+        device.setdefault("Guid", str(uuid.uuid5(uuid.NAMESPACE_URL, "mobile-device:%s:%s" % (user_id, device["DeviceId"]))))
+        device.setdefault("Identity", "%s\\ExchangeActiveSyncDevices\\%s\u00a7%s" % (mailbox["name"], device["DeviceType"], device["DeviceId"]))
+        device.setdefault("FirstSyncTime", "2024-07-01T09:00:00Z")
+        mailbox["devices"].append(device)
+        return device
 
     # -- helpers ---------------------------------------------------------------------------------------------------
 

@@ -36,6 +36,10 @@ SEE_GROUPS = READ_GROUPS
 # UNCONFIRMED: what lets a caller see a service principal member's properties (the application and directory read permissions).
 SEE_SERVICE_PRINCIPALS = ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
 
+# authentication-methods API, application: UserAuthenticationMethod.Read.All least privileged to list, ReadWrite.All to delete.
+READ_AUTH_METHODS = ("UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All")
+WRITE_AUTH_METHODS = ("UserAuthenticationMethod.ReadWrite.All",)
+
 ROUTE_PERMISSIONS = {
     "GET /users": READ_USERS,
     "GET /users/$count": READ_USERS,
@@ -98,7 +102,17 @@ ROUTE_PERMISSIONS = {
     "GET /users/{id}/memberOf/microsoft.graph.group": READ_MEMBER_OF,
     # None: no role of its own; every sub-request is checked on its own.
     "POST /$batch": None,
+    # authentication-methods API (authenticationmethods-list and each kind's delete page): application permissions only.
+    "GET /users/{id}/authentication/methods": READ_AUTH_METHODS,
+    # messageRules (mailfolder-list-messagerules, messagerule-update): application MailboxSettings.Read / MailboxSettings.ReadWrite.
+    "GET /users/{id}/mailFolders/inbox/messageRules": ("MailboxSettings.Read", "MailboxSettings.ReadWrite"),
+    "PATCH /users/{id}/mailFolders/inbox/messageRules/{id}": ("MailboxSettings.ReadWrite",),
 }
+for _segment in ("phoneMethods", "microsoftAuthenticatorMethods", "fido2Methods", "softwareOathMethods", "emailMethods",
+                 "windowsHelloForBusinessMethods", "temporaryAccessPassMethods"):
+    ROUTE_PERMISSIONS["DELETE /users/{id}/authentication/%s/{id}" % _segment] = WRITE_AUTH_METHODS
+ROUTE_PERMISSIONS["DELETE /users/{id}/authentication/platformCredentialMethods/{id}"] = WRITE_AUTH_METHODS + (
+    "UserAuthMethod-PlatformCred.ReadWrite.All",)
 
 # Base RU cost (Graph throttling limits, identity and access); routes not listed cost 1. Writes also take one token from the write bucket.
 RU_COSTS = {
@@ -131,6 +145,8 @@ RU_COSTS = {
 ROUTE_DENIED = {
     "POST /users/{id}/sendMail": mail.access_denied,
     "POST /users/{id}/microsoft.graph.sendMail": mail.access_denied,
+    "GET /users/{id}/mailFolders/inbox/messageRules": mail.access_denied,
+    "PATCH /users/{id}/mailFolders/inbox/messageRules/{id}": mail.access_denied,
 }
 
 

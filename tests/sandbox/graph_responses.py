@@ -10,6 +10,7 @@ import re
 import uuid
 from urllib.parse import unquote_plus, urlsplit
 
+from . import access
 from . import auth
 from . import graph_query as query
 from . import mail
@@ -242,6 +243,26 @@ class GraphResponses:
         """user-revokesigninsessions docs: no body needed; 200 with an Edm.Boolean."""
         self.tenant.revoke_sign_in_sessions(key)
         return Result(200, {"@odata.context": query.METADATA + "Edm.Boolean", "value": True})
+
+    # ----------------------------------------------------------------------------------------------------------
+    # A person's ways in (access.py)
+
+    def list_auth_methods(self, call, key):
+        items = access.list_methods(self.tenant, key)
+        return Result(200, {"@odata.context": query.METADATA + "users('%s')/authentication/methods" % key, "value": items})
+
+    def delete_auth_method(self, call, key, method_id):
+        segment = call.path.strip("/").split("/")[3]
+        access.delete_method(self.tenant, key, segment, method_id)
+        return Result(204)
+
+    def list_message_rules(self, call, key):
+        items = access.list_rules(self.tenant, key)
+        return Result(200, {"@odata.context": query.METADATA + "users('%s')/mailFolders('inbox')/messageRules" % key, "value": items})
+
+    def update_message_rule(self, call, key, rule_id):
+        rule = access.update_rule(self.tenant, key, rule_id, call.json())
+        return Result(200, dict({"@odata.context": query.METADATA + "users('%s')/mailFolders('inbox')/messageRules/$entity" % key}, **rule))
 
     def send_mail(self, call, key):
         """user-sendmail docs: 202 Accepted, no body. The message is kept in the tenant's outbox (mail.py)."""

@@ -58,7 +58,14 @@ HANDLERS = {
     "DELETE /groups/{id}/members/{id}/$ref": "remove_member",
     "GET /users/{id}/memberOf": "list_member_of",
     "GET /users/{id}/memberOf/microsoft.graph.group": "list_member_of_groups",
+    # A person's ways in (access.py): authentication methods, one delete route per kind, and inbox rules.
+    "GET /users/{id}/authentication/methods": "list_auth_methods",
+    "GET /users/{id}/mailFolders/inbox/messageRules": "list_message_rules",
+    "PATCH /users/{id}/mailFolders/inbox/messageRules/{id}": "update_message_rule",
 }
+for _segment in ("phoneMethods", "microsoftAuthenticatorMethods", "fido2Methods", "softwareOathMethods", "emailMethods",
+                 "windowsHelloForBusinessMethods", "temporaryAccessPassMethods", "platformCredentialMethods"):
+    HANDLERS["DELETE /users/{id}/authentication/%s/{id}" % _segment] = "delete_auth_method"
 TEMPLATES = sorted({key.split(" ", 1)[1] for key in HANDLERS})
 
 

@@ -25,6 +25,7 @@ import secrets
 import time
 import uuid
 
+from . import access
 from . import realism
 from . import secret_log
 from .errors import INVALID_VALUES, PASSWORD_COMPLEXITY, PROXY_CONFLICT, UPN_CONFLICT, UPN_DOMAIN, bad_request, not_found
@@ -46,6 +47,7 @@ WRITE_ROLES = WRITE_ROLES + ["RoleManagement.ReadWrite.Directory"]
 WRITE_ROLES = WRITE_ROLES + ["Exchange.ManageAsApp"]
 WRITE_ROLES = WRITE_ROLES + ["Mail.Send"]  # sendMail (mail.py): activation mails
 WRITE_ROLES = WRITE_ROLES + ["GroupMember.ReadWrite.All"]  # groups: members, transitiveMembers, memberOf, $ref writes
+WRITE_ROLES = WRITE_ROLES + ["UserAuthenticationMethod.ReadWrite.All", "MailboxSettings.ReadWrite"]  # a leaver's ways in (access.py)
 READONLY_ROLES = ["User.Read.All", "Domain.Read.All", "Organization.Read.All"]
 READONLY_ROLES = READONLY_ROLES + ["GroupMember.Read.All"]
 
@@ -506,6 +508,7 @@ class Tenant:
         self.log = []
         self.exchange.reset()  # before the seed, whose licences provision mailboxes
         self.sent_mail = []  # messages accepted by sendMail (mail.py), as sent; GET /_sandbox/mail
+        self.auth_methods = {}  # user id -> authentication methods (access.py)
         for domain_id, default, initial, verified in ((INITIAL_DOMAIN, False, True, True), (DEFAULT_DOMAIN, True, False, True),
                                                       ("northwind-legacy.com", False, False, False)):
             self.domains[domain_id] = {
@@ -525,6 +528,7 @@ class Tenant:
                 self.seed_user(copy.deepcopy(user))
             for group in SEED_GROUPS:
                 self.seed_group(copy.deepcopy(group))
+            access.seed_default(self)  # authentication methods, inbox rules, mobile devices
         # Directory role assignments. Reads through the API lag writes by replication_lag_s like directory objects
         # (role_assignment_views: id -> (visible_from, what readers saw before)); checks use the current set. The
         # tenant's admin is a Global Administrator, as the account that created the tenant is.
@@ -1565,6 +1569,7 @@ class Tenant:
             "apps": [app.describe() for app in self.apps.values()],
             "config": copy.deepcopy(self.config),
             "mailboxes": self.dump_mailboxes(),
+            "auth_methods": access.dump(self),
         }
 
 

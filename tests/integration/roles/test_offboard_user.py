@@ -7,7 +7,7 @@ __metaclass__ = type
 
 import os
 
-from tests.integration.support import ROOT
+from tests.integration.support import ROOT, last_seq
 from tests.integration.plugins.modules.pp_support import pp_state
 
 INVENTORY = os.path.join(ROOT, "inventory", "example")
@@ -150,3 +150,80 @@ all:
     assert after["_extensions"] == []  # restored in full: the record is gone, and the next offboarding writes a new one
     again = run_playbook(playbook("onboard.yml"), inventory=str(hosts), expect_rc=0)
     assert again.changed("tom.baker") == 0
+
+
+def every_step(sandbox, since, user_id):
+    """The leaver's writes in the order the log shows them, named by step."""
+    events = []
+    for entry in sandbox.log(since=since):
+        if not entry["write"] or (entry["status"] or 0) >= 400:
+            continue
+        path, cmdlet = entry["path"], entry.get("cmdlet")
+        if entry["method"] == "PATCH" and path.endswith("/users/%s" % user_id) and "passwordProfile" in entry["body_keys"]:
+            events.append("block+scramble")
+        elif path.endswith("/users/%s/revokeSignInSessions" % user_id):
+            events.append("revoke")
+        elif "/authentication/" in path:
+            events.append("method")
+        elif cmdlet == "Remove-MobileDevice":
+            events.append("device")
+        elif "/messageRules/" in path:
+            events.append("rule")
+        elif cmdlet == "Set-MailboxAutoReplyConfiguration":
+            events.append("auto reply")
+        elif cmdlet == "Set-Mailbox" and "Type" in entry["body_keys"]:
+            events.append("convert")
+        elif path.endswith("/users/%s/assignLicense" % user_id):
+            events.append("licences")
+        elif cmdlet == "Set-Mailbox" and "ForwardingSmtpAddress" in entry["body_keys"]:
+            events.append("forwarding")
+    return [e for i, e in enumerate(events) if i == 0 or events[i - 1] != e]  # one name per run of the same step
+
+
+def test_a_leaver_goes_through_every_step_in_the_safe_order_then_nothing_to_do(sandbox, run_playbook, tmp_path):
+    hosts = tmp_path / "hosts.yml"
+    hosts.write_text("""
+all:
+  vars:
+    ansible_connection: local
+    offboard_deployment: entra_source
+    offboard_auto_reply: true
+    offboard_auto_reply_internal: Tom has left; please contact Sarah Jones.
+    offboard_auto_reply_external: Tom Baker has left Northwind Accounting. Sarah Jones looks after his clients.
+    offboard_auto_reply_start: "2026-12-24T17:00:00+11:00"
+    offboard_auto_reply_end: "2027-03-31T17:00:00+11:00"
+  children:
+    leavers:
+      hosts:
+        tom.baker: {person: {upn: tom.baker@northwindacct.com, forward_to: sarah.jones@northwindacct.com}}
+""")
+    user_id = tom(sandbox)["id"]
+    mark = last_seq(sandbox)
+    planned = run_playbook(playbook("offboard.yml"), inventory=str(hosts), check=True, expect_rc=0)
+    assert sandbox.writes(since=mark) == []
+    steps = planned.result("Report the leaver", "tom.baker")["steps"]
+    assert "authentication methods: would remove phone (alternateMobile), phone (mobile), microsoftAuthenticator (Tom's iPhone), fido2 " \
+           "(YubiKey 5 NFC), softwareOath, email, temporaryAccessPass" in steps
+    assert "forwarding rules: would disable 'Forward to my Gmail' (to tom.baker.home@gmail.com)" in steps
+
+    mark = last_seq(sandbox)
+    run = run_playbook(playbook("offboard.yml"), inventory=str(hosts), expect_rc=0)
+    assert every_step(sandbox, mark, user_id) == ["block+scramble", "revoke", "method", "device", "rule", "auto reply", "convert", "licences",
+                                                  "forwarding"]
+    fact = run.result("Report the leaver", "tom.baker")
+    steps = fact["steps"]
+    assert "sign-in, password and sessions: sign-in blocked, password scrambled (nobody knows the new one), sessions revoked" in steps
+    assert "mobile devices: removed Tom's iPhone, Tom's tablet" in steps
+    assert "forwarding rules: disabled 'Forward to my Gmail' (to tom.baker.home@gmail.com)" in steps
+    assert "automatic reply: set from 2026-12-24T06:00:00Z to 2027-03-31T06:00:00Z" in steps
+    state = sandbox.state()
+    assert [m["kind"] for m in state["auth_methods"][user_id]] == ["password"]
+    box = mailbox(sandbox)
+    assert box["MobileDevices"] == [] and box["AutoReply"]["AutoReplyState"] == "Scheduled"
+    assert [r["displayName"] for r in box["InboxRules"] if r["isEnabled"]] == ["Clients to Sarah", "Newsletters"]
+    record = [e for e in tom(sandbox)["_extensions"] if e["extensionName"] == "com.practiceprotect.m365"][0]["leaver"]
+    assert '"scrambled":true' in record and '"auto_reply":true' in record and '"rules_disabled":["AQAAAJ5dZqA="]' in record
+
+    mark = last_seq(sandbox)
+    again = run_playbook(playbook("offboard.yml"), inventory=str(hosts), expect_rc=0)
+    assert again.changed("tom.baker") == 0 and sandbox.writes(since=mark) == []

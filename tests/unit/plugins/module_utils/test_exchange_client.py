@@ -551,3 +551,44 @@ def test_other_errors_are_not_retried_and_no_more_than_four_calls_run_at_once():
 def test_a_detail_that_is_a_json_string_is_read_as_a_message(detail, expected):
     body = {"error": {"code": "BadRequest", "message": "Error executing cmdlet", "details": [{"code": "Context", "message": detail}]}}
     assert x.parse_error(body, 400) == expected
+
+
+# -- automatic replies ---------------------------------------------------------------------------------------------------
+
+REPLY = {"internal_message": "Tom has left; please contact Sarah Jones.", "external_message": None, "external_audience": "all"}
+EXCHANGE_REPLY = {"AutoReplyState": "Scheduled", "InternalMessage": "<html>\n<body>\nTom has left; please contact Sarah Jones.\n</body>\n</html>\n",
+                  "ExternalMessage": "<html><body>Tom has left; please contact Sarah Jones.</body></html>", "ExternalAudience": "All",
+                  "StartTime": "2026-12-24T06:00:00", "EndTime": "2027-01-31T06:00:00"}
+
+
+def test_a_scheduled_reply_is_one_call_with_times_in_utc():
+    spec = mspec(auto_reply=dict(REPLY, start="2026-12-24T17:00:00+11:00", end="2027-01-31T17:00:00+11:00"))
+    p = x.plan_mailbox(spec, MAILBOX, None, {}, OWNER, auto_reply={"AutoReplyState": "Disabled"})
+    assert p["calls"] == [{"cmdlet": "Set-MailboxAutoReplyConfiguration", "parameters": {
+        "Identity": "u-tom", "AutoReplyState": "Scheduled", "InternalMessage": REPLY["internal_message"], "ExternalMessage": REPLY["internal_message"],
+        "ExternalAudience": "All", "StartTime": "2026-12-24T06:00:00Z", "EndTime": "2027-01-31T06:00:00Z"}}]
+    assert p["before"]["auto_reply"]["state"] == "disabled" and p["after"]["auto_reply"]["start"] == "2026-12-24T06:00:00Z"
+
+
+def test_the_reply_exchange_keeps_as_html_converges():
+    spec = mspec(auto_reply=dict(REPLY, start="2026-12-24T06:00:00Z", end="2027-01-31T06:00:00Z"))
+    assert x.plan_mailbox(spec, MAILBOX, None, {}, OWNER, auto_reply=EXCHANGE_REPLY)["calls"] == []
+    assert x.plan_mailbox(mspec(auto_reply={"enabled": False}), MAILBOX, None, {}, OWNER, auto_reply={"AutoReplyState": "Disabled"})["calls"] == []
+    off = x.plan_mailbox(mspec(auto_reply={"enabled": False}), MAILBOX, None, {}, OWNER, auto_reply=EXCHANGE_REPLY)
+    assert off["calls"][0]["parameters"] == {"Identity": "u-tom", "AutoReplyState": "Disabled"}
+
+
+@pytest.mark.parametrize("reply, message", [
+    ({"internal_message": " "}, "auto_reply.internal_message is empty; give the text colleagues get (external_message defaults to it), or set "
+                                "auto_reply.enabled false to switch automatic replies off."),
+    (dict(REPLY, start="2026-12-24T17:00:00+11:00"), "auto_reply.start and auto_reply.end go together: give both for a scheduled reply, or "
+                                                     "neither for one that starts now and stays on."),
+    (dict(REPLY, start="2027-01-31T17:00:00+11:00", end="2026-12-24T17:00:00+11:00"),
+     "auto_reply.end (2026-12-24T17:00:00+11:00) is not after auto_reply.start (2027-01-31T17:00:00+11:00); give an end after the start."),
+    (dict(REPLY, start="2026-12-24 17:00", end="2027-01-31T17:00:00Z"),
+     "auto_reply.start '2026-12-24 17:00' is not a time with its zone; write it like 2026-12-24T17:00:00+11:00 (or ...Z for UTC)."),
+])
+def test_a_bad_reply_is_refused_before_any_call(reply, message):
+    with pytest.raises(ValidationError) as caught:
+        mspec(auto_reply=reply)
+    assert caught.value.message == message

@@ -260,3 +260,53 @@ def test_taking_the_last_licence_from_a_user_with_mail_is_flagged_for_the_mailbo
     assert keeps_one["mail_at_risk"] is False
     no_mail = _users.plan_user(_users.build_spec(params(licenses={"set": []})), existing(assignedLicenses=[{"skuId": BSTD}]), None, SKUS)
     assert no_mail["mail_at_risk"] is False
+
+
+# -- a leaver's password, scrambled once --------------------------------------------------------------------------------
+
+LEAVER = {"id": "u1", "userPrincipalName": "tom.baker@northwindacct.com", "accountEnabled": True, "assignedLicenses": [],
+          "lastPasswordChangeDateTime": "2024-06-17T22:05:10Z", "signInSessionsValidFromDateTime": "2024-06-17T22:05:10Z"}
+SCRAMBLE = {"user": "tom.baker@northwindacct.com", "account_enabled": False, "revoke_sessions": True, "scramble_password": True,
+            "password_changed_since": "2026-12-07T21:00:00+11:00"}
+
+
+def test_the_password_is_scrambled_in_the_block_and_the_sessions_revoked_after_it():
+    plan = _users.plan_user(_users.build_spec(SCRAMBLE), LEAVER, None, [])
+    update, revoke = plan["calls"]
+    assert update["fields"] == ["accountEnabled", "passwordProfile"] and revoke["op"] == "revoke"
+    password = update["body"]["passwordProfile"]["password"]
+    assert len(password) == 32 and plan["password_scrambled"] and "password" not in plan
+    shown = repr(_users.public_calls(plan)) + repr(plan["before"]) + repr(plan["after"])
+    assert password not in shown
+    # Two scrambles never give the same password.
+    assert _users.plan_user(_users.build_spec(SCRAMBLE), LEAVER, None, [])["calls"][0]["body"]["passwordProfile"]["password"] != password
+
+
+def test_a_password_changed_since_counts_as_scrambled():
+    done = dict(LEAVER, accountEnabled=False, lastPasswordChangeDateTime="2026-12-07T10:00:00Z", signInSessionsValidFromDateTime="2026-12-07T10:00:01Z")
+    assert _users.plan_user(_users.build_spec(SCRAMBLE), done, None, [])["calls"] == []  # 21:00+11:00 is 10:00Z
+    earlier = dict(done, lastPasswordChangeDateTime="2026-12-07T09:59:59Z", signInSessionsValidFromDateTime="2026-12-07T10:00:01Z")
+    plan = _users.plan_user(_users.build_spec(SCRAMBLE), earlier, None, [])
+    assert [c["op"] for c in plan["calls"]] == ["update", "revoke"]  # a blocked user's sessions go again after the new password
+    always = dict(SCRAMBLE, password_changed_since=None)
+    assert _users.plan_user(_users.build_spec(always), done, None, [])["password_scrambled"] is True
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(SCRAMBLE, password="Sup3r-Secret-Pw"), "scramble_password sets a random password nobody knows; leave password out, or "
+                                                 "scramble_password false to set that password."),
+    (dict(SCRAMBLE, password_changed_since="yesterday"), "password_changed_since 'yesterday' is not a time with its zone; write it like "
+                                                         "2026-12-07T10:00:00+00:00."),
+])
+def test_a_bad_scramble_is_refused(options, message):
+    with pytest.raises(ValidationError) as caught:
+        _users.build_spec(options)
+    assert caught.value.message == message
+
+
+def test_a_scramble_and_the_revoke_after_it_in_the_same_second_converge():
+    done = dict(LEAVER, accountEnabled=False, lastPasswordChangeDateTime="2026-12-07T10:00:05Z", signInSessionsValidFromDateTime="2026-12-07T10:00:05Z")
+    assert _users.plan_user(_users.build_spec(SCRAMBLE), done, None, [])["calls"] == []
+    # Without the scramble's time the same second still means "revoke" (a user never revoked since the account was made).
+    plain = _users.build_spec(dict(SCRAMBLE, scramble_password=False, password_changed_since=None))
+    assert [c["op"] for c in _users.plan_user(plain, done, None, [])["calls"]] == ["revoke"]
