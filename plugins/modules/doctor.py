@@ -100,10 +100,9 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ doctor.report.splitlines() }}"
 
-- name: Check only what onboarding needs, fail on any error, and keep a snapshot to rehearse against
+- name: Check only what onboarding needs, and keep a snapshot of the tenant to rehearse against
   practiceprotect.m365.doctor:
     modules: [onboard_user]
-    fail_on_error: false
     snapshot_path: "{{ lookup('env', 'HOME') }}/.ansible/practiceprotect_m365/tenant-snapshot.json"
 """
 
