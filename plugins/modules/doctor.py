@@ -182,12 +182,13 @@ graph_batched_calls:
 """
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _auth, _doctor, _http, _permissions
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 from ansible_collections.practiceprotect.m365.plugins.module_utils._module import Module
 
 DEFAULT_TARGETS = sorted(_permissions.MODULE_NEEDS) + sorted(r for r in _permissions.ROLE_MODULES if r not in _permissions.MODULE_NEEDS)
 
 SPEC = dict(
-    modules=dict(type="list", elements="str", choices=sorted(set(_permissions.MODULE_NEEDS) | set(_permissions.ROLE_MODULES))),
+    modules=dict(type="list", elements="str"),
     service_account=dict(type="str", default="practiceprotect"),
     pp_app=dict(type="str", default="Office 365"),
     report_dir=dict(type="path", default=_doctor.DEFAULT_REPORT_DIR),
@@ -267,10 +268,21 @@ class Sources:
         return self.m.describe(error)
 
 
+def targets(names):
+    """The modules and roles to check, as given (every one when none is given); an unknown name fails before any call."""
+    known = sorted(set(_permissions.MODULE_NEEDS) | set(_permissions.ROLE_MODULES))
+    unknown = [name for name in names or [] if name not in known]
+    if unknown:
+        raise v.ValidationError("modules: %s %s not a module or role of this collection; give any of %s." % (
+            ", ".join(unknown), "is" if len(unknown) == 1 else "are", ", ".join(known)), field="modules")
+    return list(names) if names else DEFAULT_TARGETS
+
+
 def plan(m, p):
     """Run every check; nothing to apply."""
     errors = Module.error_types + ((_http.requests.RequestException,) if _http.HAS_REQUESTS else ())
-    doctor = _doctor.Doctor(Sources(m), p["modules"] or DEFAULT_TARGETS, service_account=p["service_account"], pp_app=p["pp_app"],
+    checked = targets(p["modules"])
+    doctor = _doctor.Doctor(Sources(m), checked, service_account=p["service_account"], pp_app=p["pp_app"],
                             snapshot=bool(p["snapshot_path"]), snapshot_users=p["snapshot_users"], error_types=errors)
     started = _doctor.utc_now()
     lines = doctor.run()

@@ -110,3 +110,10 @@ def test_service_account_option_reaches_the_check(tmp_path, fake_sources):
     m = FakeModule(tmp_path, service_account="pp-sync@contoso.com", modules=["m365_user"])
     lines = dict((line["check"], line) for line in doctor.plan(m, m.params)[0]["checks"])
     assert lines["service account"]["detail"].startswith("pp-sync@contoso.com exists")
+
+
+def test_an_unknown_module_name_fails_before_any_call(tmp_path, fake_sources):
+    m = FakeModule(tmp_path, modules=["m365_users", "onboard_user"])
+    with pytest.raises(doctor.v.ValidationError, match="modules: m365_users is not a module or role of this collection"):
+        doctor.plan(m, m.params)
+    assert "sources" not in fake_sources
