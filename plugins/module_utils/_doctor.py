@@ -302,9 +302,10 @@ class Doctor:
                 found.append({"displayName": app.get("displayName"), "appId": app.get("appId"), "graph_application_permissions": len(graph_roles)})
         self.facts["app_registrations"] = found
         if found:
-            self.add(M365, "app registrations for Practice Protect", OK, "; ".join(
-                "%s (app id %s, %d Graph application permission%s)" % (a["displayName"], a["appId"], a["graph_application_permissions"],
-                                                                      "" if a["graph_application_permissions"] == 1 else "s") for a in found) + ".")
+            described = ["%s (app id %s, %d Graph application permission%s)" % (
+                a["displayName"], a["appId"], a["graph_application_permissions"], "" if a["graph_application_permissions"] == 1 else "s")
+                for a in found]
+            self.add(M365, "app registrations for Practice Protect", OK, "; ".join(described) + ".")
         else:
             self.add(M365, "app registrations for Practice Protect", OK, "No app registration is named like Practice Protect (of %d)." % len(apps))
 
@@ -595,8 +596,8 @@ def text_report(lines):
         if item["action"]:
             out.append("%-7s %-16s %-*s  -> %s" % ("", "", width, "", item["action"]))
     counts = summary(lines)
-    out.append("%d ok, %d warning%s, %d error%s." % (counts[OK], counts[WARNING], "" if counts[WARNING] == 1 else "s", counts[ERROR],
-                                                   "" if counts[ERROR] == 1 else "s"))
+    out.append("%d ok, %d warning%s, %d error%s." % (
+        counts[OK], counts[WARNING], "" if counts[WARNING] == 1 else "s", counts[ERROR], "" if counts[ERROR] == 1 else "s"))
     return "\n".join(out)
 
 

@@ -129,7 +129,11 @@ checks:
       description: What to do (empty when nothing).
       type: str
   sample:
-    - {service: Microsoft 365, check: domains, status: ok, detail: "Verified: contoso.com, contoso.onmicrosoft.com (default contoso.com, initial contoso.onmicrosoft.com).", action: ""}
+    - service: Microsoft 365
+      check: domains
+      status: ok
+      detail: "Verified: contoso.com, contoso.onmicrosoft.com (default contoso.com, initial contoso.onmicrosoft.com)."
+      action: ""
 report:
   description: The checks as text, one line each with what to do under it, and the counts.
   returned: always

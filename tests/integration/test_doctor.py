@@ -59,7 +59,7 @@ def test_the_sandbox_is_ready_and_nothing_is_written(sandbox, run_playbook, tmp_
 
 def test_the_real_tenant_variants_profile(sandbox, run_playbook, tmp_path):
     sandbox.configure(pp_profile="real_tenant_variants")
-    _, lines = run_doctor(run_playbook, tmp_path)
+    lines = run_doctor(run_playbook, tmp_path)[1]
     assert [c for c, line in lines.items() if line["status"] == "error"] == []
     assert lines["job API (swagger)"]["status"] == "warning"
     assert "Not listed: /Provisioning/StartSync, /Provisioning/GetJobStatus, /Provisioning/GetJobHistory" in lines["job API (swagger)"]["detail"]
@@ -71,7 +71,7 @@ def test_the_real_tenant_variants_profile(sandbox, run_playbook, tmp_path):
 def test_the_provisioning_mechanism_of_a_service_account_tenant(sandbox, run_playbook, tmp_path):
     from tests.integration.plugins.modules.pp_support import make_service_account
     make_service_account(sandbox)
-    _, lines = run_doctor(run_playbook, tmp_path)
+    lines = run_doctor(run_playbook, tmp_path)[1]
     assert lines["service account"]["detail"].startswith("practiceprotect@northwindacct.onmicrosoft.com exists, holds Global Administrator")
     assert lines["provisioning mechanism"]["status"] == "ok"
     assert lines["provisioning mechanism"]["detail"].startswith("Service account (Global Administrator)")

@@ -45,8 +45,8 @@ def load(path):
 
 def check(data):
     if not isinstance(data, dict) or data.get("snapshot_version") != VERSION:
-        raise SnapshotError("not a doctor snapshot of version %d (snapshot_version is %r)" % (VERSION, (data or {}).get("snapshot_version")
-                                                                                           if isinstance(data, dict) else None))
+        found = data.get("snapshot_version") if isinstance(data, dict) else None
+        raise SnapshotError("not a doctor snapshot of version %d (snapshot_version is %r)" % (VERSION, found))
     domains = data.get("domains")
     if not isinstance(domains, list) or not domains or not all(isinstance(d, dict) and d.get("id") for d in domains):
         raise SnapshotError("the snapshot has no domains (each needs an id)")
@@ -200,7 +200,7 @@ def _sku(tenant, name):
 def _licence_for_sync(tenant):
     """The SKU the Office 365 app assigns in the copy: the first with an Exchange plan (None: the sync assigns none)."""
     for sku in sorted(tenant.skus.values(), key=lambda s: s["skuPartNumber"]):
-        if any(plan_id in graph_state.EXCHANGE_PLAN_IDS for plan_id, _, _ in sku["plans"]):
+        if any(plan[0] in graph_state.EXCHANGE_PLAN_IDS for plan in sku["plans"]):
             return sku["skuPartNumber"]
     return None
 

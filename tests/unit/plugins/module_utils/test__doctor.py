@@ -139,15 +139,15 @@ def graph_answers(**overrides):
 
 
 class Sources:
-    def __init__(self, graph_roles=ALL_GRAPH, exchange_roles=("Exchange.ManageAsApp",), graph=None, exchange=None, pp=None, pp_missing=None,
-                 swagger=SWAGGER, token_error=None):
-        self.graph_roles = graph_roles
+    def __init__(self, graph_roles=None, exchange_roles=("Exchange.ManageAsApp",), graph=None, exchange=None, pp=None, pp_missing=None,
+                 swagger=None, token_error=None):
+        self.graph_roles = ALL_GRAPH if graph_roles is None else graph_roles
         self.exchange_roles = exchange_roles
         self._graph = FakeGraph(graph if graph is not None else graph_answers())
         self._exchange = exchange or FakeExchange()
         self._pp = pp or FakePP()
         self._pp_missing = pp_missing
-        self._swagger = swagger
+        self._swagger = SWAGGER if swagger is None else swagger
         self.token_error = token_error
 
     def credential(self):
@@ -184,8 +184,8 @@ class Sources:
 TARGETS = ["m365_user", "m365_alias", "pp_user", "outbound_sync", "onboard_user"]
 
 
-def run(sources, targets=TARGETS, **kwargs):
-    doctor = _doctor.Doctor(sources, targets, error_types=(GraphError, PracticeProtectError), **kwargs)
+def run(sources, targets=None, **kwargs):
+    doctor = _doctor.Doctor(sources, targets or TARGETS, error_types=(GraphError, PracticeProtectError), **kwargs)
     return doctor, dict(((item["service"], item["check"]), item) for item in doctor.run())
 
 
@@ -202,7 +202,7 @@ def test_a_ready_tenant_is_ok_but_for_what_deserves_a_warning():
 
 
 def test_a_missing_permission_is_an_error_line_naming_it():
-    _, lines = run(Sources(graph_roles=["User.Read.All", "Domain.Read.All", "Organization.Read.All"]))
+    lines = run(Sources(graph_roles=["User.Read.All", "Domain.Read.All", "Organization.Read.All"]))[1]
     line = lines[("Microsoft 365", "permissions of m365_user")]
     assert line["status"] == "error" and "User.ReadWrite.All" in line["detail"] and "User.ReadWrite.All" in line["action"]
     assert lines[("Microsoft 365", "permissions of m365_alias")]["status"] == "ok"  # User.Read.All is enough there
@@ -211,13 +211,13 @@ def test_a_missing_permission_is_an_error_line_naming_it():
 
 
 def test_a_broader_permission_is_enough():
-    _, lines = run(Sources(graph_roles=["Directory.ReadWrite.All", "Mail.Send", "RoleManagement.ReadWrite.Directory"]))
+    lines = run(Sources(graph_roles=["Directory.ReadWrite.All", "Mail.Send", "RoleManagement.ReadWrite.Directory"]))[1]
     assert lines[("Microsoft 365", "permissions of role onboard_user")]["status"] == "ok"
 
 
 def test_exchange_permission_and_role_come_from_the_exchange_token_and_the_directory_roles():
     answers = graph_answers(**{"directoryRoles/d1/members": []})
-    _, lines = run(Sources(exchange_roles=(), graph=answers))
+    lines = run(Sources(exchange_roles=(), graph=answers))[1]
     line = lines[("Microsoft 365", "permissions of m365_alias")]
     assert line["status"] == "error"
     assert "Exchange.ManageAsApp" in line["detail"] and "the Exchange Administrator directory role" in line["detail"]
@@ -227,14 +227,14 @@ def test_exchange_permission_and_role_come_from_the_exchange_token_and_the_direc
 
 def test_a_global_administrator_app_is_a_warning():
     answers = graph_answers(**{"directoryRoles/d2/members": [{"id": OID}]})
-    _, lines = run(Sources(graph=answers))
+    lines = run(Sources(graph=answers))[1]
     assert lines[("Microsoft 365", "directory roles of the app")]["status"] == "warning"
 
 
 def test_a_refused_read_is_an_error_line_and_the_others_still_run():
     denied = GraphError("Insufficient privileges to complete the operation.", status=403, code="Authorization_RequestDenied", method="GET",
                         path="subscribedSkus")
-    _, lines = run(Sources(graph=graph_answers(subscribedSkus=denied)))
+    lines = run(Sources(graph=graph_answers(subscribedSkus=denied)))[1]
     line = lines[("Microsoft 365", "licences (SKUs and free seats)")]
     assert line["status"] == "error" and "Organization.Read.All" in line["detail"]
     assert lines[("Microsoft 365", "domains")]["status"] == "ok"
@@ -256,7 +256,7 @@ def test_no_token_makes_every_microsoft_365_line_an_error_and_practice_protect_s
 
 def test_practice_protect_down_is_an_error_line_and_microsoft_365_still_ran():
     down = PracticeProtectError("Practice Protect answered HTTP 503 for /oauth2/token/ansible.", status=503)
-    _, lines = run(Sources(pp=FakePP(error=down), swagger=down))
+    lines = run(Sources(pp=FakePP(error=down), swagger=down))[1]
     for check in ("token", "admin rights of the client", "directories", "roles", "application Office 365", "job API (swagger)"):
         assert lines[("Practice Protect", check)]["status"] == "error", check
     assert lines[("Practice Protect", "permissions of pp_user")]["status"] == "warning"
@@ -265,19 +265,19 @@ def test_practice_protect_down_is_an_error_line_and_microsoft_365_still_ran():
 
 
 def test_practice_protect_not_configured_says_what_to_set():
-    _, lines = run(Sources(pp_missing="Missing the Practice Protect connection: set pp_url."))
+    lines = run(Sources(pp_missing="Missing the Practice Protect connection: set pp_url."))[1]
     line = lines[("Practice Protect", "token")]
     assert line["status"] == "error" and line["detail"] == "Not checked: Missing the Practice Protect connection: set pp_url."
 
 
 def test_admin_rights():
-    _, lines = run(Sources(pp=FakePP(rights=["Role Management"])))
+    lines = run(Sources(pp=FakePP(rights=["Role Management"])))[1]
     assert lines[("Practice Protect", "permissions of pp_user")]["status"] == "error"
     assert "the User Management admin right" in lines[("Practice Protect", "permissions of pp_user")]["detail"]
-    _, lines = run(Sources(pp=FakePP(rights=[], role="System Administrator")))
+    lines = run(Sources(pp=FakePP(rights=[], role="System Administrator")))[1]
     assert lines[("Practice Protect", "admin rights of the client")]["status"] == "warning"
     assert lines[("Practice Protect", "permissions of pp_user")]["status"] == "ok"
-    _, lines = run(Sources(pp=FakePP(rights=[])))
+    lines = run(Sources(pp=FakePP(rights=[])))[1]
     assert lines[("Practice Protect", "admin rights of the client")]["status"] == "error"
 
 
@@ -292,7 +292,7 @@ def test_job_api_not_listed_names_the_paths_and_the_tenants_own():
 
 
 def test_directories_without_cds_are_an_error():
-    _, lines = run(Sources(pp=FakePP(directories=[{"Service": "FDS", "DisplayName": "Federated", "Status": "Active"}])))
+    lines = run(Sources(pp=FakePP(directories=[{"Service": "FDS", "DisplayName": "Federated", "Status": "Active"}])))[1]
     assert lines[("Practice Protect", "directories")]["status"] == "error"
 
 
@@ -305,19 +305,19 @@ def test_directories_without_cds_are_an_error():
 def test_provisioning_mechanism(apps, account, expected):
     overrides = {"applications": apps}
     if account is not None:
-        overrides["users/practiceprotect@contoso.onmicrosoft.com"] = {"id": "sa", "userPrincipalName": "practiceprotect@contoso.onmicrosoft.com",
-                                                                       "accountEnabled": True, "assignedLicenses": []}
+        overrides["users/practiceprotect@contoso.onmicrosoft.com"] = {
+            "id": "sa", "userPrincipalName": "practiceprotect@contoso.onmicrosoft.com", "accountEnabled": True, "assignedLicenses": []}
         overrides["roleManagement/directory/roleAssignments"] = account
         overrides["roleManagement/directory/roleDefinitions"] = [{"id": "62e90394-69f5-4237-9190-012177145e10",
                                                                   "displayName": "Global Administrator"}]
-    _, lines = run(Sources(graph=graph_answers(**overrides)))
+    lines = run(Sources(graph=graph_answers(**overrides)))[1]
     line = lines[("Practice Protect", "provisioning mechanism")]
     assert (line["status"], line["detail"].split(" ")[0].rstrip(".")) == (expected[0], expected[1].split(" ")[0])
 
 
 def test_app_registrations_unreadable_is_a_warning_naming_the_permission():
     denied = GraphError("Insufficient privileges to complete the operation.", status=403, method="GET", path="applications")
-    _, lines = run(Sources(graph=graph_answers(applications=denied)))
+    lines = run(Sources(graph=graph_answers(applications=denied)))[1]
     line = lines[("Microsoft 365", "app registrations for Practice Protect")]
     assert line["status"] == "warning" and "Application.Read.All" in line["action"]
 
@@ -327,7 +327,7 @@ def test_a_licensed_service_account_is_a_warning():
                                                                    "accountEnabled": True, "assignedLicenses": [{"skuId": "sku-1"}]},
                  "roleManagement/directory/roleAssignments": [{"roleDefinitionId": "29232cdf-9323-42fd-ade2-1d097af3e4de"}],
                  "roleManagement/directory/roleDefinitions": []}
-    _, lines = run(Sources(graph=graph_answers(**overrides)))
+    lines = run(Sources(graph=graph_answers(**overrides)))[1]
     line = lines[("Microsoft 365", "service account")]
     assert line["status"] == "warning" and "Exchange Administrator" in line["detail"] and "Remove its licence" in line["action"]
 
@@ -335,7 +335,7 @@ def test_a_licensed_service_account_is_a_warning():
 def test_skus_without_a_free_seat_and_unverified_domains_are_warnings():
     overrides = {"subscribedSkus": [{"skuPartNumber": "ENTERPRISEPACK", "prepaidUnits": {"enabled": 2}, "consumedUnits": 2}],
                  "domains": graph_answers()["domains"] + [{"id": "legacy.com", "isVerified": False}]}
-    _, lines = run(Sources(graph=graph_answers(**overrides)))
+    lines = run(Sources(graph=graph_answers(**overrides)))[1]
     assert lines[("Microsoft 365", "licences (SKUs and free seats)")]["detail"] == "ENTERPRISEPACK 0 of 2 free."
     assert lines[("Microsoft 365", "licences (SKUs and free seats)")]["status"] == "warning"
     assert lines[("Microsoft 365", "domains")]["status"] == "warning" and "legacy.com" in lines[("Microsoft 365", "domains")]["action"]
@@ -348,7 +348,7 @@ def test_token_claims_reads_the_payload_only():
 
 
 def test_snapshot_shape_without_and_with_users():
-    doctor, _ = run(Sources(), snapshot=True)
+    doctor = run(Sources(), snapshot=True)[0]
     snap = doctor.snapshot(now="2025-01-01T00:00:00+00:00")
     assert snap["snapshot_version"] == 1 and snap["users_included"] is False and "users" not in snap
     assert [d["id"] for d in snap["domains"]] == ["contoso.com", "contoso.onmicrosoft.com"]
@@ -356,7 +356,7 @@ def test_snapshot_shape_without_and_with_users():
     assert snap["groups"] == [{"displayName": "Staff", "description": None, "mailNickname": None, "mailEnabled": False, "securityEnabled": True,
                                "groupTypes": None, "members": []}]
     assert "users" not in snap["practice_protect"] and snap["practice_protect"]["roles"][0]["Name"] == "Office 365"
-    doctor, _ = run(Sources(), snapshot_users=True)
+    doctor = run(Sources(), snapshot_users=True)[0]
     snap = doctor.snapshot()
     assert snap["users"][0]["userPrincipalName"] == "jane@contoso.com" and snap["users"][0]["licenses"] == ["sku-1"]
     assert snap["groups"][0]["members"] == ["jane@contoso.com"]
@@ -364,7 +364,7 @@ def test_snapshot_shape_without_and_with_users():
 
 
 def test_reports_and_snapshot_hold_no_secret(tmp_path):
-    doctor, _ = run(Sources(), snapshot_users=True)
+    doctor = run(Sources(), snapshot_users=True)[0]
     lines = doctor.lines
     files = _doctor.write_reports(str(tmp_path / "reports"), lines, "start", "end")
     path = _doctor.write_snapshot(str(tmp_path / "snap" / "tenant.json"), doctor.snapshot())

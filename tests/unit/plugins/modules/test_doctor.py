@@ -75,13 +75,13 @@ def test_result_and_reports(tmp_path, fake_sources):
 
 def test_check_mode_marks_the_reports(tmp_path, fake_sources):
     m = FakeModule(tmp_path, check_mode=True)
-    result, _ = doctor.plan(m, m.params)
+    result = doctor.plan(m, m.params)[0]
     assert result["report_files"]["json"].endswith("-check.json")
 
 
 def test_snapshot_written(tmp_path, fake_sources):
     m = FakeModule(tmp_path, snapshot_path=str(tmp_path / "snap.json"), write_reports=False)
-    result, _ = doctor.plan(m, m.params)
+    result = doctor.plan(m, m.params)[0]
     assert result["report_files"] is None
     with open(result["snapshot_path"]) as handle:
         assert json.load(handle)["domains"][0]["id"] == "contoso.com"
@@ -90,7 +90,7 @@ def test_snapshot_written(tmp_path, fake_sources):
 def test_fail_on_error(tmp_path, fake_sources):
     fake_sources["factory"] = lambda: Sources(pp=FakePP(rights=[]))
     m = FakeModule(tmp_path, fail_on_error=True, modules=["pp_user"])
-    result, _ = doctor.plan(m, m.params)
+    result = doctor.plan(m, m.params)[0]
     assert result["failed"] is True and result["msg"].startswith("The doctor found 2 error(s): admin rights of the client:")
     m = FakeModule(tmp_path, modules=["pp_user"])
     assert "failed" not in doctor.plan(m, m.params)[0]
@@ -100,7 +100,7 @@ def test_unwritable_report_dir_is_a_warning(tmp_path, fake_sources):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     m = FakeModule(tmp_path, report_dir=str(blocker / "reports"))
-    result, _ = doctor.plan(m, m.params)
+    result = doctor.plan(m, m.params)[0]
     assert result["report_files"] is None and "Set report_dir to a writable directory" in m.module.warnings[0]
 
 
