@@ -60,3 +60,79 @@ def graph_permissions(method, path):
         if (method or "").upper() in methods and re.match("(?:%s)$" % pattern, path, re.IGNORECASE):
             return permissions
     return ()
+
+
+# -- what each module and role needs (docs/permissions.md, "Per module" and "Practice Protect"; the doctor checks a tenant
+# against it; tests/unit/plugins/module_utils/test_permissions.py holds the two together) ----------------------------------
+
+EXCHANGE_ADMINISTRATOR = "Exchange Administrator"
+# Module -> (Graph and Exchange application permissions, least privilege, in the docs' order; whether the app needs the Exchange
+# Administrator directory role; Practice Protect admin rights). Exchange.ManageAsApp is a permission of the Office 365 Exchange
+# Online API, carried by the Exchange token; the others are Microsoft Graph's.
+MODULE_NEEDS = {
+    "m365_user": (("User.ReadWrite.All", "Domain.Read.All", "Organization.Read.All"), False, ()),
+    "m365_user_info": (("User.Read.All", "Organization.Read.All", "GroupMember.Read.All", "Exchange.ManageAsApp"), True, ()),
+    "m365_alias": (("User.Read.All", "Exchange.ManageAsApp"), True, ()),
+    "m365_mailbox": (("User.Read.All", "Exchange.ManageAsApp"), True, ()),
+    "m365_send_mail": (("User.Read.All", "Mail.Send"), False, ()),
+    "service_account": (("User.ReadWrite.All", "Domain.Read.All", "Organization.Read.All", "RoleManagement.ReadWrite.Directory"), False, ()),
+    "outbound_sync": (("User.Read.All", "Organization.Read.All"), False, ("Application Management",)),
+    "m365_address_info": (("User.Read.All", "GroupMember.Read.All", "Exchange.ManageAsApp"), True, ()),
+    "pp_user": ((), False, ("User Management",)),
+    "pp_role_member": ((), False, ("Role Management",)),
+    "onboard": (("User.ReadWrite.All", "Domain.Read.All", "Organization.Read.All", "GroupMember.Read.All", "Mail.Send", "Exchange.ManageAsApp"),
+                True, ("User Management", "Role Management", "Application Management")),
+    "offboard": (("User.ReadWrite.All", "Domain.Read.All", "Organization.Read.All", "Exchange.ManageAsApp"), True,
+                 ("User Management", "Role Management", "Application Management")),
+    "doctor": (("User.Read.All", "Domain.Read.All", "Organization.Read.All", "RoleManagement.Read.Directory", "GroupMember.Read.All",
+                "Exchange.ManageAsApp"), True, ("Read Only System Administration",)),
+}
+# The collection's roles and the modules (or engines) they run: a role needs the union of what they need.
+ROLE_MODULES = {
+    "onboard_user": ("onboard",),
+    "offboard_user": ("offboard",),
+    "service_account": ("service_account",),
+    "role_sync": ("m365_user_info", "pp_role_member", "outbound_sync"),
+}
+EXCHANGE_PERMISSION = "Exchange.ManageAsApp"
+# Directory roles that include what the Exchange Administrator role gives the app in Exchange Online.
+EXCHANGE_ROLES = (EXCHANGE_ADMINISTRATOR, "Global Administrator")
+# Practice Protect: System Administrator holds every admin right; any admin right allows the reads.
+PP_ALL_RIGHTS = "System Administrator"
+PP_READ_RIGHT = "Read Only System Administration"
+
+
+def needs(name):
+    """``{"permissions": [...], "exchange_role": bool, "admin_rights": [...]}`` of a module or a role (``role:<name>`` or a
+    role's name when no module has it), in the table's order without repeats."""
+    name = name[5:] if name.startswith("role:") else name
+    modules = (name,) if name in MODULE_NEEDS else ROLE_MODULES.get(name)
+    if modules is None:
+        raise KeyError(name)
+    permissions, role, rights = [], False, []
+    for module in modules:
+        graph, exchange_role, admin_rights = MODULE_NEEDS[module]
+        permissions.extend(p for p in graph if p not in permissions)
+        role = role or exchange_role
+        rights.extend(r for r in admin_rights if r not in rights)
+    return {"permissions": permissions, "exchange_role": role, "admin_rights": rights}
+
+
+# A permission a needed one's work is covered by (the broader forms Microsoft lists for the same calls).
+BROADER = {
+    "User.Read.All": ("User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"),
+    "User.ReadWrite.All": ("Directory.ReadWrite.All",),
+    "Domain.Read.All": ("Domain.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"),
+    "Organization.Read.All": ("Organization.ReadWrite.All", "LicenseAssignment.Read.All", "LicenseAssignment.ReadWrite.All", "Directory.Read.All",
+                              "Directory.ReadWrite.All"),
+    "GroupMember.Read.All": ("GroupMember.ReadWrite.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All",
+                             "Directory.ReadWrite.All"),
+    "RoleManagement.Read.Directory": ("RoleManagement.Read.All", "RoleManagement.ReadWrite.Directory", "Directory.Read.All",
+                                      "Directory.ReadWrite.All"),
+}
+
+
+def missing_permissions(needed, granted):
+    """The permissions of ``needed`` that neither ``granted`` nor a broader permission in it covers."""
+    granted = set(granted or ())
+    return [p for p in needed if p not in granted and not granted & set(BROADER.get(p, ()))]

@@ -1,4 +1,4 @@
-"""Command line: ``python -m tests.sandbox serve [--state-dir DIR] [--host 127.0.0.1] [--port 0] [--seed default]``."""
+"""Command line: ``python -m tests.sandbox serve [--state-dir DIR] [--host 127.0.0.1] [--port 0] [--seed default] [--snapshot FILE]``."""
 
 import argparse
 import os
@@ -17,7 +17,18 @@ def main(argv=None):
     serve.add_argument("--port", type=int, default=0,
                        help="first port: login, graph, exchange and pp listen on PORT..PORT+3; 0 picks free ports (default)")
     serve.add_argument("--seed", default="default", choices=["default"], help="initial tenant content")
+    serve.add_argument("--snapshot", metavar="FILE",
+                       help="start from a tenant snapshot the doctor wrote (its snapshot_path) instead of the seed: a rehearsal copy of your tenant")
     args = parser.parse_args(argv)
+    snap = None
+    if args.snapshot:
+        from .snapshot import SnapshotError, load, summary
+        try:
+            snap = load(args.snapshot)
+        except SnapshotError as exc:
+            print("sandbox: %s" % exc, file=sys.stderr)
+            return 2
+        print("sandbox: %s" % summary(snap), flush=True)
 
     from .server import serve as run
 
@@ -25,7 +36,7 @@ def main(argv=None):
         print("sandbox ready: %s" % env_path, flush=True)
 
     try:
-        return run(args.state_dir, host=args.host, port=args.port, seed=args.seed, on_ready=ready)
+        return run(args.state_dir, host=args.host, port=args.port, seed=args.seed, on_ready=ready, snapshot=snap)
     except OSError as exc:
         print("sandbox: cannot start: %s" % exc, file=sys.stderr)
         return 1

@@ -156,11 +156,11 @@ def _session(env):
     return session
 
 
-def start_sandbox(state_dir, timeout=120, env=None):
+def start_sandbox(state_dir, timeout=120, env=None, args=()):
     """Spawn `python -m tests.sandbox serve --state-dir DIR --port 0` from the repository root; wait for sandbox.env.
 
     env: the child's environment (default: this process's), e.g. with SANDBOX_SECRETS_FILE and SANDBOX_REQUEST_LOG_FILE
-    (tests/sandbox/secret_log.py).
+    (tests/sandbox/secret_log.py). args: more command-line options, e.g. ``["--snapshot", path]``.
     """
     state_dir = os.path.abspath(state_dir)
     os.makedirs(state_dir, exist_ok=True)
@@ -171,7 +171,7 @@ def start_sandbox(state_dir, timeout=120, env=None):
             os.unlink(path)
     log_path = os.path.join(state_dir, "sandbox.log")
     with open(log_path, "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "tests.sandbox", "serve", "--state-dir", state_dir, "--port", "0"],
+        process = subprocess.Popen([sys.executable, "-m", "tests.sandbox", "serve", "--state-dir", state_dir, "--port", "0"] + list(args),
                                    cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -272,6 +272,10 @@ class PPTenant:
             if attributes:
                 self.attributes[user_id] = dict(attributes)
         self._link_seed_graph_users()
+        self.snapshot_directories = None
+        if getattr(self.graph, "snapshot", None) is not None:  # a doctor snapshot to start from (snapshot.py)
+            from .snapshot import apply_pp
+            apply_pp(self, self.graph.snapshot)
 
     def _link_seed_graph_users(self):
         """The seed's Office 365 role members were provisioned before: their Graph users carry the engine's anchor."""
@@ -413,6 +417,8 @@ class PPTenant:
         return AAD_SERVICE_VARIANT if self.variants() else AAD_SERVICE
 
     def directories(self):
+        if self.snapshot_directories:
+            return copy.deepcopy(self.snapshot_directories)
         if self.variants():
             return [_directory_row(*row) for row in (
                 (CDS_UUID, "CDS", "Practice Protect Directory", "CDS", "Active", "Practice Protect Directory", "Practice Protect Directory"),

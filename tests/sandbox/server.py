@@ -80,10 +80,10 @@ def _header(scope, name):
 class Runtime:
     """What the apps share: the tenant, token service, realism, service URLs, admin token and state dir."""
 
-    def __init__(self, state_dir, seed="default"):
+    def __init__(self, state_dir, seed="default", snapshot=None):
         self.state_dir = state_dir
         secret_log.configure(state_dir)  # secrets.jsonl and requests.jsonl for the secret scan (secret_log.py)
-        self.tenant = Tenant(seed)
+        self.tenant = Tenant("snapshot" if snapshot is not None else seed, snapshot=snapshot)
         self.tokens = auth.TokenService(self.tenant)
         self.realism = Realism(self.tenant)
         self.admin_token = secrets.token_urlsafe(32)
@@ -352,14 +352,14 @@ class _Server(uvicorn.Server):
         await super().shutdown(sockets=sockets)
 
 
-def build(state_dir, host="127.0.0.1", port=0, seed="default"):
+def build(state_dir, host="127.0.0.1", port=0, seed="default", snapshot=None):
     """Everything but the event loop: (runtime, dispatcher, sockets, tls paths, env values)."""
     state_dir = os.path.abspath(state_dir)
     os.makedirs(state_dir, exist_ok=True)
     remove_env(state_dir)
     tls = make_tls(state_dir)
     sockets = bind_sockets(host, port, len(SERVICES))
-    runtime = Runtime(state_dir, seed)
+    runtime = Runtime(state_dir, seed, snapshot=snapshot)
     url_host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
     port_services = {}
     for (name, factory), sock in zip(SERVICES.items(), sockets):
@@ -396,9 +396,9 @@ def build(state_dir, host="127.0.0.1", port=0, seed="default"):
     return runtime, Dispatcher(runtime, port_services), sockets, tls, values
 
 
-def serve(state_dir, host="127.0.0.1", port=0, seed="default", on_ready=None):
+def serve(state_dir, host="127.0.0.1", port=0, seed="default", on_ready=None, snapshot=None):
     """Run the sandbox until SIGINT/SIGTERM. on_ready(env_path) is called once every port is listening."""
-    runtime, dispatcher, sockets, tls, values = build(state_dir, host, port, seed)
+    runtime, dispatcher, sockets, tls, values = build(state_dir, host, port, seed, snapshot=snapshot)
     config = uvicorn.Config(dispatcher, ssl_certfile=tls["server.pem"], ssl_keyfile=tls["server-key.pem"], lifespan="off",
                             log_level="warning", access_log=False, server_header=False, date_header=True,
                             timeout_graceful_shutdown=3, ws="none")

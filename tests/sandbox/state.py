@@ -484,8 +484,9 @@ class App:
 class Tenant:
     """The emulated Microsoft 365 tenant."""
 
-    def __init__(self, seed="default", clock=time.monotonic):
+    def __init__(self, seed="default", clock=time.monotonic, snapshot=None):
         self.tenant_id = TENANT_ID
+        self.snapshot = snapshot  # a doctor snapshot to start from (snapshot.py), kept for reset
         self.organization = ORGANIZATION
         self.clock = clock
         self.apps = {}
@@ -538,6 +539,9 @@ class Tenant:
         self.activated_roles = {GLOBAL_ADMIN}
         if self.seed_name == "default":
             self.seed_role_assignment(SEED_USERS[0]["id"], GLOBAL_ADMIN)
+        if self.snapshot is not None:
+            from . import snapshot
+            snapshot.apply_graph(self, self.snapshot)
 
     def log_request(self, service, method, path, query, status, app_id=None, write=False, batch=None, body_keys=None, fault=None):
         self.log_seq += 1
@@ -669,9 +673,10 @@ class Tenant:
         domain = self.domains.get((name or "").lower())
         return domain if domain and domain["isVerified"] else None
 
-    def consumed_units(self, sku_id):
-        return sum(1 for record in self._current_users()
-                   if any(lic["skuId"] == sku_id for lic in record.data.get("assignedLicenses") or []))
+    def consumed_units(self, sku_id, reserved=True):
+        """Seats used by users, plus (``reserved``) those a snapshot's tenant used that no seeded user explains (snapshot.py)."""
+        used = sum(1 for record in self._current_users() if any(lic["skuId"] == sku_id for lic in record.data.get("assignedLicenses") or []))
+        return used + (self.skus.get(sku_id, {}).get("reserved", 0) if reserved else 0)
 
     def free_units(self, sku_id):
         sku = self.skus[sku_id]

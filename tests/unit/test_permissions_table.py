@@ -19,7 +19,7 @@ from tests.sandbox.pp import ENDPOINTS as SANDBOX_ENDPOINTS
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # person_result calls no service (it reads a registered result), so it has no row.
 MODULES = sorted(name[:-3] for name in os.listdir(os.path.join(ROOT, "plugins", "modules")) if name.endswith(".py") and name != "person_result.py")
-PP_MODULES = ["outbound_sync", "pp_role_member", "pp_user"]
+PP_MODULES = ["doctor", "outbound_sync", "pp_role_member", "pp_user"]
 # The engines of the roles run other modules; their rows may only name what those modules' rows name.
 ENGINES = {"onboard": ["m365_user", "m365_user_info", "m365_address_info", "m365_alias", "m365_mailbox", "m365_send_mail", "pp_user",
                        "pp_role_member", "outbound_sync", "m365_group_member"],

@@ -71,5 +71,5 @@ def test_attributes_say_what_this_collection_does(docs, name):
 
 
 def test_read_only_modules_say_so(docs):
-    assert [name for name in MODULES if variant(name) == "INFO_MODULE"] == ["m365_address_info", "m365_user_info"]
+    assert [name for name in MODULES if variant(name) == "INFO_MODULE"] == ["doctor", "m365_address_info", "m365_user_info"]
     assert docs["m365_user_info"]["attributes"]["diff_mode"]["support"] == "N/A"
