@@ -20,7 +20,7 @@ SECRET = "s3cr3t-value-that-must-never-show"
 CLIENT_ID = "4a1d7c3e-8b2f-4e6a-9c5d-1f3b7a9e2c40"
 OID = "11111111-2222-3333-4444-555555555555"
 ALL_GRAPH = ["User.ReadWrite.All", "Domain.Read.All", "Organization.Read.All", "RoleManagement.ReadWrite.Directory", "Mail.Send",
-             "GroupMember.ReadWrite.All"]
+             "GroupMember.ReadWrite.All", "UserAuthenticationMethod.ReadWrite.All", "MailboxSettings.ReadWrite"]
 
 
 def jwt(claims):
@@ -194,7 +194,7 @@ def test_a_ready_tenant_is_ok_but_for_what_deserves_a_warning():
     bad = [(k, v["detail"]) for k, v in lines.items() if v["status"] != "ok"]
     assert bad == []
     assert lines[("Microsoft 365", "credential")]["detail"].startswith("client secret of app %s" % CLIENT_ID)
-    assert "6 application permissions" in lines[("Microsoft 365", "token and application permissions")]["detail"]
+    assert "%d application permissions" % len(ALL_GRAPH) in lines[("Microsoft 365", "token and application permissions")]["detail"]
     assert lines[("Microsoft 365", "directory roles of the app")]["detail"] == "The app holds Exchange Administrator."
     assert lines[("Practice Protect", "provisioning mechanism")]["detail"].startswith("Token-based")
     assert "Inactive (skipped): AdProxy Active Directory: corp.local (Inactive)" in lines[("Practice Protect", "directories")]["detail"]
@@ -207,7 +207,7 @@ def test_a_missing_permission_is_an_error_line_naming_it():
     assert line["status"] == "error" and "User.ReadWrite.All" in line["detail"] and "User.ReadWrite.All" in line["action"]
     assert lines[("Microsoft 365", "permissions of m365_alias")]["status"] == "ok"  # User.Read.All is enough there
     role = lines[("Microsoft 365", "permissions of role onboard_user")]
-    assert role["status"] == "error" and "Mail.Send" in role["detail"] and "GroupMember.Read.All" in role["detail"]
+    assert role["status"] == "error" and "Mail.Send" in role["detail"] and "GroupMember.ReadWrite.All" in role["detail"]
 
 
 def test_a_broader_permission_is_enough():
