@@ -232,7 +232,7 @@ class PracticeProtectClient(ServiceClient):
         return envelope_result(status, _decode(response), path)
 
     def query(self, script, page_size=REDROCK_PAGE_SIZE, sort_by=None):
-        """Rows (the ``Row`` dicts) of a Redrock SQL query, every page."""
+        """Rows (the ``Row`` dicts) of a Redrock SQL query, every page (``redrock_done`` says when to stop)."""
         rows = []
         page = 1
         while True:
@@ -242,8 +242,7 @@ class PracticeProtectClient(ServiceClient):
             result = self.call("redrock", {"Script": script, "Args": args}) or {}
             batch = [item.get("Row") or {} for item in result.get("Results") or []]
             rows.extend(batch)
-            total = result.get("Count")
-            if not batch or len(batch) < page_size or (isinstance(total, int) and len(rows) >= total):
+            if redrock_done(result, len(batch), len(rows), page_size):
                 return rows
             page += 1
 
@@ -294,6 +293,27 @@ class PracticeProtectClient(ServiceClient):
     def directory_services(self):
         result = self.call("directory_services") or {}
         return [item.get("Row") or {} for item in result.get("Results") or []]
+
+
+def redrock_done(result, batch, read, page_size):
+    """Whether a Redrock read is complete after a page of ``batch`` rows (``read`` rows in all).
+
+    What ``Count`` means is not publicly documented (reference section 12): some answers read as the total, others as the
+    rows of this page, and ``FullCount`` appears beside it. So the read stops on an empty or short page (what
+    cyberark/idsec-sdk-golang's ``listUsers`` does, reading no count at all), when the rows reach ``FullCount``, or when they
+    reach a ``Count`` that cannot be this page's size (it differs from the page's rows). A ``Count`` equal to the page's rows
+    says nothing: the next page is read, and an empty one ends the read."""
+    if not batch or batch < page_size:
+        return True
+    full = result.get("FullCount")
+    if _whole(full) and read >= full:
+        return True
+    count = result.get("Count")
+    return _whole(count) and count != batch and read >= count
+
+
+def _whole(value):
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _text(value):

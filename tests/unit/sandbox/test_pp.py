@@ -464,3 +464,17 @@ def test_variants_have_no_job_api(sandbox, pp):
     assert [job["Trigger"] for job in sandbox.control("GET", "pp/state")["jobs"]][-1:] == ["RoleMembershipChange"]
     with pytest.raises(SandboxError):
         sandbox.configure(pp_profile="other")
+
+
+@pytest.mark.parametrize("profile", ["default", "real_tenant_variants"])
+def test_the_collections_redrock_reader_reads_every_row_whichever_count_the_tenant_sends(sandbox, profile):
+    """Count as the total (default) and as the page's rows (variants): the client's pages add up to every user, at every page size."""
+    from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectClient
+    sandbox.configure(pp_profile=profile)
+    env = sandbox.env
+    expected = sorted(u["Name"] for u in sandbox.control("GET", "pp/state")["users"])
+    with session(sandbox) as http:
+        client = PracticeProtectClient(http, env["PP_URL"], env["PP_APP_ID"], env["PP_CLIENT_ID"], env["PP_CLIENT_SECRET"])
+        for page_size in range(1, len(expected) + 2):
+            rows = client.query("SELECT Username FROM User", page_size=page_size, sort_by="Username")
+            assert sorted(r["Username"] for r in rows) == expected, page_size

@@ -123,6 +123,48 @@ def test_redrock_follows_pages():
     assert c.query("SELECT ID FROM User", page_size=2) == [{"ID": "1"}]
 
 
+def paged(rows, page_size, count, full_count=False):
+    """The answers of a Redrock read of ``rows`` in pages: ``count`` "total" or "page" (what Count holds), with FullCount or not."""
+    answers = []
+    for start in range(0, len(rows) + 1, page_size):
+        items = rows[start:start + page_size]
+        result = {"Count": len(rows) if count == "total" else len(items), "Results": [{"Row": r} for r in items]}
+        if full_count:
+            result["FullCount"] = len(rows)
+        answers.append((200, ok(result)))
+    return answers
+
+
+@pytest.mark.parametrize("count", ["total", "page"])
+@pytest.mark.parametrize("full_count", [False, True])
+@pytest.mark.parametrize("total", [0, 1, 4, 5, 6])
+def test_redrock_reads_every_row_whatever_count_means(count, full_count, total):
+    """Count as the total or as this page's rows (reference section 12), with or without FullCount: every row, no page twice."""
+    rows = [{"ID": str(i)} for i in range(total)]
+    session, c = client([TOKEN] + paged(rows, 2, count, full_count))
+    assert c.query("SELECT ID FROM User", page_size=2) == rows
+    pages = [kwargs["json"]["Args"]["PageNumber"] for url, kwargs in session.sent if url.endswith("/Redrock/query")]
+    needed = total // 2 + 1  # a short (or empty) last page
+    if total % 2 == 0 and total and (full_count or (count == "total" and total != 2)):
+        needed -= 1  # a total says the last full page was the last
+    assert pages == list(range(1, needed + 1))
+
+
+def test_redrock_page_size_count_never_stops_after_the_first_page():
+    """The failure the reference warns of: Count equal to the page's rows once read as the total stopped after one page."""
+    rows = [{"ID": str(i)} for i in range(5)]
+    _, c = client([TOKEN] + paged(rows, 2, "page"))
+    assert len(c.query("SELECT ID FROM User", page_size=2)) == 5
+
+
+def test_redrock_done_rules():
+    assert pp.redrock_done({}, 0, 0, 2) and pp.redrock_done({}, 1, 3, 2)
+    assert not pp.redrock_done({"Count": 2}, 2, 2, 2)  # Count may be this page's rows: read on
+    assert pp.redrock_done({"Count": 4}, 2, 4, 2) and not pp.redrock_done({"Count": 4}, 2, 2, 2)
+    assert pp.redrock_done({"Count": 2, "FullCount": 4}, 2, 4, 2) and not pp.redrock_done({"Count": 2, "FullCount": 6}, 2, 4, 2)
+    assert not pp.redrock_done({"Count": True, "FullCount": "4"}, 2, 4, 2)  # not numbers: only the page decides
+
+
 def test_sql_string_doubles_quotes():
     assert pp.sql_string("o'brien@x.com") == "'o''brien@x.com'"
 
