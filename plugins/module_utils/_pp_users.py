@@ -339,13 +339,7 @@ def apply(client, plan):
             try:
                 user_id = client.call("create_user", body)
             except PracticeProtectError as exc:
-                # A retried CreateUser whose first attempt had reached the service (or a user the plan's read did not
-                # see yet): the name is taken by now, so adopt that user and go on with the remaining calls. The ErrorID
-                # of a taken name is not publicly documented; any other answer fails the task as it is.
-                rows = client.query(find_user_query(plan["name"])) if exc.error_id == "DuplicateUserName" else []
-                if not rows:
-                    raise
-                user_id = rows[0]["ID"]
+                user_id = adopt(client, plan["name"], body, exc)
                 plan["adopted"] = True
             continue
         if call["op"] == "invite":
@@ -358,6 +352,29 @@ def apply(client, plan):
         client.call(call["endpoint"], body)
         user_id = user_id or body.get("ID") or (body.get("Users") or [None])[0]
     return user_id
+
+
+def adopt(client, name, body, error):
+    """The ID of the user a failed CreateUser (``error``) may have made all the same, read back by name.
+
+    A CreateUser retried after its first attempt reached the service is answered that the name is taken; the answer's
+    ErrorID is not publicly documented (reference section 12), so nothing rests on it: the user is read back by login name,
+    and adopted when it is a cloud user with the fields the request sent (the plan goes on, and a generated password is the
+    user's). Otherwise the error stands, its message saying what was found."""
+    row = pick_user(client.query(find_user_query(name)), name)
+    if row is None:
+        raise error
+    wanted = dict((f.service, body[f.service]) for f in PP_USER.fields if f.service in body)
+    differ = sorted(PP_USER.changes(wanted, row))
+    if (row.get("SourceDsType") or "CDS") != "CDS":
+        differ.insert(0, "source directory %s" % row.get("SourceDsType"))
+    if differ:
+        raise PracticeProtectError(
+            "Creating Practice Protect user %s failed (%s), and a user of that name exists that this task did not make: its %s "
+            "differ%s from the request. Check the user in the Admin Portal; run the task again to update it to the request." % (
+                name, error.message.rstrip("."), ", ".join(differ), "s" if len(differ) == 1 else ""),
+            error_id=error.error_id, status=error.status, path=error.path, error_code=error.error_code)
+    return row["ID"]
 
 
 def invite(client, body):

@@ -4,6 +4,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import pytest
+
 from tests.integration.plugins.modules.pp_support import client_with_rights, documented_pp_rights, mark, pp_state, pp_user, pp_writes, task
 from tests.integration.support import play
 
@@ -242,8 +244,11 @@ def test_documented_rights_are_enough_and_a_missing_right_is_named(sandbox, run_
     assert pp_user(sandbox, NAME) is None
 
 
-def test_converges_through_service_errors_and_a_reset_create(sandbox, run_playbook):
-    sandbox.configure(faults=[{"service": "pp", "path": "^/Redrock/query$", "kind": "status", "status": 503, "count": 2},
+@pytest.mark.parametrize("profile", ["default", "real_tenant_variants"])
+def test_converges_through_service_errors_and_a_reset_create(sandbox, run_playbook, profile):
+    """The retried CreateUser is answered "already in use" with the sandbox's ErrorID, or with none (real-tenant variants): the
+    user is adopted by reading it back either way."""
+    sandbox.configure(pp_profile=profile, faults=[{"service": "pp", "path": "^/Redrock/query$", "kind": "status", "status": 503, "count": 2},
                               {"service": "pp", "path": "^/CDirectoryService/CreateUser$", "kind": "reset_after", "count": 1}])
     run = run_playbook(play(user_task(**JANE)), expect_rc=0)
     r = run.result("user")

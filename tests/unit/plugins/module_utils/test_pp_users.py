@@ -112,11 +112,12 @@ def test_directory_filter_is_json():
 
 
 class FakeClient:
-    def __init__(self, fail_create=None, existing=None, fail_invite=()):
+    def __init__(self, fail_create=None, existing=None, fail_invite=(), row=None):
         self.calls = []
         self.fail_invite = list(fail_invite)
         self.fail_create = fail_create
         self.existing = existing
+        self.row = row
 
     def call(self, name, body=None, params=None, once=False):
         self.calls.append((name, body))
@@ -131,23 +132,55 @@ class FakeClient:
 
     def query(self, script, **kwargs):
         self.calls.append(("redrock", script))
-        return [{"ID": self.existing}] if self.existing else []
+        if self.row is not None:
+            return [self.row]
+        return [{"ID": self.existing, "Username": "jane@x.com"}] if self.existing else []
 
 
-def test_apply_fills_in_the_new_id_and_adopts_a_user_a_retried_create_made():
-    from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectError
+def test_apply_fills_in_the_new_id():
     s = spec(attributes={"Cost Centre": "T-1"})
     plan = u.plan_user(s, None, {}, u.resolve_attributes(s, COLUMNS))
     fake = FakeClient()
     assert u.apply(fake, plan) == "new-id"
     assert fake.calls[1] == ("set_columns", {"Table": "users", "ID": "new-id", "Columns": {"Cost_Centre": "T-1"}})
-    taken = PracticeProtectError("User name jane@x.com is already in use.", error_id="DuplicateUserName", status=200)
-    fake = FakeClient(fail_create=taken, existing="old-id")
+
+
+@pytest.mark.parametrize("error_id", ["DuplicateUserName", None, "SomethingElse"])
+def test_a_user_a_retried_create_made_is_read_back_and_adopted_whatever_the_error_id(error_id):
+    """The ErrorID of a taken name is not publicly documented: the read-back decides, never the ErrorID."""
+    from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectError
+    s = spec(display_name="Jane C", mail="jane@x.com", attributes={"Cost Centre": "T-1"})
+    plan = u.plan_user(s, None, {}, u.resolve_attributes(s, COLUMNS))
+    taken = PracticeProtectError("User name jane@x.com is already in use.", error_id=error_id, status=200)
+    made = {"ID": "old-id", "Username": "Jane@x.com", "DisplayName": "Jane C", "Email": "jane@x.com", "MobileNumber": None, "SourceDsType": "CDS"}
+    fake = FakeClient(fail_create=taken, row=made)
     assert u.apply(fake, plan) == "old-id" and plan["adopted"]
+    assert [name for name, _ in fake.calls] == ["create_user", "redrock", "set_columns"]
+    assert "lower(Username) = lower('jane@x.com')" in fake.calls[1][1]
     assert fake.calls[-1][1]["ID"] == "old-id"
-    other = PracticeProtectError("Password does not meet the password policy requirements.", error_id="PasswordPolicy", status=200)
-    with pytest.raises(PracticeProtectError):
-        u.apply(FakeClient(fail_create=other, existing="old-id"), u.plan_user(s, None, {}, {}))
+
+
+def test_a_failed_create_is_not_adopted_when_the_read_back_finds_no_user_or_someone_else():
+    from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectError
+    s = spec(display_name="Jane C", mail="jane@x.com")
+    plan = u.plan_user(s, None, {}, {})
+    policy = PracticeProtectError("Password does not meet the password policy requirements.", error_id="PasswordPolicy", status=200)
+    with pytest.raises(PracticeProtectError) as caught:
+        u.apply(FakeClient(fail_create=policy), plan)
+    assert caught.value is policy  # nothing there: the service's own answer stands
+    taken = PracticeProtectError("User name jane@x.com is already in use.", error_id="DuplicateUserName", status=200)
+    other = {"ID": "old-id", "Username": "jane@x.com", "DisplayName": "Jane Smith", "Email": "jane.smith@x.com", "SourceDsType": "CDS"}
+    fake = FakeClient(fail_create=taken, row=other)
+    with pytest.raises(PracticeProtectError) as caught:
+        u.apply(fake, plan)
+    assert caught.value.message == (
+        "Creating Practice Protect user jane@x.com failed (User name jane@x.com is already in use), and a user of that name exists that "
+        "this task did not make: its DisplayName, Mail differ from the request. Check the user in the Admin Portal; run the task again to "
+        "update it to the request.")
+    assert caught.value.error_id == "DuplicateUserName" and "adopted" not in plan
+    directory = dict(other, DisplayName="Jane C", Email="jane@x.com", SourceDsType="AAD")
+    with pytest.raises(PracticeProtectError, match="its source directory AAD differs from the request"):
+        u.apply(FakeClient(fail_create=taken, row=directory), plan)
 
 
 def test_an_invitation_whose_answer_was_lost_is_read_back_and_sent_again_only_when_it_never_arrived():
