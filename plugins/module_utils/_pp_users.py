@@ -127,13 +127,7 @@ def resolve_attributes(spec, columns):
             titles = [c.get("Title") for c in columns] + [c.get("Name") for c in columns]
             raise v.ValidationError("attributes: %s is not an additional attribute of this tenant.%s Attributes: %s." % (
                 key, did_you_mean(key, titles), ", ".join(names)), field="attributes")
-        kind = column.get("Type") or "Text"
-        if value is not None:
-            ok = ((kind in ("Text", "Date") and isinstance(value, str)) or (kind == "Integer" and isinstance(value, int) and not isinstance(value, bool))
-                  or (kind == "Boolean" and isinstance(value, bool)))
-            if not ok:
-                raise v.ValidationError("attributes.%s must be of type %s." % (key, kind), field="attributes")
-        wanted[column["Name"]] = value
+        wanted[column["Name"]] = attribute_value(column, value, key)
     if spec["proxy_addresses"] is not None:
         column = lookup.get(spec["proxy_attribute"].lower())
         if column is None:
@@ -144,6 +138,64 @@ def resolve_attributes(spec, columns):
             raise v.ValidationError("proxy_addresses and attributes.%s disagree; give the addresses once." % column["Name"], field="attributes")
         wanted[column["Name"]] = spec["proxy_addresses"]
     return wanted
+
+
+# Additional attribute values. A column's Type is Text, Integer, Boolean or Date. CyberArk's Go SDK sends every value as a
+# string ("42", "true") and reads every value back as one (reference section 12), so Practice Protect takes strings for typed
+# columns; whether GetColumns answers typed values or strings is not publicly documented. Values are therefore compared as
+# their column's type (``attribute_value``, ``typed_values``) and sent as the SDK sends them (``sent``).
+BOOLEAN_WORDS = {"true": True, "false": False, "yes": True, "no": False}
+
+
+def attribute_value(column, value, key):
+    """``value`` of the option ``attributes.<key>`` as its column's type: an int for Integer (a number, or a string of
+    digits), a bool for Boolean (true/false, or a string true/false/yes/no), a string otherwise; None clears.
+    ValidationError for what the column cannot hold."""
+    if value is None:
+        return None
+    kind = column.get("Type") or "Text"
+    typed = _typed(kind, value)
+    if typed is None:
+        what = {"Integer": "a whole number (4711 or \"4711\")", "Boolean": "true or false"}.get(kind, "a string")
+        raise v.ValidationError("attributes.%s must be %s: the attribute's type is %s." % (key, what, kind), field="attributes")
+    return typed
+
+
+def _typed(kind, value):
+    """``value`` as a ``kind`` column holds it, or None when it cannot be one."""
+    if kind == "Integer":
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str) and re.match(r"^\s*[-+]?\d+\s*$", value):
+            return int(value)
+        return None
+    if kind == "Boolean":
+        if isinstance(value, bool):
+            return value
+        return BOOLEAN_WORDS.get(value.strip().lower()) if isinstance(value, str) else None
+    return value if isinstance(value, str) else None
+
+
+def typed_values(values, columns):
+    """GetColumns values as their columns' types (a tenant may answer "4711" for an Integer column); a value that does not
+    read as its type is kept as it came, so it shows as different from any wanted value."""
+    kinds = dict((c.get("Name"), c.get("Type") or "Text") for c in columns)
+    out = {}
+    for name, value in (values or {}).items():
+        typed = _typed(kinds[name], value) if name in kinds and value is not None else None
+        out[name] = value if typed is None else typed
+    return out
+
+
+def sent(value):
+    """A value as SetColumns gets it: the string CyberArk's SDK sends for a typed column ("4711", "true"); null clears."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return value
 
 
 def check_login_suffix(name, suffixes):
@@ -309,8 +361,8 @@ def plan_user(spec, current, current_values, wanted_values, directory_row=None, 
     if changed_columns:
         after_values.update(changed_columns)
         # SetColumns may replace the whole map (UNCONFIRMED whether it is a partial update): send every value kept.
-        merged = dict((name, value) for name, value in values.items() if value is not None)
-        merged.update(changed_columns)
+        merged = dict((name, sent(value)) for name, value in values.items() if value is not None)
+        merged.update((name, sent(value)) for name, value in changed_columns.items())
         plan["calls"].append({"op": "attributes", "endpoint": "set_columns", "body": {"Table": "users", "ID": user_id or "{id}", "Columns": merged},
                               "fields": sorted(changed_columns)})
         if plan["action"] == "none":

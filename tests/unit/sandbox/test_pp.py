@@ -478,3 +478,12 @@ def test_the_collections_redrock_reader_reads_every_row_whichever_count_the_tena
         for page_size in range(1, len(expected) + 2):
             rows = client.query("SELECT Username FROM User", page_size=page_size, sort_by="Username")
             assert sorted(r["Username"] for r in rows) == expected, page_size
+
+
+def test_variants_answer_extdata_values_as_strings(sandbox, pp):
+    """Stored typed either way; the variants read every value back as a string, as CyberArk's Go SDK reads them."""
+    pp.ok("/ExtData/SetColumns", {"Table": "users", "ID": SARAH, "Columns": {"Staff_Number": "4711", "Cost_Centre": "T-1"}})
+    assert pp.ok("/ExtData/GetColumns", {"Table": "users", "ID": SARAH})["Staff_Number"] == 4711
+    variants(sandbox)
+    values = pp.ok("/ExtData/GetColumns", {"Table": "users", "ID": SARAH})
+    assert values["Staff_Number"] == "4711" and values["Cost_Centre"] == "T-1"

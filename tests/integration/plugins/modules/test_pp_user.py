@@ -74,6 +74,22 @@ def test_update_changes_only_what_differs_and_keeps_other_attributes(sandbox, ru
     assert pp_user(sandbox, NAME)["Attributes"] == {"Cost_Centre": "TAX-200", "O365_ProxyAddresses": PROXY}
 
 
+@pytest.mark.parametrize("profile", ["default", "real_tenant_variants"])
+def test_a_typed_attribute_given_as_a_string_is_stored_as_its_type_and_converges(sandbox, run_playbook, profile):
+    """A string for an Integer attribute (what an inventory or a template often gives) is taken, sent as CyberArk's SDK sends it,
+    and compared as a number whether the tenant answers 4711 (default) or "4711" (real-tenant variants): the re-run writes nothing."""
+    sandbox.configure(pp_profile=profile)
+    run_playbook(play(user_task(**JANE)), expect_rc=0)
+    run = run_playbook(play(user_task(user=NAME, attributes={"Staff Number": "4711"})), expect_rc=0)
+    assert run.result("user")["changed"] and run.result("user")["user"]["Attributes"]["Staff_Number"] == 4711
+    assert pp_user(sandbox, NAME)["Attributes"]["Staff_Number"] == 4711
+    since = mark(sandbox)
+    again = run_playbook(play(user_task(user=NAME, attributes={"Staff Number": "4711"}), user_task(title="as a number", user=NAME,
+                                                                                                       attributes={"Staff_Number": 4711})),
+                         expect_rc=0)
+    assert again.changed() == 0 and pp_writes(sandbox, since) == []
+
+
 def test_invite_from_the_source_directory(sandbox, run_playbook):
     sandbox.seed([{"userPrincipalName": "kim.ng@northwindacct.com", "mail": "kim@northwindacct.com", "displayName": "Kim Ng"}])
     tasks = [
@@ -125,7 +141,8 @@ BAD_INPUTS = [
     ("unknown attribute", dict(user=NAME, attributes={"Cost Center": "X"}),
      "attributes: Cost Center is not an additional attribute of this tenant. Close matches: Cost Centre, Cost_Centre. Attributes: Cost_Centre, "
      "O365_ProxyAddresses, Staff_Number."),
-    ("attribute type", dict(user=NAME, attributes={"Staff Number": "forty"}), "attributes.Staff Number must be of type Integer."),
+    ("attribute type", dict(user=NAME, attributes={"Staff Number": "forty"}), 
+     'attributes.Staff Number must be a whole number (4711 or "4711"): the attribute\'s type is Integer.'),
     ("duplicate alias", dict(user=NAME, proxy_addresses=[NAME, "JANE.citizen@northwindacct.com"]),
      "proxy_addresses: JANE.citizen@northwindacct.com appears more than once (aliases must differ from each other and from the primary)."),
     ("bad alias", dict(user=NAME, proxy_addresses=[NAME, "jane at northwindacct.com"]),

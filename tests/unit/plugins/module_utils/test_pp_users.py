@@ -4,6 +4,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 import pytest
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _pp_users as u
@@ -51,8 +53,9 @@ def test_resolve_attributes_by_name_or_title():
         u.resolve_attributes(spec(attributes={"Cost Center": "T"}), COLUMNS)
     assert caught.value.message == ("attributes: Cost Center is not an additional attribute of this tenant. Close matches: Cost Centre, "
                                     "Cost_Centre. Attributes: Cost_Centre, O365_ProxyAddresses, Staff_Number.")
-    with pytest.raises(ValidationError, match="must be of type Integer"):
-        u.resolve_attributes(spec(attributes={"Staff Number": "4"}), COLUMNS)
+    assert u.resolve_attributes(spec(attributes={"Staff Number": "4"}), COLUMNS) == {"Staff_Number": 4}
+    with pytest.raises(ValidationError, match="must be a whole number"):
+        u.resolve_attributes(spec(attributes={"Staff Number": "four"}), COLUMNS)
     with pytest.raises(ValidationError, match="needs an additional attribute named or titled mail_aliases"):
         u.resolve_attributes(spec(proxy_addresses=["a@x.com"], proxy_addresses_attribute="mail_aliases"), COLUMNS)
 
@@ -80,7 +83,7 @@ def test_plan_update_only_differences_and_merge_attributes():
     values = {"O365_ProxyAddresses": "SMTP:jane@x.com", "Cost_Centre": None, "Staff_Number": None}
     plan = u.plan_user(s, ROW, values, u.resolve_attributes(s, COLUMNS))
     assert [c["op"] for c in plan["calls"]] == ["attributes"]
-    assert plan["calls"][0]["body"]["Columns"] == {"O365_ProxyAddresses": "SMTP:jane@x.com", "Staff_Number": 5}
+    assert plan["calls"][0]["body"]["Columns"] == {"O365_ProxyAddresses": "SMTP:jane@x.com", "Staff_Number": "5"}
     assert plan["calls"][0]["fields"] == ["Staff_Number"]
     same = u.plan_user(s, ROW, dict(values, Staff_Number=5), u.resolve_attributes(s, COLUMNS))
     assert same["calls"] == [] and same["action"] == "none"
@@ -295,3 +298,49 @@ def test_a_cloud_login_name_with_characters_practice_protect_refuses_is_refused_
                                  "use letters, digits and ' . - _ + ! # ^ ~ only.")
     assert err.value.field == "user"
     assert spec(user="zoë@x.com", source="directory")["name"] == "zoë@x.com"  # the source directory's own rules apply there
+
+
+TYPED = COLUMNS + [{"Name": "Is_Partner", "Title": "Is Partner", "Type": "Boolean"}, {"Name": "Start_Date", "Title": "Start Date", "Type": "Date"}]
+
+
+@pytest.mark.parametrize("given, expected", [(4711, 4711), ("4711", 4711), (" -3 ", -3)])
+def test_an_integer_attribute_takes_a_number_or_a_string_of_digits(given, expected):
+    assert u.resolve_attributes(spec(attributes={"Staff Number": given}), COLUMNS) == {"Staff_Number": expected}
+
+
+@pytest.mark.parametrize("given, expected", [(True, True), ("true", True), ("False", False), ("yes", True), (False, False)])
+def test_a_boolean_attribute_takes_true_false_or_the_words(given, expected):
+    assert u.resolve_attributes(spec(attributes={"Is Partner": given}), TYPED) == {"Is_Partner": expected}
+
+
+@pytest.mark.parametrize("key, given, message", [
+    ("Staff Number", "forty", 'attributes.Staff Number must be a whole number (4711 or "4711"): the attribute\'s type is Integer.'),
+    ("Staff Number", True, "must be a whole number"),
+    ("Is Partner", "maybe", "attributes.Is Partner must be true or false: the attribute's type is Boolean."),
+    ("Is Partner", 1, "must be true or false"),
+    ("Cost Centre", 42, "attributes.Cost Centre must be a string: the attribute's type is Text."),
+])
+def test_a_value_its_column_cannot_hold_is_refused_before_any_call(key, given, message):
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        u.resolve_attributes(spec(attributes={key: given}), TYPED)
+
+
+@pytest.mark.parametrize("stored", [{"Staff_Number": 4711, "Is_Partner": True}, {"Staff_Number": "4711", "Is_Partner": "True"},
+                                    {"Staff_Number": "4711", "Is_Partner": "true"}])
+def test_typed_values_are_compared_as_their_type_whichever_way_the_tenant_answers(stored):
+    """GetColumns may answer typed values or strings (real-tenant variants): either way a re-run plans nothing."""
+    s = spec(attributes={"Staff Number": "4711", "Is Partner": True})
+    current = u.typed_values(dict(stored, Cost_Centre="T-1", Start_Date="2025-01-06"), TYPED)
+    assert current == {"Staff_Number": 4711, "Is_Partner": True, "Cost_Centre": "T-1", "Start_Date": "2025-01-06"}
+    plan = u.plan_user(s, ROW, current, u.resolve_attributes(s, TYPED))
+    assert plan["calls"] == [] and plan["after"]["Attributes"]["Staff_Number"] == 4711
+
+
+def test_typed_values_are_sent_as_the_sdk_sends_them():
+    s = spec(attributes={"Staff Number": 4712, "Is Partner": "no"})
+    current = u.typed_values({"Staff_Number": "4711", "Is_Partner": "true", "Cost_Centre": "T-1", "Unknown_Col": 7}, TYPED)
+    plan = u.plan_user(s, ROW, current, u.resolve_attributes(s, TYPED))
+    assert plan["calls"][0]["body"]["Columns"] == {"Staff_Number": "4712", "Is_Partner": "false", "Cost_Centre": "T-1", "Unknown_Col": "7"}
+    assert plan["calls"][0]["fields"] == ["Is_Partner", "Staff_Number"]
+    assert plan["before"]["Attributes"]["Staff_Number"] == 4711 and plan["after"]["Attributes"]["Staff_Number"] == 4712
+    assert [u.sent(x) for x in (True, False, 0, "x", None)] == ["true", "false", "0", "x", None]
