@@ -250,14 +250,64 @@ def _username(row):
 
 
 def pick_directory_user(rows, name):
-    """The first source-directory (not cloud-directory) row whose UPN or e-mail address is ``name``, or None."""
+    """The source-directory (not cloud-directory) row whose UPN or e-mail address is ``name`` (compared case-insensitively
+    here, whatever the service compared), or None. ValidationError when rows of more than one directory match: the person
+    names ``directory``."""
     lowered = name.lower()
-    for row in rows:
-        if row.get("ServiceType") == "CDS":
-            continue
-        if (row.get("SystemName") or "").lower() == lowered or (row.get("EMail") or "").lower() == lowered:
-            return row
-    return None
+    found = [row for row in rows if (row.get("ServiceType") or "").upper() != "CDS"
+             and lowered in ((row.get("SystemName") or "").lower(), (row.get("EMail") or "").lower())]
+    directories = []
+    for row in found:
+        where = row.get("ServiceInstanceLocalized") or row.get("ServiceInstance") or row.get("ServiceType") or "?"
+        if where not in directories:
+            directories.append(where)
+    if len(directories) > 1:
+        raise v.ValidationError("%s is a user of more than one source directory (%s): set directory to the one to invite from." % (
+            name, ", ".join(directories)), field="directory")
+    return found[0] if found else None
+
+
+# Directory services (GetDirectoryServices). The cloud directory (CDS) is never a source to invite from. A real tenant always
+# lists FDS (the federated directory) and may list AdProxy or GDS directories whose Status is Inactive (reference section 12,
+# from a public sample answer); only active ones are searched unless ``directory`` names one. The Status words of an active
+# directory are UNCONFIRMED beyond that sample ("Active"; StatusDisplay "Online"): a directory with another Status is skipped
+# and named in the error when nothing is left, and naming it in ``directory`` uses it whatever its Status.
+CLOUD_DIRECTORY = "CDS"
+ACTIVE_STATUSES = ("active", "online")
+
+
+def directory_active(row):
+    status = row.get("Status")
+    return status is None or str(status).lower() in ACTIVE_STATUSES
+
+
+def directory_label(row):
+    return row.get("DisplayName") or row.get("Name") or row.get("Service") or "?"
+
+
+def source_directories(services, directory=None):
+    """The directories to search for a user to invite: the one ``directory`` names (by display name or name, compared
+    case-insensitively), else every active directory that is not the cloud directory. ValidationError when there is none."""
+    sources = [d for d in services if (d.get("Service") or "").upper() != CLOUD_DIRECTORY]
+    if directory:
+        wanted = directory.lower()
+        chosen = [d for d in sources if wanted in ((d.get("DisplayName") or "").lower(), (d.get("Name") or "").lower())]
+        if not chosen:
+            raise v.ValidationError("directory %s is not a source directory of this tenant. Source directories: %s." % (
+                directory, ", ".join(_described(d) for d in sources) or "none"), field="directory")
+        return chosen[:1]
+    active = [d for d in sources if directory_active(d)]
+    if not active:
+        inactive = [d for d in sources if not directory_active(d)]
+        raise v.ValidationError("This Practice Protect tenant has no active source directory to invite from%s; use source: cloud, or name "
+                                "the directory to search in directory." % (
+                                    (" (inactive: %s)" % ", ".join(_described(d) for d in inactive)) if inactive else ""), field="source")
+    return active
+
+
+def _described(row):
+    status = row.get("Status")
+    return "%s (%s)" % (directory_label(row), status) if status is not None and not directory_active(row) else directory_label(row)
 
 
 def _json_str(value):
@@ -502,16 +552,7 @@ class PPUserService:
         return pick_user(list(self._rows.values()), spec["name"], by_email=spec["source"] == "directory")
 
     def _services_for(self, directory):
-        services = [d for d in self.directory_services() if d.get("Service") != "CDS"]
-        if directory:
-            chosen = [d for d in services if (d.get("DisplayName") or "").lower() == directory.lower()]
-            if not chosen:
-                raise v.ValidationError("directory %s is not a source directory of this tenant. Source directories: %s." % (
-                    directory, ", ".join(d.get("DisplayName") or "?" for d in services) or "none"), field="directory")
-            services = chosen
-        if not services:
-            raise v.ValidationError("This Practice Protect tenant has no source directory to invite from; use source: cloud.", field="source")
-        return services
+        return source_directories(self.directory_services(), directory)
 
     def read_directory(self, specs):
         """Look up the source-directory users of ``specs`` (not read yet), one query per directory choice and 50 people."""
@@ -528,14 +569,20 @@ class PPUserService:
                 result = self.client.call("directory_query", {"directoryServices": uuids, "user": directory_filter_many(chunk)}) or {}
                 rows = [item.get("Row") or {} for item in (result.get("User") or {}).get("Results") or []]
                 for name in chunk:
-                    self._directory[(choice, name)] = pick_directory_user(rows, name)
+                    try:
+                        self._directory[(choice, name)] = pick_directory_user(rows, name)
+                    except v.ValidationError as exc:
+                        self._directory[(choice, name)] = exc  # reported when that person is planned
 
     def directory_user(self, spec):
         """The DirectoryServiceQuery row of the source-directory user to invite, or None. ValidationError for an unknown
         O(directory) or a tenant without source directory."""
         self._services_for(spec["directory"])
         self.read_directory([spec])
-        return self._directory[((spec["directory"] or "").lower(), spec["name"].lower())]
+        found = self._directory[((spec["directory"] or "").lower(), spec["name"].lower())]
+        if isinstance(found, v.ValidationError):
+            raise found
+        return found
 
     def prefetch(self, specs):
         """Read everything the plans of ``specs`` need with few calls (see the class)."""

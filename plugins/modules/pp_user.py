@@ -129,8 +129,11 @@ options:
     type: bool
   directory:
     description:
-      - For O(source=directory), the display name of the source directory to search (as in the portal's Invite Users
-        dialog). Defaults to every directory that is not the cloud directory.
+      - For O(source=directory), the display name (or name) of the source directory to search, as in the portal's Invite
+        Users dialog; compared without regard to case. A directory named here is searched whatever its status.
+      - Left out, every active directory that is not the cloud directory is searched (a tenant also lists its federated
+        directory, FDS, and may list inactive AD or Google directories, which are skipped). When the user is found in more
+        than one directory, the task fails before any write and asks for this option.
     type: str
 notes:
   - Practice Protect admin rights - User Management (reads need any admin right). See docs/permissions.md.

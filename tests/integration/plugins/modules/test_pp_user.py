@@ -121,6 +121,31 @@ def test_invite_from_the_source_directory(sandbox, run_playbook):
     assert sandbox.writes(since=since) == []
 
 
+def test_invite_on_a_tenant_listing_fds_and_inactive_directories(sandbox, run_playbook):
+    """Real-tenant variants: GetDirectoryServices lists FDS and an inactive AD and Google directory, and the Entra ID directory
+    has another Service code. The invitation searches the active ones, a directory is named in any case, and an unknown
+    one fails before any write naming the directories with their status."""
+    sandbox.configure(pp_profile="real_tenant_variants")
+    tasks = [
+        task("m365_user", "m365", user=NAME, given_name="Jane", surname="Citizen", usage_location="AU"),
+        task("m365_user", "m365 sam", user="sam.lee@northwindacct.com", display_name="Sam Lee"),
+        user_task(title="any directory", register="any", **{"user": NAME, "source": "directory", "send_invite": False}),
+        user_task(title="named", register="named", **{"user": "sam.lee@northwindacct.com", "source": "directory", "send_invite": False,
+                                                      "directory": "AZURE ACTIVE DIRECTORY"}),
+    ]
+    run = run_playbook(play(*tasks), expect_rc=0)
+    assert run.result("any directory")["action"] == "invite" and run.result("named")["action"] == "invite"
+    assert pp_user(sandbox, NAME)["Source"] == "AAD" and pp_user(sandbox, "sam.lee@northwindacct.com")["Source"] == "AAD"
+    since = mark(sandbox)
+    run = run_playbook(play(user_task(**{"user": "lee.wong@northwindacct.com", "source": "directory", "directory": "Google"})))
+    assert run.rc == 2 and run.result("user")["msg"] == (
+        "directory Google is not a source directory of this tenant. Source directories: Federated Directory Service, Active Directory: "
+        "northwind.local (Inactive), Google Directory: northwindacct.com (Inactive), Azure Active Directory.")
+    assert sandbox.writes(since=since) == []
+    again = run_playbook(play(*tasks), expect_rc=0)
+    assert again.changed() == 0
+
+
 def test_absent_removes_the_user_once(sandbox, run_playbook):
     run_playbook(play(user_task(**JANE)), expect_rc=0)
     gone = run_playbook(play(user_task(user=NAME, state="absent")), diff=True, expect_rc=0).result("user")

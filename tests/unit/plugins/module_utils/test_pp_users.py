@@ -344,3 +344,79 @@ def test_typed_values_are_sent_as_the_sdk_sends_them():
     assert plan["calls"][0]["fields"] == ["Is_Partner", "Staff_Number"]
     assert plan["before"]["Attributes"]["Staff_Number"] == 4711 and plan["after"]["Attributes"]["Staff_Number"] == 4712
     assert [u.sent(x) for x in (True, False, 0, "x", None)] == ["true", "false", "0", "x", None]
+
+
+# -- source directories: FDS always listed, inactive ones skipped, more than one match asks for directory -------------------
+
+CDS = {"directoryServiceUuid": "cds", "Service": "CDS", "DisplayName": "Practice Protect Directory", "Status": "Active"}
+FDS = {"directoryServiceUuid": "fds", "Service": "FDS", "DisplayName": "Federated Directory Service", "Status": "Active"}
+ADPROXY = {"directoryServiceUuid": "ad", "Service": "AdProxy", "DisplayName": "Active Directory: northwind.local", "Status": "Inactive"}
+GDS = {"directoryServiceUuid": "gds", "Service": "GDS", "DisplayName": "Google Directory: x.com", "Status": "Inactive"}
+AAD = {"directoryServiceUuid": "aad", "Service": "AzureAD", "DisplayName": "Azure Active Directory", "Name": "AzureAD", "Status": "Online"}
+AAD_VARIANT = dict(AAD, Service="AAD", Name="AAD", Status="Active")
+
+
+@pytest.mark.parametrize("services, expected", [
+    ([CDS, AAD], ["aad"]),                                  # the sandbox's default tenant
+    ([CDS, FDS, ADPROXY, GDS, AAD_VARIANT], ["fds", "aad"]),  # a real tenant's list: FDS always, inactive AD and Google skipped
+    ([dict(CDS, Service="cds"), dict(AAD, Status=None)], ["aad"]),  # no Status: not skipped
+])
+def test_source_directories_skip_the_cloud_directory_and_inactive_ones(services, expected):
+    assert [d["directoryServiceUuid"] for d in u.source_directories(services)] == expected
+
+
+def test_a_named_directory_is_matched_without_case_by_display_name_or_name_whatever_its_status():
+    services = [CDS, FDS, ADPROXY, GDS, AAD_VARIANT]
+    assert u.source_directories(services, "azure active DIRECTORY") == [AAD_VARIANT]
+    assert u.source_directories(services, "aad") == [AAD_VARIANT]
+    assert u.source_directories(services, "Active Directory: NORTHWIND.local") == [ADPROXY]
+    with pytest.raises(ValidationError) as err:
+        u.source_directories(services, "Google")
+    assert err.value.message == ("directory Google is not a source directory of this tenant. Source directories: Federated Directory Service, "
+                                 "Active Directory: northwind.local (Inactive), Google Directory: x.com (Inactive), Azure Active Directory.")
+    assert err.value.field == "directory"
+
+
+def test_a_tenant_with_only_inactive_source_directories_says_so():
+    with pytest.raises(ValidationError) as err:
+        u.source_directories([CDS, ADPROXY, GDS])
+    assert err.value.message == ("This Practice Protect tenant has no active source directory to invite from (inactive: Active Directory: "
+                                 "northwind.local (Inactive), Google Directory: x.com (Inactive)); use source: cloud, or name the directory "
+                                 "to search in directory.")
+    with pytest.raises(ValidationError, match="no active source directory to invite from; use source: cloud"):
+        u.source_directories([CDS])
+
+
+def test_pick_directory_user_compares_without_case_and_asks_for_directory_when_two_directories_match():
+    aad_kim = {"InternalName": "g-kim", "SystemName": "Kim.Ng@x.com", "EMail": "KIM@x.com", "ServiceType": "AAD",
+               "ServiceInstance": "aad", "ServiceInstanceLocalized": "Azure Active Directory"}
+    fds_kim = dict(aad_kim, InternalName="f-kim", ServiceType="FDS", ServiceInstance="fds", ServiceInstanceLocalized="Federated Directory Service")
+    cds_kim = dict(aad_kim, InternalName="c-kim", ServiceType="CDS", ServiceInstance="cds")
+    assert u.pick_directory_user([cds_kim, aad_kim], "kim.ng@X.COM")["InternalName"] == "g-kim"
+    assert u.pick_directory_user([cds_kim, aad_kim], "kim@x.com")["InternalName"] == "g-kim"
+    assert u.pick_directory_user([cds_kim], "kim@x.com") is None
+    with pytest.raises(ValidationError) as err:
+        u.pick_directory_user([aad_kim, fds_kim, dict(aad_kim)], "kim@x.com")
+    assert err.value.message == ("kim@x.com is a user of more than one source directory (Azure Active Directory, Federated Directory Service): "
+                                 "set directory to the one to invite from.")
+    assert err.value.field == "directory"
+
+
+def test_the_service_reports_an_ambiguous_person_when_planned_and_searches_only_active_directories():
+    kim = {"InternalName": "g-kim", "SystemName": "kim@x.com", "EMail": "kim@x.com", "ServiceType": "AAD", "ServiceInstance": "aad"}
+    client = ServiceClient([], [kim, dict(kim, InternalName="f-kim", ServiceType="FDS", ServiceInstance="fds")])
+    client.directory_services = lambda: [CDS, FDS, ADPROXY, AAD_VARIANT]
+    answer = client.call
+
+    def call(name, body=None, params=None):  # rows of the directories asked for only
+        rows = answer(name, body, params)["User"]["Results"]
+        return {"User": {"Results": [r for r in rows if r["Row"]["ServiceInstance"] in body["directoryServices"]]}}
+    client.call = call
+    svc = u.PPUserService(client)
+    ambiguous, chosen = spec(user="kim@x.com", source="directory"), spec(user="kim@x.com", source="directory", directory="Azure Active Directory")
+    svc.prefetch([ambiguous, chosen])
+    queried = [body["directoryServices"] for name, body in client.calls if name == "directory_query"]
+    assert queried == [["fds", "aad"], ["aad"]]
+    with pytest.raises(ValidationError, match="more than one source directory"):
+        svc.directory_user(ambiguous)
+    assert svc.directory_user(chosen)["InternalName"] == "g-kim"
