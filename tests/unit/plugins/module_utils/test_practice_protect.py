@@ -193,3 +193,14 @@ def test_reads_are_repeated_after_a_500_and_writes_are_not(monkeypatch):
         c.call("update_role", {"Name": "r"})
     assert caught.value.status == 500
     assert [url.rsplit("/", 2)[-2:] for url, _ in session.sent[1:]] == [["Redrock", "query"]] * 2 + [["Roles", "UpdateRole"]]
+
+
+@pytest.mark.parametrize("key", ["RoleName", "Name"])
+def test_a_users_roles_are_read_whether_rows_carry_role_name_or_name(key):
+    """idaptive-api-demo reads Row.RoleName, hashicorp/vault-plugin-auth-centrify Row.Name (reference section 12)."""
+    rows = [{"Row": {key: "Tax Team", "AdministrativeRights": []}},
+            {"Row": {key: "System Administrator", "AdministrativeRights": [{"Description": "User Management"}, "Role Management"]}}]
+    session, c = client([TOKEN, (200, ok({"Results": rows, "Count": 2}))])
+    assert c.user_roles("u-1") == [{"Name": "Tax Team", "AdministrativeRights": []},
+                                   {"Name": "System Administrator", "AdministrativeRights": ["User Management", "Role Management"]}]
+    assert session.sent[1][1]["params"] == {"id": "u-1"}
