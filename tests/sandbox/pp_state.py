@@ -408,6 +408,10 @@ class PPTenant:
         """True under the "real_tenant_variants" profile (realism knob pp_profile)."""
         return self.graph.config.get("pp_profile") == VARIANTS
 
+    def job_api(self):
+        """Whether this project's job API is served (not under the real-tenant variants, nor with the knob pp_job_api false)."""
+        return not self.variants() and self.graph.config.get("pp_job_api", True) is not False
+
     def aad_service(self):
         """The Service code of the Entra ID source directory (UNCONFIRMED either way; see AAD_SERVICE)."""
         return AAD_SERVICE_VARIANT if self.variants() else AAD_SERVICE

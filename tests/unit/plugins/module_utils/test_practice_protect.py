@@ -170,8 +170,23 @@ def test_sql_string_doubles_quotes():
 
 
 def test_every_path_is_in_the_one_table():
-    assert pp.ENDPOINTS["start_sync"] == "/Provisioning/StartSync"
+    """The client's paths in ENDPOINTS; the job API's (UNCONFIRMED) only in _pp_sync.JOB_PATHS."""
+    from ansible_collections.practiceprotect.m365.plugins.module_utils import _pp_sync
     assert all(path.startswith("/") for path in pp.ENDPOINTS.values())
+    assert not [p for p in pp.ENDPOINTS.values() if p.startswith("/Provisioning/")]
+    assert _pp_sync.JOB_PATHS == {"start": "/Provisioning/StartSync", "status": "/Provisioning/GetJobStatus"}
+
+
+def test_a_call_by_path_says_whether_it_writes():
+    session, c = client([TOKEN, (200, ok({"JobId": "j-1"})), (404, {"success": False, "Message": "The API /X/Start does not exist."})])
+    assert c.call("start", {"AppKey": "a"}, path="/Tenant/StartJob", write=True) == {"JobId": "j-1"}
+    assert session.sent[1][0] == "https://pp.example/Tenant/StartJob"
+    with pytest.raises(pp.PracticeProtectError) as caught:
+        c.call("start", {}, path="/X/Start", write=True)
+    assert caught.value.write is True and caught.value.status == 404 and caught.value.path == "/X/Start"
+    refused = pp.PracticeProtectError("You are not authorized.", error_id="Unauthorized", status=200, path="/X/Start")
+    refused.write = True
+    assert "lacks an admin right for /X/Start; see docs/permissions.md" in pp.describe(refused, ("Application Management",))[0]
 
 
 def test_a_json_error_without_the_envelope_keeps_error_id_a_string():
