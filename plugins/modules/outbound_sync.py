@@ -326,10 +326,10 @@ def fall_back(m, client, app, subset, scope, users_by_id, error, started=None):
     if m.params["mode"] != "auto" or not _pp_sync.no_job_api(error):
         raise error
     what = "the job %s started, but reading its status" % started if started else "starting the outbound provisioning job"
-    m.module.warn("Practice Protect has no job endpoint at %s (%s: %s), so %s is not possible on this tenant. Waiting for Microsoft "
-                  "365 to show the users instead: the role change that put them in scope triggers the sync, and the scheduled sync "
-                  "runs anyway. Set job_paths to the tenant's endpoints, or mode: wait to skip the attempt." % (
-                      error.path, "HTTP %s" % error.status if error.status != 200 else "answer", error.message.rstrip("."), what))
+    m.module.warn("Practice Protect has no job endpoint at %s (%s), so %s is not possible on this tenant. Waiting for Microsoft 365 to "
+                  "show the users instead: the role change that put them in scope triggers the sync, and the scheduled sync runs "
+                  "anyway. Set job_paths to the tenant's endpoints, or mode: wait to skip the attempt." % (
+                      error.path, error.message.rstrip("."), what))
     absent = m.absent("graph")
     if absent:
         raise v.ValidationError("This Practice Protect tenant has no job endpoint at %s, and waiting for Microsoft 365 instead needs its "
