@@ -327,3 +327,28 @@ def test_a_federated_joiner_on_the_real_tenant_variants(sandbox, run_playbook):
     since = mark(sandbox)
     again = run_playbook(federated_joiner(timeout=120), expect_rc=0)
     assert again.changed() == 0 and [w["path"] for w in sandbox.writes(since=since)] == []
+
+
+@pytest.mark.parametrize("knobs", [{"pp_job_api": False}, {"pp_profile": "real_tenant_variants"}], ids=["no-job-api", "real-tenant-variants"])
+def test_the_onboarding_engine_completes_federated_joiners_on_a_tenant_without_the_job_api(sandbox, run_playbook, tmp_path, knobs):
+    """The onboard role's sync step (outbound_sync, mode auto) falls back to waiting for the sync the role change triggered."""
+    from tests.integration.roles.test_onboard_user import inventory, playbook, service_account
+    sandbox.configure(pp_auto_sync_delay_s=3, **knobs)
+    service_account(run_playbook)
+    hosts = inventory(tmp_path, {
+        "mia.nguyen": {"onboard_deployment": "federated", "person": {"upn": "mia.nguyen@northwindacct.com", "given_name": "Mia",
+                                                                     "surname": "Nguyen", "aliases": ["mia@northwindacct.com"]}},
+        "liam.wilson": {"onboard_deployment": "federated", "person": {"upn": "liam.wilson@northwindacct.com", "given_name": "Liam",
+                                                                      "surname": "Wilson", "pp_roles": ["Portal Access"]}},
+    })
+    run = run_playbook(playbook("onboard.yml"), inventory=hosts, expect_rc=0)
+    facts = dict((t["host"], t["result"]["ansible_facts"]["onboard_result"]) for t in run.tasks
+                 if "onboard_result" in (t["result"].get("ansible_facts") or {}))
+    assert facts["mia.nguyen"]["sync"] == facts["liam.wilson"]["sync"] == "provisioned, licences: O365_BUSINESS_PREMIUM"
+    mia = graph_user(sandbox, "mia.nguyen@northwindacct.com")
+    assert mia["accountEnabled"] and "smtp:mia@northwindacct.com" in mia["proxyAddresses"]
+    assert job_calls(sandbox) == ["/Provisioning/StartSync"]  # tried once (answered 404), then waited
+    since = mark(sandbox)
+    again = run_playbook(playbook("onboard.yml"), inventory=hosts, expect_rc=0)
+    assert [w["path"] for w in sandbox.writes(since=since)] == []
+    assert again.stats["mia.nguyen"]["failures"] == 0
