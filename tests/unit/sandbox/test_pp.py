@@ -487,3 +487,17 @@ def test_variants_answer_extdata_values_as_strings(sandbox, pp):
     variants(sandbox)
     values = pp.ok("/ExtData/GetColumns", {"Table": "users", "ID": SARAH})
     assert values["Staff_Number"] == "4711" and values["Cost_Centre"] == "T-1"
+
+
+def test_the_job_api_knob_takes_the_job_api_away_on_the_default_profile(sandbox, pp):
+    sandbox.configure(pp_job_api=False)
+    answer = pp.raw("/Provisioning/StartSync", {"AppKey": OFFICE365_APP})
+    assert answer.status_code == 404 and answer.json()["success"] is False
+    assert [r["Row"]["Service"] for r in pp.ok("/Core/GetDirectoryServices")["Results"]] == ["CDS", "AzureAD"]  # the rest is default
+    with session(sandbox) as http:
+        doc = http.get(sandbox.env["PP_URL"] + "/vfslow/lib/api/swagger.json", timeout=30).json()
+    assert not [path for path in doc["paths"] if path.startswith("/Provisioning/")]
+    sandbox.configure(pp_job_api=True)
+    assert "JobId" in pp.ok("/Provisioning/StartSync", {"AppKey": OFFICE365_APP})
+    with pytest.raises(SandboxError):
+        sandbox.configure(pp_job_api="no")
