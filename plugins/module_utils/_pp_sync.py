@@ -280,4 +280,3 @@ def wait_state(expected, graph_users, skus_by_id):
             pending.append("%s (still enabled: the sync disables users who left the scope)" % upn)
     results.sort(key=lambda r: r["user_principal_name"].lower())
     return results, pending
-

@@ -84,9 +84,8 @@ def test_a_typed_attribute_given_as_a_string_is_stored_as_its_type_and_converges
     assert run.result("user")["changed"] and run.result("user")["user"]["Attributes"]["Staff_Number"] == 4711
     assert pp_user(sandbox, NAME)["Attributes"]["Staff_Number"] == 4711
     since = mark(sandbox)
-    again = run_playbook(play(user_task(user=NAME, attributes={"Staff Number": "4711"}), user_task(title="as a number", user=NAME,
-                                                                                                       attributes={"Staff_Number": 4711})),
-                         expect_rc=0)
+    tasks = [user_task(user=NAME, attributes={"Staff Number": "4711"}), user_task(title="as a number", user=NAME, attributes={"Staff_Number": 4711})]
+    again = run_playbook(play(*tasks), expect_rc=0)
     assert again.changed() == 0 and pp_writes(sandbox, since) == []
 
 
@@ -166,7 +165,7 @@ BAD_INPUTS = [
     ("unknown attribute", dict(user=NAME, attributes={"Cost Center": "X"}),
      "attributes: Cost Center is not an additional attribute of this tenant. Close matches: Cost Centre, Cost_Centre. Attributes: Cost_Centre, "
      "O365_ProxyAddresses, Staff_Number."),
-    ("attribute type", dict(user=NAME, attributes={"Staff Number": "forty"}), 
+    ("attribute type", dict(user=NAME, attributes={"Staff Number": "forty"}),
      'attributes.Staff Number must be a whole number (4711 or "4711"): the attribute\'s type is Integer.'),
     ("duplicate alias", dict(user=NAME, proxy_addresses=[NAME, "JANE.citizen@northwindacct.com"]),
      "proxy_addresses: JANE.citizen@northwindacct.com appears more than once (aliases must differ from each other and from the primary)."),
@@ -290,8 +289,9 @@ def test_documented_rights_are_enough_and_a_missing_right_is_named(sandbox, run_
 def test_converges_through_service_errors_and_a_reset_create(sandbox, run_playbook, profile):
     """The retried CreateUser is answered "already in use" with the sandbox's ErrorID, or with none (real-tenant variants): the
     user is adopted by reading it back either way."""
-    sandbox.configure(pp_profile=profile, faults=[{"service": "pp", "path": "^/Redrock/query$", "kind": "status", "status": 503, "count": 2},
-                              {"service": "pp", "path": "^/CDirectoryService/CreateUser$", "kind": "reset_after", "count": 1}])
+    sandbox.configure(pp_profile=profile, faults=[
+        {"service": "pp", "path": "^/Redrock/query$", "kind": "status", "status": 503, "count": 2},
+        {"service": "pp", "path": "^/CDirectoryService/CreateUser$", "kind": "reset_after", "count": 1}])
     run = run_playbook(play(user_task(**JANE)), expect_rc=0)
     r = run.result("user")
     assert r["action"] == "create" and r["retries"] >= 3
