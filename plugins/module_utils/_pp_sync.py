@@ -18,6 +18,12 @@ The anchor is ``onPremisesImmutableId``: base64 of the Practice Protect user's U
 order, the form directory synchronisation uses. UNCONFIRMED for Practice Protect itself: compare it with a user the
 platform provisioned (``GET /users/{upn}?$select=onPremisesImmutableId``) before relying on the disable preview.
 Licences are not previewed: the app's licence settings are not readable through the API.
+
+The job API (``JOB_PATHS``) is UNCONFIRMED: no public client or document shows the vendor's endpoints (reference
+sections 8 and 11), so the paths are this project's contract, overridable per task (``job_paths``), and the module can do
+without them: changing a role's membership triggers the sync, and the scheduled sync runs anyway, so ``mode: wait`` makes no
+job call and waits until Microsoft 365 shows the users as expected (``wait_expectations``, ``wait_state``), and ``mode: auto``
+falls back to it when the tenant has no such endpoint (``no_job_api``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,14 +31,49 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import re
 import uuid
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 from ansible_collections.practiceprotect.m365.plugins.module_utils._pp_users import parse_proxy_addresses
 
 GRAPH_SELECT = "id,userPrincipalName,displayName,accountEnabled,proxyAddresses,onPremisesImmutableId"
-VERIFY_SELECT = "id,userPrincipalName,accountEnabled,proxyAddresses,assignedLicenses,assignedPlans"
+VERIFY_SELECT = "id,userPrincipalName,accountEnabled,proxyAddresses,assignedLicenses,assignedPlans,onPremisesImmutableId"
 COUNTED = ("Created", "Updated", "Disabled", "Deleted")
+
+# The outbound-provisioning job API, in one table: UNCONFIRMED. These are this project's own contract (reference section
+# 11), which the sandbox serves; a real tenant's endpoints are in its /vfslow/lib/api/swagger.json or the portal's network
+# requests (reference section 8). outbound_sync's job_paths option overrides them per task.
+JOB_PATHS = {
+    "start": "/Provisioning/StartSync",     # {"AppKey", "Users"?} -> {"JobId"}
+    "status": "/Provisioning/GetJobStatus",  # {"JobId"} -> the job status object
+}
+JOB_WRITE_RIGHTS = {JOB_PATHS["start"]: "Application Management"}  # docs/permissions.md; the status read needs any admin right
+FINAL_JOB_STATES = ("Succeeded", "CompletedWithErrors", "Failed")
+# The answers that mean "this tenant has no such endpoint", on which mode auto waits for Microsoft 365 instead: an HTTP
+# status, or a business error whose message says the method is unknown. UNCONFIRMED: the real platform's answer to an
+# unknown path (the sandbox answers 404).
+NO_JOB_API_STATUSES = (404, 405, 501)
+NO_JOB_API_MESSAGE = re.compile(r"\bunknown (api|method|service)\b|\bno such (api|method)\b|\bmethod .*\b(not found|unknown)\b", re.I)
+
+
+def job_paths(given):
+    """JOB_PATHS with the ``job_paths`` option's entries; ValidationError for an unknown key or a value that is not a path."""
+    paths = dict(JOB_PATHS)
+    for key, value in (given or {}).items():
+        if key not in JOB_PATHS:
+            raise v.ValidationError("job_paths: %s is not a job endpoint; give %s." % (key, " and ".join(sorted(JOB_PATHS))), field="job_paths")
+        if not isinstance(value, str) or not value.startswith("/") or " " in value:
+            raise v.ValidationError("job_paths.%s must be a path on the tenant's host, such as %s." % (key, JOB_PATHS[key]), field="job_paths")
+        paths[key] = value
+    return paths
+
+
+def no_job_api(error):
+    """Whether a failed job call (a PracticeProtectError) says the tenant has no such endpoint."""
+    if error.status in NO_JOB_API_STATUSES:
+        return True
+    return error.status == 200 and bool(NO_JOB_API_MESSAGE.search(error.message or ""))
 
 
 def anchor_of(user_id):
@@ -202,4 +243,40 @@ def verify_state(expected, graph_users, skus_by_id):
             pending.append("%s (blocked from signing in)" % upn)
         elif wanted and mailbox and not applied:
             pending.append("%s (proxy addresses not applied yet)" % upn)
+    return results, pending
+
+
+# -- mode wait: Microsoft 365, the source of truth ---------------------------------------------------------------------------
+
+def wait_expectations(user_ids, scope_ids, users_by_id, proxy_values):
+    """What Microsoft 365 should show once the sync ran, for each cloud-directory user of ``user_ids``: UPN ->
+    ``{"present": wanted proxy addresses}`` for a user in the scope, ``{"left": anchor}`` for one outside it (the sync
+    disables the Microsoft 365 user it anchored to them). Source-directory users live in Microsoft 365 already."""
+    in_scope = set(scope_ids)
+    out = {}
+    for user_id in user_ids:
+        user = users_by_id.get(user_id)
+        if user is None or (user.get("SourceDsType") or "CDS") != "CDS":
+            continue
+        if user_id in in_scope:
+            out[user["Username"]] = {"present": parse_proxy_addresses(proxy_values.get(user_id))}
+        else:
+            out[user["Username"]] = {"left": anchor_of(user_id)}
+    return out
+
+
+def wait_state(expected, graph_users, skus_by_id):
+    """(results, pending) for ``wait_expectations``: users in scope as ``verify_state`` sees them; a user who left the scope
+    is done when Microsoft 365 has no user of that UPN anchored to them, or shows it blocked from signing in."""
+    present = dict((upn, e["present"]) for upn, e in expected.items() if "present" in e)
+    results, pending = verify_state(present, graph_users, skus_by_id)
+    by_upn = dict(((g.get("userPrincipalName") or "").lower(), g) for g in graph_users)
+    for upn in sorted((u for u, e in expected.items() if "left" in e), key=str.lower):
+        graph_user = by_upn.get(upn.lower())
+        anchored = graph_user is not None and graph_user.get("onPremisesImmutableId") == expected[upn]["left"]
+        results.append({"user_principal_name": upn, "exists": graph_user is not None, "left_scope": True,
+                        "account_enabled": graph_user.get("accountEnabled") if graph_user else None})
+        if anchored and graph_user.get("accountEnabled") is not False:
+            pending.append("%s (still enabled: the sync disables users who left the scope)" % upn)
+    results.sort(key=lambda r: r["user_principal_name"].lower())
     return results, pending

@@ -127,13 +127,7 @@ def resolve_attributes(spec, columns):
             titles = [c.get("Title") for c in columns] + [c.get("Name") for c in columns]
             raise v.ValidationError("attributes: %s is not an additional attribute of this tenant.%s Attributes: %s." % (
                 key, did_you_mean(key, titles), ", ".join(names)), field="attributes")
-        kind = column.get("Type") or "Text"
-        if value is not None:
-            ok = ((kind in ("Text", "Date") and isinstance(value, str)) or (kind == "Integer" and isinstance(value, int) and not isinstance(value, bool))
-                  or (kind == "Boolean" and isinstance(value, bool)))
-            if not ok:
-                raise v.ValidationError("attributes.%s must be of type %s." % (key, kind), field="attributes")
-        wanted[column["Name"]] = value
+        wanted[column["Name"]] = attribute_value(column, value, key)
     if spec["proxy_addresses"] is not None:
         column = lookup.get(spec["proxy_attribute"].lower())
         if column is None:
@@ -144,6 +138,64 @@ def resolve_attributes(spec, columns):
             raise v.ValidationError("proxy_addresses and attributes.%s disagree; give the addresses once." % column["Name"], field="attributes")
         wanted[column["Name"]] = spec["proxy_addresses"]
     return wanted
+
+
+# Additional attribute values. A column's Type is Text, Integer, Boolean or Date. CyberArk's Go SDK sends every value as a
+# string ("42", "true") and reads every value back as one (reference section 12), so Practice Protect takes strings for typed
+# columns; whether GetColumns answers typed values or strings is not publicly documented. Values are therefore compared as
+# their column's type (``attribute_value``, ``typed_values``) and sent as the SDK sends them (``sent``).
+BOOLEAN_WORDS = {"true": True, "false": False, "yes": True, "no": False}
+
+
+def attribute_value(column, value, key):
+    """``value`` of the option ``attributes.<key>`` as its column's type: an int for Integer (a number, or a string of
+    digits), a bool for Boolean (true/false, or a string true/false/yes/no), a string otherwise; None clears.
+    ValidationError for what the column cannot hold."""
+    if value is None:
+        return None
+    kind = column.get("Type") or "Text"
+    typed = _typed(kind, value)
+    if typed is None:
+        what = {"Integer": "a whole number (4711 or \"4711\")", "Boolean": "true or false"}.get(kind, "a string")
+        raise v.ValidationError("attributes.%s must be %s: the attribute's type is %s." % (key, what, kind), field="attributes")
+    return typed
+
+
+def _typed(kind, value):
+    """``value`` as a ``kind`` column holds it, or None when it cannot be one."""
+    if kind == "Integer":
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str) and re.match(r"^\s*[-+]?\d+\s*$", value):
+            return int(value)
+        return None
+    if kind == "Boolean":
+        if isinstance(value, bool):
+            return value
+        return BOOLEAN_WORDS.get(value.strip().lower()) if isinstance(value, str) else None
+    return value if isinstance(value, str) else None
+
+
+def typed_values(values, columns):
+    """GetColumns values as their columns' types (a tenant may answer "4711" for an Integer column); a value that does not
+    read as its type is kept as it came, so it shows as different from any wanted value."""
+    kinds = dict((c.get("Name"), c.get("Type") or "Text") for c in columns)
+    out = {}
+    for name, value in (values or {}).items():
+        typed = _typed(kinds[name], value) if name in kinds and value is not None else None
+        out[name] = value if typed is None else typed
+    return out
+
+
+def sent(value):
+    """A value as SetColumns gets it: the string CyberArk's SDK sends for a typed column ("4711", "true"); null clears."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return value
 
 
 def check_login_suffix(name, suffixes):
@@ -198,14 +250,64 @@ def _username(row):
 
 
 def pick_directory_user(rows, name):
-    """The first source-directory (not cloud-directory) row whose UPN or e-mail address is ``name``, or None."""
+    """The source-directory (not cloud-directory) row whose UPN or e-mail address is ``name`` (compared case-insensitively
+    here, whatever the service compared), or None. ValidationError when rows of more than one directory match: the person
+    names ``directory``."""
     lowered = name.lower()
-    for row in rows:
-        if row.get("ServiceType") == "CDS":
-            continue
-        if (row.get("SystemName") or "").lower() == lowered or (row.get("EMail") or "").lower() == lowered:
-            return row
-    return None
+    found = [row for row in rows if (row.get("ServiceType") or "").upper() != "CDS"
+             and lowered in ((row.get("SystemName") or "").lower(), (row.get("EMail") or "").lower())]
+    directories = []
+    for row in found:
+        where = row.get("ServiceInstanceLocalized") or row.get("ServiceInstance") or row.get("ServiceType") or "?"
+        if where not in directories:
+            directories.append(where)
+    if len(directories) > 1:
+        raise v.ValidationError("%s is a user of more than one source directory (%s): set directory to the one to invite from." % (
+            name, ", ".join(directories)), field="directory")
+    return found[0] if found else None
+
+
+# Directory services (GetDirectoryServices). The cloud directory (CDS) is never a source to invite from. A real tenant always
+# lists FDS (the federated directory) and may list AdProxy or GDS directories whose Status is Inactive (reference section 12,
+# from a public sample answer); only active ones are searched unless ``directory`` names one. The Status words of an active
+# directory are UNCONFIRMED beyond that sample ("Active"; StatusDisplay "Online"): a directory with another Status is skipped
+# and named in the error when nothing is left, and naming it in ``directory`` uses it whatever its Status.
+CLOUD_DIRECTORY = "CDS"
+ACTIVE_STATUSES = ("active", "online")
+
+
+def directory_active(row):
+    status = row.get("Status")
+    return status is None or str(status).lower() in ACTIVE_STATUSES
+
+
+def directory_label(row):
+    return row.get("DisplayName") or row.get("Name") or row.get("Service") or "?"
+
+
+def source_directories(services, directory=None):
+    """The directories to search for a user to invite: the one ``directory`` names (by display name or name, compared
+    case-insensitively), else every active directory that is not the cloud directory. ValidationError when there is none."""
+    sources = [d for d in services if (d.get("Service") or "").upper() != CLOUD_DIRECTORY]
+    if directory:
+        wanted = directory.lower()
+        chosen = [d for d in sources if wanted in ((d.get("DisplayName") or "").lower(), (d.get("Name") or "").lower())]
+        if not chosen:
+            raise v.ValidationError("directory %s is not a source directory of this tenant. Source directories: %s." % (
+                directory, ", ".join(_described(d) for d in sources) or "none"), field="directory")
+        return chosen[:1]
+    active = [d for d in sources if directory_active(d)]
+    if not active:
+        inactive = [d for d in sources if not directory_active(d)]
+        raise v.ValidationError("This Practice Protect tenant has no active source directory to invite from%s; use source: cloud, or name "
+                                "the directory to search in directory." % (
+                                    (" (inactive: %s)" % ", ".join(_described(d) for d in inactive)) if inactive else ""), field="source")
+    return active
+
+
+def _described(row):
+    status = row.get("Status")
+    return "%s (%s)" % (directory_label(row), status) if status is not None and not directory_active(row) else directory_label(row)
 
 
 def _json_str(value):
@@ -309,8 +411,8 @@ def plan_user(spec, current, current_values, wanted_values, directory_row=None, 
     if changed_columns:
         after_values.update(changed_columns)
         # SetColumns may replace the whole map (UNCONFIRMED whether it is a partial update): send every value kept.
-        merged = dict((name, value) for name, value in values.items() if value is not None)
-        merged.update(changed_columns)
+        merged = dict((name, sent(value)) for name, value in values.items() if value is not None)
+        merged.update((name, sent(value)) for name, value in changed_columns.items())
         plan["calls"].append({"op": "attributes", "endpoint": "set_columns", "body": {"Table": "users", "ID": user_id or "{id}", "Columns": merged},
                               "fields": sorted(changed_columns)})
         if plan["action"] == "none":
@@ -339,13 +441,7 @@ def apply(client, plan):
             try:
                 user_id = client.call("create_user", body)
             except PracticeProtectError as exc:
-                # A retried CreateUser whose first attempt had reached the service (or a user the plan's read did not
-                # see yet): the name is taken by now, so adopt that user and go on with the remaining calls. The ErrorID
-                # of a taken name is not publicly documented; any other answer fails the task as it is.
-                rows = client.query(find_user_query(plan["name"])) if exc.error_id == "DuplicateUserName" else []
-                if not rows:
-                    raise
-                user_id = rows[0]["ID"]
+                user_id = adopt(client, plan["name"], body, exc)
                 plan["adopted"] = True
             continue
         if call["op"] == "invite":
@@ -358,6 +454,29 @@ def apply(client, plan):
         client.call(call["endpoint"], body)
         user_id = user_id or body.get("ID") or (body.get("Users") or [None])[0]
     return user_id
+
+
+def adopt(client, name, body, error):
+    """The ID of the user a failed CreateUser (``error``) may have made all the same, read back by name.
+
+    A CreateUser retried after its first attempt reached the service is answered that the name is taken; the answer's
+    ErrorID is not publicly documented (reference section 12), so nothing rests on it: the user is read back by login name,
+    and adopted when it is a cloud user with the fields the request sent (the plan goes on, and a generated password is the
+    user's). Otherwise the error stands, its message saying what was found."""
+    row = pick_user(client.query(find_user_query(name)), name)
+    if row is None:
+        raise error
+    wanted = dict((f.service, body[f.service]) for f in PP_USER.fields if f.service in body)
+    differ = sorted(PP_USER.changes(wanted, row))
+    if (row.get("SourceDsType") or "CDS") != "CDS":
+        differ.insert(0, "source directory %s" % row.get("SourceDsType"))
+    if differ:
+        raise PracticeProtectError(
+            "Creating Practice Protect user %s failed (%s), and a user of that name exists that this task did not make: its %s "
+            "differ%s from the request. Check the user in the Admin Portal; run the task again to update it to the request." % (
+                name, error.message.rstrip("."), ", ".join(differ), "s" if len(differ) == 1 else ""),
+            error_id=error.error_id, status=error.status, path=error.path, error_code=error.error_code)
+    return row["ID"]
 
 
 def invite(client, body):
@@ -433,16 +552,7 @@ class PPUserService:
         return pick_user(list(self._rows.values()), spec["name"], by_email=spec["source"] == "directory")
 
     def _services_for(self, directory):
-        services = [d for d in self.directory_services() if d.get("Service") != "CDS"]
-        if directory:
-            chosen = [d for d in services if (d.get("DisplayName") or "").lower() == directory.lower()]
-            if not chosen:
-                raise v.ValidationError("directory %s is not a source directory of this tenant. Source directories: %s." % (
-                    directory, ", ".join(d.get("DisplayName") or "?" for d in services) or "none"), field="directory")
-            services = chosen
-        if not services:
-            raise v.ValidationError("This Practice Protect tenant has no source directory to invite from; use source: cloud.", field="source")
-        return services
+        return source_directories(self.directory_services(), directory)
 
     def read_directory(self, specs):
         """Look up the source-directory users of ``specs`` (not read yet), one query per directory choice and 50 people."""
@@ -459,14 +569,20 @@ class PPUserService:
                 result = self.client.call("directory_query", {"directoryServices": uuids, "user": directory_filter_many(chunk)}) or {}
                 rows = [item.get("Row") or {} for item in (result.get("User") or {}).get("Results") or []]
                 for name in chunk:
-                    self._directory[(choice, name)] = pick_directory_user(rows, name)
+                    try:
+                        self._directory[(choice, name)] = pick_directory_user(rows, name)
+                    except v.ValidationError as exc:
+                        self._directory[(choice, name)] = exc  # reported when that person is planned
 
     def directory_user(self, spec):
         """The DirectoryServiceQuery row of the source-directory user to invite, or None. ValidationError for an unknown
         O(directory) or a tenant without source directory."""
         self._services_for(spec["directory"])
         self.read_directory([spec])
-        return self._directory[((spec["directory"] or "").lower(), spec["name"].lower())]
+        found = self._directory[((spec["directory"] or "").lower(), spec["name"].lower())]
+        if isinstance(found, v.ValidationError):
+            raise found
+        return found
 
     def prefetch(self, specs):
         """Read everything the plans of ``specs`` need with few calls (see the class)."""

@@ -10,8 +10,8 @@
   HTTP 200 with ``success: false`` is an error: ``PracticeProtectError`` carries the ``ErrorID`` and ``Message``.
 - Transport retries (429, 503, 504, resets; ``Retry-After``; backoff with jitter under a deadline) come from the
   same session builder as Microsoft Graph (``_http.build_session``).
-- The endpoint paths live in ``ENDPOINTS`` only. The provisioning job paths are this project's contract
-  (not vendor-documented): confirm them against the tenant's ``/vfslow/lib/api/swagger.json`` and correct them here.
+- The endpoint paths live in ``ENDPOINTS`` only; the provisioning job's paths, which no public source documents, in
+  ``_pp_sync.JOB_PATHS`` (outbound_sync's ``job_paths`` overrides them), called by path with ``call(..., path=...)``.
 - ``query`` runs Redrock SQL and follows its pages.
 """
 
@@ -46,20 +46,15 @@ ENDPOINTS = {
     "role_members": "/Roles/GetRoleMembers",
     "update_role": "/Roles/UpdateRole",
     "redrock": "/Redrock/query",
-    # This project's contract for the outbound-provisioning job (reference section 11). The vendor's own paths are
-    # undocumented: confirm them in the tenant's /vfslow/lib/api/swagger.json (search Sync, Prov, Job, Report).
-    "start_sync": "/Provisioning/StartSync",
-    "job_status": "/Provisioning/GetJobStatus",
-    "job_history": "/Provisioning/GetJobHistory",
 }
-# The admin right each write needs (docs/permissions.md, "Practice Protect"); any admin right allows the reads.
+# The admin right each write needs (docs/permissions.md, "Practice Protect"); any admin right allows the reads. The
+# provisioning job's start is in _pp_sync.JOB_WRITE_RIGHTS.
 WRITE_RIGHTS = dict(
     [(ENDPOINTS[name], "User Management") for name in ("invite_users", "create_user", "change_user", "set_user_state", "reset_password",
                                                        "remove_users", "set_columns")]
-    + [(ENDPOINTS["update_role"], "Role Management"), (ENDPOINTS["start_sync"], "Application Management")])
+    + [(ENDPOINTS["update_role"], "Role Management")])
 NATIVE_CLIENT_HEADERS = {"X-CENTRIFY-NATIVE-CLIENT": "true", "X-IDAP-NATIVE-CLIENT": "true"}
 REDROCK_PAGE_SIZE = 1000
-FINAL_JOB_STATES = ("Succeeded", "CompletedWithErrors", "Failed")
 
 
 class PracticeProtectError(Exception):
@@ -73,6 +68,7 @@ class PracticeProtectError(Exception):
         self.status = status
         self.path = path
         self.error_code = error_code
+        self.write = path in WRITE_RIGHTS  # the failed call writes (call() says so for a path outside ENDPOINTS)
 
     def as_dict(self):
         return {"error_code": self.error_id, "status": self.status, "request_id": None, "path": self.path}
@@ -199,16 +195,25 @@ class PracticeProtectClient(ServiceClient):
 
     # -- calls ------------------------------------------------------------------------------------------------------
 
-    def call(self, name, body=None, params=None, once=False):
-        """POST one endpoint by its name in ENDPOINTS; returns the envelope's Result.
+    def call(self, name, body=None, params=None, once=False, path=None, write=None):
+        """POST one endpoint by its name in ENDPOINTS (or, with ``path``, that path; ``write`` then says whether it writes);
+        returns the envelope's Result.
 
         ``once``: the call must not reach the service twice (an invitation e-mails someone). It is sent as a single
         attempt, and when the connection drops or a gateway times out after it went out, PracticeProtectUncertain
         says so: the caller reads back whether the service acted instead of sending it again. Other calls go through the
         request loop, where reads (POSTs too) are sent again after a 500 or 502; the transport retries those for GET only.
         """
-        path = ENDPOINTS[name]
+        path = path or ENDPOINTS[name]
+        writes = path in WRITE_RIGHTS if write is None else write
         url = self.base_url + path
+        try:
+            return self._call(url, path, body, params, once, writes)
+        except PracticeProtectError as exc:
+            exc.write = writes
+            raise
+
+    def _call(self, url, path, body, params, once, writes):
         kwargs = {"headers": NATIVE_CLIENT_HEADERS, "json": body if body is not None else {}, "params": params}
         if once:
             try:
@@ -221,7 +226,7 @@ class PracticeProtectClient(ServiceClient):
                     "The connection to Practice Protect failed during %s before an answer came, so whether it was done is not known." % path,
                     path=path)
         else:
-            response = self.send("POST", url, read=path not in WRITE_RIGHTS, **kwargs)
+            response = self.send("POST", url, read=not writes, **kwargs)
         status = response.status_code
         if once and status == 504:
             raise PracticeProtectUncertain("Practice Protect's gateway timed out on %s; the call may have been done." % path, status=status,
@@ -232,7 +237,7 @@ class PracticeProtectClient(ServiceClient):
         return envelope_result(status, _decode(response), path)
 
     def query(self, script, page_size=REDROCK_PAGE_SIZE, sort_by=None):
-        """Rows (the ``Row`` dicts) of a Redrock SQL query, every page."""
+        """Rows (the ``Row`` dicts) of a Redrock SQL query, every page (``redrock_done`` says when to stop)."""
         rows = []
         page = 1
         while True:
@@ -242,8 +247,7 @@ class PracticeProtectClient(ServiceClient):
             result = self.call("redrock", {"Script": script, "Args": args}) or {}
             batch = [item.get("Row") or {} for item in result.get("Results") or []]
             rows.extend(batch)
-            total = result.get("Count")
-            if not batch or len(batch) < page_size or (isinstance(total, int) and len(rows) >= total):
+            if redrock_done(result, len(batch), len(rows), page_size):
                 return rows
             page += 1
 
@@ -296,6 +300,27 @@ class PracticeProtectClient(ServiceClient):
         return [item.get("Row") or {} for item in result.get("Results") or []]
 
 
+def redrock_done(result, batch, read, page_size):
+    """Whether a Redrock read is complete after a page of ``batch`` rows (``read`` rows in all).
+
+    What ``Count`` means is not publicly documented (reference section 12): some answers read as the total, others as the
+    rows of this page, and ``FullCount`` appears beside it. So the read stops on an empty or short page (what
+    cyberark/idsec-sdk-golang's ``listUsers`` does, reading no count at all), when the rows reach ``FullCount``, or when they
+    reach a ``Count`` that cannot be this page's size (it differs from the page's rows). A ``Count`` equal to the page's rows
+    says nothing: the next page is read, and an empty one ends the read."""
+    if not batch or batch < page_size:
+        return True
+    full = result.get("FullCount")
+    if _whole(full) and read >= full:
+        return True
+    count = result.get("Count")
+    return _whole(count) and count != batch and read >= count
+
+
+def _whole(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _text(value):
     """``value`` when it is a non-empty string, else None."""
     return value if isinstance(value, str) and value else None
@@ -314,7 +339,7 @@ def describe(error, admin_rights=()):
     """``(sentence, fields)`` for a failed Practice Protect call; a refusal names the admin right the module needs
     (``admin_rights``: the rights docs/permissions.md lists for it)."""
     message = error.message
-    if error.error_id == "Unauthorized" and (error.path in WRITE_RIGHTS or not admin_rights):
+    if error.error_id == "Unauthorized" and (getattr(error, "write", False) or not admin_rights):
         message = "%s The Practice Protect client's role lacks an admin right for %s; see docs/permissions.md." % (message, error.path)
     elif error.error_id == "Unauthorized":  # a read: any admin right allows it, so the role holds none of the module's
         message = ("%s The Practice Protect client's role lacks an admin right for %s (any admin right allows the reads); this "

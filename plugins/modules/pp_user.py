@@ -99,6 +99,9 @@ options:
     description:
       - Additional attributes to set, by column name or title (see Settings > Users > Additional Attributes).
         Merged with the user's other attributes, which are kept. V(null) clears an attribute.
+      - An Integer attribute takes a number or a string of digits (V(4711) or V("4711")), a Boolean one V(true) or V(false)
+        (or those words as strings). Values are compared as the attribute's type, whichever way Practice Protect answers them,
+        and sent as strings, the way CyberArk's own SDK sends them.
     type: dict
   proxy_addresses:
     description:
@@ -126,8 +129,11 @@ options:
     type: bool
   directory:
     description:
-      - For O(source=directory), the display name of the source directory to search (as in the portal's Invite Users
-        dialog). Defaults to every directory that is not the cloud directory.
+      - For O(source=directory), the display name (or name) of the source directory to search, as in the portal's Invite
+        Users dialog; compared without regard to case. A directory named here is searched whatever its status.
+      - Left out, every active directory that is not the cloud directory is searched (a tenant also lists its federated
+        directory, FDS, and may list inactive AD or Google directories, which are skipped). When the user is found in more
+        than one directory, the task fails before any write and asks for this option.
     type: str
 notes:
   - Practice Protect admin rights - User Management (reads need any admin right). See docs/permissions.md.
@@ -297,6 +303,8 @@ def plan(m, p):
     values = {}
     if current and (wanted or m.module._diff or not present):
         values = svc.client.column_values(current["ID"])
+        if wanted:
+            values = _pp_users.typed_values(values, svc.columns())
     directory_row = None
     if present and spec["source"] == "directory" and current is None:
         directory_row = svc.directory_user(spec)

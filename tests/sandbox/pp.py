@@ -54,7 +54,8 @@ ENDPOINTS = {
     "/SaasManage/AddUsersAndGroupsToRole": ("add_to_role", ROLE_MANAGEMENT, True),
     "/SaasManage/RemoveUsersAndGroupsFromRole": ("remove_from_role", ROLE_MANAGEMENT, True),
     "/Redrock/query": ("redrock", None, False),
-    # The project's own contract for the provisioning job (reference section 11); the vendor paths are UNCONFIRMED.
+    # UNCONFIRMED: the project's own contract for the provisioning job (reference section 11), not the vendor's paths, which
+    # no public source shows. Absent under the real_tenant_variants profile and with the pp_job_api knob false.
     "/Provisioning/StartSync": ("start_sync", APPLICATION_MANAGEMENT, True),
     "/Provisioning/GetJobStatus": ("job_status", None, False),
     "/Provisioning/GetJobHistory": ("job_history", None, False),
@@ -123,10 +124,10 @@ class PPApp:
         path = "/" + request.path_params["path"]
         if path.lower() == SWAGGER_PATH:
             self._log(request, path, 200)
-            return _json(swagger(request, hidden=JOB_API if self.pp.variants() else ()))
+            return _json(swagger(request, hidden=() if self.pp.job_api() else JOB_API))
         canonical = BY_LOWER.get(path.rstrip("/").lower())
-        if canonical in JOB_API and self.pp.variants():
-            canonical = None  # a tenant without this project's job API (real-tenant variants; reference section 8)
+        if canonical in JOB_API and not self.pp.job_api():
+            canonical = None  # a tenant without this project's job API (real-tenant variants, pp_job_api false; reference section 8)
         if canonical is None:
             self._log(request, path, 404)
             # UNCONFIRMED: the answer for an unknown path.

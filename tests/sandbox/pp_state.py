@@ -412,6 +412,10 @@ class PPTenant:
         """True under the "real_tenant_variants" profile (realism knob pp_profile)."""
         return self.graph.config.get("pp_profile") == VARIANTS
 
+    def job_api(self):
+        """Whether this project's job API is served (not under the real-tenant variants, nor with the knob pp_job_api false)."""
+        return not self.variants() and self.graph.config.get("pp_job_api", True) is not False
+
     def aad_service(self):
         """The Service code of the Entra ID source directory (UNCONFIRMED either way; see AAD_SERVICE)."""
         return AAD_SERVICE_VARIANT if self.variants() else AAD_SERVICE
@@ -747,6 +751,10 @@ class PPTenant:
         self._check_table(body)
         user = self.user(body.get("ID"))
         values = self.attributes.get(user["ID"], {})
+        if self.variants():
+            # Every value as a string, the way CyberArk's Go SDK reads them back (reference section 12). UNCONFIRMED whether a
+            # real tenant answers typed values (the default profile) or strings.
+            return {c["Name"]: _as_string(values.get(c["Name"])) for c in self.columns}
         return {c["Name"]: values.get(c["Name"]) for c in self.columns}
 
     def set_columns(self, body):
@@ -1062,6 +1070,13 @@ def _column_value(name, kind, value):
             return value.strip().lower() == "true"
         raise invalid
     raise invalid
+
+
+def _as_string(value):
+    """A stored ExtData value as a string ("true"/"false" for a Boolean), None kept."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return None if value is None else str(value)
 
 
 def _int_arg(args, name):

@@ -43,6 +43,9 @@ DEFAULT_CONFIG = {
     # Practice Protect (pp_state.py, pp.py): "default", or "real_tenant_variants", the tenant that answers where public sources
     # show other answers or none (reference practice_protect.md section 12): see PP_PROFILES.
     "pp_profile": "default",
+    # Practice Protect (pp.py): whether the tenant serves this project's job API (reference section 11; UNCONFIRMED as a whole).
+    # False, or the real_tenant_variants profile, answers its paths 404 like any unknown path: a tenant without the job API.
+    "pp_job_api": True,
 }
 PP_PROFILES = ("default", "real_tenant_variants")
 
@@ -146,6 +149,8 @@ def merge_config(current, patch):
         _number("exchange_max_concurrency", new["exchange_max_concurrency"], minimum=1, integer=True)
     _number("pp_sync_duration_s", new["pp_sync_duration_s"])
     _number("pp_auto_sync_delay_s", new["pp_auto_sync_delay_s"])
+    if not isinstance(new["pp_job_api"], bool):
+        raise ValueError("pp_job_api must be true or false")
     if new["pp_profile"] not in PP_PROFILES:
         raise ValueError("pp_profile must be one of %s" % ", ".join(PP_PROFILES))
     throttle = new["throttle"]

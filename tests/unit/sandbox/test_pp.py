@@ -464,3 +464,40 @@ def test_variants_have_no_job_api(sandbox, pp):
     assert [job["Trigger"] for job in sandbox.control("GET", "pp/state")["jobs"]][-1:] == ["RoleMembershipChange"]
     with pytest.raises(SandboxError):
         sandbox.configure(pp_profile="other")
+
+
+@pytest.mark.parametrize("profile", ["default", "real_tenant_variants"])
+def test_the_collections_redrock_reader_reads_every_row_whichever_count_the_tenant_sends(sandbox, profile):
+    """Count as the total (default) and as the page's rows (variants): the client's pages add up to every user, at every page size."""
+    from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectClient
+    sandbox.configure(pp_profile=profile)
+    env = sandbox.env
+    expected = sorted(u["Name"] for u in sandbox.control("GET", "pp/state")["users"])
+    with session(sandbox) as http:
+        client = PracticeProtectClient(http, env["PP_URL"], env["PP_APP_ID"], env["PP_CLIENT_ID"], env["PP_CLIENT_SECRET"])
+        for page_size in range(1, len(expected) + 2):
+            rows = client.query("SELECT Username FROM User", page_size=page_size, sort_by="Username")
+            assert sorted(r["Username"] for r in rows) == expected, page_size
+
+
+def test_variants_answer_extdata_values_as_strings(sandbox, pp):
+    """Stored typed either way; the variants read every value back as a string, as CyberArk's Go SDK reads them."""
+    pp.ok("/ExtData/SetColumns", {"Table": "users", "ID": SARAH, "Columns": {"Staff_Number": "4711", "Cost_Centre": "T-1"}})
+    assert pp.ok("/ExtData/GetColumns", {"Table": "users", "ID": SARAH})["Staff_Number"] == 4711
+    variants(sandbox)
+    values = pp.ok("/ExtData/GetColumns", {"Table": "users", "ID": SARAH})
+    assert values["Staff_Number"] == "4711" and values["Cost_Centre"] == "T-1"
+
+
+def test_the_job_api_knob_takes_the_job_api_away_on_the_default_profile(sandbox, pp):
+    sandbox.configure(pp_job_api=False)
+    answer = pp.raw("/Provisioning/StartSync", {"AppKey": OFFICE365_APP})
+    assert answer.status_code == 404 and answer.json()["success"] is False
+    assert [r["Row"]["Service"] for r in pp.ok("/Core/GetDirectoryServices")["Results"]] == ["CDS", "AzureAD"]  # the rest is default
+    with session(sandbox) as http:
+        doc = http.get(sandbox.env["PP_URL"] + "/vfslow/lib/api/swagger.json", timeout=30).json()
+    assert not [path for path in doc["paths"] if path.startswith("/Provisioning/")]
+    sandbox.configure(pp_job_api=True)
+    assert "JobId" in pp.ok("/Provisioning/StartSync", {"AppKey": OFFICE365_APP})
+    with pytest.raises(SandboxError):
+        sandbox.configure(pp_job_api="no")

@@ -4,6 +4,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import pytest
+
 from tests.integration.plugins.modules.pp_support import (client_with_rights, documented_pp_rights, mark, pp_state, pp_user,
                                                           pp_writes, role_members, task)
 from tests.integration.support import play
@@ -47,7 +49,10 @@ def test_members_by_email(sandbox, run_playbook):
     assert run.result("members")["added"] == {"Tax Team": ["kim@northwindacct.com"]}
 
 
-def test_copy_from_a_similar_user_never_touches_everybody_nor_the_provisioning_and_admin_roles(sandbox, run_playbook):
+@pytest.mark.parametrize("profile", ["default", "real_tenant_variants"])
+def test_copy_from_a_similar_user_never_touches_everybody_nor_the_provisioning_and_admin_roles(sandbox, run_playbook, profile):
+    """GetUsersRolesAndAdministrativeRights rows carry RoleName (default) or Name (real-tenant variants): the same roles either way."""
+    sandbox.configure(pp_profile=profile)
     tasks = [create_jane(), member_task(copy_from="tom.baker@northwindacct.com", members={"add": [JANE]})]
     run = run_playbook(play(*tasks), diff=True, expect_rc=0)
     r = run.result("members")

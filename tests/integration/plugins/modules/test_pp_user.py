@@ -4,6 +4,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import pytest
+
 from tests.integration.plugins.modules.pp_support import client_with_rights, documented_pp_rights, mark, pp_state, pp_user, pp_writes, task
 from tests.integration.support import play
 
@@ -72,6 +74,21 @@ def test_update_changes_only_what_differs_and_keeps_other_attributes(sandbox, ru
     assert pp_user(sandbox, NAME)["Attributes"] == {"Cost_Centre": "TAX-200", "O365_ProxyAddresses": PROXY}
 
 
+@pytest.mark.parametrize("profile", ["default", "real_tenant_variants"])
+def test_a_typed_attribute_given_as_a_string_is_stored_as_its_type_and_converges(sandbox, run_playbook, profile):
+    """A string for an Integer attribute (what an inventory or a template often gives) is taken, sent as CyberArk's SDK sends it,
+    and compared as a number whether the tenant answers 4711 (default) or "4711" (real-tenant variants): the re-run writes nothing."""
+    sandbox.configure(pp_profile=profile)
+    run_playbook(play(user_task(**JANE)), expect_rc=0)
+    run = run_playbook(play(user_task(user=NAME, attributes={"Staff Number": "4711"})), expect_rc=0)
+    assert run.result("user")["changed"] and run.result("user")["user"]["Attributes"]["Staff_Number"] == 4711
+    assert pp_user(sandbox, NAME)["Attributes"]["Staff_Number"] == 4711
+    since = mark(sandbox)
+    tasks = [user_task(user=NAME, attributes={"Staff Number": "4711"}), user_task(title="as a number", user=NAME, attributes={"Staff_Number": 4711})]
+    again = run_playbook(play(*tasks), expect_rc=0)
+    assert again.changed() == 0 and pp_writes(sandbox, since) == []
+
+
 def test_invite_from_the_source_directory(sandbox, run_playbook):
     sandbox.seed([{"userPrincipalName": "kim.ng@northwindacct.com", "mail": "kim@northwindacct.com", "displayName": "Kim Ng"}])
     tasks = [
@@ -103,6 +120,31 @@ def test_invite_from_the_source_directory(sandbox, run_playbook):
     assert sandbox.writes(since=since) == []
 
 
+def test_invite_on_a_tenant_listing_fds_and_inactive_directories(sandbox, run_playbook):
+    """Real-tenant variants: GetDirectoryServices lists FDS and an inactive AD and Google directory, and the Entra ID directory
+    has another Service code. The invitation searches the active ones, a directory is named in any case, and an unknown
+    one fails before any write naming the directories with their status."""
+    sandbox.configure(pp_profile="real_tenant_variants")
+    tasks = [
+        task("m365_user", "m365", user=NAME, given_name="Jane", surname="Citizen", usage_location="AU"),
+        task("m365_user", "m365 sam", user="sam.lee@northwindacct.com", display_name="Sam Lee"),
+        user_task(title="any directory", register="any", **{"user": NAME, "source": "directory", "send_invite": False}),
+        user_task(title="named", register="named", **{"user": "sam.lee@northwindacct.com", "source": "directory", "send_invite": False,
+                                                      "directory": "AZURE ACTIVE DIRECTORY"}),
+    ]
+    run = run_playbook(play(*tasks), expect_rc=0)
+    assert run.result("any directory")["action"] == "invite" and run.result("named")["action"] == "invite"
+    assert pp_user(sandbox, NAME)["Source"] == "AAD" and pp_user(sandbox, "sam.lee@northwindacct.com")["Source"] == "AAD"
+    since = mark(sandbox)
+    run = run_playbook(play(user_task(**{"user": "lee.wong@northwindacct.com", "source": "directory", "directory": "Google"})))
+    assert run.rc == 2 and run.result("user")["msg"] == (
+        "directory Google is not a source directory of this tenant. Source directories: Federated Directory Service, Active Directory: "
+        "northwind.local (Inactive), Google Directory: northwindacct.com (Inactive), Azure Active Directory.")
+    assert sandbox.writes(since=since) == []
+    again = run_playbook(play(*tasks), expect_rc=0)
+    assert again.changed() == 0
+
+
 def test_absent_removes_the_user_once(sandbox, run_playbook):
     run_playbook(play(user_task(**JANE)), expect_rc=0)
     gone = run_playbook(play(user_task(user=NAME, state="absent")), diff=True, expect_rc=0).result("user")
@@ -123,7 +165,8 @@ BAD_INPUTS = [
     ("unknown attribute", dict(user=NAME, attributes={"Cost Center": "X"}),
      "attributes: Cost Center is not an additional attribute of this tenant. Close matches: Cost Centre, Cost_Centre. Attributes: Cost_Centre, "
      "O365_ProxyAddresses, Staff_Number."),
-    ("attribute type", dict(user=NAME, attributes={"Staff Number": "forty"}), "attributes.Staff Number must be of type Integer."),
+    ("attribute type", dict(user=NAME, attributes={"Staff Number": "forty"}),
+     'attributes.Staff Number must be a whole number (4711 or "4711"): the attribute\'s type is Integer.'),
     ("duplicate alias", dict(user=NAME, proxy_addresses=[NAME, "JANE.citizen@northwindacct.com"]),
      "proxy_addresses: JANE.citizen@northwindacct.com appears more than once (aliases must differ from each other and from the primary)."),
     ("bad alias", dict(user=NAME, proxy_addresses=[NAME, "jane at northwindacct.com"]),
@@ -242,9 +285,13 @@ def test_documented_rights_are_enough_and_a_missing_right_is_named(sandbox, run_
     assert pp_user(sandbox, NAME) is None
 
 
-def test_converges_through_service_errors_and_a_reset_create(sandbox, run_playbook):
-    sandbox.configure(faults=[{"service": "pp", "path": "^/Redrock/query$", "kind": "status", "status": 503, "count": 2},
-                              {"service": "pp", "path": "^/CDirectoryService/CreateUser$", "kind": "reset_after", "count": 1}])
+@pytest.mark.parametrize("profile", ["default", "real_tenant_variants"])
+def test_converges_through_service_errors_and_a_reset_create(sandbox, run_playbook, profile):
+    """The retried CreateUser is answered "already in use" with the sandbox's ErrorID, or with none (real-tenant variants): the
+    user is adopted by reading it back either way."""
+    sandbox.configure(pp_profile=profile, faults=[
+        {"service": "pp", "path": "^/Redrock/query$", "kind": "status", "status": 503, "count": 2},
+        {"service": "pp", "path": "^/CDirectoryService/CreateUser$", "kind": "reset_after", "count": 1}])
     run = run_playbook(play(user_task(**JANE)), expect_rc=0)
     r = run.result("user")
     assert r["action"] == "create" and r["retries"] >= 3

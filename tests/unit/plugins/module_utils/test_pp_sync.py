@@ -108,3 +108,59 @@ def test_verify_state():
     licensed["proxyAddresses"] = ["SMTP:a@x.com"]
     results, pending = s.verify_state({"a@x.com": ["SMTP:a@x.com"]}, [licensed], skus)
     assert pending == [] and results[0]["addresses_applied"] is True
+
+
+# -- the job API table, its override and the fallback to waiting ---------------------------------------------------------
+
+def test_job_paths_are_one_table_overridable_per_task():
+    assert s.job_paths(None) == s.JOB_PATHS
+    assert s.job_paths({"start": "/Tenant/StartSync"}) == {"start": "/Tenant/StartSync", "status": "/Provisioning/GetJobStatus"}
+    with pytest.raises(ValidationError) as err:
+        s.job_paths({"history": "/X"})
+    assert err.value.message == "job_paths: history is not a job endpoint; give start and status." and err.value.field == "job_paths"
+    for bad in ("Provisioning/StartSync", "", 3, "/a b"):
+        with pytest.raises(ValidationError, match="job_paths.start must be a path on the tenant's host, such as /Provisioning/StartSync."):
+            s.job_paths({"start": bad})
+    assert s.JOB_WRITE_RIGHTS == {"/Provisioning/StartSync": "Application Management"}
+
+
+@pytest.mark.parametrize("status, message, expected", [
+    (404, "The API /Provisioning/StartSync does not exist.", True),
+    (404, None, True),
+    (405, "Method not allowed", True),
+    (501, "", True),
+    (200, "Unknown method StartSync.", True),
+    (200, "No such API: /Provisioning/StartSync", True),
+    (200, "Outbound provisioning is disabled for application Office 365.", False),
+    (200, "You are not authorized to perform this operation.", False),
+    (200, "Job 7 does not exist.", False),
+    (500, "An unexpected error occurred.", False),
+    (403, "Forbidden", False),
+])
+def test_only_a_missing_endpoint_falls_back_to_waiting(status, message, expected):
+    from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectError
+    assert s.no_job_api(PracticeProtectError(message, status=status, path="/Provisioning/StartSync")) is expected
+
+
+# -- mode wait: what Microsoft 365 should show ---------------------------------------------------------------------------
+
+def test_wait_expectations_take_cloud_users_in_scope_and_leavers():
+    users = dict(USERS, **{OTHER: user(OTHER, "kim@x.com", "Kim", source="AzureAD")})
+    expected = s.wait_expectations([NEW, LEFT, OTHER, TAKEN], [NEW, OTHER], users, {NEW: "SMTP:new@x.com;smtp:n@x.com"})
+    assert expected == {"new@x.com": {"present": ["SMTP:new@x.com", "smtp:n@x.com"]}, "left@x.com": {"left": s.anchor_of(LEFT)}}
+
+
+def test_wait_state_names_who_is_missing_and_why():
+    expected = {"new@x.com": {"present": []}, "renamed@x.com": {"present": []}, "left@x.com": {"left": s.anchor_of(LEFT)},
+                "gone@x.com": {"left": s.anchor_of(OTHER)}, "mine@x.com": {"left": s.anchor_of(TAKEN)}}
+    graph_users = [dict(graph("renamed@x.com", "R", enabled=False), assignedLicenses=[]), graph("left@x.com", "L", anchor=s.anchor_of(LEFT)),
+                   graph("mine@x.com", "M", anchor=s.anchor_of(SAME))]
+    results, pending = s.wait_state(expected, graph_users, {})
+    assert pending == ["new@x.com (not in Microsoft 365)", "renamed@x.com (blocked from signing in)",
+                       "left@x.com (still enabled: the sync disables users who left the scope)"]
+    assert [r["user_principal_name"] for r in results] == ["gone@x.com", "left@x.com", "mine@x.com", "new@x.com", "renamed@x.com"]
+    left = next(r for r in results if r["user_principal_name"] == "left@x.com")
+    assert left == {"user_principal_name": "left@x.com", "exists": True, "left_scope": True, "account_enabled": True}
+    # a leaver's account blocked (by the sync or by offboarding) is done; an account the sync did not anchor is not the sync's
+    graph_users[1]["accountEnabled"] = False
+    assert s.wait_state({"left@x.com": expected["left@x.com"], "mine@x.com": expected["mine@x.com"]}, graph_users, {})[1] == []

@@ -4,6 +4,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 import pytest
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _pp_users as u
@@ -51,8 +53,9 @@ def test_resolve_attributes_by_name_or_title():
         u.resolve_attributes(spec(attributes={"Cost Center": "T"}), COLUMNS)
     assert caught.value.message == ("attributes: Cost Center is not an additional attribute of this tenant. Close matches: Cost Centre, "
                                     "Cost_Centre. Attributes: Cost_Centre, O365_ProxyAddresses, Staff_Number.")
-    with pytest.raises(ValidationError, match="must be of type Integer"):
-        u.resolve_attributes(spec(attributes={"Staff Number": "4"}), COLUMNS)
+    assert u.resolve_attributes(spec(attributes={"Staff Number": "4"}), COLUMNS) == {"Staff_Number": 4}
+    with pytest.raises(ValidationError, match="must be a whole number"):
+        u.resolve_attributes(spec(attributes={"Staff Number": "four"}), COLUMNS)
     with pytest.raises(ValidationError, match="needs an additional attribute named or titled mail_aliases"):
         u.resolve_attributes(spec(proxy_addresses=["a@x.com"], proxy_addresses_attribute="mail_aliases"), COLUMNS)
 
@@ -80,7 +83,7 @@ def test_plan_update_only_differences_and_merge_attributes():
     values = {"O365_ProxyAddresses": "SMTP:jane@x.com", "Cost_Centre": None, "Staff_Number": None}
     plan = u.plan_user(s, ROW, values, u.resolve_attributes(s, COLUMNS))
     assert [c["op"] for c in plan["calls"]] == ["attributes"]
-    assert plan["calls"][0]["body"]["Columns"] == {"O365_ProxyAddresses": "SMTP:jane@x.com", "Staff_Number": 5}
+    assert plan["calls"][0]["body"]["Columns"] == {"O365_ProxyAddresses": "SMTP:jane@x.com", "Staff_Number": "5"}
     assert plan["calls"][0]["fields"] == ["Staff_Number"]
     same = u.plan_user(s, ROW, dict(values, Staff_Number=5), u.resolve_attributes(s, COLUMNS))
     assert same["calls"] == [] and same["action"] == "none"
@@ -112,11 +115,12 @@ def test_directory_filter_is_json():
 
 
 class FakeClient:
-    def __init__(self, fail_create=None, existing=None, fail_invite=()):
+    def __init__(self, fail_create=None, existing=None, fail_invite=(), row=None):
         self.calls = []
         self.fail_invite = list(fail_invite)
         self.fail_create = fail_create
         self.existing = existing
+        self.row = row
 
     def call(self, name, body=None, params=None, once=False):
         self.calls.append((name, body))
@@ -131,23 +135,55 @@ class FakeClient:
 
     def query(self, script, **kwargs):
         self.calls.append(("redrock", script))
-        return [{"ID": self.existing}] if self.existing else []
+        if self.row is not None:
+            return [self.row]
+        return [{"ID": self.existing, "Username": "jane@x.com"}] if self.existing else []
 
 
-def test_apply_fills_in_the_new_id_and_adopts_a_user_a_retried_create_made():
-    from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectError
+def test_apply_fills_in_the_new_id():
     s = spec(attributes={"Cost Centre": "T-1"})
     plan = u.plan_user(s, None, {}, u.resolve_attributes(s, COLUMNS))
     fake = FakeClient()
     assert u.apply(fake, plan) == "new-id"
     assert fake.calls[1] == ("set_columns", {"Table": "users", "ID": "new-id", "Columns": {"Cost_Centre": "T-1"}})
-    taken = PracticeProtectError("User name jane@x.com is already in use.", error_id="DuplicateUserName", status=200)
-    fake = FakeClient(fail_create=taken, existing="old-id")
+
+
+@pytest.mark.parametrize("error_id", ["DuplicateUserName", None, "SomethingElse"])
+def test_a_user_a_retried_create_made_is_read_back_and_adopted_whatever_the_error_id(error_id):
+    """The ErrorID of a taken name is not publicly documented: the read-back decides, never the ErrorID."""
+    from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectError
+    s = spec(display_name="Jane C", mail="jane@x.com", attributes={"Cost Centre": "T-1"})
+    plan = u.plan_user(s, None, {}, u.resolve_attributes(s, COLUMNS))
+    taken = PracticeProtectError("User name jane@x.com is already in use.", error_id=error_id, status=200)
+    made = {"ID": "old-id", "Username": "Jane@x.com", "DisplayName": "Jane C", "Email": "jane@x.com", "MobileNumber": None, "SourceDsType": "CDS"}
+    fake = FakeClient(fail_create=taken, row=made)
     assert u.apply(fake, plan) == "old-id" and plan["adopted"]
+    assert [name for name, _ in fake.calls] == ["create_user", "redrock", "set_columns"]
+    assert "lower(Username) = lower('jane@x.com')" in fake.calls[1][1]
     assert fake.calls[-1][1]["ID"] == "old-id"
-    other = PracticeProtectError("Password does not meet the password policy requirements.", error_id="PasswordPolicy", status=200)
-    with pytest.raises(PracticeProtectError):
-        u.apply(FakeClient(fail_create=other, existing="old-id"), u.plan_user(s, None, {}, {}))
+
+
+def test_a_failed_create_is_not_adopted_when_the_read_back_finds_no_user_or_someone_else():
+    from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectError
+    s = spec(display_name="Jane C", mail="jane@x.com")
+    plan = u.plan_user(s, None, {}, {})
+    policy = PracticeProtectError("Password does not meet the password policy requirements.", error_id="PasswordPolicy", status=200)
+    with pytest.raises(PracticeProtectError) as caught:
+        u.apply(FakeClient(fail_create=policy), plan)
+    assert caught.value is policy  # nothing there: the service's own answer stands
+    taken = PracticeProtectError("User name jane@x.com is already in use.", error_id="DuplicateUserName", status=200)
+    other = {"ID": "old-id", "Username": "jane@x.com", "DisplayName": "Jane Smith", "Email": "jane.smith@x.com", "SourceDsType": "CDS"}
+    fake = FakeClient(fail_create=taken, row=other)
+    with pytest.raises(PracticeProtectError) as caught:
+        u.apply(fake, plan)
+    assert caught.value.message == (
+        "Creating Practice Protect user jane@x.com failed (User name jane@x.com is already in use), and a user of that name exists that "
+        "this task did not make: its DisplayName, Mail differ from the request. Check the user in the Admin Portal; run the task again to "
+        "update it to the request.")
+    assert caught.value.error_id == "DuplicateUserName" and "adopted" not in plan
+    directory = dict(other, DisplayName="Jane C", Email="jane@x.com", SourceDsType="AAD")
+    with pytest.raises(PracticeProtectError, match="its source directory AAD differs from the request"):
+        u.apply(FakeClient(fail_create=taken, row=directory), plan)
 
 
 def test_an_invitation_whose_answer_was_lost_is_read_back_and_sent_again_only_when_it_never_arrived():
@@ -262,3 +298,125 @@ def test_a_cloud_login_name_with_characters_practice_protect_refuses_is_refused_
                                  "use letters, digits and ' . - _ + ! # ^ ~ only.")
     assert err.value.field == "user"
     assert spec(user="zoë@x.com", source="directory")["name"] == "zoë@x.com"  # the source directory's own rules apply there
+
+
+TYPED = COLUMNS + [{"Name": "Is_Partner", "Title": "Is Partner", "Type": "Boolean"}, {"Name": "Start_Date", "Title": "Start Date", "Type": "Date"}]
+
+
+@pytest.mark.parametrize("given, expected", [(4711, 4711), ("4711", 4711), (" -3 ", -3)])
+def test_an_integer_attribute_takes_a_number_or_a_string_of_digits(given, expected):
+    assert u.resolve_attributes(spec(attributes={"Staff Number": given}), COLUMNS) == {"Staff_Number": expected}
+
+
+@pytest.mark.parametrize("given, expected", [(True, True), ("true", True), ("False", False), ("yes", True), (False, False)])
+def test_a_boolean_attribute_takes_true_false_or_the_words(given, expected):
+    assert u.resolve_attributes(spec(attributes={"Is Partner": given}), TYPED) == {"Is_Partner": expected}
+
+
+@pytest.mark.parametrize("key, given, message", [
+    ("Staff Number", "forty", 'attributes.Staff Number must be a whole number (4711 or "4711"): the attribute\'s type is Integer.'),
+    ("Staff Number", True, "must be a whole number"),
+    ("Is Partner", "maybe", "attributes.Is Partner must be true or false: the attribute's type is Boolean."),
+    ("Is Partner", 1, "must be true or false"),
+    ("Cost Centre", 42, "attributes.Cost Centre must be a string: the attribute's type is Text."),
+])
+def test_a_value_its_column_cannot_hold_is_refused_before_any_call(key, given, message):
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        u.resolve_attributes(spec(attributes={key: given}), TYPED)
+
+
+@pytest.mark.parametrize("stored", [{"Staff_Number": 4711, "Is_Partner": True}, {"Staff_Number": "4711", "Is_Partner": "True"},
+                                    {"Staff_Number": "4711", "Is_Partner": "true"}])
+def test_typed_values_are_compared_as_their_type_whichever_way_the_tenant_answers(stored):
+    """GetColumns may answer typed values or strings (real-tenant variants): either way a re-run plans nothing."""
+    s = spec(attributes={"Staff Number": "4711", "Is Partner": True})
+    current = u.typed_values(dict(stored, Cost_Centre="T-1", Start_Date="2025-01-06"), TYPED)
+    assert current == {"Staff_Number": 4711, "Is_Partner": True, "Cost_Centre": "T-1", "Start_Date": "2025-01-06"}
+    plan = u.plan_user(s, ROW, current, u.resolve_attributes(s, TYPED))
+    assert plan["calls"] == [] and plan["after"]["Attributes"]["Staff_Number"] == 4711
+
+
+def test_typed_values_are_sent_as_the_sdk_sends_them():
+    s = spec(attributes={"Staff Number": 4712, "Is Partner": "no"})
+    current = u.typed_values({"Staff_Number": "4711", "Is_Partner": "true", "Cost_Centre": "T-1", "Unknown_Col": 7}, TYPED)
+    plan = u.plan_user(s, ROW, current, u.resolve_attributes(s, TYPED))
+    assert plan["calls"][0]["body"]["Columns"] == {"Staff_Number": "4712", "Is_Partner": "false", "Cost_Centre": "T-1", "Unknown_Col": "7"}
+    assert plan["calls"][0]["fields"] == ["Is_Partner", "Staff_Number"]
+    assert plan["before"]["Attributes"]["Staff_Number"] == 4711 and plan["after"]["Attributes"]["Staff_Number"] == 4712
+    assert [u.sent(x) for x in (True, False, 0, "x", None)] == ["true", "false", "0", "x", None]
+
+
+# -- source directories: FDS always listed, inactive ones skipped, more than one match asks for directory -------------------
+
+CDS = {"directoryServiceUuid": "cds", "Service": "CDS", "DisplayName": "Practice Protect Directory", "Status": "Active"}
+FDS = {"directoryServiceUuid": "fds", "Service": "FDS", "DisplayName": "Federated Directory Service", "Status": "Active"}
+ADPROXY = {"directoryServiceUuid": "ad", "Service": "AdProxy", "DisplayName": "Active Directory: northwind.local", "Status": "Inactive"}
+GDS = {"directoryServiceUuid": "gds", "Service": "GDS", "DisplayName": "Google Directory: x.com", "Status": "Inactive"}
+AAD = {"directoryServiceUuid": "aad", "Service": "AzureAD", "DisplayName": "Azure Active Directory", "Name": "AzureAD", "Status": "Online"}
+AAD_VARIANT = dict(AAD, Service="AAD", Name="AAD", Status="Active")
+
+
+@pytest.mark.parametrize("services, expected", [
+    ([CDS, AAD], ["aad"]),                                  # the sandbox's default tenant
+    ([CDS, FDS, ADPROXY, GDS, AAD_VARIANT], ["fds", "aad"]),  # a real tenant's list: FDS always, inactive AD and Google skipped
+    ([dict(CDS, Service="cds"), dict(AAD, Status=None)], ["aad"]),  # no Status: not skipped
+])
+def test_source_directories_skip_the_cloud_directory_and_inactive_ones(services, expected):
+    assert [d["directoryServiceUuid"] for d in u.source_directories(services)] == expected
+
+
+def test_a_named_directory_is_matched_without_case_by_display_name_or_name_whatever_its_status():
+    services = [CDS, FDS, ADPROXY, GDS, AAD_VARIANT]
+    assert u.source_directories(services, "azure active DIRECTORY") == [AAD_VARIANT]
+    assert u.source_directories(services, "aad") == [AAD_VARIANT]
+    assert u.source_directories(services, "Active Directory: NORTHWIND.local") == [ADPROXY]
+    with pytest.raises(ValidationError) as err:
+        u.source_directories(services, "Google")
+    assert err.value.message == ("directory Google is not a source directory of this tenant. Source directories: Federated Directory Service, "
+                                 "Active Directory: northwind.local (Inactive), Google Directory: x.com (Inactive), Azure Active Directory.")
+    assert err.value.field == "directory"
+
+
+def test_a_tenant_with_only_inactive_source_directories_says_so():
+    with pytest.raises(ValidationError) as err:
+        u.source_directories([CDS, ADPROXY, GDS])
+    assert err.value.message == ("This Practice Protect tenant has no active source directory to invite from (inactive: Active Directory: "
+                                 "northwind.local (Inactive), Google Directory: x.com (Inactive)); use source: cloud, or name the directory "
+                                 "to search in directory.")
+    with pytest.raises(ValidationError, match="no active source directory to invite from; use source: cloud"):
+        u.source_directories([CDS])
+
+
+def test_pick_directory_user_compares_without_case_and_asks_for_directory_when_two_directories_match():
+    aad_kim = {"InternalName": "g-kim", "SystemName": "Kim.Ng@x.com", "EMail": "KIM@x.com", "ServiceType": "AAD",
+               "ServiceInstance": "aad", "ServiceInstanceLocalized": "Azure Active Directory"}
+    fds_kim = dict(aad_kim, InternalName="f-kim", ServiceType="FDS", ServiceInstance="fds", ServiceInstanceLocalized="Federated Directory Service")
+    cds_kim = dict(aad_kim, InternalName="c-kim", ServiceType="CDS", ServiceInstance="cds")
+    assert u.pick_directory_user([cds_kim, aad_kim], "kim.ng@X.COM")["InternalName"] == "g-kim"
+    assert u.pick_directory_user([cds_kim, aad_kim], "kim@x.com")["InternalName"] == "g-kim"
+    assert u.pick_directory_user([cds_kim], "kim@x.com") is None
+    with pytest.raises(ValidationError) as err:
+        u.pick_directory_user([aad_kim, fds_kim, dict(aad_kim)], "kim@x.com")
+    assert err.value.message == ("kim@x.com is a user of more than one source directory (Azure Active Directory, Federated Directory Service): "
+                                 "set directory to the one to invite from.")
+    assert err.value.field == "directory"
+
+
+def test_the_service_reports_an_ambiguous_person_when_planned_and_searches_only_active_directories():
+    kim = {"InternalName": "g-kim", "SystemName": "kim@x.com", "EMail": "kim@x.com", "ServiceType": "AAD", "ServiceInstance": "aad"}
+    client = ServiceClient([], [kim, dict(kim, InternalName="f-kim", ServiceType="FDS", ServiceInstance="fds")])
+    client.directory_services = lambda: [CDS, FDS, ADPROXY, AAD_VARIANT]
+    answer = client.call
+
+    def call(name, body=None, params=None):  # rows of the directories asked for only
+        rows = answer(name, body, params)["User"]["Results"]
+        return {"User": {"Results": [r for r in rows if r["Row"]["ServiceInstance"] in body["directoryServices"]]}}
+    client.call = call
+    svc = u.PPUserService(client)
+    ambiguous, chosen = spec(user="kim@x.com", source="directory"), spec(user="kim@x.com", source="directory", directory="Azure Active Directory")
+    svc.prefetch([ambiguous, chosen])
+    queried = [body["directoryServices"] for name, body in client.calls if name == "directory_query"]
+    assert queried == [["fds", "aad"], ["aad"]]
+    with pytest.raises(ValidationError, match="more than one source directory"):
+        svc.directory_user(ambiguous)
+    assert svc.directory_user(chosen)["InternalName"] == "g-kim"

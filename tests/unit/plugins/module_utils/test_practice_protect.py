@@ -123,13 +123,70 @@ def test_redrock_follows_pages():
     assert c.query("SELECT ID FROM User", page_size=2) == [{"ID": "1"}]
 
 
+def paged(rows, page_size, count, full_count=False):
+    """The answers of a Redrock read of ``rows`` in pages: ``count`` "total" or "page" (what Count holds), with FullCount or not."""
+    answers = []
+    for start in range(0, len(rows) + 1, page_size):
+        items = rows[start:start + page_size]
+        result = {"Count": len(rows) if count == "total" else len(items), "Results": [{"Row": r} for r in items]}
+        if full_count:
+            result["FullCount"] = len(rows)
+        answers.append((200, ok(result)))
+    return answers
+
+
+@pytest.mark.parametrize("count", ["total", "page"])
+@pytest.mark.parametrize("full_count", [False, True])
+@pytest.mark.parametrize("total", [0, 1, 4, 5, 6])
+def test_redrock_reads_every_row_whatever_count_means(count, full_count, total):
+    """Count as the total or as this page's rows (reference section 12), with or without FullCount: every row, no page twice."""
+    rows = [{"ID": str(i)} for i in range(total)]
+    session, c = client([TOKEN] + paged(rows, 2, count, full_count))
+    assert c.query("SELECT ID FROM User", page_size=2) == rows
+    pages = [kwargs["json"]["Args"]["PageNumber"] for url, kwargs in session.sent if url.endswith("/Redrock/query")]
+    needed = total // 2 + 1  # a short (or empty) last page
+    if total % 2 == 0 and total and (full_count or (count == "total" and total != 2)):
+        needed -= 1  # a total says the last full page was the last
+    assert pages == list(range(1, needed + 1))
+
+
+def test_redrock_page_size_count_never_stops_after_the_first_page():
+    """The failure the reference warns of: Count equal to the page's rows once read as the total stopped after one page."""
+    rows = [{"ID": str(i)} for i in range(5)]
+    _, c = client([TOKEN] + paged(rows, 2, "page"))
+    assert len(c.query("SELECT ID FROM User", page_size=2)) == 5
+
+
+def test_redrock_done_rules():
+    assert pp.redrock_done({}, 0, 0, 2) and pp.redrock_done({}, 1, 3, 2)
+    assert not pp.redrock_done({"Count": 2}, 2, 2, 2)  # Count may be this page's rows: read on
+    assert pp.redrock_done({"Count": 4}, 2, 4, 2) and not pp.redrock_done({"Count": 4}, 2, 2, 2)
+    assert pp.redrock_done({"Count": 2, "FullCount": 4}, 2, 4, 2) and not pp.redrock_done({"Count": 2, "FullCount": 6}, 2, 4, 2)
+    assert not pp.redrock_done({"Count": True, "FullCount": "4"}, 2, 4, 2)  # not numbers: only the page decides
+
+
 def test_sql_string_doubles_quotes():
     assert pp.sql_string("o'brien@x.com") == "'o''brien@x.com'"
 
 
 def test_every_path_is_in_the_one_table():
-    assert pp.ENDPOINTS["start_sync"] == "/Provisioning/StartSync"
+    """The client's paths in ENDPOINTS; the job API's (UNCONFIRMED) only in _pp_sync.JOB_PATHS."""
+    from ansible_collections.practiceprotect.m365.plugins.module_utils import _pp_sync
     assert all(path.startswith("/") for path in pp.ENDPOINTS.values())
+    assert not [p for p in pp.ENDPOINTS.values() if p.startswith("/Provisioning/")]
+    assert _pp_sync.JOB_PATHS == {"start": "/Provisioning/StartSync", "status": "/Provisioning/GetJobStatus"}
+
+
+def test_a_call_by_path_says_whether_it_writes():
+    session, c = client([TOKEN, (200, ok({"JobId": "j-1"})), (404, {"success": False, "Message": "The API /X/Start does not exist."})])
+    assert c.call("start", {"AppKey": "a"}, path="/Tenant/StartJob", write=True) == {"JobId": "j-1"}
+    assert session.sent[1][0] == "https://pp.example/Tenant/StartJob"
+    with pytest.raises(pp.PracticeProtectError) as caught:
+        c.call("start", {}, path="/X/Start", write=True)
+    assert caught.value.write is True and caught.value.status == 404 and caught.value.path == "/X/Start"
+    refused = pp.PracticeProtectError("You are not authorized.", error_id="Unauthorized", status=200, path="/X/Start")
+    refused.write = True
+    assert "lacks an admin right for /X/Start; see docs/permissions.md" in pp.describe(refused, ("Application Management",))[0]
 
 
 def test_a_json_error_without_the_envelope_keeps_error_id_a_string():
@@ -151,3 +208,14 @@ def test_reads_are_repeated_after_a_500_and_writes_are_not(monkeypatch):
         c.call("update_role", {"Name": "r"})
     assert caught.value.status == 500
     assert [url.rsplit("/", 2)[-2:] for url, _ in session.sent[1:]] == [["Redrock", "query"]] * 2 + [["Roles", "UpdateRole"]]
+
+
+@pytest.mark.parametrize("key", ["RoleName", "Name"])
+def test_a_users_roles_are_read_whether_rows_carry_role_name_or_name(key):
+    """idaptive-api-demo reads Row.RoleName, hashicorp/vault-plugin-auth-centrify Row.Name (reference section 12)."""
+    rows = [{"Row": {key: "Tax Team", "AdministrativeRights": []}},
+            {"Row": {key: "System Administrator", "AdministrativeRights": [{"Description": "User Management"}, "Role Management"]}}]
+    session, c = client([TOKEN, (200, ok({"Results": rows, "Count": 2}))])
+    assert c.user_roles("u-1") == [{"Name": "Tax Team", "AdministrativeRights": []},
+                                   {"Name": "System Administrator", "AdministrativeRights": ["User Management", "Role Management"]}]
+    assert session.sent[1][1]["params"] == {"id": "u-1"}
