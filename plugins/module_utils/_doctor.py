@@ -27,7 +27,7 @@ import re
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _permissions, _roles
 from ansible_collections.practiceprotect.m365.plugins.module_utils._graph import GraphError, odata_string
-from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import ENDPOINTS as PP_ENDPOINTS
+from ansible_collections.practiceprotect.m365.plugins.module_utils._pp_sync import JOB_PATHS
 
 OK, WARNING, ERROR = "ok", "warning", "error"
 STATUSES = (OK, WARNING, ERROR)
@@ -35,8 +35,8 @@ M365, EXCHANGE, PP = "Microsoft 365", "Exchange Online", "Practice Protect"
 SNAPSHOT_VERSION = 1
 DEFAULT_REPORT_DIR = "~/.ansible/practiceprotect_m365/reports"  # as the onboard and offboard engines: writable in an execution environment
 SWAGGER_PATH = "/vfslow/lib/api/swagger.json"  # the tenant's own API description, no token needed (reference section 9)
-# The paths outbound_sync starts and polls jobs with (_practice_protect.ENDPOINTS): this project's contract, UNCONFIRMED.
-JOB_ENDPOINTS = ("start_sync", "job_status", "job_history")
+# The paths outbound_sync starts and polls jobs with (_pp_sync.JOB_PATHS): this project's contract, UNCONFIRMED.
+JOB_ENDPOINTS = tuple(JOB_PATHS.values())
 JOB_WORDS = re.compile(r"sync|provision|job|report", re.IGNORECASE)
 # App registrations whose name says they serve Practice Protect's token-based provisioning (an assumption: the KB has the
 # customer name the app; the names it suggests contain "Practice Protect").
@@ -454,12 +454,12 @@ class Doctor:
         swagger = self.src.swagger()
         paths = sorted((swagger or {}).get("paths") or {}) if isinstance(swagger, dict) else []
         if not paths:
-            self.facts["job_api"] = {"listed": [], "missing": [PP_ENDPOINTS[n] for n in JOB_ENDPOINTS], "candidates": []}
+            self.facts["job_api"] = {"listed": [], "missing": list(JOB_ENDPOINTS), "candidates": []}
             self.add(PP, "job API (swagger)", WARNING, "%s lists no paths." % SWAGGER_PATH,
                      "The job API is unconfirmed on this tenant: outbound_sync must wait for Microsoft 365 instead of starting a job.")
             return
         lower = set(p.lower() for p in paths)
-        ours = [PP_ENDPOINTS[name] for name in JOB_ENDPOINTS]
+        ours = list(JOB_ENDPOINTS)
         listed = [p for p in ours if p.lower() in lower]
         candidates = [p for p in paths if JOB_WORDS.search(p)]
         self.facts["job_api"] = {"listed": listed, "missing": [p for p in ours if p not in listed], "candidates": candidates}
