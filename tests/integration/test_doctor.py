@@ -62,7 +62,7 @@ def test_the_real_tenant_variants_profile(sandbox, run_playbook, tmp_path):
     lines = run_doctor(run_playbook, tmp_path)[1]
     assert [c for c, line in lines.items() if line["status"] == "error"] == []
     assert lines["job API (swagger)"]["status"] == "warning"
-    assert "Not listed: /Provisioning/StartSync, /Provisioning/GetJobStatus, /Provisioning/GetJobHistory" in lines["job API (swagger)"]["detail"]
+    assert "Not listed: /Provisioning/StartSync, /Provisioning/GetJobStatus" in lines["job API (swagger)"]["detail"]
     assert "FDS Federated Directory Service (Active)" in lines["directories"]["detail"]
     assert "Inactive (skipped): AdProxy Active Directory: northwind.local (Inactive), GDS" in lines["directories"]["detail"]
     assert lines["admin rights of the client"]["detail"].startswith("Roles System Administrator")  # rows carry Name, not RoleName
