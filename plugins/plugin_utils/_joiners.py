@@ -161,14 +161,23 @@ def _unique(values):
     return out
 
 
+def untold_reason(person):
+    """Why a person whose account exists gets a new password."""
+    if person.facts.get("untold") == "scrambled":
+        return "offboarding scrambled the old one"
+    return "the run that created the account stopped before mailing it"
+
+
 def group_item(person):
-    """The m365_group_member item of a joiner (None when the person asks for no group)."""
+    """The m365_group_member item of a joiner (None when the person asks for no group); a rehire also goes back into the
+    groups offboarding took them out of (``groups_back``, object ids from the leaver record)."""
     spec = person.spec
-    if not spec["groups"] and not spec["groups_copy_from"]:
+    back = [g for g in spec.get("groups_back") or [] if g.lower() not in [x.lower() for x in spec["groups"]]]
+    if not spec["groups"] and not spec["groups_copy_from"] and not back:
         return None
     item = {"user": spec["upn"]}
-    if spec["groups"]:
-        item["groups"] = {"add": list(spec["groups"])}
+    if spec["groups"] or back:
+        item["groups"] = {"add": list(spec["groups"]) + back}
     if spec["groups_copy_from"]:
         item["copy_from"] = spec["groups_copy_from"]
     return item
@@ -380,8 +389,17 @@ class Onboarding(_people.Flow):
             if record:
                 person.facts["rehire"] = True
                 person.spec["roles"] = person.spec["roles"] + [r for r in record.get("roles") or [] if r not in person.spec["roles"]]
+                # The groups offboarding took the person out of (object ids), added to the ones asked for; checked by the module.
+                person.spec["groups_back"] = list(record.get("groups") or [])
             if activation == _records.PENDING and person.deployment == "entra_source":
                 person.facts["untold"] = True
+            if record.get("scrambled") and person.deployment == "entra_source":
+                # Offboarding scrambled the password: nobody knows it, so the rehire gets a new one, delivered as a joiner's.
+                if person.spec["delivery"] != "none":
+                    person.facts["untold"] = "scrambled"
+                else:
+                    person.note(TITLES[M365_USER], "the password offboarding scrambled is known to nobody: with onboard_password_delivery "
+                                                   "email or return the run gives a new one")
 
     def check_roles(self, refuse):
         """Each role asked for exists, and each user roles are copied from (one read each)."""
@@ -506,8 +524,10 @@ class Onboarding(_people.Flow):
                 text = self._did(action, "created", "updated", "restored")
                 if person.facts.get("rehire") and action == "update":
                     text = "sign-in and licences %s" % ("would be back" if self.check_mode else "back")
+                    if person.facts.get("untold"):
+                        text += ", and a new password (%s)" % untold_reason(person)
                 elif person.facts.get("untold") and action == "update":
-                    text = "new password %s (the run that created the account stopped before mailing it)" % ("would be set" if self.check_mode else "set")
+                    text = "new password %s (%s)" % ("would be set" if self.check_mode else "set", untold_reason(person))
                 person.note(TITLES[M365_USER], text, changed=True)
             if self.check_mode and action in ("create", "restore"):
                 person.pending = True
@@ -521,8 +541,7 @@ class Onboarding(_people.Flow):
         if self.check_mode:
             for person in outcomes:
                 if person.facts.get("untold"):
-                    person.note(TITLES[MAIL], "would get a new password and a new activation mail (the last run stopped before mailing it)",
-                                changed=True)
+                    person.note(TITLES[MAIL], "would get a new password and a new activation mail (%s)" % untold_reason(person), changed=True)
         # A soft-deleted leaver comes back with the Microsoft 365 step: their leaver record comes back with them.
         self.read_records([p for p in outcomes if p.facts.get("m365_action") == "restore" and not self.check_mode])
         self.deliver(told)
@@ -536,6 +555,8 @@ class Onboarding(_people.Flow):
             item["forwarding_address"] = ""
         if record.get("full_access"):
             item["full_access"] = {"remove": list(record["full_access"])}
+        if record.get("auto_reply"):
+            item["auto_reply"] = {"enabled": False}  # offboarding's "has left" reply goes
         return item
 
     def restore_mailboxes(self, people):

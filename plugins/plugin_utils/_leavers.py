@@ -15,7 +15,9 @@ everyone of the play at once, each step one module run with ``items``:
 3. sign-in blocked, the password scrambled (once: a password changed since the record was first written counts as
    scrambled), and only then the sessions revoked, so that no session outlives the last password event;
 4. the other ways in closed: authentication methods removed, the mailbox's mobile devices removed, and inbox rules that
-   forward or redirect outside the tenant disabled and listed - before any forwarding of this run is set up;
+   forward or redirect outside the tenant disabled and listed - before any forwarding of this run is set up; then the
+   person taken out of every group the collection may change (dynamic, on-premises-synced and role-assignable groups are
+   left, and named);
 5. Practice Protect roles removed, and a federated leaver's Practice Protect account disabled;
 6. the automatic reply, while the mailbox is still the person's and before the licences go;
 7. the mailbox converted to shared, and confirmed shared by Exchange;
@@ -39,6 +41,7 @@ RESERVED = ("offboard_result", "offboard_user_run", "offboard_hosts")
 RECORD = "record"
 BLOCK = "block"
 ACCESS = "access"
+GROUPS = "groups"
 AUTO_REPLY = "auto_reply"
 PP_ROLES = "pp_roles"
 PP_ACCOUNT = "pp_account"
@@ -53,6 +56,7 @@ TITLES = {
     RECORD: "leaver record",
     BLOCK: "sign-in, password and sessions",
     ACCESS: "authentication methods, mobile devices and forwarding rules",
+    GROUPS: "Microsoft 365 groups",
     AUTO_REPLY: "automatic reply",
     PP_ROLES: "Practice Protect roles",
     PP_ACCOUNT: "Practice Protect account",
@@ -179,12 +183,13 @@ class Offboarding(_people.Flow):
                 except v.ValidationError as exc:
                     person.fail(CHECKS, TITLES[CHECKS], exc.message)
             person.facts.update(sign_in_blocked=False, sessions_revoked=False, password_scrambled=False, auth_methods_removed=[],
-                                mobile_devices_removed=[], forwarding_rules_disabled=[], pp_roles_removed=[], auto_reply="unchanged",
+                                mobile_devices_removed=[], forwarding_rules_disabled=[], groups_removed=[], pp_roles_removed=[], auto_reply="unchanged",
                                 mailbox="none", licenses_removed=[], mail_safe=False, soft_deleted=False, sync="not needed")
         self.check()
         self.record()
         self.block()
         self.access()
+        self.groups()
         self.pp_roles()
         self.auto_reply()
         self.shared()
@@ -237,6 +242,10 @@ class Offboarding(_people.Flow):
         closing = [p for p in active(self.people) if access_item(p)]
         for person, outcome in self.items("m365_access", closing, access_item, CHECKS, check=True).items():
             person.facts["access_plan"] = outcome
+        # The groups the person would be taken out of, by object id (for the record: a rehire goes back into them).
+        grouped = [p for p in active(self.people) if switch(p, "offboard_remove_groups")]
+        for person, outcome in self.items("m365_group_member", grouped, group_item, CHECKS, check=True).items():
+            person.facts["groups_held"] = removed_groups(outcome)
         # What would be taken away, for the leaver record: the licences (planned with the mail guard off, since a plan
         # writes nothing and the conversion comes first) and the Practice Protect roles.
         licensed = [p for p in active(self.people) if p.facts.get("has_licences") and switch(p, "offboard_remove_licenses")]
@@ -273,7 +282,8 @@ class Offboarding(_people.Flow):
                 scrambled=scrambles(person) and not (person.facts.get("record_before") or {}).get("scrambled"),
                 auto_reply=bool(person.facts.get("auto_reply_changes")),
                 auth_methods=[m.get("kind") for m in closing.get("authentication_methods_removed") or []],
-                rules_disabled=[r.get("id") for r in closing.get("forwarding_rules_disabled") or []])
+                rules_disabled=[r.get("id") for r in closing.get("forwarding_rules_disabled") or []],
+                groups=[g["id"] for g in person.facts.get("groups_held") or []])
             person.facts["record"] = _records.merge(person.facts.get("record_before"), new)
         changing = [p for p in people if _comparable(p.facts["record"]) != _comparable(p.facts.get("record_before"))]
         outcomes = self.items("m365_user", changing, lambda p: {
@@ -333,6 +343,16 @@ class Offboarding(_people.Flow):
                     "'%s' (to %s)" % (r.get("name"), ", ".join(r.get("to") or [])) for r in rules)), changed=True)
             for kept in outcome.get("forwarding_rules_kept") or []:
                 person.note(RULES_TITLE, "kept '%s' (to %s): %s" % (kept.get("name"), ", ".join(kept.get("to") or []), kept.get("reason")))
+
+    def groups(self):
+        people = [p for p in active(self.people, RECORD) if switch(p, "offboard_remove_groups")]
+        for person, outcome in self.items("m365_group_member", people, group_item, GROUPS).items():
+            person.facts["groups_removed"] = [g["name"] for g in removed_groups(outcome)]
+            if person.facts["groups_removed"]:
+                person.note(TITLES[GROUPS], "%s %s" % (self.would("removed from", "would be removed from"), ", ".join(person.facts["groups_removed"])),
+                            changed=True)
+            for name, why in sorted((outcome.get("kept") or {}).items()):
+                person.note(TITLES[GROUPS], "%s %s (%s: change it where the group is managed)" % (self.would("stays in", "would stay in"), name, why))
 
     # 6. the automatic reply ------------------------------------------------------------------------------------------
 
@@ -448,13 +468,28 @@ class Offboarding(_people.Flow):
                 person.note(TITLES[SYNC], self.would("the sync ran", "would run the sync"), changed=True)
 
 
+def group_item(person):
+    """Out of every group the collection may change: ``set`` to none, with no removal limit (a leaver keeps no group)."""
+    return {"user": person.upn, "groups": {"set": []}, "max_removals": "100%"}
+
+
+def removed_groups(outcome):
+    """``[{id, name}]`` of the groups an m365_group_member outcome took (or would take) the person out of."""
+    out = []
+    for call in outcome.get("plan") or []:
+        if call.get("action") == "remove" and call.get("group_id") and call["group_id"] not in [g["id"] for g in out]:
+            out.append({"id": call["group_id"], "name": call.get("group")})
+    return out
+
+
 def result_fact(person):
     """The ``offboard_result`` fact of a leaver's host."""
     facts = person.facts
     return {"upn": person.upn, "deployment": person.deployment, "sign_in_blocked": facts.get("sign_in_blocked"),
             "sessions_revoked": facts.get("sessions_revoked"), "password_scrambled": facts.get("password_scrambled"),
             "auth_methods_removed": facts.get("auth_methods_removed"), "mobile_devices_removed": facts.get("mobile_devices_removed"),
-            "forwarding_rules_disabled": facts.get("forwarding_rules_disabled"), "auto_reply": facts.get("auto_reply"),
+            "forwarding_rules_disabled": facts.get("forwarding_rules_disabled"), "groups_removed": facts.get("groups_removed"),
+            "auto_reply": facts.get("auto_reply"),
             "pp_roles_removed": facts.get("pp_roles_removed"), "mailbox": facts.get("mailbox"),
             "licenses_removed": facts.get("licenses_removed"), "mail_safe": facts.get("mail_safe"), "soft_deleted": facts.get("soft_deleted"),
             "sync": facts.get("sync")}

@@ -10,7 +10,7 @@ Both live in one Graph open extension of the Microsoft 365 user, ``EXTENSION`` (
   the account (m365_user writes a new user's extensions right after creating it) and removed once the activation mail
   went out. A re-run that finds it gives the person a fresh password and mails it again.
 - ``leaver`` - the leaver record, written by offboarding before its first write: what offboarding takes away or sets
-  (licences, Practice Protect roles, forwarding, full-access grants, whether it blocked, converted or hid, scrambled the
+  (licences, Practice Protect roles, Microsoft 365 groups (by object id), forwarding, full-access grants, whether it blocked, converted or hid, scrambled the
   password or set an automatic reply, the kinds of authentication method removed, the forwarding rules disabled), so that
   onboarding the same person again restores them and undoes the rest. Kept as a JSON string.
 
@@ -28,7 +28,7 @@ EXTENSION = "com.practiceprotect.m365"
 PENDING = "pending"
 PP_MARKER = "practiceprotect.m365: activation mail pending"
 RECORD_VERSION = 1
-LIST_KEYS = ("licences", "roles", "full_access", "auth_methods", "rules_disabled")
+LIST_KEYS = ("licences", "roles", "full_access", "auth_methods", "rules_disabled", "groups")
 FLAG_KEYS = ("blocked", "shared", "hidden", "pp_disabled", "scrambled", "auto_reply")
 
 
@@ -73,13 +73,14 @@ def merge(old, new):
 
 
 def leaver_record(at, deployment, licences, roles, forward_to, full_access, blocked, shared, hidden, pp_disabled, scrambled=False,
-                  auto_reply=False, auth_methods=None, rules_disabled=None):
+                  auto_reply=False, auth_methods=None, rules_disabled=None, groups=None):
     """What one offboarding run takes away or sets. ``scrambled``: the password was scrambled (a rehire needs a new one);
     ``auto_reply``: the run set an automatic reply (a rehire's is switched off); ``auth_methods``: the kinds of authentication
     method removed (the person registers again); ``rules_disabled``: the ids of the inbox rules disabled for forwarding
-    outside the tenant (left disabled for a rehire, listed so that they can be looked at)."""
+    outside the tenant (left disabled for a rehire, listed so that they can be looked at); ``groups``: the object ids of the
+    groups the person was taken out of (a rehire is put back into those that still exist)."""
     return {"v": RECORD_VERSION, "at": at, "deployment": deployment, "licences": sorted(set(licences or [])), "roles": sorted(set(roles or [])),
             "forward_to": forward_to or "", "full_access": sorted(set(a.lower() for a in full_access or [])), "blocked": bool(blocked),
             "shared": bool(shared), "hidden": bool(hidden), "pp_disabled": bool(pp_disabled), "scrambled": bool(scrambled),
             "auto_reply": bool(auto_reply), "auth_methods": sorted(set(k for k in auth_methods or [] if k)),
-            "rules_disabled": sorted(set(r for r in rules_disabled or [] if r))}
+            "rules_disabled": sorted(set(r for r in rules_disabled or [] if r)), "groups": sorted(set(g for g in groups or [] if g))}

@@ -23,7 +23,8 @@ PP_MODULES = ["doctor", "outbound_sync", "pp_role_member", "pp_user"]
 # The engines of the roles run other modules; their rows may only name what those modules' rows name.
 ENGINES = {"onboard": ["m365_user", "m365_user_info", "m365_address_info", "m365_alias", "m365_mailbox", "m365_send_mail", "pp_user",
                        "pp_role_member", "outbound_sync", "m365_group_member"],
-           "offboard": ["m365_user", "m365_user_info", "m365_access", "m365_mailbox", "pp_user", "pp_role_member", "outbound_sync"]}
+           "offboard": ["m365_user", "m365_user_info", "m365_access", "m365_group_member", "m365_mailbox", "pp_user", "pp_role_member",
+                        "outbound_sync"]}
 
 
 def sections():

@@ -27,6 +27,15 @@ def mailbox(sandbox):
     return next(m for m in sandbox.state()["mailboxes"] if (m.get("UserPrincipalName") or m.get("PrimarySmtpAddress") or "").lower() == TOM)
 
 
+def groups_of(sandbox, upn=TOM):
+    """Display names of the groups ``upn`` is a direct member of (Graph and Exchange groups alike)."""
+    return sorted(g["displayName"] for g in sandbox.state()["groups"] if upn in [(m.get("name") or "").lower() for m in g["members"]])
+
+
+# Groups the collection leaves alone (membership by rule, from on-premises, or role-assignable): a leaver stays in them.
+UNMANAGED = ["Head Office", "Helpdesk Admins", "Licensed Staff"]
+
+
 def order(sandbox, since, user_id):
     events = []
     for entry in sandbox.log(since=since):
@@ -122,8 +131,11 @@ def test_offboard_then_rehire_restores_the_person(sandbox, run_playbook, tmp_pat
                  expect_rc=0)
     roles_before = sorted(r["Name"] for r in pp_state(sandbox)["roles"] if TOM in [m.lower() for m in r.get("Members") or []])
     licences_before = [lic["skuId"] for lic in tom(sandbox)["assignedLicenses"]]
+    groups_before = groups_of(sandbox)
+    assert set(groups_before) > set(UNMANAGED)
     run_playbook(playbook("offboard.yml"), inventory=INVENTORY, expect_rc=0)  # forwarding and full access for Sarah (inventory/example)
     assert tom(sandbox)["accountEnabled"] is False and mailbox(sandbox)["RecipientTypeDetails"] == "SharedMailbox"
+    assert groups_of(sandbox) == UNMANAGED  # out of every group the collection may change
     record = [e for e in tom(sandbox)["_extensions"] if e["extensionName"] == "com.practiceprotect.m365"][0]
     assert "forward_to" in record["leaver"] and "sarah.jones@northwindacct.com" in record["leaver"]
 
@@ -147,6 +159,7 @@ all:
     users = dict((u["Name"].lower(), u) for u in pp_state(sandbox)["users"])
     assert users[TOM]["State"] != "Disabled"
     assert sorted(r["Name"] for r in pp_state(sandbox)["roles"] if TOM in [m.lower() for m in r.get("Members") or []]) == roles_before
+    assert groups_of(sandbox) == groups_before  # back into the groups offboarding took him out of
     assert after["_extensions"] == []  # restored in full: the record is gone, and the next offboarding writes a new one
     again = run_playbook(playbook("onboard.yml"), inventory=str(hosts), expect_rc=0)
     assert again.changed("tom.baker") == 0
@@ -169,6 +182,8 @@ def every_step(sandbox, since, user_id):
             events.append("device")
         elif "/messageRules/" in path:
             events.append("rule")
+        elif (entry["method"] == "DELETE" and "/members/" in path) or cmdlet == "Remove-DistributionGroupMember":
+            events.append("group")
         elif cmdlet == "Set-MailboxAutoReplyConfiguration":
             events.append("auto reply")
         elif cmdlet == "Set-Mailbox" and "Type" in entry["body_keys"]:
@@ -208,14 +223,16 @@ all:
 
     mark = last_seq(sandbox)
     run = run_playbook(playbook("offboard.yml"), inventory=str(hosts), expect_rc=0)
-    assert every_step(sandbox, mark, user_id) == ["block+scramble", "revoke", "method", "device", "rule", "auto reply", "convert", "licences",
-                                                  "forwarding"]
+    assert every_step(sandbox, mark, user_id) == ["block+scramble", "revoke", "method", "device", "rule", "group", "auto reply", "convert",
+                                                  "licences", "forwarding"]
     fact = run.result("Report the leaver", "tom.baker")
     steps = fact["steps"]
     assert "sign-in, password and sessions: sign-in blocked, password scrambled (nobody knows the new one), sessions revoked" in steps
     assert "mobile devices: removed Tom's iPhone, Tom's tablet" in steps
     assert "forwarding rules: disabled 'Forward to my Gmail' (to tom.baker.home@gmail.com)" in steps
     assert "automatic reply: set from 2026-12-24T06:00:00Z to 2027-03-31T06:00:00Z" in steps
+    assert "Microsoft 365 groups: stays in Licensed Staff (dynamic membership: change it where the group is managed)" in steps
+    assert groups_of(sandbox) == UNMANAGED and [line for line in steps if line.startswith("Microsoft 365 groups: removed from ")]
     state = sandbox.state()
     assert [m["kind"] for m in state["auth_methods"][user_id]] == ["password"]
     box = mailbox(sandbox)

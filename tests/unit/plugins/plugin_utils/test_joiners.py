@@ -43,7 +43,8 @@ class Tenant:
         self.calls = []       # (module, check, args)
         self.mails = []
         self.sync_failures = {}
-        self.groups = {"tax team": "Tax Team", "clientservices@northwindacct.com": "Client Services", "tax announcements": "Tax Announcements"}
+        self.groups = {"tax team": "Tax Team", "clientservices@northwindacct.com": "Client Services", "tax announcements": "Tax Announcements",
+                       "g-client": "Client Services", "g-tax": "Tax Announcements"}
         self.members = {}     # upn -> [group names]
         self.template_groups = {"tom@northwindacct.com": ["Tax Team", "Tax Announcements"]}
 
@@ -144,6 +145,10 @@ class Tenant:
             changed = item.get("type") == "regular" and user.get("shared")
             if changed and not check:
                 user["shared"] = False
+            if item.get("auto_reply") == {"enabled": False} and user.get("auto_reply"):
+                changed = True
+                if not check:
+                    user["auto_reply"] = False
             return {"changed": bool(changed), "mailbox_before": {"type": "shared" if user.get("shared") else "regular"}}
         return self._items(args, "user", plan)
 
@@ -351,6 +356,39 @@ def test_a_rehire_is_restored_from_the_leaver_record():
     assert user["extension"] is None  # restored in full: the record goes
     order = [name for name, _ in tenant.writes()]
     assert order.index("m365_user") < order.index("m365_mailbox")  # a licence before the mailbox is regular again
+
+
+def test_a_rehire_gets_their_groups_back_a_new_password_and_no_automatic_reply():
+    record = _records.leaver_record("2026-12-01T10:00:00+00:00", "entra_source", ["O365_BUSINESS_PREMIUM"], [], "", [], True, True, False, False,
+                                    scrambled=True, auto_reply=True, groups=["g-client", "g-tax"])
+    tenant = Tenant()
+    tenant.m365["tom@northwindacct.com"] = {"enabled": False, "licences": [], "mail": "tom@northwindacct.com", "shared": True, "auto_reply": True,
+                                            "extension": _records.encode(None, record)}
+    tenant.pp["tom@northwindacct.com"] = {"roles": set(), "description": "", "enabled": True}
+    done = run([person("tom", groups=["Tax Team"])], tenant)
+    tom = done["tom"]
+    assert not tom.failed, tom.failures
+    assert tenant.members["tom@northwindacct.com"] == ["Tax Team", "Client Services", "Tax Announcements"]
+    group_items = [i for name, args in tenant.writes() if name == "m365_group_member" for i in args["items"]]
+    assert group_items[0]["groups"] == {"add": ["Tax Team", "g-client", "g-tax"]}
+    # The scrambled password is known to nobody: a new one, mailed as a joiner's.
+    password_writes = [i for name, args in tenant.writes() if name == "m365_user" for i in args["items"] if i.get("password")]
+    assert len(password_writes) == 1 and tenant.mails[0]["body"] == "password %s" % password_writes[0]["password"]
+    assert any("new password (offboarding scrambled the old one)" in text for _, text in tom.notes)
+    assert tenant.m365["tom@northwindacct.com"]["auto_reply"] is False
+    assert tenant.m365["tom@northwindacct.com"]["extension"] is None  # restored in full
+
+
+def test_a_rehire_without_password_delivery_is_told_the_password_is_unknown():
+    record = _records.leaver_record("2026-12-01T10:00:00+00:00", "entra_source", [], [], "", [], True, False, False, False, scrambled=True)
+    tenant = Tenant()
+    tenant.m365["tom@northwindacct.com"] = {"enabled": False, "licences": [], "mail": None, "extension": _records.encode(None, record)}
+    tenant.pp["tom@northwindacct.com"] = {"roles": set(), "description": "", "enabled": True}
+    tom = person("tom")
+    tom.options["onboard_password_delivery"] = "none"
+    done = run([tom], tenant)
+    assert not [i for name, args in tenant.writes() if name == "m365_user" for i in args["items"] if i.get("password")]
+    assert any("known to nobody" in text for _, text in done["tom"].notes)
 
 
 def test_copy_skips_are_noted_for_the_person():

@@ -40,7 +40,9 @@ class Tenant:
         user = {"enabled": True, "licences": ["O365_BUSINESS_PREMIUM"], "mail": True, "shared": False, "hidden": False, "roles": ["Tax Team"],
                 "extension": None, "pp_enabled": True, "password_changed": "2024-06-17T22:05:10Z", "auto_reply": None,
                 "methods": ["phone", "microsoftAuthenticator"], "devices": ["Tom's iPhone"],
-                "rules": [{"id": "r1", "name": "Forward to my Gmail", "to": ["tom@gmail.com"], "enabled": True}]}
+                "rules": [{"id": "r1", "name": "Forward to my Gmail", "to": ["tom@gmail.com"], "enabled": True}],
+                "groups": [{"id": "g-tax", "name": "Tax Announcements"}, {"id": "g-client", "name": "Client Services"}],
+                "kept_groups": {"Licensed Staff": "dynamic membership"}}
         user.update(fields)
         self.users["%s@%s" % (name, DOMAIN)] = user
         return user
@@ -101,6 +103,15 @@ class Tenant:
                         rule["enabled"] = False
             return {"changed": bool(methods or devices or rules), "authentication_methods_removed": [{"kind": m, "detail": ""} for m in methods],
                     "mobile_devices_removed": [{"name": d} for d in devices], "forwarding_rules_disabled": rules, "forwarding_rules_kept": []}
+        return self.items(args, "user", plan)
+
+    def m365_group_member(self, args, check):
+        def plan(user, item):
+            assert item["groups"] == {"set": []} and item["max_removals"] == "100%"
+            calls = [{"service": "graph", "action": "remove", "group": g["name"], "group_id": g["id"]} for g in user["groups"]]
+            if not check:
+                user["groups"] = []
+            return {"changed": bool(calls), "plan": calls, "removed": [c["group"] for c in calls], "kept": dict(user["kept_groups"])}
         return self.items(args, "user", plan)
 
     def m365_user(self, args, check):
@@ -349,3 +360,28 @@ def test_a_bad_automatic_reply_is_refused_before_any_write(options, message):
     done = run([leaver("tom", **options)], tenant)["tom"]
     assert done.failures == [(_people.CHECKS, _leavers.TITLES[_people.CHECKS], message)]
     assert tenant.writes() == []
+
+
+def test_a_leaver_leaves_every_group_it_may_change_and_the_record_keeps_them_for_a_rehire():
+    tenant = Tenant()
+    tom = tenant.add("tom")
+    done = run([leaver("tom")], tenant)
+    assert tom["groups"] == [] and done["tom"].facts["groups_removed"] == ["Tax Announcements", "Client Services"]
+    _, record = _records.decode(tom["extension"])
+    assert record["groups"] == ["g-client", "g-tax"]
+    notes = dict((text.split(" ", 1)[0], text) for title, text in done["tom"].notes if title == _leavers.TITLES[_leavers.GROUPS])
+    assert notes["removed"] == "removed from Tax Announcements, Client Services"
+    assert notes["stays"] == "stays in Licensed Staff (dynamic membership: change it where the group is managed)"
+    # The record is written before the groups go: a re-run finds no group left and keeps what the first run recorded.
+    names = [name for name, _ in tenant.writes()]
+    assert names.index("m365_user") < names.index("m365_group_member")
+    run([leaver("tom")], tenant)
+    assert _records.decode(tom["extension"])[1]["groups"] == ["g-client", "g-tax"]
+
+
+def test_groups_are_left_alone_when_switched_off():
+    tenant = Tenant()
+    tom = tenant.add("tom")
+    run([leaver("tom", offboard_remove_groups=False)], tenant)
+    assert len(tom["groups"]) == 2 and not [c for c in tenant.calls if c[0] == "m365_group_member"]
+    assert _records.decode(tom["extension"])[1]["groups"] == []
