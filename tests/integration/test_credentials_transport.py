@@ -22,10 +22,10 @@ from tests.sandbox.server import make_tls
 
 INVENTORY = os.path.join(ROOT, "inventory", "example")
 JANE = {"name": "user", "register": "user", "practiceprotect.m365.m365_user": {
-    "user_principal_name": "jane.citizen@northwindacct.com", "given_name": "Jane", "surname": "Citizen"}}
+    "user": "jane.citizen@northwindacct.com", "given_name": "Jane", "surname": "Citizen"}}
 LOOKUP = {"name": "user", "register": "user", "practiceprotect.m365.m365_user_info": {"users": ["sarah.jones@northwindacct.com"]}}
 PP_LOOKUP = {"name": "pp", "register": "pp", "check_mode": True,
-             "practiceprotect.m365.pp_role_member": {"role": "Portal Access", "members": ["sarah.jones@northwindacct.com"]}}
+             "practiceprotect.m365.pp_role_member": {"role": "Portal Access", "members": {"add": ["sarah.jones@northwindacct.com"]}}}
 
 
 def sign_ins(sandbox, since):
