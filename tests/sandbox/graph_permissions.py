@@ -36,6 +36,16 @@ SEE_GROUPS = READ_GROUPS
 # UNCONFIRMED: what lets a caller see a service principal member's properties (the application and directory read permissions).
 SEE_SERVICE_PRINCIPALS = ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
 
+# Applications and service principals (application-list/-get, serviceprincipal-list/-get, serviceprincipal-list-approleassignments:
+# Application.Read.All least privileged; the write and directory permissions above it). Writes (application-post-applications,
+# -update, -delete, -addpassword, -removepassword, serviceprincipal-post-serviceprincipals): Application.ReadWrite.All
+# (Application.ReadWrite.OwnedBy also allows them on applications the caller owns; ownership is not modelled, so it is not accepted).
+READ_APPLICATIONS = ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
+WRITE_APPLICATIONS = ("Application.ReadWrite.All",)
+# serviceprincipal-post-approleassignments: "AppRoleAssignment.ReadWrite.All and Application.Read.All" (or and Directory.Read.All):
+# two permissions at once, the second in ROUTE_ALSO_NEEDS. serviceprincipal-delete-approleassignments: AppRoleAssignment.ReadWrite.All.
+GRANT_APP_ROLES = ("AppRoleAssignment.ReadWrite.All",)
+
 ROUTE_PERMISSIONS = {
     "GET /users": READ_USERS,
     "GET /users/$count": READ_USERS,
@@ -96,8 +106,26 @@ ROUTE_PERMISSIONS = {
     "DELETE /groups/{id}/members/{id}/$ref": WRITE_GROUP_MEMBERS,
     "GET /users/{id}/memberOf": READ_MEMBER_OF,
     "GET /users/{id}/memberOf/microsoft.graph.group": READ_MEMBER_OF,
+    "GET /applications": READ_APPLICATIONS,
+    "GET /applications/{id}": READ_APPLICATIONS,
+    "POST /applications": WRITE_APPLICATIONS,
+    "PATCH /applications/{id}": WRITE_APPLICATIONS,
+    "DELETE /applications/{id}": WRITE_APPLICATIONS,
+    "POST /applications/{id}/addPassword": WRITE_APPLICATIONS,
+    "POST /applications/{id}/removePassword": WRITE_APPLICATIONS,
+    "GET /servicePrincipals": READ_APPLICATIONS,
+    "GET /servicePrincipals/{id}": READ_APPLICATIONS,
+    "POST /servicePrincipals": WRITE_APPLICATIONS,
+    "GET /servicePrincipals/{id}/appRoleAssignments": READ_APPLICATIONS + GRANT_APP_ROLES,
+    "POST /servicePrincipals/{id}/appRoleAssignments": GRANT_APP_ROLES,
+    "DELETE /servicePrincipals/{id}/appRoleAssignments/{id}": GRANT_APP_ROLES,
     # None: no role of its own; every sub-request is checked on its own.
     "POST /$batch": None,
+}
+
+# Routes that need a second permission besides one of ROUTE_PERMISSIONS: any one of these as well.
+ROUTE_ALSO_NEEDS = {
+    "POST /servicePrincipals/{id}/appRoleAssignments": READ_APPLICATIONS,
 }
 
 # Base RU cost (Graph throttling limits, identity and access); routes not listed cost 1. Writes also take one token from the write bucket.

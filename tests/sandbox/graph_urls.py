@@ -58,6 +58,20 @@ HANDLERS = {
     "DELETE /groups/{id}/members/{id}/$ref": "remove_member",
     "GET /users/{id}/memberOf": "list_member_of",
     "GET /users/{id}/memberOf/microsoft.graph.group": "list_member_of_groups",
+    # Application registrations, service principals, application permissions (graph_applications.py).
+    "GET /applications": "list_applications",
+    "POST /applications": "create_application",
+    "GET /applications/{id}": "get_application",
+    "PATCH /applications/{id}": "update_application",
+    "DELETE /applications/{id}": "delete_application",
+    "POST /applications/{id}/addPassword": "add_password",
+    "POST /applications/{id}/removePassword": "remove_password",
+    "GET /servicePrincipals": "list_service_principals",
+    "POST /servicePrincipals": "create_service_principal",
+    "GET /servicePrincipals/{id}": "get_service_principal",
+    "GET /servicePrincipals/{id}/appRoleAssignments": "list_app_role_assignments",
+    "POST /servicePrincipals/{id}/appRoleAssignments": "create_app_role_assignment",
+    "DELETE /servicePrincipals/{id}/appRoleAssignments/{id}": "delete_app_role_assignment",
 }
 TEMPLATES = sorted({key.split(" ", 1)[1] for key in HANDLERS})
 

@@ -43,7 +43,11 @@ DEFAULT_CONFIG = {
     # Practice Protect (pp_state.py, pp.py): "default", or "real_tenant_variants", the tenant that answers where public sources
     # show other answers or none (reference practice_protect.md section 12): see PP_PROFILES.
     "pp_profile": "default",
+    # Practice Protect (pp_methods.py): how the Office 365 app provisions, "service_account" (the older method: attribute aliases,
+    # licence from the sync) or "token" (token-based: an Entra ID app registration; Microsoft 365 owns aliases and licences).
+    "pp_provisioning_method": "service_account",
 }
+PP_PROVISIONING_METHODS = ("service_account", "token")
 PP_PROFILES = ("default", "real_tenant_variants")
 
 FAULT_KINDS = ("status", "reset_before", "reset_after")
@@ -148,6 +152,8 @@ def merge_config(current, patch):
     _number("pp_auto_sync_delay_s", new["pp_auto_sync_delay_s"])
     if new["pp_profile"] not in PP_PROFILES:
         raise ValueError("pp_profile must be one of %s" % ", ".join(PP_PROFILES))
+    if new["pp_provisioning_method"] not in PP_PROVISIONING_METHODS:
+        raise ValueError("pp_provisioning_method must be one of %s" % ", ".join(PP_PROVISIONING_METHODS))
     throttle = new["throttle"]
     if not isinstance(throttle["enabled"], bool):
         raise ValueError("throttle.enabled must be true or false")

@@ -31,6 +31,7 @@ from .errors import INVALID_VALUES, PASSWORD_COMPLEXITY, PROXY_CONFLICT, UPN_CON
 from .errors import forbidden
 from .errors import GraphError
 from .exchange_state import MAILBOX_TYPES, Mailboxes
+from .graph_applications import Registrations
 
 TENANT_ID = "5f0c6a3e-2b7d-4c1a-9e8f-3d6b1a2c4e50"
 ORGANIZATION = "Northwind Accounting"
@@ -491,6 +492,7 @@ class Tenant:
         self.log = []
         self.log_seq = 0
         self.exchange = Mailboxes(self)  # Exchange's model of this tenant (exchange_state.py)
+        self.registrations = Registrations(self)  # application registrations and their permissions (graph_applications.py)
         self.reset()
 
     # ----------------------------------------------------------------------------------------------------------
@@ -505,6 +507,7 @@ class Tenant:
         self.skus = {}
         self.log = []
         self.exchange.reset()  # before the seed, whose licences provision mailboxes
+        self.registrations.reset()
         self.sent_mail = []  # messages accepted by sendMail (mail.py), as sent; GET /_sandbox/mail
         for domain_id, default, initial, verified in ((INITIAL_DOMAIN, False, True, True), (DEFAULT_DOMAIN, True, False, True),
                                                       ("northwind-legacy.com", False, False, False)):
@@ -1565,6 +1568,7 @@ class Tenant:
             "apps": [app.describe() for app in self.apps.values()],
             "config": copy.deepcopy(self.config),
             "mailboxes": self.dump_mailboxes(),
+            "registrations": self.registrations.dump(),
         }
 
 
