@@ -31,7 +31,6 @@ from .errors import INVALID_VALUES, PASSWORD_COMPLEXITY, PROXY_CONFLICT, UPN_CON
 from .errors import forbidden
 from .errors import GraphError
 from .exchange_state import MAILBOX_TYPES, Mailboxes
-from .graph_applications import Registrations
 
 TENANT_ID = "5f0c6a3e-2b7d-4c1a-9e8f-3d6b1a2c4e50"
 ORGANIZATION = "Northwind Accounting"
@@ -47,6 +46,7 @@ WRITE_ROLES = WRITE_ROLES + ["RoleManagement.ReadWrite.Directory"]
 WRITE_ROLES = WRITE_ROLES + ["Exchange.ManageAsApp"]
 WRITE_ROLES = WRITE_ROLES + ["Mail.Send"]  # sendMail (mail.py): activation mails
 WRITE_ROLES = WRITE_ROLES + ["GroupMember.ReadWrite.All"]  # groups: members, transitiveMembers, memberOf, $ref writes
+WRITE_ROLES = WRITE_ROLES + ["Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All"]  # app_registration (graph_applications.py)
 READONLY_ROLES = ["User.Read.All", "Domain.Read.All", "Organization.Read.All"]
 READONLY_ROLES = READONLY_ROLES + ["GroupMember.Read.All"]
 
@@ -492,6 +492,7 @@ class Tenant:
         self.log = []
         self.log_seq = 0
         self.exchange = Mailboxes(self)  # Exchange's model of this tenant (exchange_state.py)
+        from .graph_applications import Registrations  # it imports graph_query, which imports this module
         self.registrations = Registrations(self)  # application registrations and their permissions (graph_applications.py)
         self.reset()
 
