@@ -32,6 +32,7 @@ import base64
 import binascii
 import datetime
 import hashlib
+import json
 import re
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _model
@@ -270,6 +271,31 @@ def body_end(calls):
 def public_plan(plan):
     """The plan without request bodies (a certificate's key stays out of the result): op, method, path, fields, permission."""
     return [dict((k, call[k]) for k in ("op", "method", "path", "fields", "permission") if k in call) for call in plan["calls"]]
+
+
+GRANT_PERMISSION = "AppRoleAssignment.ReadWrite.All"
+
+
+def token_roles(authorization):
+    """The application permissions (``roles``) an access token carries, or None when it cannot be read (an opaque token)."""
+    try:
+        payload = authorization.split(" ", 1)[-1].split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode("utf-8"))
+    except (IndexError, ValueError, TypeError, UnicodeDecodeError, binascii.Error):
+        return None
+    roles = claims.get("roles") if isinstance(claims, dict) else None
+    return set(roles) if isinstance(roles, list) else None
+
+
+def check_grant_permission(plan, roles):
+    """Granting or revoking needs AppRoleAssignment.ReadWrite.All, which no read of the plan needs: refuse before the first write
+    when the token shows it lacks it (an unreadable token is let through; Graph's 403 then names it)."""
+    if roles is None or GRANT_PERMISSION in roles or not any(call["op"] in ("grant", "revoke") for call in plan["calls"]):
+        return
+    raise v.ValidationError(
+        "The application this module runs as lacks the Microsoft Graph permission %s, which granting or revoking the app registration's "
+        "permissions (admin consent) needs; nothing was written. Grant it (with admin consent), or grant the permissions in the Entra admin "
+        "center; see docs/permissions.md." % GRANT_PERMISSION, field="permissions")
 
 
 # -- reading and applying -------------------------------------------------------------------------------------------

@@ -274,6 +274,7 @@ def plan(m, p):
     graph_sp = service.graph_principal() if spec["state"] == "present" else None
     sp = service.principal(app)
     first = _apps.plan_registration(spec, app, sp, graph_sp, service.assignments(sp))
+    _apps.check_grant_permission(first, _apps.token_roles(m.graph.authorization()))
 
     def result_of(app_now, sp_now, secret=None):
         registration = first["after"] if spec["state"] == "present" else first["before"]

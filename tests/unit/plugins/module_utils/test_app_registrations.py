@@ -119,3 +119,21 @@ def test_a_certificate_is_added_once_and_a_private_key_is_refused():
     assert ops(plan) == [("add_certificate", None)]
     held = dict(APP, keyCredentials=[{"customKeyIdentifier": made["thumbprint"], "type": "AsymmetricX509Cert", "usage": "Verify"}])
     assert apps.plan_registration(certificate, held, SP, GRAPH_SP, granted(*apps.PERMISSIONS), now=NOW)["calls"] == []
+
+
+def test_a_token_without_the_grant_permission_is_refused_before_any_write():
+    import base64
+    import json
+
+    def token(roles):
+        body = base64.urlsafe_b64encode(json.dumps({"roles": roles}).encode()).decode().rstrip("=")
+        return "Bearer e30.%s.sig" % body
+
+    plan = apps.plan_registration(spec(), None, None, GRAPH_SP, [], now=NOW)
+    with pytest.raises(ValidationError) as error:
+        apps.check_grant_permission(plan, apps.token_roles(token(["Application.ReadWrite.All"])))
+    assert "AppRoleAssignment.ReadWrite.All" in error.value.message
+    apps.check_grant_permission(plan, apps.token_roles(token(["Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All"])))
+    apps.check_grant_permission(plan, apps.token_roles("Bearer opaque"))  # unreadable: Graph decides
+    nothing = apps.plan_registration(spec(), APP, SP, GRAPH_SP, granted(*apps.PERMISSIONS), now=NOW)
+    apps.check_grant_permission(nothing, set())
