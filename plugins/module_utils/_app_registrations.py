@@ -241,14 +241,16 @@ def plan_registration(spec, app, sp, graph_sp, assignments, now=None):
     certificate = spec["certificate"]
     keys = (app or {}).get("keyCredentials") or []
     if certificate and not any((k.get("customKeyIdentifier") or "").upper() == certificate["thumbprint"] for k in keys):
-        kept = [dict((name, k.get(name)) for name in ("keyId", "type", "usage", "displayName", "customKeyIdentifier", "startDateTime",
-                                                        "endDateTime", "key")) for k in keys]
+        # A PATCH of keyCredentials replaces the whole list: the certificates the app holds go with it (their key is filled in
+        # at apply time, from a read of this one application, the only read that returns it).
+        names = ("keyId", "type", "usage", "displayName", "customKeyIdentifier", "startDateTime", "endDateTime", "key")
+        kept = [dict((name, k.get(name)) for name in names) for k in keys]
         body = {"keyCredentials": kept + [{"type": "AsymmetricX509Cert", "usage": "Verify", "key": certificate["key"],
                                            "displayName": "CN=%s" % spec["secret_name"]}]}
         calls.append({"op": "add_certificate", "method": "PATCH", "path": "applications/%s" % app_id, "body": body, "fields": ["keyCredentials"]})
     if calls and plan["action"] == "none":
         plan["action"] = "update"
-    plan["permissions_added"] = sorted(name for name, _ in to_add)
+    plan["permissions_added"] = sorted(pair[0] for pair in to_add)
     plan["permissions_removed"] = sorted(by_role_id.get(a["appRoleId"].lower(), a["appRoleId"]) for a in removals)
     after = dict(view(app, after_names) if app else {"display_name": spec["display_name"], "client_id": None, "permissions": sorted(after_names),
                                                      "secrets": [], "certificates": []})
@@ -341,6 +343,12 @@ class RegistrationService:
             return []
         return self.graph.list("servicePrincipals/%s/appRoleAssignments" % sp["id"])
 
+    def with_keys(self, app_id, keys):
+        """``keys`` with the ``key`` of the certificates the application holds (returned only by a ``$select`` read of it)."""
+        held = (self.graph.get("applications/%s" % app_id, params={"$select": "keyCredentials"}) or {}).get("keyCredentials") or []
+        by_id = dict(((k.get("keyId") or "").lower(), k.get("key")) for k in held)
+        return [dict(k, key=k.get("key") or by_id.get((k.get("keyId") or "").lower())) for k in keys]
+
     def apply(self, plan, app, sp):
         """Run the plan's calls in order; returns ``(app, sp, secret answer or None)``."""
         ids = {"app": app["id"] if app else None, "appId": app["appId"] if app else None, "sp": sp["id"] if sp else None}
@@ -349,6 +357,8 @@ class RegistrationService:
         for call in plan["calls"]:
             path = call["path"].replace("{app}", ids["app"] or "").replace("{sp}", ids["sp"] or "")
             body = _substitute(call.get("body"), ids)
+            if call["op"] == "add_certificate" and any(not k.get("key") for k in body["keyCredentials"]):
+                body["keyCredentials"] = self.with_keys(ids["app"], body["keyCredentials"])
             # A new application's service principal and grants may meet replication lag: 404s are retried.
             answer = self.graph.request(call["method"], path, body=body, lagging=created)
             if call["op"] == "create":

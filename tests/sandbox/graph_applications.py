@@ -193,12 +193,14 @@ class Registrations:
             except (ValueError, TypeError):
                 der = b""
             if not der:
-                # UNCONFIRMED wording: Graph checks that the key is a certificate.
+                # UNCONFIRMED wording: Graph checks that the key is a certificate (a PATCH must carry the key of every certificate
+                # it keeps).
                 raise bad_request("Invalid value specified for property 'key' of resource 'KeyCredential'.")
             thumbprint = hashlib.sha1(der).hexdigest().upper()
             out.append({"keyId": (item.get("keyId") or str(uuid.uuid4())).lower(), "type": "AsymmetricX509Cert", "usage": "Verify",
                         "displayName": item.get("displayName") or "CN=certificate", "customKeyIdentifier": thumbprint,
-                        "startDateTime": item.get("startDateTime") or now_iso(), "endDateTime": item.get("endDateTime"), "key": None})
+                        "startDateTime": item.get("startDateTime") or now_iso(), "endDateTime": item.get("endDateTime"),
+                        "key": base64.b64encode(der).decode("ascii")})
         return out
 
     def add_password(self, key, body):
@@ -323,8 +325,13 @@ class Registrations:
                 "appRoleAssignments": [copy.deepcopy(a) for a in self.assignments.values()]}
 
 
-def public_application(app):
-    return {name: copy.deepcopy(app.get(name)) for name in APPLICATION_PROPERTIES}
+def public_application(app, with_keys=False):
+    """The application as reads show it: a certificate's ``key`` only on a ``$select=keyCredentials`` read of this one object
+    (application resource docs, keyCredentials)."""
+    out = {name: copy.deepcopy(app.get(name)) for name in APPLICATION_PROPERTIES}
+    if not with_keys:
+        out["keyCredentials"] = [dict(key, key=None) for key in out["keyCredentials"] or []]
+    return out
 
 
 def _filtered(call, items):
@@ -366,7 +373,7 @@ class ApplicationResponses:
     def get_application(self, call, key):
         query.only_options(call, ("$select",))
         select = query.parse_select(call.options().get("$select"), APPLICATION_PROPERTIES, "microsoft.graph.application", collection=False)
-        app = public_application(self.registrations.application(key))
+        app = public_application(self.registrations.application(key), with_keys=bool(select) and "keyCredentials" in select)
         body = {"@odata.context": "%sapplications%s/$entity" % (query.METADATA, query.context_select(select))}
         body.update(dict((name, app.get(name)) for name in (select or APPLICATION_PROPERTIES)))
         return query.Result(200, body)

@@ -100,3 +100,19 @@ def test_the_role_and_playbook_feed_practice_protects_token_based_sync(sandbox, 
     assert [u["exists"] for u in synced["verified"]] == [True]
     again = run_playbook(playbook("app_registration.yml"), expect_rc=0)
     assert again.changed("localhost") == 0
+
+
+def test_a_certificate_credential_is_added_once_and_a_second_one_keeps_the_first(sandbox, run_playbook, tmp_path):
+    from tests.sandbox.auth import make_certificate
+    first, second = make_certificate("Practice Protect 1"), make_certificate("Practice Protect 2")
+    (tmp_path / "one.crt").write_bytes(first["cert_pem"])
+    (tmp_path / "two.crt").write_bytes(second["cert_pem"])
+    run_playbook(play(task(credential="certificate", certificate_path=str(tmp_path / "one.crt"))), expect_rc=0)
+    mark = last_seq(sandbox)
+    same = run_playbook(play(task(credential="certificate", certificate_path=str(tmp_path / "one.crt"))), expect_rc=0).result("app")
+    assert not same["changed"] and sandbox.writes(since=mark) == []
+    added = run_playbook(play(task(credential="certificate", certificate_path=str(tmp_path / "two.crt"))), diff=True, expect_rc=0).result("app")
+    assert added["registration"]["certificates"] == sorted([first["thumbprint"], second["thumbprint"]])
+    app = registrations(sandbox)["applications"][0]
+    assert sorted(k["customKeyIdentifier"] for k in app["keyCredentials"]) == sorted([first["thumbprint"], second["thumbprint"]])
+    assert app["passwordCredentials"] == []  # a certificate app gets no secret
