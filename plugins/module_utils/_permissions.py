@@ -19,6 +19,7 @@ WRITE_USERS = ("User.ReadWrite.All", "Directory.ReadWrite.All")
 READ_GROUPS = ("GroupMember.Read.All", "GroupMember.ReadWrite.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All",
                "Directory.ReadWrite.All")
 READ_DIRECTORY_ROLES = ("RoleManagement.Read.Directory", "Directory.Read.All", "RoleManagement.ReadWrite.Directory", "Directory.ReadWrite.All")
+READ_APPLICATIONS = ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
 READ_ROLES = ("RoleManagement.Read.Directory", "RoleManagement.Read.All", "RoleManagement.ReadWrite.Directory", "Directory.Read.All",
               "Directory.ReadWrite.All")
 
@@ -49,6 +50,12 @@ GRAPH_PERMISSIONS = (
     (("POST", "DELETE"), r"roleManagement/directory/roleAssignments(/[^/]+)?", ("RoleManagement.ReadWrite.Directory",)),
     (("POST", "DELETE"), r"groups/[^/]+/members(/[^/]+)?/\$ref", ("GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All")),
     (("GET",), r"groups(/[^/]+(/(members|transitiveMembers)(/microsoft\.graph\.(user|group))?)?)?", READ_GROUPS),
+    # Granting an application permission needs AppRoleAssignment.ReadWrite.All and, besides it, Application.Read.All (or a
+    # permission above it): serviceprincipal-post-approleassignments.
+    (("POST", "DELETE"), r"servicePrincipals/[^/]+/appRoleAssignments(/[^/]+)?", ("AppRoleAssignment.ReadWrite.All",)),
+    (("GET",), r"servicePrincipals/[^/]+/appRoleAssignments", READ_APPLICATIONS + ("AppRoleAssignment.ReadWrite.All",)),
+    (("GET",), r"(applications|servicePrincipals)(/[^/]+)?", READ_APPLICATIONS),
+    (("POST", "PATCH", "DELETE"), r"applications(/[^/]+(/(addPassword|removePassword))?)?|servicePrincipals", ("Application.ReadWrite.All",)),
 )
 
 

@@ -21,8 +21,9 @@ The order, for everyone of the play at once (each step is one module run with ``
 3. federated: the Practice Protect cloud accounts; then at once their activation mails.
 4. entra_source: the invitations into Practice Protect from the Azure AD directory.
 5. the Practice Protect roles (one call per role), and the roles copied from similar users.
-6. federated: outbound provisioning, waiting until Microsoft 365 shows the joiners; then a rehire's licences, sign-in
-   and mailbox in Microsoft 365.
+6. federated: outbound provisioning, waiting until Microsoft 365 shows the joiners; on a token-based tenant
+   (``onboard_provisioning: token``, see "Two provisioning methods" below) then the licences and, once the mailbox exists,
+   the aliases and primary address; then a rehire's licences, sign-in and mailbox in Microsoft 365.
 7. both deployments: the Microsoft 365 groups (``person.groups``, ``person.groups_copy_from``), once the account exists in
    Microsoft 365 (federated: once the sync shows it), waiting for the mailbox where a distribution list needs it.
 8. verification of everyone this run changed; a rehire's leaver record is removed once they are restored in full.
@@ -32,6 +33,14 @@ offboarding keeps with the user (``_records``).
 
 A step that fails for some people (or as a whole) fails only them, and only the steps that depend on it are skipped
 for them: see ``_people``.
+
+Two provisioning methods (``onboard_provisioning``, per person; reference practice_protect.md section 12): with
+``service_account`` (the older federation of seeds 000 and 002) the sync writes the aliases from the Practice Protect
+proxyAddresses attribute and assigns the Office 365 app's licence. With ``token`` (token-based provisioning, which Practice
+Protect requires for new tenants, and the default) Practice Protect writes only display name, location, immutable id and
+the primary address/UPN; Microsoft 365 owns aliases and licences, so the engine assigns them itself once the sync shows the
+user, with the checks of the entra_source path (accepted domains and address holders before the first write, SKUs and
+seats in the check plan).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -59,6 +68,11 @@ PROVISIONING_ROLE = "provisioning_role"
 SYNC = "sync"
 GROUPS = "groups"
 VERIFY = "verify"
+LICENSES = "licenses"
+
+TOKEN = "token"
+SERVICE_ACCOUNT = "service_account"
+PROVISIONING_METHODS = (TOKEN, SERVICE_ACCOUNT)
 
 TITLES = {
     CHECKS: "checks before the first write",
@@ -73,6 +87,7 @@ TITLES = {
     PROVISIONING_ROLE: "Practice Protect provisioning role",
     SYNC: "outbound provisioning to Microsoft 365",
     GROUPS: "Microsoft 365 groups",
+    LICENSES: "Microsoft 365 licences",
     VERIFY: "verification",
 }
 
@@ -95,6 +110,10 @@ def describe(person):
     upn = (p.get("upn") or "").strip().lower()
     person.upn = upn or person.host
     person.deployment = o.get("onboard_deployment") or "entra_source"
+    person.provisioning = (o.get("onboard_provisioning") or TOKEN) if person.deployment == "federated" else None
+    if person.provisioning not in (None,) + PROVISIONING_METHODS:
+        raise v.ValidationError("onboard_provisioning must be one of %s, got %r" % (", ".join(PROVISIONING_METHODS), person.provisioning),
+                                field="onboard_provisioning")
     try:
         v.validate_upn(upn, "user")
     except v.ValidationError as exc:
@@ -125,6 +144,9 @@ def describe(person):
              "proxy_addresses": [primary] + aliases, "phone_region": o.get("onboard_phone_region") or None}
     cloud = dict((k, val) for k, val in cloud.items() if val is not None)
     federated = person.deployment == "federated"
+    token = person.provisioning == TOKEN
+    if token:
+        cloud.pop("proxy_addresses")  # token-based: Microsoft 365 owns the aliases, the attribute would be ignored
     roles = ([o.get("onboard_office365_role") or "Office 365"] if federated else []) + list(o.get("onboard_pp_roles") or []) + \
         list(p.get("pp_roles") or [])
     unique_roles = []
@@ -136,7 +158,9 @@ def describe(person):
         "upn": upn, "primary": primary, "aliases": aliases, "display_name": display, "person": p,
         "m365": m365,
         # What the sync will create for a federated joiner, planned (never applied) in Microsoft 365 to check the domain.
-        "m365_planned": {"user": upn, "display_name": display, "account_enabled": True},
+        "m365_planned": _planned(upn, display, m365 if token else None),
+        # Token-based: what the engine itself gives the account in Microsoft 365 once the sync shows it (None: nothing).
+        "token_item": _token_item(upn, m365) if token else None,
         "pp": cloud if federated else {"user": upn, "source": "directory"},
         "roles": unique_roles,
         "provisioning_role": (o.get("onboard_office365_role") or "Office 365") if federated else None,
@@ -151,6 +175,26 @@ def describe(person):
         "sender": (o.get("onboard_mail_sender") or "").strip(),
         "subject": "%s: %s" % (o.get("onboard_mail_subject") or "Your new account", upn),
     }
+
+
+def _planned(upn, display, m365):
+    """The Microsoft 365 account as the sync will create it; token-based (``m365`` given) with the licences the engine adds,
+    so that the check plan checks the SKUs and their free seats (and the usage location they need) before the first write."""
+    planned = {"user": upn, "display_name": display, "account_enabled": True}
+    if m365 is not None:
+        planned.update(dict((k, m365[k]) for k in ("licenses", "usage_location") if m365.get(k)))
+    return planned
+
+
+def _token_item(upn, m365):
+    """The m365_user item of a token-based federated joiner after the sync: licences (with the usage location Microsoft 365
+    needs for them, when one is given; Practice Protect writes its own, from the Office 365 application)."""
+    if not m365["licenses"]["add"]:
+        return None
+    item = {"user": upn, "licenses": {"add": list(m365["licenses"]["add"])}}
+    if m365.get("usage_location"):
+        item["usage_location"] = m365["usage_location"]
+    return item
 
 
 def _unique(values):
@@ -290,6 +334,7 @@ class Onboarding(_people.Flow):
 
     def run(self):
         for person in self.people:
+            person.provisioning = None
             if person.failed:  # the role variables themselves are wrong: nothing else is read into them
                 person.upn = ((person.options.get("onboard_person") or {}).get("upn") or person.host).strip().lower() \
                     if isinstance(person.options.get("onboard_person"), dict) else person.host
@@ -305,6 +350,8 @@ class Onboarding(_people.Flow):
         self.invitations()
         self.roles()
         self.sync()
+        self.token_licenses()
+        self.token_aliases()
         self.restore_federated()
         self.groups()
         self.verify()
@@ -751,9 +798,50 @@ class Onboarding(_people.Flow):
             elif seen.get("exists"):
                 licences = seen.get("licenses") or []
                 person.facts["licenses"] = licences
-                person.note(TITLES[SYNC], "provisioned, licences: %s" % (", ".join(licences) or "none"), changed=True)
+                if person.provisioning == TOKEN:
+                    person.note(TITLES[SYNC], "provisioned (token-based: licences and aliases are given in Microsoft 365)", changed=True)
+                else:
+                    person.note(TITLES[SYNC], "provisioned, licences: %s" % (", ".join(licences) or "none"), changed=True)
             else:
                 person.fail(SYNC, TITLES[SYNC], "Microsoft 365 does not show the account after the sync")
+
+    # 6a. token-based federated joiners: licences and aliases in Microsoft 365, which owns them ------------------------------
+
+    def in_m365(self, person):
+        """A federated joiner's Microsoft 365 account exists: the sync showed it, or Microsoft 365 had it already."""
+        return person.facts.get("m365_action") not in (None, "create") or any(note[0] == TITLES[SYNC] for note in person.notes)
+
+    def token_people(self, *steps):
+        return [p for p in self.of("federated", PP_USER, PROVISIONING_ROLE, SYNC, *steps) if p.provisioning == TOKEN]
+
+    def token_licenses(self):
+        people = [p for p in self.token_people() if p.spec["token_item"]]
+        waiting = [p for p in people if p.pending or not self.in_m365(p)]
+        for person in waiting:  # check mode: the account is only planned
+            if self.check_mode:
+                person.note(TITLES[LICENSES], "would assign %s once the sync shows the account" % ", ".join(person.spec["token_item"]["licenses"]["add"]),
+                            changed=True)
+        people = [p for p in people if p not in waiting]
+        for person, outcome in self.items(M365_USER, people, lambda p: p.spec["token_item"], LICENSES).items():
+            person.facts["licenses"] = (outcome.get("user") or {}).get("licenses") or person.facts.get("licenses") or []
+            if outcome.get("changed"):
+                added = outcome.get("licenses_added") or person.spec["token_item"]["licenses"]["add"]
+                person.note(TITLES[LICENSES], "%s %s" % ("would assign" if self.check_mode else "assigned", ", ".join(added)), changed=True)
+
+    def token_aliases(self):
+        people = [p for p in self.token_people(LICENSES) if p.spec["alias_item"]]
+        waiting = [p for p in people if p.pending or not self.in_m365(p)]
+        for person in waiting:
+            if self.check_mode:
+                person.note(TITLES[ALIASES], "would add %s once the mailbox exists" % (", ".join(person.spec["aliases"]) or "the primary address"),
+                            changed=True)
+        people = [p for p in people if p not in waiting]
+        timeout = max([int(p.options.get("onboard_mailbox_timeout") or 900) for p in people] or [900])
+        outcomes = self.items("m365_alias", people, lambda p: p.spec["alias_item"], ALIASES, wait_for_mailbox=True, wait_timeout=timeout)
+        for person, outcome in outcomes.items():
+            if outcome.get("changed"):
+                person.note(TITLES[ALIASES], ("would add " if self.check_mode else "added ") + ", ".join(outcome.get("added") or []) or
+                            "primary address set", changed=True)
 
     # 6b. Microsoft 365 groups ------------------------------------------------------------------------------------------
 
@@ -761,8 +849,7 @@ class Onboarding(_people.Flow):
         """Joiners asking for groups whose Microsoft 365 account exists: entra_source once created, federated once the sync
         shows them (or Microsoft 365 had them already)."""
         entra = [p for p in self.ready("entra_source", M365_USER) if group_item(p)]
-        federated = [p for p in self.ready("federated", PP_USER, PROVISIONING_ROLE, SYNC) if group_item(p)
-                     and (p.facts.get("m365_action") not in (None, "create") or any(note[0] == TITLES[SYNC] for note in p.notes))]
+        federated = [p for p in self.ready("federated", PP_USER, PROVISIONING_ROLE, SYNC) if group_item(p) and self.in_m365(p)]
         return entra + federated
 
     def groups(self):
@@ -806,8 +893,13 @@ class Onboarding(_people.Flow):
                 mailbox = outcome.get("mailbox_before") or {}
                 differ(person, "mailbox: %s, hidden %s, forwarding %s" % (mailbox.get("recipient_type_details"), mailbox.get("hidden_from_address_lists"),
                                                                           mailbox.get("forwarding_address") or "none"))
-        for person, outcome in self.items("m365_alias", [p for p in entra if p.spec["alias_item"]], lambda p: p.spec["alias_item"],
-                                          VERIFY, check=True).items():
+        token = [p for p in people if p.provisioning == TOKEN]
+        for person, outcome in self.items(M365_USER, [p for p in token if p.spec["token_item"] and not p.blocked(LICENSES)],
+                                          lambda p: p.spec["token_item"], VERIFY, check=True).items():
+            if outcome.get("changed"):
+                differ(person, "Microsoft 365 licences: %s" % ", ".join(outcome.get("licenses_added") or person.spec["token_item"]["licenses"]["add"]))
+        for person, outcome in self.items("m365_alias", [p for p in entra + token if p.spec["alias_item"] and not p.blocked(ALIASES)],
+                                          lambda p: p.spec["alias_item"], VERIFY, check=True).items():
             if outcome.get("changed"):
                 differ(person, "aliases: %s" % ", ".join(outcome.get("added") or []))
         for person, outcome in self.items("m365_group_member", [p for p in people if group_item(p) and not p.blocked(GROUPS)], group_item,

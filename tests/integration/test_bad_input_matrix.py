@@ -229,6 +229,27 @@ MODULE_CASES = [
     ("service_account: name over 64", "service_account", {"name": LONG_LOCAL, "purpose": "federation"},
      "name 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' is not a valid sign-in name: use up t"
      "o 64 letters, digits and ' . - _ ! # ^ ~ characters, not starting or ending with a dot."),
+    # app_registration
+    ("app_registration: unknown permission", "app_registration", {"permissions": {"add": ["User.ReadWrite.Al"]}},
+     "permissions: not a Microsoft Graph application permission: 'User.ReadWrite.Al' (did you mean User.ReadWrite.All or User.Read.All or "
+     "Group.ReadWrite.All?)."),
+    ("app_registration: permission not a name", "app_registration", {"permissions": {"set": ["read users"]}},
+     "permissions.set: 'read users' is not a Microsoft Graph permission name such as User.ReadWrite.All."),
+    ("app_registration: app id not a GUID", "app_registration", {"app_id": "practice-protect"},
+     "app_id 'practice-protect' is not an application (client) id, a GUID such as 1b2c3d4e-...; leave it out to find the app registration by "
+     "display_name."),
+    ("app_registration: unknown app id", "app_registration", {"app_id": "0b5d5c9e-1f1a-4c4e-9a47-7d6f2b1e0c11"},
+     "No app registration has the client id 0b5d5c9e-1f1a-4c4e-9a47-7d6f2b1e0c11; leave app_id out to create one named 'Practice Protect'."),
+    ("app_registration: certificate without a path", "app_registration", {"credential": "certificate"},
+     "credential is certificate, so give certificate_path (the public certificate, PEM or DER)."),
+    ("app_registration: certificate file missing", "app_registration", {"credential": "certificate", "certificate_path": "/nonexistent/pp.crt"},
+     "certificate_path /nonexistent/pp.crt cannot be read: [Errno 2] No such file or directory: '/nonexistent/pp.crt'."),
+    ("app_registration: secret for three years", "app_registration", {"secret_expiry_days": 1095},
+     "secret_expiry_days must be between 1 and 730 (Microsoft recommends secrets of less than two years), not 1095."),
+    ("app_registration: unknown credential", "app_registration", {"credential": "password"},
+     "value of credential must be one of: secret, certificate, none, got: password"),
+    ("app_registration: removal limit in words", "app_registration", {"max_removals": "some"},
+     "max_removals must be a number or a percentage such as 10%, not 'some'."),
     # pp_user
     ("pp_user: malformed name", "pp_user", {"user": "not a login", "display_name": "X"}, "user 'not a login' must be login name, login@suffix."),
     ("pp_user: name on a foreign domain", "pp_user", {"user": "new.person@contoso.com", "display_name": "X"},
@@ -345,6 +366,7 @@ PLAIN_LIST_CASES = [
     ("service_account: roles as a plain list", "service_account", {"roles": ["Global Reader"]}, plain_list("roles")),
     ("pp_role_member: members as a plain list", "pp_role_member", {"role": "Portal Access", "members": [SARAH]}, plain_list("members")),
     ("group_member: groups as a plain list", "m365_group_member", {"user": SARAH, "groups": ["Tax Team"]}, plain_list("groups")),
+    ("app_registration: permissions as a plain list", "app_registration", {"permissions": ["User.ReadWrite.All"]}, plain_list("permissions")),
 ]
 
 
@@ -454,6 +476,9 @@ ONBOARD_CASES = [
     ("bad.deployment", {"onboard_deployment": "hybrid", "person": {"upn": "hybrid.person@" + D}},
      'hybrid.person@northwindacct.com was not onboarded: role variables: value of onboard_deployment must be one of:'
      ' federated, entra_source, got: hybrid. Nothing was written for them; correct it and run again.'),
+    ("bad.provisioning", {"onboard_deployment": "federated", "onboard_provisioning": "basic", "person": {"upn": "basic.person@" + D}},
+     'basic.person@northwindacct.com was not onboarded: role variables: value of onboard_provisioning must be one of: token, service_account, got: '
+     'basic. Nothing was written for them; correct it and run again.'),
     ("mail.without.sender", {"onboard_password_delivery": "email", "person": {"upn": "mail.person@" + D, "alternate_email": "me@example.org"}},
      'mail.person@northwindacct.com was not onboarded: checks before the first write: onboard_password_delivery is e'
      'mail, so set onboard_mail_sender to the mailbox that sends the activation mail. Nothing was written for them; '

@@ -24,7 +24,7 @@ OUT = os.path.join(ROOT, "tests", "output", "reliability", "least_privilege.json
 EXCHANGE_ADMIN_ROLE = "Exchange Administrator"
 DIRECTORY_ROLES = {EXCHANGE_ADMIN_ROLE: "29232cdf-9323-42fd-ade2-1d097af3e4de"}
 MODULES = ["m365_user", "m365_user_info", "m365_address_info", "m365_alias", "m365_mailbox", "m365_send_mail", "m365_group_member",
-           "m365_access", "service_account", "pp_user", "pp_role_member", "outbound_sync"]
+           "m365_access", "service_account", "app_registration", "pp_user", "pp_role_member", "outbound_sync"]
 # The roles' engines run the modules above, so their rows in docs/permissions.md may name only what those modules' rows
 # name (tests/unit/test_permissions_table.py); person_result calls no service.
 ENGINES = ["onboard", "offboard", "person_result"]
@@ -98,6 +98,17 @@ def _service_account_task(creds):
     return dict(_m365(creds), name=SERVICE_ACCOUNT.split("@", 1)[0], purpose="federation")
 
 
+def _app_registration_task(creds):
+    return dict(_m365(creds), display_name="Practice Protect least privilege", permissions={"set": ["User.ReadWrite.All"]})
+
+
+def _registered(sandbox):
+    state = sandbox.state()["registrations"]
+    apps = [a for a in state["applications"] if a["displayName"] == "Practice Protect least privilege"]
+    return apps and [a for a in state["appRoleAssignments"] if a["principalDisplayName"] == "Practice Protect least privilege"] \
+        and apps[0]["passwordCredentials"]
+
+
 def _pp_user_task(creds):
     return dict(_pp(creds), user=JANE, display_name="Jane Citizen", mail=JANE, proxy_addresses=[JANE])
 
@@ -147,6 +158,7 @@ OPERATIONS = {
     "m365_send_mail": (None, _send_mail_task, lambda sandbox, r: r["sent"] and len(sandbox.mail()) == 1),
     "service_account": (_seed_service_account, _service_account_task,
                         lambda sandbox, r: r["licenses_removed"] == ["FLOW_FREE"] and not _users(sandbox, SERVICE_ACCOUNT)[0]["assignedLicenses"]),
+    "app_registration": (None, _app_registration_task, lambda sandbox, r: r["action"] == "create" and _registered(sandbox)),
     "pp_user": (None, _pp_user_task, lambda sandbox, r: r["action"] == "create"),
     "pp_role_member": (None, _pp_role_member_task, lambda sandbox, r: "Tax Team" in _pp_roles(sandbox, SARAH)),
     "outbound_sync": (_seed_sync, _outbound_sync_task,

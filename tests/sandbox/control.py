@@ -119,8 +119,11 @@ class ControlApp:
         except ValueError as exc:
             return _problem(400, str(exc))
         secret_log.record_passwords(body, "control seed")  # seeded users' passwordProfile
-        users = body.get("users", [] if "groups" in body else None)
+        users = body.get("users", [] if ("groups" in body or "applications" in body) else None)
         groups = body.get("groups", [])
+        applications = body.get("applications", [])
+        if not isinstance(applications, list) or not all(isinstance(spec, dict) for spec in applications):
+            return _problem(400, "applications must be a list of objects")
         if not isinstance(users, list):
             return _problem(400, "users must be a list")
         if not isinstance(groups, list):
@@ -131,8 +134,13 @@ class ControlApp:
                 created.append(self.rt.tenant.seed_user(dict(spec) if isinstance(spec, dict) else spec)["id"])
             for spec in groups:  # after the users, so that groups can name them (and groups seeded before them) as members
                 created.append(self.rt.tenant.seed_group(dict(spec) if isinstance(spec, dict) else spec)["id"])
+            # Application registrations with their service principal, Microsoft Graph permissions and a client secret
+            # (graph_applications.Registrations.seed): {displayName, roles, credential}.
+            registered = [self.rt.tenant.registrations.seed(spec) for spec in applications]
         except GraphError as exc:
             return _json({"error": {"code": exc.code, "message": exc.message, "index": len(created)}, "created": created}, 400)
+        if applications:
+            return _json({"created": created, "applications": registered}, 201)
         return _json({"created": created}, 201)
 
     async def skus(self, request):

@@ -123,7 +123,8 @@ class GraphApp:
             if key == "POST /$batch":
                 entry["write"] = False
             roles = permissions.required_roles(key, call)
-            if roles is not None and not auth.has_any_role(call.claims, roles):
+            also = permissions.ROUTE_ALSO_NEEDS.get(key)
+            if roles is not None and (not auth.has_any_role(call.claims, roles) or (also and not auth.has_any_role(call.claims, also))):
                 raise permissions.ROUTE_DENIED[key]() if key in permissions.ROUTE_DENIED else forbidden()
             if roles is not None:
                 throttle = self.rt.realism.charge(call.app_id, permissions.ru_cost(key, call), call.is_write)

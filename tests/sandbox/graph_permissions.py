@@ -39,6 +39,15 @@ SEE_SERVICE_PRINCIPALS = ("Application.Read.All", "Application.ReadWrite.All", "
 # authentication-methods API, application: UserAuthenticationMethod.Read.All least privileged to list, ReadWrite.All to delete.
 READ_AUTH_METHODS = ("UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All")
 WRITE_AUTH_METHODS = ("UserAuthenticationMethod.ReadWrite.All",)
+# Applications and service principals (application-list/-get, serviceprincipal-list/-get, serviceprincipal-list-approleassignments:
+# Application.Read.All least privileged; the write and directory permissions above it). Writes (application-post-applications,
+# -update, -delete, -addpassword, -removepassword, serviceprincipal-post-serviceprincipals): Application.ReadWrite.All
+# (Application.ReadWrite.OwnedBy also allows them on applications the caller owns; ownership is not modelled, so it is not accepted).
+READ_APPLICATIONS = ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
+WRITE_APPLICATIONS = ("Application.ReadWrite.All",)
+# serviceprincipal-post-approleassignments: "AppRoleAssignment.ReadWrite.All and Application.Read.All" (or and Directory.Read.All):
+# two permissions at once, the second in ROUTE_ALSO_NEEDS. serviceprincipal-delete-approleassignments: AppRoleAssignment.ReadWrite.All.
+GRANT_APP_ROLES = ("AppRoleAssignment.ReadWrite.All",)
 
 ROUTE_PERMISSIONS = {
     "GET /users": READ_USERS,
@@ -100,6 +109,19 @@ ROUTE_PERMISSIONS = {
     "DELETE /groups/{id}/members/{id}/$ref": WRITE_GROUP_MEMBERS,
     "GET /users/{id}/memberOf": READ_MEMBER_OF,
     "GET /users/{id}/memberOf/microsoft.graph.group": READ_MEMBER_OF,
+    "GET /applications": READ_APPLICATIONS,
+    "GET /applications/{id}": READ_APPLICATIONS,
+    "POST /applications": WRITE_APPLICATIONS,
+    "PATCH /applications/{id}": WRITE_APPLICATIONS,
+    "DELETE /applications/{id}": WRITE_APPLICATIONS,
+    "POST /applications/{id}/addPassword": WRITE_APPLICATIONS,
+    "POST /applications/{id}/removePassword": WRITE_APPLICATIONS,
+    "GET /servicePrincipals": READ_APPLICATIONS,
+    "GET /servicePrincipals/{id}": READ_APPLICATIONS,
+    "POST /servicePrincipals": WRITE_APPLICATIONS,
+    "GET /servicePrincipals/{id}/appRoleAssignments": READ_APPLICATIONS + GRANT_APP_ROLES,
+    "POST /servicePrincipals/{id}/appRoleAssignments": GRANT_APP_ROLES,
+    "DELETE /servicePrincipals/{id}/appRoleAssignments/{id}": GRANT_APP_ROLES,
     # None: no role of its own; every sub-request is checked on its own.
     "POST /$batch": None,
     # authentication-methods API (authenticationmethods-list and each kind's delete page): application permissions only.
@@ -113,6 +135,11 @@ for _segment in ("phoneMethods", "microsoftAuthenticatorMethods", "fido2Methods"
     ROUTE_PERMISSIONS["DELETE /users/{id}/authentication/%s/{id}" % _segment] = WRITE_AUTH_METHODS
 ROUTE_PERMISSIONS["DELETE /users/{id}/authentication/platformCredentialMethods/{id}"] = WRITE_AUTH_METHODS + (
     "UserAuthMethod-PlatformCred.ReadWrite.All",)
+
+# Routes that need a second permission besides one of ROUTE_PERMISSIONS: any one of these as well.
+ROUTE_ALSO_NEEDS = {
+    "POST /servicePrincipals/{id}/appRoleAssignments": READ_APPLICATIONS,
+}
 
 # Base RU cost (Graph throttling limits, identity and access); routes not listed cost 1. Writes also take one token from the write bucket.
 RU_COSTS = {

@@ -16,6 +16,7 @@ from . import graph_query as query
 from . import mail
 from . import state as state_module
 from .errors import GraphError, bad_request
+from .graph_applications import ApplicationResponses
 from .graph_permissions import READ_ROLE_MANAGEMENT, SEE_GROUPS, SEE_SERVICE_PRINCIPALS, SEE_USERS
 from .graph_query import Result
 
@@ -32,7 +33,7 @@ ADVANCED_RELATIONSHIP_MESSAGE = ("This query needs advanced query capabilities: 
                                  "Refer to https://aka.ms/graph-docs/advanced-queries for more information")
 
 
-class GraphResponses:
+class GraphResponses(ApplicationResponses):
     """The handlers of the Graph routes, over a runtime (its tenant)."""
 
     def __init__(self, runtime):

@@ -62,6 +62,20 @@ HANDLERS = {
     "GET /users/{id}/authentication/methods": "list_auth_methods",
     "GET /users/{id}/mailFolders/inbox/messageRules": "list_message_rules",
     "PATCH /users/{id}/mailFolders/inbox/messageRules/{id}": "update_message_rule",
+    # Application registrations, service principals, application permissions (graph_applications.py).
+    "GET /applications": "list_applications",
+    "POST /applications": "create_application",
+    "GET /applications/{id}": "get_application",
+    "PATCH /applications/{id}": "update_application",
+    "DELETE /applications/{id}": "delete_application",
+    "POST /applications/{id}/addPassword": "add_password",
+    "POST /applications/{id}/removePassword": "remove_password",
+    "GET /servicePrincipals": "list_service_principals",
+    "POST /servicePrincipals": "create_service_principal",
+    "GET /servicePrincipals/{id}": "get_service_principal",
+    "GET /servicePrincipals/{id}/appRoleAssignments": "list_app_role_assignments",
+    "POST /servicePrincipals/{id}/appRoleAssignments": "create_app_role_assignment",
+    "DELETE /servicePrincipals/{id}/appRoleAssignments/{id}": "delete_app_role_assignment",
 }
 for _segment in ("phoneMethods", "microsoftAuthenticatorMethods", "fido2Methods", "softwareOathMethods", "emailMethods",
                  "windowsHelloForBusinessMethods", "temporaryAccessPassMethods", "platformCredentialMethods"):

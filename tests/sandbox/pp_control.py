@@ -4,8 +4,8 @@
   attribute columns, the invitation outbox, provisioning jobs (with trigger and user subset) and the OAuth clients.
 - ``POST pp/seed``: ``{roles: [{Name, Description?, AdminRights?}], users: [{Name, DisplayName?, Mail?, MobileNumber?,
   Roles?, Attributes?}], clients: [{client_id, Roles}], apps: {<app id>: {sku?, usage_location?, roles?,
-  service_account?}}}``, added without the API (no log). New clients' secrets are in the answer; such clients
-  last until the next reset.
+  service_account?, client_id?}}}``, added without the API (no log); ``client_id`` is the Entra ID app registration
+  token-based provisioning signs in with. New clients' secrets are in the answer; such clients last until the next reset.
 - ``POST pp/advance``: run provisioning work that has come due now (tests that do not want to wait for the timer).
 """
 

@@ -19,6 +19,10 @@ A job pushes the users in the app's provisioning scope (the user members of the 
 - the job fails (State ``Failed``, one failure with ``User`` null) when the app's Office 365 service account is
   missing, disabled, or does not hold Global Administrator.
 
+That is the older method. With token-based provisioning (the ``pp_provisioning_method`` knob, pp_methods.py) the job signs in
+with the Entra ID app registration the app names instead (and fails when it is missing, has no credential or no permission
+to write users), and writes only display name, usage location, immutable id and UPN: no proxy addresses, no licence.
+
 A job's effects happen when it finishes: ``pp_sync_duration_s`` (realism knob, default 0) after it starts running.
 One job runs at a time per app; others wait ``Queued``. A change to the membership of a role that feeds a
 provisioning-enabled app queues an automatic job for the changed users, ``pp_auto_sync_delay_s`` (default 60) later;
@@ -32,6 +36,7 @@ import collections
 import copy
 import uuid
 
+from . import pp_methods
 from .errors import GraphError
 from .pp_state import PPError, anchor_of, now_iso, random_password, user_of_anchor
 
@@ -226,7 +231,8 @@ class Engine:
             job["Failures"].append({"User": None, "Reason": "ProvisioningDisabled", "Message": "Outbound provisioning is disabled."})
             job["State"] = "Failed"
             return
-        problem = self.service_account_problem(app)
+        token = pp_methods.method(self) == pp_methods.TOKEN
+        problem = pp_methods.token_problem(self, app) if token else self.service_account_problem(app)
         if problem is not None:
             job["Failures"].append({"User": None, "Reason": problem[0], "Message": problem[1]})
             job["State"] = "Failed"
@@ -234,7 +240,7 @@ class Engine:
         prov = app["_prov"]
         subset = set(job["_users"]) if job["_users"] is not None else None
         scope = self.pp.provisioning_scope(app["ID"])
-        proxy_column = self.pp.proxy_column()
+        proxy_column = None if token else self.pp.proxy_column()  # token-based: Microsoft 365 owns the aliases
         targets = [self.pp.view(self.pp.users[uid]) for uid in scope if subset is None or uid in subset]
         for user in sorted(targets, key=lambda u: u["Name"].lower()):
             self._push(job, app, prov, user, proxy_column)
@@ -286,6 +292,9 @@ class Engine:
             changes["accountEnabled"] = True
         if not current_anchor:
             changes["onPremisesImmutableId"] = anchor
+        location = prov.get("usage_location") or "AU"
+        if pp_methods.method(self) == pp_methods.TOKEN and graph_user.get("usageLocation") != location:
+            changes["usageLocation"] = location  # "Location: controlled in Practice Protect (will overwrite)"
         stage = bool(addresses) and not addresses_applied(addresses, graph_user.get("proxyAddresses"))
         try:
             if changes:
@@ -314,7 +323,8 @@ class Engine:
             self._fail(job, upn, "CreateFailed", "User %s could not be created in Office 365. Message: %s" % (upn, exc.message))
             return
         job["Summary"]["Created"] += 1
-        self._license(job, prov, upn, created["id"])
+        if pp_methods.method(self) != pp_methods.TOKEN:  # token-based: Microsoft 365 owns licensing
+            self._license(job, prov, upn, created["id"])
         if addresses:
             self._stage(job, upn, created["id"], addresses)
 

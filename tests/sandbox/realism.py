@@ -46,7 +46,11 @@ DEFAULT_CONFIG = {
     # Practice Protect (pp.py): whether the tenant serves this project's job API (reference section 11; UNCONFIRMED as a whole).
     # False, or the real_tenant_variants profile, answers its paths 404 like any unknown path: a tenant without the job API.
     "pp_job_api": True,
+    # Practice Protect (pp_methods.py): how the Office 365 app provisions, "service_account" (the older method: attribute aliases,
+    # licence from the sync) or "token" (token-based: an Entra ID app registration; Microsoft 365 owns aliases and licences).
+    "pp_provisioning_method": "service_account",
 }
+PP_PROVISIONING_METHODS = ("service_account", "token")
 PP_PROFILES = ("default", "real_tenant_variants")
 
 FAULT_KINDS = ("status", "reset_before", "reset_after")
@@ -153,6 +157,8 @@ def merge_config(current, patch):
         raise ValueError("pp_job_api must be true or false")
     if new["pp_profile"] not in PP_PROFILES:
         raise ValueError("pp_profile must be one of %s" % ", ".join(PP_PROFILES))
+    if new["pp_provisioning_method"] not in PP_PROVISIONING_METHODS:
+        raise ValueError("pp_provisioning_method must be one of %s" % ", ".join(PP_PROVISIONING_METHODS))
     throttle = new["throttle"]
     if not isinstance(throttle["enabled"], bool):
         raise ValueError("throttle.enabled must be true or false")

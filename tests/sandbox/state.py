@@ -48,6 +48,7 @@ WRITE_ROLES = WRITE_ROLES + ["Exchange.ManageAsApp"]
 WRITE_ROLES = WRITE_ROLES + ["Mail.Send"]  # sendMail (mail.py): activation mails
 WRITE_ROLES = WRITE_ROLES + ["GroupMember.ReadWrite.All"]  # groups: members, transitiveMembers, memberOf, $ref writes
 WRITE_ROLES = WRITE_ROLES + ["UserAuthenticationMethod.ReadWrite.All", "MailboxSettings.ReadWrite"]  # a leaver's ways in (access.py)
+WRITE_ROLES = WRITE_ROLES + ["Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All"]  # app_registration (graph_applications.py)
 READONLY_ROLES = ["User.Read.All", "Domain.Read.All", "Organization.Read.All"]
 READONLY_ROLES = READONLY_ROLES + ["GroupMember.Read.All"]
 
@@ -494,6 +495,8 @@ class Tenant:
         self.log = []
         self.log_seq = 0
         self.exchange = Mailboxes(self)  # Exchange's model of this tenant (exchange_state.py)
+        from .graph_applications import Registrations  # it imports graph_query, which imports this module
+        self.registrations = Registrations(self)  # application registrations and their permissions (graph_applications.py)
         self.reset()
 
     # ----------------------------------------------------------------------------------------------------------
@@ -508,6 +511,7 @@ class Tenant:
         self.skus = {}
         self.log = []
         self.exchange.reset()  # before the seed, whose licences provision mailboxes
+        self.registrations.reset()
         self.sent_mail = []  # messages accepted by sendMail (mail.py), as sent; GET /_sandbox/mail
         self.auth_methods = {}  # user id -> authentication methods (access.py)
         for domain_id, default, initial, verified in ((INITIAL_DOMAIN, False, True, True), (DEFAULT_DOMAIN, True, False, True),
@@ -1575,6 +1579,7 @@ class Tenant:
             "config": copy.deepcopy(self.config),
             "mailboxes": self.dump_mailboxes(),
             "auth_methods": access.dump(self),
+            "registrations": self.registrations.dump(),
         }
 
 

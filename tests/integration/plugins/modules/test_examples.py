@@ -64,6 +64,17 @@ PREPARE = {
 }
 
 
+def certificate_file(tmp_path):
+    """The public certificate app_registration's example reads, beside the playbook."""
+    from tests.sandbox.auth import make_certificate
+    (tmp_path / "files").mkdir(exist_ok=True)
+    (tmp_path / "files" / "practiceprotect.crt").write_bytes(make_certificate("Practice Protect")["cert_pem"])
+
+
+# Files a module's examples read ({{ playbook_dir }}/files/...).
+FILES = {"app_registration": certificate_file}
+
+
 # The engines run for the hosts of an inventory, each host a person: their examples get one.
 JOINER = {"upn": "mia.chen@" + DOMAIN, "given_name": "Mia", "surname": "Chen", "licenses": [LICENCE], "usage_location": "AU"}
 INVENTORIES = {
@@ -102,6 +113,8 @@ def test_every_module_has_examples_and_they_are_tasks():
 def test_examples_run_in_order(sandbox, run_playbook, tmp_path, name):
     if name in PREPARE:
         PREPARE[name](sandbox)
+    if name in FILES:
+        FILES[name](tmp_path)
     tasks = examples(name)
     hosts = inventory(tmp_path, name)
     play = json.dumps([{"name": "examples of %s" % name, "hosts": "all" if hosts else "localhost", "gather_facts": False, "tasks": tasks}])

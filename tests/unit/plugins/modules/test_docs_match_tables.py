@@ -25,7 +25,7 @@ TABLES = {"m365_user": (_users.USER, "Microsoft 365 keeps it as"), "pp_user": (_
           "m365_group_member": (_groups.MEMBERSHIP, "Microsoft 365 keeps it as")}
 # Module -> its many-valued options (each takes add / remove / set) and whether it has max_removals.
 LIST_OPTIONS = {"m365_user": ["licenses"], "m365_alias": ["aliases"], "m365_mailbox": ["full_access"], "pp_role_member": ["members"],
-                "service_account": ["roles"], "m365_group_member": ["groups"]}
+                "service_account": ["roles"], "m365_group_member": ["groups"], "app_registration": ["permissions"]}
 
 
 def module_source(name):
@@ -85,7 +85,7 @@ def test_list_options_take_add_remove_set_and_one_removal_limit(name):
             assert doc["suboptions"][action]["type"] == "list" and doc["suboptions"][action]["elements"] == "str"
     assert options["max_removals"]["type"] == "raw", "%s.max_removals takes a count or a share" % name
     assert [o for o in options if o.startswith("max_removals") and o != "max_removals"] == []
-    assert not {"exclusive", "purge_licenses", "state"} & set(options) or name in ("m365_user", "service_account")
+    assert not {"exclusive", "purge_licenses", "state"} & set(options) or name in ("m365_user", "service_account", "app_registration")
 
 
 def test_one_name_for_the_person():

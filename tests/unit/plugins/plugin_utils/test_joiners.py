@@ -216,13 +216,15 @@ class Tenant:
             return {"changed": bool(added), "added": added, "copy_skipped": {"Licensed Staff": "dynamic membership"} if item.get("copy_from") else {}}
         return self._items(args, "user", plan)
 
+    sync_licences = ("O365_BUSINESS_PREMIUM",)  # token-based provisioning assigns none
+
     def outbound_sync(self, args, check):
         verified = []
         for upn in args["users"]:
             if upn in self.sync_failures:
                 continue
-            self.m365.setdefault(upn, {"enabled": True, "licences": ["O365_BUSINESS_PREMIUM"], "mail": upn})
-            verified.append({"user_principal_name": upn, "exists": True, "licenses": ["O365_BUSINESS_PREMIUM"]})
+            self.m365.setdefault(upn, {"enabled": True, "licences": list(self.sync_licences), "mail": upn})
+            verified.append({"user_principal_name": upn, "exists": True, "licenses": list(self.m365[upn]["licences"])})
         failures = [{"User": upn, "Reason": reason, "Message": ""} for upn, reason in self.sync_failures.items()]
         return {"changed": True, "failures": failures, "verified": verified, "summary": {}}
 
@@ -462,3 +464,78 @@ def test_check_mode_plans_the_groups_of_a_joiner_not_created_yet():
     done = run([person("jane", groups=["Tax Team"], groups_copy_from="tom@northwindacct.com")], tenant, check_mode=True)
     assert tenant.writes() == [] and tenant.members == {}
     assert ("Microsoft 365 groups", "would be added to Tax Team, the groups of tom@northwindacct.com") in done["jane"].notes
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Two provisioning methods (onboard_provisioning)
+
+
+def federated(host, method=None, **fields):
+    joiner = person(host, "federated", **fields)
+    if method:
+        joiner.options["onboard_provisioning"] = method
+    return joiner
+
+
+def calls_of(tenant, name, check=False):
+    return [args for module, was_check, args in tenant.calls if module == name and was_check == check]
+
+
+def test_token_based_joiners_get_licences_and_aliases_from_the_engine_and_a_rerun_changes_nothing():
+    tenant = Tenant()
+    tenant.sync_licences = ()
+    done = run([federated("mia", aliases=["mia.n@northwindacct.com"], licenses=["O365_BUSINESS_PREMIUM"])], tenant)
+    mia = done["mia"]
+    assert not mia.failed, mia.failures
+    # Practice Protect gets no proxyAddresses attribute: on such a tenant the sync would ignore it.
+    assert all("proxy_addresses" not in item for args in calls_of(tenant, "pp_user") for item in args["items"])
+    # The check plan holds the licences (SKUs and seats are checked before the first write).
+    planned = [item for args in calls_of(tenant, "m365_user", check=True) for item in args["items"] if item["user"] == mia.upn][0]
+    assert planned["licenses"] == {"add": ["O365_BUSINESS_PREMIUM"]} and planned["usage_location"] == "AU"
+    # After the sync: the licences, then the aliases once the mailbox exists, both through Microsoft 365.
+    order = [module for module, check, _ in tenant.calls if not check and module in ("outbound_sync", "m365_user", "m365_alias")]
+    assert order == ["outbound_sync", "m365_user", "m365_alias"]
+    assert calls_of(tenant, "m365_user")[0]["items"] == [{"user": mia.upn, "licenses": {"add": ["O365_BUSINESS_PREMIUM"]}, "usage_location": "AU"}]
+    alias = calls_of(tenant, "m365_alias")[0]
+    assert alias["items"] == [{"user": mia.upn, "aliases": {"add": ["mia.n@northwindacct.com"]}, "primary": mia.upn}] and alias["wait_for_mailbox"]
+    assert tenant.m365[mia.upn]["licences"] == ["O365_BUSINESS_PREMIUM"]
+    fact = _joiners.result_fact(mia, False)
+    assert fact["licenses"] == ["O365_BUSINESS_PREMIUM"] and fact["sync"].startswith("provisioned (token-based")
+    assert "Microsoft 365 licences: assigned O365_BUSINESS_PREMIUM" in fact["steps"]
+    # A re-run: nothing to write.
+    tenant.calls = []
+    again = run([federated("mia", aliases=["mia.n@northwindacct.com"], licenses=["O365_BUSINESS_PREMIUM"])], tenant)
+    assert not again["mia"].failed and not again["mia"].changed
+    assert calls_of(tenant, "outbound_sync") == []
+
+
+def test_the_older_method_keeps_the_attribute_and_the_sync_licence():
+    tenant = Tenant()
+    done = run([federated("mia", "service_account", aliases=["mia.n@northwindacct.com"])], tenant)
+    assert not done["mia"].failed
+    items = [item for args in calls_of(tenant, "pp_user") for item in args["items"]]
+    assert items[0]["proxy_addresses"] == ["mia@northwindacct.com", "mia.n@northwindacct.com"]
+    assert calls_of(tenant, "m365_user") == [] and calls_of(tenant, "m365_alias") == []
+    planned = [item for args in calls_of(tenant, "m365_user", check=True) for item in args["items"]][0]
+    assert "licenses" not in planned
+    assert _joiners.result_fact(done["mia"], False)["sync"] == "provisioned, licences: O365_BUSINESS_PREMIUM"
+
+
+def test_token_based_refusals_come_before_any_write():
+    tenant = Tenant()
+    tenant.fail[("m365_user", "mia@northwindacct.com")] = "No free O365_BUSINESS_PREMIUM seat: 25 bought, 25 in use."
+    done = run([federated("mia"), federated("liam", aliases=["liam@northwind-legacy.com"]), federated("zoe", "basic")], tenant)
+    assert done["mia"].failures[0][0] == _people.CHECKS and "No free O365_BUSINESS_PREMIUM seat" in done["mia"].failures[0][2]
+    assert done["liam"].failures[0][0] == _people.CHECKS and "not an accepted domain" in done["liam"].failures[0][2]
+    assert done["zoe"].failures[0][0] == _people.CHECKS and "onboard_provisioning must be one of token, service_account" in done["zoe"].failures[0][2]
+    assert tenant.writes() == []
+
+
+def test_token_based_check_mode_says_what_would_follow_the_sync():
+    tenant = Tenant()
+    tenant.sync_licences = ()
+    done = run([federated("mia", aliases=["mia.n@northwindacct.com"])], tenant, check_mode=True)
+    steps = _joiners.result_fact(done["mia"], True)["steps"]
+    assert "Microsoft 365 licences: would assign O365_BUSINESS_PREMIUM once the sync shows the account" in steps
+    assert "aliases: would add mia.n@northwindacct.com once the mailbox exists" in steps
+    assert tenant.writes() == []
