@@ -456,7 +456,8 @@ class Doctor:
         if not paths:
             self.facts["job_api"] = {"listed": [], "missing": list(JOB_ENDPOINTS), "candidates": []}
             self.add(PP, "job API (swagger)", WARNING, "%s lists no paths." % SWAGGER_PATH,
-                     "The job API is unconfirmed on this tenant: outbound_sync must wait for Microsoft 365 instead of starting a job.")
+                     "The job API is unconfirmed on this tenant: outbound_sync's mode auto (the default) falls back to waiting for "
+                     "Microsoft 365; mode wait never calls it.")
             return
         lower = set(p.lower() for p in paths)
         ours = list(JOB_ENDPOINTS)
@@ -468,8 +469,9 @@ class Doctor:
             self.add(PP, "job API (swagger)", OK, detail + " The job paths outbound_sync uses are listed.")
         else:
             self.add(PP, "job API (swagger)", WARNING, detail + " Not listed: %s." % _names([p for p in ours if p not in listed]),
-                     "outbound_sync cannot start a job here: let it wait for Microsoft 365 (the sync runs on role changes and on schedule), "
-                     "or point its paths at the tenant's own job endpoints above.")
+                     "outbound_sync cannot start a job here: use its mode wait (or auto, the default, which falls back to it) to wait for "
+                     "Microsoft 365 (the sync runs on role changes and on schedule), or point job_paths at the tenant's own job endpoints "
+                     "above.")
 
     def provisioning(self):
         """Which provisioning mechanism the tenant offers, from what the other checks read."""

@@ -85,6 +85,7 @@ MODULE_NEEDS = {
     "m365_access": (("User.Read.All", "UserAuthenticationMethod.ReadWrite.All", "MailboxSettings.ReadWrite", "Exchange.ManageAsApp"), True, ()),
     "m365_group_member": (("User.Read.All", "GroupMember.ReadWrite.All", "Exchange.ManageAsApp"), True, ()),
     "service_account": (("User.ReadWrite.All", "Domain.Read.All", "Organization.Read.All", "RoleManagement.ReadWrite.Directory"), False, ()),
+    "app_registration": (("Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All"), False, ()),
     "outbound_sync": (("User.Read.All", "Organization.Read.All"), False, ("Application Management",)),
     "m365_address_info": (("User.Read.All", "GroupMember.Read.All", "Exchange.ManageAsApp"), True, ()),
     "pp_user": ((), False, ("User Management",)),
@@ -101,6 +102,7 @@ ROLE_MODULES = {
     "onboard_user": ("onboard",),
     "offboard_user": ("offboard",),
     "service_account": ("service_account",),
+    "app_registration": ("app_registration",),
     "role_sync": ("m365_user_info", "pp_role_member", "outbound_sync"),
 }
 EXCHANGE_PERMISSION = "Exchange.ManageAsApp"
