@@ -289,13 +289,13 @@ def plan_aliases(spec, email_addresses, accepted_domains, owners, user_label):
         calls.append({"cmdlet": "Set-Mailbox", "parameters": {"EmailAddresses": after}})
     else:
         after = [e for e in current if address_part(e).lower() not in removed_lower] + [ALIAS + ":" + a for a in adds]
-        if adds or removes:
-            table = {"@odata.type": HASHTABLE}
-            if adds:
-                table["Add"] = [ALIAS + ":" + a for a in adds]
-            if removes:
-                table["Remove"] = [ALIAS + ":" + r for r in removes]
-            calls.append({"cmdlet": "Set-Mailbox", "parameters": {"EmailAddresses": table}})
+        if removes:
+            # The whole list, which replaces every address (public clients confirm it); a "Remove" key in the hashtable
+            # below is shown by no public client, so it is not used.
+            calls.append({"cmdlet": "Set-Mailbox", "parameters": {"EmailAddresses": after}})
+        elif adds:
+            # Only additions: the hashtable's "Add" (as CIPP sends it) leaves every other address as it is.
+            calls.append({"cmdlet": "Set-Mailbox", "parameters": {"EmailAddresses": {"@odata.type": HASHTABLE, "Add": [ALIAS + ":" + a for a in adds]}}})
     return {
         "calls": calls,
         "before": address_view(current),

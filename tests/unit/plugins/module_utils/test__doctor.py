@@ -20,7 +20,8 @@ SECRET = "s3cr3t-value-that-must-never-show"
 CLIENT_ID = "4a1d7c3e-8b2f-4e6a-9c5d-1f3b7a9e2c40"
 OID = "11111111-2222-3333-4444-555555555555"
 ALL_GRAPH = ["User.ReadWrite.All", "Domain.Read.All", "Organization.Read.All", "RoleManagement.ReadWrite.Directory", "Mail.Send",
-             "GroupMember.ReadWrite.All", "UserAuthenticationMethod.ReadWrite.All", "MailboxSettings.ReadWrite"]
+             "GroupMember.ReadWrite.All", "UserAuthenticationMethod.ReadWrite.All", "MailboxSettings.ReadWrite",
+             "Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All"]
 
 
 def jwt(claims):

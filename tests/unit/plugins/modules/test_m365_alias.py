@@ -112,8 +112,7 @@ def test_set_removes_unlisted_aliases_but_keeps_primary_and_routing(fake, run_mo
     result = run_module(m365_alias, dict(m365_args, user=UPN, aliases={"set": ["keep@northwindacct.com"]}))
 
     (write,) = fake.writes()
-    assert write.parameters["EmailAddresses"] == {"@odata.type": "#Exchange.GenericHashTable",
-                                                  "Remove": ["smtp:old1@northwindacct.com", "smtp:old2@northwindacct.com"]}
+    assert write.parameters["EmailAddresses"] == BEFORE + ["smtp:keep@northwindacct.com"]  # the whole list replaces every address
     assert result["removed"] == ["old1@northwindacct.com", "old2@northwindacct.com"]
 
 
