@@ -520,7 +520,7 @@ class Doctor:
         users = graph.list("users", params={"$select": USER_SELECT}) if self.snapshot_users else []
         upn_of = dict((u["id"], u.get("userPrincipalName")) for u in users)
         name_of = dict((g["id"], g.get("displayName")) for g in groups)
-        for group in groups:
+        for group in sorted(groups, key=lambda g: (g.get("displayName") or "").lower()):  # the same order whatever the tenant's
             entry = dict((k, group.get(k)) for k in GROUP_SELECT.split(",") if k != "id")
             members = graph.list("groups/%s/members" % group["id"], params={"$select": "id"})
             entry["members"] = [upn_of.get(m["id"]) or name_of.get(m["id"]) for m in members

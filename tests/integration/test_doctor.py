@@ -19,8 +19,7 @@ from tests.sandbox.state import EXCHANGE_ADMIN, WRITE_ROLES
 
 # What the default sandbox deserves a warning for: an unverified domain, a SKU without a free seat, no app registrations
 # endpoint, a System Administrator client, and so no evidence of a provisioning method.
-EXPECTED_WARNINGS = {"domains", "licences (SKUs and free seats)", "app registrations for Practice Protect", "admin rights of the client",
-                     "provisioning mechanism"}
+EXPECTED_WARNINGS = {"domains", "licences (SKUs and free seats)", "admin rights of the client", "provisioning mechanism"}
 
 
 def run_doctor(run_playbook, tmp_path, env=None, **extra):

@@ -336,9 +336,11 @@ def test_the_onboarding_engine_completes_federated_joiners_on_a_tenant_without_t
     sandbox.configure(pp_auto_sync_delay_s=3, **knobs)
     service_account(run_playbook)
     hosts = inventory(tmp_path, {
-        "mia.nguyen": {"onboard_deployment": "federated", "person": {"upn": "mia.nguyen@northwindacct.com", "given_name": "Mia",
+        "mia.nguyen": {"onboard_deployment": "federated", "onboard_provisioning": "service_account",
+                       "person": {"upn": "mia.nguyen@northwindacct.com", "given_name": "Mia",
                                                                      "surname": "Nguyen", "aliases": ["mia@northwindacct.com"]}},
-        "liam.wilson": {"onboard_deployment": "federated", "person": {"upn": "liam.wilson@northwindacct.com", "given_name": "Liam",
+        "liam.wilson": {"onboard_deployment": "federated", "onboard_provisioning": "service_account",
+                        "person": {"upn": "liam.wilson@northwindacct.com", "given_name": "Liam",
                                                                       "surname": "Wilson", "pp_roles": ["Portal Access"]}},
     })
     run = run_playbook(playbook("onboard.yml"), inventory=hosts, expect_rc=0)
