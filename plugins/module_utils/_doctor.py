@@ -498,9 +498,12 @@ class Doctor:
             self.add(PP, "provisioning mechanism", OK, "Service account (Global Administrator): aliases from the Practice Protect attribute, "
                                                        "licence from the sync. " + detail)
         else:
+            seen = self.facts.get("app_registrations") is not None  # the app registrations were read, and none is Practice Protect's
             self.add(PP, "provisioning mechanism", WARNING, "Not determined. " + detail,
-                     "Grant Application.Read.All so the doctor can see a token-based provisioning app, or set up one of the two methods "
-                     "(docs/doctor.md).")
+                     ("Set up one of the two methods: the app_registration role (token-based, for new tenants) or the service_account "
+                      "role (the older method); see docs/onboarding.md." if seen else
+                      "Grant Application.Read.All so the doctor can see a token-based provisioning app, or set up one of the two methods "
+                      "(docs/doctor.md)."))
 
     # -- snapshot --------------------------------------------------------------------------------------------------------
 
