@@ -130,6 +130,13 @@ class Runner:
             self.action._forced = None
         if result.get("failed") and not result.get("msg"):
             result["msg"] = (result.get("module_stderr") or result.get("exception") or "%s failed without a message" % name).strip()[-2000:]
+        elif result.get("failed") and "module_stderr" in result and not result.get("module_stdout"):
+            # The module never ran (the interpreter is missing or broken): say so, and what the interpreter said.
+            said = (result.get("module_stderr") or "").strip().splitlines()
+            result["msg"] = ("%s could not run with the Python interpreter %s (%s); set ansible_python_interpreter to the Python that "
+                             "has the collection's requirements, as inventory/example/group_vars/all.yml does" % (
+                                 name, (result.get("ansible_facts") or {}).get("discovered_interpreter_python") or "of the host",
+                                 said[0] if said else result.get("msg")))
         return result
 
 

@@ -43,3 +43,27 @@ def test_form_answers_take_the_types_the_role_declares():
     assert b.answers("  ", leaver["offboard_forward_to"]) is None
     # A key the role does not know is kept as it is, for the unknown-key check to name it.
     assert b.answers({"upn": "a@x.com", "job_titel": "Partner"}, person) == {"upn": "a@x.com", "job_titel": "Partner"}
+
+
+class _Action:
+    """What Runner uses of the action plugin: _execute_module, answering as Ansible does when it cannot run the module."""
+    _forced = None
+
+    def __init__(self, result):
+        self.result = result
+
+    def _execute_module(self, module_name, module_args, task_vars):
+        return dict(self.result)
+
+
+def test_a_module_the_interpreter_could_not_run_says_so_and_what_to_set():
+    broken = {"failed": True, "rc": 127, "module_stdout": "", "msg": "Module result deserialization failed: No start of json char found",
+              "module_stderr": "pyenv: python3.13: command not found\n\nThe `python3.13' command exists in these Python versions:\n",
+              "ansible_facts": {"discovered_interpreter_python": "/root/.pyenv/shims/python3.13"}}
+    result = b.Runner(_Action(broken), {}, {}).module("practiceprotect.m365.m365_user_info", {"users": ["a@b.c"]})
+    assert result["msg"] == ("practiceprotect.m365.m365_user_info could not run with the Python interpreter /root/.pyenv/shims/python3.13 "
+                             "(pyenv: python3.13: command not found); set ansible_python_interpreter to the Python that has the collection's "
+                             "requirements, as inventory/example/group_vars/all.yml does")
+    # A module that ran and failed keeps its own message.
+    own = {"failed": True, "msg": "user x is not a user in this tenant"}
+    assert b.Runner(_Action(own), {}, {}).module("practiceprotect.m365.m365_user", {})["msg"] == own["msg"]
