@@ -861,6 +861,7 @@ class Onboarding(_people.Flow):
         timeout = max([int(p.options.get("onboard_mailbox_timeout") or 900) for p in people] or [900])
         outcomes = self.items("m365_group_member", people, group_item, GROUPS, wait_for_mailbox=True, wait_timeout=timeout)
         for person, outcome in outcomes.items():
+            person.facts["groups_added"] = outcome.get("added") or []
             if outcome.get("added"):
                 person.note(TITLES[GROUPS], "%s %s" % ("would be added to" if self.check_mode else "added to", ", ".join(outcome["added"])),
                             changed=True)
@@ -964,6 +965,8 @@ def result_fact(person, check_mode):
         "aliases": spec.get("aliases") or [],
         "pp_roles": spec.get("roles") or [],
         "groups": spec.get("groups") or [],
+        # What the run put the person into: the groups asked for, a similar user's, a rehire's back from the leaver record.
+        "groups_added": person.facts.get("groups_added") or [],
         "sync": sync,
         "password_delivery": person.facts.get("password_delivery") or "none",
         "changed": person.changed,
