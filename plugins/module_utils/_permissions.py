@@ -93,7 +93,8 @@ MODULE_NEEDS = {
     "onboard": (("User.ReadWrite.All", "Domain.Read.All", "Organization.Read.All", "GroupMember.ReadWrite.All", "Mail.Send",
                  "Exchange.ManageAsApp"), True, ("User Management", "Role Management", "Application Management")),
     "offboard": (("User.ReadWrite.All", "Domain.Read.All", "Organization.Read.All", "UserAuthenticationMethod.ReadWrite.All",
-                  "MailboxSettings.ReadWrite", "GroupMember.ReadWrite.All", "Exchange.ManageAsApp"), True, ("User Management", "Role Management", "Application Management")),
+                  "MailboxSettings.ReadWrite", "GroupMember.ReadWrite.All", "Exchange.ManageAsApp"), True,
+                 ("User Management", "Role Management", "Application Management")),
     "doctor": (("User.Read.All", "Domain.Read.All", "Organization.Read.All", "RoleManagement.Read.Directory", "GroupMember.Read.All",
                 "Exchange.ManageAsApp"), True, ("Read Only System Administration",)),
 }

@@ -337,11 +337,11 @@ def test_the_onboarding_engine_completes_federated_joiners_on_a_tenant_without_t
     service_account(run_playbook)
     hosts = inventory(tmp_path, {
         "mia.nguyen": {"onboard_deployment": "federated", "onboard_provisioning": "service_account",
-                       "person": {"upn": "mia.nguyen@northwindacct.com", "given_name": "Mia",
-                                                                     "surname": "Nguyen", "aliases": ["mia@northwindacct.com"]}},
+                       "person": {"upn": "mia.nguyen@northwindacct.com", "given_name": "Mia", "surname": "Nguyen",
+                                  "aliases": ["mia@northwindacct.com"]}},
         "liam.wilson": {"onboard_deployment": "federated", "onboard_provisioning": "service_account",
-                        "person": {"upn": "liam.wilson@northwindacct.com", "given_name": "Liam",
-                                                                      "surname": "Wilson", "pp_roles": ["Portal Access"]}},
+                        "person": {"upn": "liam.wilson@northwindacct.com", "given_name": "Liam", "surname": "Wilson",
+                                   "pp_roles": ["Portal Access"]}},
     })
     run = run_playbook(playbook("onboard.yml"), inventory=hosts, expect_rc=0)
     facts = dict((t["host"], t["result"]["ansible_facts"]["onboard_result"]) for t in run.tasks
