@@ -284,6 +284,11 @@ def service(m):
     return m.shared("service", lambda: _pp_users.PPUserService(m.pp))
 
 
+def invitations(m):
+    """One Invitations per module run: InviteUsers takes the task's people in chunks, each read back with one query."""
+    return m.shared("invitations", lambda: _pp_users.Invitations(m.pp))
+
+
 def prefetch(m, params_list):
     specs = m.specs(_pp_users.build_spec, params_list)
     service(m).prefetch(specs)
@@ -312,6 +317,9 @@ def plan(m, p):
     if present and (spec["enabled"] is not None or spec["description"] is not None) and current:
         attributes = svc.client.user_attributes(current["ID"])
     planned = _pp_users.plan_user(spec, current, values, wanted, directory_row, user_attributes=attributes)
+    for call in planned["calls"]:
+        if call["op"] == "invite" and not m.check_mode:
+            invitations(m).add(spec["name"], call["body"])  # sent with the other people's invitations of the task
 
     def result_of(applied):
         result = dict(
@@ -330,7 +338,7 @@ def plan(m, p):
         return result
 
     def apply():
-        user_id = _pp_users.apply(svc.client, planned)
+        user_id = _pp_users.apply(svc.client, planned, invitations(m))
         if present:
             planned["after"]["ID"] = user_id
         return result_of(True)

@@ -320,6 +320,7 @@ class Onboarding(_people.Flow):
     def __init__(self, people, runner, check_mode=False, render_mail=None):
         super(Onboarding, self).__init__(people, runner, check_mode)
         self.render_mail = render_mail or (lambda person: "")
+        self.role_adds = {}  # role -> the login names the checks found it must take (not members yet, or unknown yet)
 
     # -- helpers ------------------------------------------------------------------------------------------------------
 
@@ -453,8 +454,11 @@ class Onboarding(_people.Flow):
         people = active(self.people)
         for role in sorted(set(r for p in people for r in p.spec["roles"])):
             members = [p.upn for p in people if role in p.spec["roles"]]
-            result = self.module("pp_role_member", {"role": role, "members": {"add": members[:1]}, "skip_unknown_members": True}, check=True)
+            result = self.module("pp_role_member", {"role": role, "members": {"add": members}, "skip_unknown_members": True}, check=True)
+            # Who the role step has to add: not members yet, or without a Practice Protect account yet.
+            self.role_adds[role] = set(m.lower() for m in (result.get("added") or {}).get(role, []) + list(result.get("skipped_members") or []))
             if result.get("failed"):
+                self.role_adds.pop(role)
                 field = result.get("field")
                 for person in people:
                     if role in person.spec["roles"]:
@@ -563,7 +567,12 @@ class Onboarding(_people.Flow):
         wants_password = [p for p in people if p.spec["delivery"] != "none"]
         no_log = bool(wants_password) and not self.check_mode
         items = dict((p, self.m365_item(p)) for p in people)
-        outcomes = self.items(M365_USER, people, lambda p: items[p], M365_USER, return_password=no_log, no_log=no_log)
+        # The checks planned everyone already: who was found as asked, with nothing added since, needs no second read.
+        converged = [p for p in people if p.facts.get("m365_action") == "none" and items[p] == p.spec["m365"]]
+        for person in converged:
+            person.facts["licenses"] = person.facts.get("m365_user", {}).get("licenses") or []
+        outcomes = self.items(M365_USER, [p for p in people if p not in converged], lambda p: items[p], M365_USER,
+                              return_password=no_log, no_log=no_log)
         told = []
         for person, outcome in outcomes.items():
             action = outcome.get("action") or "none"
@@ -740,6 +749,8 @@ class Onboarding(_people.Flow):
         people = self.role_members()
         for role in sorted(set(r for p in people for r in p.spec["roles"])):
             members = [p for p in people if role in p.spec["roles"]]
+            if role in self.role_adds and not any(p.upn in self.role_adds[role] for p in members):
+                continue  # the checks found everyone in the role already
             result = self.module("pp_role_member", {"role": role, "members": {"add": [p.upn for p in members]}})
             for person in members:
                 step = PROVISIONING_ROLE if role == person.spec["provisioning_role"] else ROLES

@@ -99,6 +99,11 @@ def members(inventory, group="intake"):
     return [every[name]["person"] for name in hosts]
 
 
+def host_names(inventory, group="intake"):
+    """The host names of a group of the people (intake or survey), in inventory order."""
+    return list(inventory["all"]["children"]["people"]["children"][group]["hosts"])
+
+
 def write(directory, people, leavers=None):
     """Write ``<directory>/hosts.yml``; returns (path, inventory dict)."""
     inventory = build(people, leavers)

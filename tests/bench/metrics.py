@@ -157,3 +157,19 @@ def by_task(entries, tasks):
     if any(outside["requests"].values()) or any(outside["batched"].values()):
         rows.append(outside)
     return rows
+
+
+def tasks_per_host(tasks, people):
+    """How many tasks each person's host goes through: the tasks run once for the whole play (the engine) and the tasks
+    every host ran (``bench_timer``'s ok / changed / skipped / failed counts reach the number of people). None for a run on
+    one person, whose host cannot be told from the play's localhost checks."""
+    if people < 2:
+        return None
+    count = 0
+    for task in tasks:
+        if task.get("name") == "(outside any task)":
+            continue
+        hosts = sum(task.get(key) or 0 for key in ("ok", "changed", "skipped", "failed"))
+        if task.get("run_once") or hosts >= people:
+            count += 1
+    return count

@@ -21,6 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BASELINE = os.path.join("tests", "bench", "baseline", "onboard.yml")
 CALLBACKS = os.path.join(ROOT, "tests", "bench", "callback_plugins")
 LATENCY_MS = 50
+SLICES = 4  # S5: the slices of an AWX sliced job, run at once
 
 
 def knobs(time_scale):
@@ -84,46 +85,68 @@ class Bench:
 
     def playbook(self, label, args):
         """Run ansible-playbook; the request log since the previous run, wall and CPU time, peak RSS, the recap."""
-        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook")] + list(args)
-        log_path = os.path.join(self.work, "%s.log" % label)
-        timings_path = os.path.join(self.work, "%s-tasks.json" % label)
-        self.echo("  %s: %s" % (label, " ".join(["ansible-playbook"] + list(args))))
+        return self.playbooks(label, [args])
+
+    def playbooks(self, label, runs):
+        """Run one ansible-playbook per entry of ``runs`` (its arguments), all at once, as AWX runs the slices of a sliced
+        job; measured together: wall time until the last ends, the request log since the previous run, CPU, peak RSS of any
+        one process, the recaps merged. The per-task timings are the first run's."""
+        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook")]
+        names = [label] if len(runs) == 1 else ["%s-%d" % (label, index + 1) for index in range(len(runs))]
+        for name, args in zip(names, runs):
+            self.echo("  %s: %s" % (name, " ".join(["ansible-playbook"] + list(args))))
         load_before = os.getloadavg()
         server_cpu = sum(self.server.cpu_times()[:2])
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         started, epoch = time.monotonic(), time.time()
-        with open(log_path, "w") as out:
-            process = subprocess.Popen(cmd, cwd=ROOT, env=self.env(timings_path), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       start_new_session=True)
-            sampler = RssSampler(process.pid).start()
+        processes = []
+        for name, args in zip(names, runs):
+            out = open(os.path.join(self.work, "%s.log" % name), "w")
+            timings = os.path.join(self.work, "%s-tasks.json" % name)
+            process = subprocess.Popen(cmd + list(args), cwd=ROOT, env=self.env(timings), stdout=out, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+            processes.append((name, process, out, timings, RssSampler(process.pid).start()))
+        codes = []
+        for name, process, out, _, _ in processes:
             try:
-                rc = process.wait(self.timeout)
+                left = None if self.timeout is None else max(1.0, self.timeout - (time.monotonic() - started))
+                codes.append(process.wait(left))
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)  # the playbook and the modules it started
                 process.wait()
-                rc = "killed after %d s" % self.timeout
+                codes.append("killed after %d s" % self.timeout)
+            out.close()
         wall = time.monotonic() - started
-        sampler.stop()
+        load_after = os.getloadavg()
         used = resource.getrusage(resource.RUSAGE_CHILDREN)
-        with open(log_path) as handle:
-            output = handle.read()
+        outputs, recap, peaks, total = [], {}, [], 0
+        for name, process, out, timings, sampler in processes:
+            sampler.stop()
+            with open(os.path.join(self.work, "%s.log" % name)) as handle:
+                outputs.append(handle.read())
+            recap.update(metrics.parse_recap(outputs[-1]))
+            peaks.append(sampler.peak or {"name": "?", "rss": 0, "pid": 0})
+            total += sampler.total
         entries = self.sandbox.log(since=self.mark)
         if entries:
             self.mark = entries[-1]["seq"]
-        peak = sampler.peak or {"name": "?", "rss": 0, "pid": 0}
+        peak = max(peaks, key=lambda p: p["rss"])
         tasks = []
-        if os.path.exists(timings_path):
-            with open(timings_path) as handle:
+        if os.path.exists(processes[0][3]):
+            with open(processes[0][3]) as handle:
                 tasks = json.load(handle)["tasks"]
         startup = round(tasks[0]["start"] - epoch, 2) if tasks else None
+        failed = [(code, output) for code, output in zip(codes, outputs) if code]
+        rc = failed[0][0] if failed else 0
         return {
-            "label": label, "command": " ".join(["ansible-playbook"] + list(args)), "rc": rc, "wall_s": round(wall, 2),
+            "label": label, "command": "; ".join(" ".join(["ansible-playbook"] + list(args)) for args in runs), "rc": rc,
+            "wall_s": round(wall, 2), "processes": len(runs),
             "ansible_cpu_s": round((used.ru_utime - children.ru_utime) + (used.ru_stime - children.ru_stime), 1),
             "sandbox_cpu_s": round(sum(self.server.cpu_times()[:2]) - server_cpu, 1),
-            "load": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-            "peak_rss_mb": megabytes(peak["rss"]), "peak_process": peak["name"], "peak_tree_mb": megabytes(sampler.total),
-            "recap": metrics.parse_recap(output), "entries": entries, "log": os.path.relpath(log_path, self.work),
-            "tail": output[-3000:] if rc else "", "startup_s": startup, "tasks": metrics.by_task(entries, tasks),
+            "load": [round(load_before[0], 2), round(load_after[0], 2)],
+            "peak_rss_mb": megabytes(peak["rss"]), "peak_process": peak["name"], "peak_tree_mb": megabytes(total),
+            "recap": recap, "entries": entries, "log": ", ".join("%s.log" % name for name in names),
+            "tail": failed[0][1][-3000:] if failed else "", "startup_s": startup, "tasks": metrics.by_task(entries, tasks),
         }
 
     def tenant(self):
@@ -148,6 +171,8 @@ def measure(run, people, throttle):
         "changed_hosts": sorted(h for h, s in run["recap"].items() if s.get("changed")),
         "peak_rss_mb": run["peak_rss_mb"], "peak_process": run["peak_process"], "peak_tree_mb": run["peak_tree_mb"],
         "ansible_cpu_s": run["ansible_cpu_s"], "sandbox_cpu_s": run["sandbox_cpu_s"], "load": run["load"], "log": run["log"],
+        "loaded": max(run["load"]) > (os.cpu_count() or 1), "processes": run.get("processes", 1),
+        "tasks_per_host": metrics.tasks_per_host(run["tasks"], people),
         "tail": run["tail"], "startup_s": run["startup_s"], "tasks": run["tasks"], "problems": [],
     }
 
@@ -250,7 +275,7 @@ def machine():
 
 
 def scenarios(people, time_scale=1.0, forks=None, baseline=True, baseline_people=None, work=None, echo=print, timeout=None):
-    """Run S1-S4 and the baseline; returns the results dict (report.py turns it into docs/performance.md)."""
+    """Run S1-S5 and the baseline; returns the results dict (report.py turns it into docs/performance.md)."""
     work = work or tempfile.mkdtemp(prefix="m365-bench-")
     inv_dir = os.path.join(work, "inventory")
     inv_path, inv = inventory.write(inv_dir, people)
@@ -293,6 +318,26 @@ def scenarios(people, time_scale=1.0, forks=None, baseline=True, baseline_people
         check_onboarded(bench, row, survey)
         results["scenarios"]["S4"] = row
         echo(summary_line("S4", row))
+    finally:
+        bench.stop()
+
+    # S5: the intake again, on a fresh tenant, as AWX job slicing runs it: SLICES ansible-playbook processes at once, each
+    # on its share of the hosts (AWX deals them out in turn), against one tenant whose throttling they share.
+    bench = Bench(work, "slices", people, time_scale, forks, echo, timeout)
+    try:
+        throttle = bench.config["throttle"]
+        hosts = inventory.host_names(inv)
+        runs = []
+        for index in range(SLICES):
+            limit = os.path.join(inv_dir, "slice-%d.txt" % (index + 1))
+            with open(limit, "w") as handle:
+                handle.write("\n".join(hosts[index::SLICES]) + "\n")
+            runs.append(onboard + ["-e", "onboard_hosts=intake", "--limit", "@" + limit])
+        row = measure(bench.playbooks("S5", runs), people, throttle)
+        check_run(row)
+        check_onboarded(bench, row, intake)
+        results["scenarios"]["S5"] = row
+        echo(summary_line("S5", row))
     finally:
         bench.stop()
 

@@ -108,3 +108,15 @@ def test_by_task_puts_each_request_in_the_task_running_when_it_was_logged():
     assert rows[2]["requests"]["login"] == 1 and rows[2]["requests"]["exchange"] == 1
     # Nothing outside the tasks: no extra row.
     assert [row["name"] for row in metrics.by_task(entries[:2], tasks)] == ["plan", "report"]
+
+
+def test_tasks_per_host_counts_the_engine_and_the_tasks_every_host_ran():
+    tasks = [{"name": "Refuse an inventory without hosts", "run_once": False, "ok": 1},  # the localhost play
+             {"name": "role : Onboard everyone", "run_once": True, "ok": 1},
+             {"name": "role : Report the joiner", "run_once": False, "ok": 990, "failed": 10},
+             {"name": "role : Skipped for most", "run_once": False, "ok": 3},
+             {"name": "(outside any task)", "run_once": False}]
+    assert metrics.tasks_per_host(tasks, 1000) == 2
+    tasks.append({"name": "role : Another per-host step", "run_once": False, "skipped": 1000})
+    assert metrics.tasks_per_host(tasks, 1000) == 3
+    assert metrics.tasks_per_host(tasks, 1) is None

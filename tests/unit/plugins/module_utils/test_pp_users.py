@@ -10,6 +10,7 @@ import pytest
 
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _pp_users as u
 from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError
+from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectError
 
 COLUMNS = [{"Name": "O365_ProxyAddresses", "Title": "proxyAddresses", "Type": "Text"}, {"Name": "Cost_Centre", "Title": "Cost Centre", "Type": "Text"},
            {"Name": "Staff_Number", "Title": "Staff Number", "Type": "Integer"}]
@@ -191,14 +192,105 @@ def test_an_invitation_whose_answer_was_lost_is_read_back_and_sent_again_only_wh
     body = {"Entities": [{"Type": "User", "Guid": "g-1", "Name": "jane@x.com"}], "EmailInvite": True, "SmsInvite": False, "GroupInvite": True}
     lost = PracticeProtectUncertain("The connection to Practice Protect failed during /UserMgmt/InviteUsers before an answer came.")
     done = FakeClient(existing="g-1", fail_invite=[lost])
-    assert u.invite(done, body) is True
+    assert u.invite(done, body)["jane@x.com"]["ID"] == "g-1"
     assert [name for name, _ in done.calls] == ["invite_users", "redrock"]  # found: the invitation went out, not sent twice
     never = FakeClient(fail_invite=[lost])
-    assert u.invite(never, body) is False
-    assert [name for name, _ in never.calls] == ["invite_users", "redrock", "invite_users"]
+    assert u.invite(never, body) == {"jane@x.com": None}
+    assert [name for name, _ in never.calls] == ["invite_users", "redrock", "invite_users", "redrock"]
     twice = FakeClient(fail_invite=[lost, lost])
     with pytest.raises(PracticeProtectUncertain):
         u.invite(twice, body)
+
+
+class FakeDirectory:
+    """Practice Protect for invitations: InviteUsers adds the entities' users (all or none: an unknown Guid refuses the
+    call, as the sandbox does), ``lose`` answers lost after the service acted, Redrock reads the users back."""
+
+    def __init__(self, unknown=(), lose=0):
+        import threading
+        self.users = {}
+        self.unknown = set(unknown)
+        self.lose = lose
+        self.invited = []  # one list of names per InviteUsers call that got through
+        self.queries = 0
+        self.lock = threading.Lock()
+
+    def call(self, name, body=None, params=None, once=False):
+        from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectUncertain
+        assert name == "invite_users" and once
+        names = [e["Name"] for e in body["Entities"]]
+        bad = [e["Name"] for e in body["Entities"] if e["Guid"] in self.unknown]
+        if bad:
+            raise PracticeProtectError("User %s was not found in any directory." % bad[0], error_id="UserNotFound", status=200)
+        with self.lock:
+            self.invited.append(names)
+            for entity in body["Entities"]:
+                self.users[entity["Name"].lower()] = {"ID": "pp-" + entity["Guid"], "Username": entity["Name"]}
+            if self.lose:
+                self.lose -= 1
+                raise PracticeProtectUncertain("The connection to Practice Protect failed during /UserMgmt/InviteUsers before an answer came.")
+
+    def query(self, script, **kwargs):
+        with self.lock:
+            self.queries += 1
+            return [row for name, row in sorted(self.users.items()) if "'%s'" % name in script]
+
+
+def invite_body(index, email=True):
+    return {"Entities": [{"Type": "User", "Guid": "g-%d" % index, "Name": "p%d@x.com" % index}], "EmailInvite": email, "SmsInvite": False,
+            "GroupInvite": True}
+
+
+def test_invitations_go_in_chunks_with_one_read_back_each_from_any_worker():
+    from concurrent.futures import ThreadPoolExecutor
+    fake = FakeDirectory()
+    invitations = u.Invitations(fake, size=50)
+    for index in range(120):
+        invitations.add("p%d@x.com" % index, invite_body(index))
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        ids = list(pool.map(lambda i: invitations.send("p%d@x.com" % i, invite_body(i)), range(120)))
+    assert ids == ["pp-g-%d" % i for i in range(120)]
+    assert sorted(len(call) for call in fake.invited) == [20, 50, 50]  # three calls for 120 people, nobody twice
+    assert sorted(n for call in fake.invited for n in call) == sorted("p%d@x.com" % i for i in range(120))
+    assert fake.queries == 3
+
+
+def test_people_with_other_invitation_options_go_in_their_own_call():
+    fake = FakeDirectory()
+    invitations = u.Invitations(fake)
+    invitations.add("p1@x.com", invite_body(1))
+    invitations.add("p2@x.com", invite_body(2, email=False))
+    invitations.add("p3@x.com", invite_body(3))
+    for index in (1, 2, 3):
+        invitations.send("p%d@x.com" % index, invite_body(index, email=index != 2))
+    assert sorted(fake.invited) == [["p1@x.com", "p3@x.com"], ["p2@x.com"]]
+
+
+def test_a_refused_chunk_fails_only_the_person_it_was_refused_for():
+    fake = FakeDirectory(unknown={"g-2"})
+    invitations = u.Invitations(fake)
+    for index in range(4):
+        invitations.add("p%d@x.com" % index, invite_body(index))
+    assert invitations.send("p0@x.com", invite_body(0)) == "pp-g-0"
+    with pytest.raises(PracticeProtectError, match="p2@x.com was not found"):
+        invitations.send("p2@x.com", invite_body(2))
+    assert [invitations.send("p%d@x.com" % i, invite_body(i)) for i in (1, 3)] == ["pp-g-1", "pp-g-3"]
+    assert sorted(fake.invited) == [["p0@x.com"], ["p1@x.com"], ["p3@x.com"]]  # after the refusal, one by one
+
+
+def test_a_chunk_whose_answer_was_lost_is_not_sent_again():
+    fake = FakeDirectory(lose=1)
+    invitations = u.Invitations(fake)
+    for index in range(3):
+        invitations.add("p%d@x.com" % index, invite_body(index))
+    assert [invitations.send("p%d@x.com" % i, invite_body(i)) for i in range(3)] == ["pp-g-0", "pp-g-1", "pp-g-2"]
+    assert fake.invited == [["p0@x.com", "p1@x.com", "p2@x.com"]]  # the read-back found them all: one invitation each
+
+
+def test_an_invitation_not_added_while_planning_goes_alone():
+    fake = FakeDirectory()
+    assert u.Invitations(fake).send("p7@x.com", invite_body(7)) == "pp-g-7"
+    assert fake.invited == [["p7@x.com"]]
 
 
 # -- what a run reads once for everyone (PPUserService) ------------------------------------------------------------
@@ -237,6 +329,10 @@ class ServiceClient:
         self.calls.append(("redrock", script))
         lowered = script.lower()
         return [r for r in self.rows if "'%s'" % r["Username"].lower() in lowered or "'%s'" % (r.get("Email") or "").lower() in lowered]
+
+    def users(self):
+        self.calls.append(("users", None))
+        return list(self.rows)
 
     def login_suffixes(self):
         self.calls.append(("login_suffixes", None))
@@ -284,10 +380,23 @@ def test_prefetch_reads_everyone_with_few_calls_and_plans_then_read_nothing():
 def test_many_people_are_read_fifty_per_query():
     client = ServiceClient([])
     svc = u.PPUserService(client)
-    svc.prefetch([spec(user="p%03d@x.com" % i, state="absent") for i in range(120)])
-    assert [name for name, _ in client.calls] == ["redrock", "redrock", "redrock"]
+    svc.prefetch([spec(user="p%03d@x.com" % i, state="absent") for i in range(u.WHOLE_TABLE_AT)])
+    assert [name for name, _ in client.calls] == ["redrock", "redrock"]
     svc.read([spec(user="p007@x.com")])
-    assert len(client.calls) == 3
+    assert len(client.calls) == 2
+
+
+def test_more_people_than_two_queries_take_read_the_whole_user_table_once():
+    tom = dict(ROW, ID="u-tom", Username="tom@x.com", Email="tom.mail@x.com")
+    client = ServiceClient([ROW, tom])
+    svc = u.PPUserService(client)
+    svc.prefetch([spec(user="p%03d@x.com" % i, state="absent") for i in range(u.WHOLE_TABLE_AT + 1)])
+    assert [name for name, _ in client.calls] == ["users"]
+    assert svc.current(spec(user="tom@x.com"))["ID"] == "u-tom"
+    assert svc.current(spec(user="TOM.MAIL@x.com", source="directory"))["ID"] == "u-tom"  # found by e-mail too
+    assert svc.current(spec(user="tom.mail@x.com")) is None  # a cloud user is its login name only
+    assert svc.current(spec(user="nobody@x.com")) is None
+    assert [name for name, _ in client.calls] == ["users"]  # everyone known: nothing read again
 
 
 def test_a_cloud_login_name_with_characters_practice_protect_refuses_is_refused_before_any_call():

@@ -193,14 +193,16 @@ class Tenant:
             return {"failed": True, "field": "role", "msg": "Unknown role %r." % args["role"]}
         if args.get("copy_from"):
             return {"added": {}, "copy_skipped": {"Office 365": "drives outbound provisioning"}}
-        added = []
+        added, skipped = [], []
         for member in args["members"]["add"]:
             user = self.pp.get(member.lower())
+            if user is None and args.get("skip_unknown_members"):
+                skipped.append(member)
             if user is not None and args["role"] not in user["roles"]:
                 added.append(member)
                 if not check:
                     user["roles"].add(args["role"])
-        return {"added": {args["role"]: added} if added else {}, "changed": bool(added)}
+        return {"added": {args["role"]: added} if added else {}, "changed": bool(added), "skipped_members": skipped}
 
     def m365_group_member(self, args, check):
         def plan(item):
@@ -539,3 +541,23 @@ def test_token_based_check_mode_says_what_would_follow_the_sync():
     assert "Microsoft 365 licences: would assign O365_BUSINESS_PREMIUM once the sync shows the account" in steps
     assert "aliases: would add mia.n@northwindacct.com once the mailbox exists" in steps
     assert tenant.writes() == []
+
+
+def test_a_converged_rerun_skips_the_steps_the_checks_found_done():
+    tenant = Tenant()
+    run([person("jane"), person("mia", "federated")], tenant)
+    tenant.calls = []
+    again = run([person("jane"), person("mia", "federated"), person("kim", pp_roles=["Tax Team"])], tenant)
+    assert not again["jane"].changed and again["kim"].changed, [p.failures for p in again.values()]
+    real = [(name, args) for name, check, args in tenant.calls if not check]
+    # Only the new joiner goes through the Microsoft 365 step: the checks planned jane as she is.
+    assert [[i["user"] for i in args["items"]] for name, args in real if name == "m365_user"][0] == ["kim@northwindacct.com"]
+    # The role step runs for kim, who has no Practice Protect account yet; a run where everyone holds it makes no role call.
+    assert [args["role"] for name, args in real if name == "pp_role_member"] == ["Tax Team"]
+    tenant.calls = []
+    third = run([person("jane"), person("mia", "federated"), person("kim", pp_roles=["Tax Team"])], tenant)
+    assert not any(p.changed or p.failed for p in third.values()), [p.failures for p in third.values()]
+    real = [(name, args) for name, check, args in tenant.calls if not check]
+    assert not [args for name, args in real if name == "m365_user" and any(i["user"] != "mia@northwindacct.com" for i in args["items"])]
+    assert "pp_role_member" not in [name for name, _ in real]
+    assert _joiners.result_fact(third["jane"], False)["licenses"] == _joiners.result_fact(again["jane"], False)["licenses"]
