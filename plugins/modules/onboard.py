@@ -85,6 +85,23 @@ modules_run:
   description: How many module runs the whole run took.
   returned: always
   type: int
+module_runs:
+  description:
+    - Each module run of the whole run, in order, with its wall time, to see where a run's time goes (the benchmark reads it).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{module: m365_user, check: true, seconds: 1.12}, {module: m365_user, check: false, seconds: 2.4}]
+  contains:
+    module:
+      description: The module's short name.
+      type: str
+    check:
+      description: Whether it ran in check mode (the engine's checks and verification).
+      type: bool
+    seconds:
+      description: Wall time of the module run, Ansible's start-up of the module included.
+      type: float
 passwords:
   description: With C(onboard_password_delivery=return), the new accounts' passwords by host; the result is then hidden (no_log).
   returned: when a password is returned

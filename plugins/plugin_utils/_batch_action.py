@@ -23,6 +23,7 @@ import datetime
 import json
 import os
 import re
+import time
 import traceback
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -116,18 +117,21 @@ class Runner:
         self.task_vars = task_vars
         self.connection = connection
         self.calls = []
+        self.timings = []  # {module, check, seconds} of each module run, in order: where an engine run's time goes
 
     def module(self, name, args, check=None, no_log=False):
         module_args = connection_args(name, self.connection)
         module_args.update(args)
         self.calls.append(name)
         self.action._forced = {"check": check, "no_log": no_log}
+        started = time.monotonic()
         try:
             result = self.action._execute_module(module_name=name, module_args=module_args, task_vars=self.task_vars)
         except Exception as exc:  # an Ansible error running the module (not the module's own failure, which it returns)
             result = {"failed": True, "msg": "running %s failed: %s" % (name, exc)}
         finally:
             self.action._forced = None
+            self.timings.append({"module": name.rsplit(".", 1)[-1], "check": bool(check), "seconds": round(time.monotonic() - started, 2)})
         if result.get("failed") and not result.get("msg"):
             result["msg"] = (result.get("module_stderr") or result.get("exception") or "%s failed without a message" % name).strip()[-2000:]
         elif result.get("failed") and "module_stderr" in result and not result.get("module_stdout"):
@@ -238,7 +242,7 @@ class BatchAction(ActionBase):
             if person.password and self.PASSWORD_FACT:
                 passwords[person.host] = person.password
         result.update(changed=False, people=out, summary=_people.summary(reports), result_fact=self.RESULT_FACT,
-                      password_fact=self.PASSWORD_FACT, modules_run=len(runner.calls))
+                      password_fact=self.PASSWORD_FACT, modules_run=len(runner.calls), module_runs=runner.timings)
         report_dir = self.report_dir(people)
         try:
             result["report"] = self.write_report(report_dir, reports, check_mode, started)

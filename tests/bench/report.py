@@ -192,6 +192,24 @@ def task_table(row):
     return _table(["task", "time", "Graph", "Exchange", "PP", "login", "writes"], rows)
 
 
+def module_profile(row):
+    """The engine's module runs (from its ``module_runs``), grouped by module and mode: a sentence, or "" without them."""
+    runs = [run for task in row["tasks"] for run in task.get("module_runs") or []]
+    if not runs:
+        return ""
+    groups = {}
+    for run in runs:
+        key = "%s%s" % (run["module"], " (check)" if run.get("check") else "")
+        count, seconds = groups.get(key, (0, 0.0))
+        groups[key] = (count + 1, seconds + run["seconds"])
+    shortest = min(run["seconds"] for run in runs)
+    parts = ["%s %s%.1f s" % (key, "%dx " % count if count > 1 else "", seconds)
+             for key, (count, seconds) in sorted(groups.items(), key=lambda kv: -kv[1][1])]
+    return ("The engine ran %d modules one after another, %.1f s in all: %s. The shortest run took %.2f s, about what "
+            "starting one module costs (Ansible builds and runs a module process for each)." % (
+                len(runs), sum(run["seconds"] for run in runs), "; ".join(parts), shortest))
+
+
 def limits(name, row, results):
     """Sentences on what limits each number of a scenario, from its measurements."""
     startup, once, per_host = _split(row)
@@ -204,6 +222,9 @@ def limits(name, row, results):
                    row["wall_s"], startup, once, sum(1 for t in row["tasks"] if t.get("run_once")), per_host, hosts,
                    1000.0 * per_host / max(1, hosts * max(1, row["people"])),
                    "; ".join("%s %.1f s (%s)" % (_short(t["name"]), t["seconds"], _task_requests(t)) for t in slow)))
+    profile = module_profile(row)
+    if profile:
+        out.append(profile)
     busiest = _top(row, 3, key=lambda t: sum(t["requests"][s] + t["batched"][s] for s in metrics.API_SERVICES))
     busiest = [t for t in busiest if sum(t["requests"][s] + t["batched"][s] for s in metrics.API_SERVICES)]
     if busiest:

@@ -51,12 +51,14 @@ class CallbackModule(CallbackBase):
         self.tasks[-1][status] += 1
         if status == "ok" and result is not None and result._result.get("changed"):
             self.tasks[-1]["changed"] += 1
+        if result is not None and result._result.get("module_runs"):
+            self.tasks[-1]["module_runs"] = result._result["module_runs"]  # the engine's module runs, each timed
 
     def v2_runner_on_ok(self, result):
         self._count("ok", result)
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
-        self._count("failed")
+        self._count("failed", result)
 
     def v2_runner_on_skipped(self, result):
         self._count("skipped")

@@ -127,3 +127,16 @@ def test_console_summary_lists_every_run():
     smoke = copy.deepcopy(results(50))
     smoke["smoke"] = True
     assert "missed" not in report.console(smoke)
+
+
+def test_the_engines_module_runs_say_where_its_time_went():
+    one = row(1, 7.5)
+    one["tasks"][0]["module_runs"] = [{"module": "m365_user", "check": True, "seconds": 0.9}, {"module": "m365_user", "check": False, "seconds": 1.4},
+                                      {"module": "m365_user", "check": True, "seconds": 1.0}, {"module": "pp_user", "check": False, "seconds": 0.7}]
+    assert report.module_profile(one) == (
+        "The engine ran 4 modules one after another, 4.0 s in all: m365_user (check) 2x 1.9 s; m365_user 1.4 s; pp_user 0.7 s. The shortest run "
+        "took 0.70 s, about what starting one module costs (Ansible builds and runs a module process for each).")
+    assert report.module_profile(row(1, 7.5)) == ""
+    full = results()
+    full["scenarios"]["S4"] = one
+    assert "**S4 one joiner alone (`--limit`).** Wall 7.5 s" in report.markdown(full) and "The engine ran 4 modules" in report.markdown(full)
