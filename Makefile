@@ -93,7 +93,7 @@ integration: setup
 	rm -f tests/output/secrets/gw*.jsonl tests/output/secrets/master.jsonl tests/output/requests/gw*.jsonl tests/output/requests/master.jsonl
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests/integration
 
-# The bulk benchmark (tests/bench, issue 8). bench-smoke: 50 people, no timing targets; fails only on failed hosts,
+# The bulk benchmark (tests/bench, S1 to S5). bench-smoke: 50 people, no timing targets; fails only on failed hosts,
 # people missing or created twice, a re-run that writes, or a crash. bench: 1,000 people against the targets and the
 # hand-written uri baseline, written to docs/performance.md (long: not part of make test). The baseline runs on the
 # first 100 joiners and is compared per person: on all 1,000 it alone would take most of an hour.

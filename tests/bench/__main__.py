@@ -1,8 +1,8 @@
 """Command line: ``python -m tests.bench [--people N] [--smoke] [--out docs/performance.md]``.
 
 ``--smoke`` is the 50-person run of ``make test``: it fails only on failed hosts, people created twice or missing, a
-re-run that writes, or a crash; it makes no timing assertion. Without ``--smoke`` the run reports the targets of issue 8
-(met or not) and fails only for the same reasons.
+re-run that writes, or a crash; it makes no timing assertion. Without ``--smoke`` the run reports the targets of
+``make bench`` (met or not) and fails only for the same reasons.
 """
 
 import argparse
