@@ -22,8 +22,11 @@ description:
   - Sets additional attributes (for example the C(proxyAddresses) attribute that outbound provisioning turns into the
     user's Microsoft 365 e-mail addresses), merged with the ones the user already has; attributes not listed are kept.
   - Checks every input before the first write, reads the current state, plans the exact calls, and in check mode stops there.
-  - Many users in one task with O(items) - the users are read with one Redrock query per 50 people, the login suffixes,
-    attribute columns and source directories once, and the source-directory users to invite with one query.
+  - Many users in one task with O(items) - the users are read with one Redrock query per 50 people (for more than 100
+    people, Practice Protect's whole User table in pages of 1,000), the login suffixes, attribute columns and source
+    directories once, and the source-directory users to invite with one query per 50 people. The invitations go out as one
+    C(InviteUsers) call per 50 people, each read back with one query; a refused call is sent again for each person it did
+    not invite, alone, so that one bad entity fails only its own person.
 author:
   - practiceprotect.m365 maintainers (@practiceprotect)
 extends_documentation_fragment:
