@@ -532,23 +532,27 @@ class Invitations:
         options = tuple(sorted((key, value) for key, value in body.items() if key != "Entities"))
         with self.lock:
             chunk = self.open.get(options)
-            if chunk is None or len(chunk["entities"]) >= self.size:
-                chunk = {"options": dict(options), "entities": [], "lock": threading.Lock(), "answers": None}
+            if chunk is None or chunk["sealed"] or len(chunk["entities"]) >= self.size:
+                chunk = {"options": dict(options), "entities": [], "lock": threading.Lock(), "answers": None, "sealed": False}
                 self.open[options] = chunk
             chunk["entities"].extend(body["Entities"])
             self.chunk_of[name.lower()] = chunk
+            return chunk
 
     def send(self, name, body):
         """The invited user's ID (its Redrock ID once it shows there, else the directory's Guid); raises the person's error."""
         with self.lock:
             chunk = self.chunk_of.get(name.lower())
-        if chunk is None:  # not added while planning: on its own
-            self.add(name, body)
-            with self.lock:
-                chunk = self.chunk_of[name.lower()]
+        if chunk is None:  # not added while planning
+            chunk = self.add(name, body)
+        with self.lock:
+            chunk["sealed"] = True  # nobody joins a chunk once it may be on its way
         with chunk["lock"]:
             if chunk["answers"] is None:
-                chunk["answers"] = self._send(chunk)
+                try:
+                    chunk["answers"] = self._send(chunk)
+                except Exception as error:  # the read-back failed too: nobody of the chunk is sent again blindly
+                    chunk["answers"] = dict((entity["Name"], error) for entity in chunk["entities"])
         entity = next(e for e in chunk["entities"] if e["Name"].lower() == name.lower())
         answer = chunk["answers"][entity["Name"]]
         if isinstance(answer, Exception):

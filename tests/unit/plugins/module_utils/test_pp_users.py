@@ -529,3 +529,31 @@ def test_the_service_reports_an_ambiguous_person_when_planned_and_searches_only_
     with pytest.raises(ValidationError, match="more than one source directory"):
         svc.directory_user(ambiguous)
     assert svc.directory_user(chosen)["InternalName"] == "g-kim"
+
+
+def test_a_chunk_whose_answer_and_read_back_were_lost_fails_its_people_without_sending_again():
+    from ansible_collections.practiceprotect.m365.plugins.module_utils._practice_protect import PracticeProtectUncertain
+    fake = FakeDirectory(lose=1)
+    unreachable = PracticeProtectUncertain("The connection to Practice Protect failed during /Redrock/query before an answer came.")
+
+    def query(script, **kwargs):
+        raise unreachable
+    fake.query = query
+    invitations = u.Invitations(fake)
+    for index in range(3):
+        invitations.add("p%d@x.com" % index, invite_body(index))
+    for index in range(3):
+        with pytest.raises(PracticeProtectUncertain) as caught:
+            invitations.send("p%d@x.com" % index, invite_body(index))
+        assert caught.value is unreachable
+    assert fake.invited == [["p0@x.com", "p1@x.com", "p2@x.com"]]  # sent once, never again
+
+
+def test_nobody_joins_a_chunk_that_is_on_its_way():
+    fake = FakeDirectory()
+    invitations = u.Invitations(fake)
+    invitations.add("p1@x.com", invite_body(1))
+    assert invitations.send("p1@x.com", invite_body(1)) == "pp-g-1"
+    invitations.add("p2@x.com", invite_body(2))  # planned late: a chunk of its own
+    assert invitations.send("p2@x.com", invite_body(2)) == "pp-g-2"
+    assert fake.invited == [["p1@x.com"], ["p2@x.com"]]
