@@ -245,8 +245,12 @@ def limits(name, row, results):
             text += ("The write bucket starts full (%d writes) and refills at the ceiling; past it, the throttle sets the pace." % w["burst"])
         out.append(text)
     if row["throttled"]:
-        out.append("429s: %d; every one was retried (no host failed because of them)." % row["throttled"] if not row["failed_hosts"]
-                   else "429s: %d." % row["throttled"])
+        by = row.get("throttled_by") or {}
+        where = ", ".join("%s %d" % (label, by[service]) for service, label in (
+            ("graph", "Graph"), ("exchange", "Exchange (the tenant's concurrency answer)"), ("pp", "Practice Protect")) if by.get(service))
+        out.append("429s: %d%s; %s" % (row["throttled"], " (%s)" % where if where else "",
+                                        "every one was retried (no host failed because of them)." if not row["failed_hosts"] else
+                                        "%d hosts failed." % len(row["failed_hosts"])))
     else:
         out.append("429s: none; the run stayed under both Graph budgets (writes and resource units).")
     out.append("Peak RSS: %.0f MB in %s (the whole tree peaked at %.0f MB). CPU: ansible %.0f s, sandbox %.0f s, over %.1f s wall on %d CPUs "

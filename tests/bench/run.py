@@ -166,6 +166,7 @@ def measure(run, people, throttle):
         "per_person": metrics.per_person(dict((s, counts[s]) for s in metrics.SERVICES), people),
         "write_rate": metrics.write_rate(run["entries"], run["wall_s"], throttle),
         "throttled": metrics.total(counts, "throttled", metrics.SERVICES),
+        "throttled_by": dict((service, counts[service]["throttled"]) for service in metrics.SERVICES),
         "server_errors": metrics.total(counts, "errors", metrics.SERVICES),
         "failed_hosts": metrics.failed_hosts(run["recap"]), "hosts": len(run["recap"]),
         "changed_hosts": sorted(h for h, s in run["recap"].items() if s.get("changed")),

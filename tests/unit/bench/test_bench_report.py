@@ -140,3 +140,9 @@ def test_the_engines_module_runs_say_where_its_time_went():
     full = results()
     full["scenarios"]["S4"] = one
     assert "**S4 one joiner alone (`--limit`).** Wall 7.5 s" in report.markdown(full) and "The engine ran 4 modules" in report.markdown(full)
+
+
+def test_429s_are_named_by_service():
+    sliced = results()
+    sliced["scenarios"]["S5"].update(throttled=34, throttled_by={"graph": 0, "exchange": 34, "pp": 0, "login": 0})
+    assert "429s: 34 (Exchange (the tenant's concurrency answer) 34); every one was retried" in report.markdown(sliced)
