@@ -233,6 +233,18 @@ def find_users_query(names, emails=()):
     return "SELECT %s FROM User WHERE %s ORDER BY Username" % (USER_COLUMNS, " OR ".join(clauses))
 
 
+def read_named(client, names):
+    """The Redrock User rows whose login name or e-mail address is one of ``names``: one query per QUERY_CHUNK names,
+    rows in Username order (as a read of the whole table gives them)."""
+    names = sorted(set(n.lower() for n in names))
+    rows = {}
+    for offset in range(0, len(names), QUERY_CHUNK):
+        chunk = names[offset:offset + QUERY_CHUNK]
+        for row in client.query(find_users_query(chunk, chunk)):
+            rows[row.get("ID")] = row
+    return sorted(rows.values(), key=_username)
+
+
 def directory_filter(name):
     """DirectoryServiceQuery user filter: the user whose UPN (SystemName) or e-mail is ``name``."""
     return directory_filter_many([name])

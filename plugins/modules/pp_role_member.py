@@ -209,7 +209,8 @@ pp_requests:
   type: int
 """
 
-from ansible_collections.practiceprotect.m365.plugins.module_utils import _model, _pp_roles
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _model, _pp_roles, _pp_users
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _validation as v
 from ansible_collections.practiceprotect.m365.plugins.module_utils._module import Module
 
 SPEC = dict(
@@ -231,7 +232,21 @@ def plan(m, p):
     """Read the roles and their members, and plan; returns ``(result, apply)``."""
     spec = _pp_roles.build_spec(p)
     client = m.pp
-    users = client.users()
+    change = spec["members"]
+    named = sorted(set(k.lower() for k in change.add + change.remove + (change.set or []) + ([spec["copy_from"]] if spec["copy_from"] else [])))
+    if len(named) > _pp_users.WHOLE_TABLE_AT:
+        return _plan(m, p, spec, client, None)
+    try:  # a few people: only their rows
+        return _plan(m, p, spec, client, _pp_users.read_named(client, named))
+    except v.ValidationError as exc:
+        if exc.field not in ("members.add", "members.set", "copy_from"):
+            raise
+        return _plan(m, p, spec, client, None)  # an unknown user is told with the close matches among all the users
+
+
+def _plan(m, p, spec, client, users):
+    """The plan, with the rows of the users the task names (``users``), or (None) with every user of the tenant."""
+    users = client.users() if users is None else users
     roles = client.roles()
     if spec["role"]:
         _pp_roles.target_roles(spec, roles)  # an unknown role fails first

@@ -34,7 +34,13 @@ def member(user_id, name):
 
 def tenant(fake, members=None):
     """Users, roles and applications (Redrock) and each role's members (``members``: role id -> user ids)."""
-    fake.redrock("User", USERS)
+    def users(request):  # the named users (WHERE ... IN), or every user
+        script = request.json["Script"]
+        if " WHERE " not in script:
+            return fake.envelope(fake.rows(USERS))
+        wanted = set(fake.in_values(script.split(" WHERE ", 1)[1]))
+        return fake.envelope(fake.rows([u for u in USERS if u["Username"].lower() in wanted or u["Email"].lower() in wanted]))
+    fake.pp("/Redrock/query", users, when=lambda request: " FROM User" in (request.json or {}).get("Script", ""))
     fake.redrock("Role", ROLES)
     fake.redrock("Application", APPS)
     names = dict((u["ID"], u["Username"]) for u in USERS)
@@ -181,3 +187,18 @@ def test_the_secret_never_reaches_the_output(fake, run_module, pp_args):
     assert result["changed"] is True
     assert result["invocation"]["module_args"]["pp_client_secret"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
     assert pp_args["pp_client_secret"] not in run_module.output
+
+
+def test_a_few_members_are_read_by_name_and_an_unknown_one_with_every_user_for_its_close_matches(fake, run_module, pp_args):
+    tenant(fake)
+
+    result = run_module(pp_role_member, dict(pp_args, role="Portal Access", members={"add": ["Jane.Citizen@northwindacct.com"]}))
+    assert result["changed"] is True
+    scripts = [r.json["Script"] for r in fake.sent("pp") if r.path == "/Redrock/query" and " FROM User" in r.json["Script"]]
+    assert len(scripts) == 1 and "IN ('jane.citizen@northwindacct.com')" in scripts[0]  # only Jane's row, not the whole table
+
+    fake.requests.clear()
+    result = run_module(pp_role_member, dict(pp_args, role="Portal Access", members={"add": ["jane.citizen@northwindacct.co"]}))
+    assert "close matches: jane.citizen@northwindacct.com" in result["msg"]
+    scripts = [r.json["Script"] for r in fake.sent("pp") if r.path == "/Redrock/query" and " FROM User" in r.json["Script"]]
+    assert [" WHERE " in script for script in scripts] == [True, False]
