@@ -248,9 +248,9 @@ def limits(name, row, results):
         by = row.get("throttled_by") or {}
         where = ", ".join("%s %d" % (label, by[service]) for service, label in (
             ("graph", "Graph"), ("exchange", "Exchange (the tenant's concurrency answer)"), ("pp", "Practice Protect")) if by.get(service))
-        out.append("429s: %d%s; %s" % (row["throttled"], " (%s)" % where if where else "",
-                                        "every one was retried (no host failed because of them)." if not row["failed_hosts"] else
-                                        "%d hosts failed." % len(row["failed_hosts"])))
+        outcome = "every one was retried (no host failed because of them)." if not row["failed_hosts"] else \
+            "%d hosts failed." % len(row["failed_hosts"])
+        out.append("429s: %d%s; %s" % (row["throttled"], " (%s)" % where if where else "", outcome))
     else:
         out.append("429s: none; the run stayed under both Graph budgets (writes and resource units).")
     out.append("Peak RSS: %.0f MB in %s (the whole tree peaked at %.0f MB). CPU: ansible %.0f s, sandbox %.0f s, over %.1f s wall on %d CPUs "

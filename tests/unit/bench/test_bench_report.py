@@ -52,8 +52,8 @@ def test_targets_met_and_missed():
     assert by_name["S5: four slices within 1.3x of S1's wall time"] == ("180.0 s = 1.20x of S1 (150.0 s)", True)
     assert by_name["S5: 0 failures, nobody created twice"] == ("0 failed hosts, 0 429s, nobody created twice", True)
     assert by_name["Peak RSS under 250 MB at 1,000 people"] == ("100 MB at 1000 people", True)
-    assert by_name["S1: at least 5x faster than the baseline per person"] == ("4.00x per person (ours 150.0 s for 1000, baseline 600.0 s for 1000)",
-                                                                             False)
+    assert by_name["S1: at least 5x faster than the baseline per person"] == (
+        "4.00x per person (ours 150.0 s for 1000, baseline 600.0 s for 1000)", False)
     assert by_name["S2: at least 20x faster than the baseline per person"] == (
         "30.00x per person (ours 30.0 s for 1000, baseline 900.0 s for 1000)", True)
     assert not [target for target in by_name if "unloaded" in target]  # no scenario ran loaded
