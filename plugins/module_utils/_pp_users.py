@@ -596,8 +596,9 @@ class PPUserService:
 
     The users with one Redrock query per 50 people (``lower(Username) IN (...)``, and ``lower(Email) IN (...)`` for
     source-directory people), or, for more than WHOLE_TABLE_AT people, the whole User table in pages; the login
-    suffixes, the attribute columns and the directory services once, and the source-directory users to invite with one DirectoryServiceQuery per 50 people. Attribute values (GetColumns) are
-    read per person: there is no documented call that reads several users' values.
+    suffixes, the attribute columns and the directory services once, and the source-directory users to invite with one
+    DirectoryServiceQuery per 50 people. Attribute values (GetColumns) are read per person: there is no documented call
+    that reads several users' values.
     """
 
     def __init__(self, client):
