@@ -466,7 +466,7 @@ def sequentially(read, keys):
     for key in keys:
         try:
             out.append((read(key), None))
-        except Exception as exc:  # pylint: disable=broad-except
+        except Exception as exc:  # the error is the answer, as Module.concurrently gives it
             out.append((None, exc))
     return out
 
