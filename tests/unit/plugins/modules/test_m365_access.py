@@ -177,8 +177,8 @@ class Leavers:
         self.reset()
         by_id = dict((u["id"], u) for u in self.users)
         fake.graph("GET", "users", fake.users_by_key(self.users))
-        fake.exchange("Get-Mailbox", lambda r: fake.exo([{"ExternalDirectoryObjectId": u["id"], "Alias": u["mail"].split("@")[0]}
-                                                          for u in self.users]))
+        mailboxes = [{"ExternalDirectoryObjectId": u["id"], "Alias": u["mail"].split("@")[0]} for u in self.users]
+        fake.exchange("Get-Mailbox", fake.exo(mailboxes))
         fake.exchange("Get-AcceptedDomain", fake.exo([{"DomainName": "northwindacct.com"}]))
 
         def refused_or(kind, user_id, answer):
