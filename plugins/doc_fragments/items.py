@@ -34,7 +34,11 @@ options:
       - With O(items), how many plans are applied at the same time. Their Microsoft Graph calls are
         gathered into C($batch) requests of up to 20, and a throttled answer (HTTP 429) holds every worker
         for its C(Retry-After), so the task runs at the service's write limit without a storm of retries.
-      - V(1) applies the plans one after another. Reads (the planning) are list queries either way.
+      - The same workers first make the reads no list query serves, one per person, all at once - a
+        person's groups (M(practiceprotect.m365.m365_group_member)), authentication methods, mobile devices
+        and inbox rules (M(practiceprotect.m365.m365_access)); a person whose read fails fails alone.
+      - V(1) reads and applies one after another. Everyone's users and mailboxes are read with list queries
+        either way.
     type: int
     default: 16
 """

@@ -439,6 +439,7 @@ class ExchangeService:
         self._domains = None
         self._holders = {}    # lower-case address -> [holder], see address_holders
         self._claims = {}     # lower-case address -> (user id, label) of the person this run gives it to
+        self._reads = {}      # key -> (answer, error) of a per-person read made ahead of the plans, see read_each
 
     # -- Graph users -------------------------------------------------------------------------------------------------
 
@@ -466,6 +467,28 @@ class ExchangeService:
         """``{"id", "userPrincipalName"}`` of the user a UPN or object id names, or None."""
         user = self.read_users([key]).get(key.lower())
         return {"id": user["id"], "userPrincipalName": user["userPrincipalName"]} if user else None
+
+    # -- per-person reads made ahead -----------------------------------------------------------------------------------
+
+    def read_each(self, keys, read, concurrently):
+        """Make ``read(key)`` for each of ``keys`` (hashable, say ``("rules", user id)``) not read yet, all at once through
+        ``concurrently`` (``Module.concurrently``), and keep each answer, or the error it met, for ``each``."""
+        missing = []
+        for key in keys:
+            if key not in self._reads and key not in missing:
+                missing.append(key)
+        for key, answer in zip(missing, concurrently(read, missing)):
+            self._reads[key] = answer
+
+    def each(self, key, read):
+        """What ``read_each`` kept for ``key`` (the error it met is raised, as the read itself would have raised it), else
+        ``read(key)`` now (one object, no prefetch)."""
+        if key not in self._reads:
+            return read(key)
+        answer, error = self._reads[key]
+        if error is not None:
+            raise error
+        return answer
 
     # -- Exchange ----------------------------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ __metaclass__ = type
 
 import contextlib
 import copy
+import threading
 import traceback
 
 try:
@@ -341,22 +342,61 @@ class Module:
 
     def _apply_all(self, pending, outcomes):
         workers = min(int(self.params.get("workers") or 1), len(pending))
+        applied = self._on_workers(workers, self._guard, [apply for name, apply in pending])
+        for (name, apply), result in zip(pending, applied):
+            outcomes[name] = result
+
+    def concurrently(self, func, values):
+        """``func(value)`` for each of ``values`` on the pool ``run`` applies plans with (``workers`` threads, their Graph calls
+        gathered into ``$batch`` requests, Exchange's calls within its own limit); returns ``[(result, error)]`` in the order of
+        ``values``, ``error`` being the exception ``func`` raised for that value (then ``result`` is None), so that one value's
+        failed read fails only what depends on it. For the per-person reads of a prefetch: build the clients ``func`` uses
+        first (the Graph client must exist for its calls to be gathered)."""
+        values = list(values)
+        workers = min(int(self.params.get("workers") or APPLY_WORKERS), len(values))
+
+        def one(value):
+            try:
+                return func(value), None
+            except Exception as exc:  # kept for the caller, who raises it where the sequential read would have
+                return None, exc
+        return self._on_workers(workers, one, values)
+
+    def _on_workers(self, workers, func, values):
+        """``[func(value) for value in values]``, run by a pool of ``workers`` threads under the Graph client's ``batching``
+        (one after another for fewer than two workers).
+
+        Each thread takes the next value until none is left and counts as a worker of the batching from the start until then,
+        not only while it runs one value: a batch then waits (up to its window) for the calls of every thread still at work,
+        rather than leaving with the first call made after the last batch came back."""
         if workers <= 1 or ThreadPoolExecutor is None:
-            for name, apply in pending:
-                outcomes[name] = self._guard(apply)
-            return
+            return [func(value) for value in values]
+        results = [None] * len(values)
+        jobs = iter(enumerate(values))
+        taking = threading.Lock()
         batching = self._graph.batching() if self._graph is not None else contextlib.nullcontext()
         with batching as coalescer:
-            def work(apply):
-                with coalescer.worker() if coalescer is not None else contextlib.nullcontext():
-                    return self._guard(apply)
+            counted = [coalescer.worker() if coalescer is not None else contextlib.nullcontext() for dummy in range(workers)]
+            for worker in counted:
+                worker.__enter__()
+
+            def work(worker):
+                try:
+                    while True:
+                        with taking:
+                            job = next(jobs, None)
+                        if job is None:
+                            return
+                        results[job[0]] = func(job[1])
+                finally:
+                    worker.__exit__(None, None, None)
             pool = ThreadPoolExecutor(max_workers=workers)
             try:
-                futures = [(name, pool.submit(work, apply)) for name, apply in pending]
-                for name, future in futures:
-                    outcomes[name] = future.result()
+                for future in [pool.submit(work, worker) for worker in counted]:
+                    future.result()
             finally:
                 pool.shutdown(wait=True)
+        return results
 
     def _item_params(self, items, item_spec, key):
         """Check every item before any call; items inherit the module's own options."""

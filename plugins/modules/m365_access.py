@@ -221,6 +221,8 @@ graph_batched_calls:
   type: int
 """
 
+import functools
+
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _access, _exchange, _model
 from ansible_collections.practiceprotect.m365.plugins.module_utils._module import Module
 
@@ -242,12 +244,35 @@ service = _exchange.service_of  # one ExchangeService per module run: what it re
 
 
 def prefetch(m, params_list):
-    """Everyone's user with Graph list queries, then (for devices and rules) each mailbox."""
+    """Everyone's user with Graph list queries, then (for devices and rules) each mailbox, then each person's methods,
+    devices and rules all at once (``Module.concurrently``: Graph's in ``$batch`` requests); ``plan`` takes them from there."""
     specs = m.specs(_access.build_spec, params_list)
     svc = service(m)
     users = svc.read_users([spec["user"] for spec in specs])
     mailbox_specs = [spec for spec in specs if spec["devices"].given or spec["rules"]]
     svc.read_mailboxes([u for u in (users.get(spec["user"].lower()) for spec in mailbox_specs) if u is not None])
+    keys = []
+    for spec in specs:
+        user = users.get(spec["user"].lower())
+        if user is not None:
+            keys.extend(reads(spec, svc.mailbox(user) if spec["devices"].given or spec["rules"] else None, user["id"]))
+    svc.read_each(keys, functools.partial(read, m), m.concurrently)
+
+
+def reads(spec, mailbox, user_id):
+    """The reads the plan of one person makes, in its order: ``(kind, user id)``."""
+    kinds = [("methods", spec["methods"].given), ("devices", spec["devices"].given and mailbox), ("rules", spec["rules"] and mailbox)]
+    return [(kind, user_id) for kind, wanted in kinds if wanted]
+
+
+def read(m, key):
+    """One read of a person: their authentication methods (Graph), mobile devices (Exchange) or inbox rules (Graph)."""
+    kind, user_id = key
+    if kind == "methods":
+        return m.graph.list("users/%s/authentication/methods" % user_id)
+    if kind == "devices":
+        return m.exchange.mobile_devices(user_id)
+    return m.graph.list(_access.RULES_PATH % user_id)
 
 
 def plan(m, p):
@@ -257,12 +282,13 @@ def plan(m, p):
     user = svc.user(spec["user"])
     wants_mailbox = spec["devices"].given or spec["rules"]
     mailbox = svc.mailbox(user) if wants_mailbox else None
-    methods = m.graph.list("users/%s/authentication/methods" % user["id"]) if spec["methods"].given else None
-    devices = m.exchange.mobile_devices(user["id"]) if spec["devices"].given and mailbox else None
-    rules, accepted = None, set()
-    if spec["rules"] and mailbox:
-        accepted = set(d.lower() for d in svc.accepted_domains() if d)
-        rules = m.graph.list(_access.RULES_PATH % user["id"])
+    answers = {"methods": None, "devices": None, "rules": None}
+    accepted = set()
+    for key in reads(spec, mailbox, user["id"]):
+        if key[0] == "rules":
+            accepted = set(d.lower() for d in svc.accepted_domains() if d)
+        answers[key[0]] = svc.each(key, functools.partial(read, m))
+    methods, devices, rules = answers["methods"], answers["devices"], answers["rules"]
     planned = _access.plan_access(spec, user, methods, devices, rules, accepted)
     who = user.get("userPrincipalName") or user["id"]
 

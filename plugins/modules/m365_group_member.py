@@ -236,6 +236,8 @@ graph_batched_calls:
   type: int
 """
 
+import functools
+
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _exchange, _groups
 from ansible_collections.practiceprotect.m365.plugins.module_utils._module import Module
 
@@ -256,10 +258,19 @@ def directory(m):
 
 
 def prefetch(m, params_list):
-    """Everyone's user and similar user (Graph list queries), and every named group (list queries), once."""
+    """Everyone's user and similar user (Graph list queries), every named group (list queries), once; then the groups of each
+    of those users all at once (``Module.concurrently``, in ``$batch`` requests), which ``plan`` takes from there."""
     specs = m.specs(_groups.build_spec, params_list)
-    service(m).read_users([s["user"] for s in specs] + [s["copy_from"] for s in specs if s["copy_from"]])
+    svc = service(m)
+    users = svc.read_users([s["user"] for s in specs] + [s["copy_from"] for s in specs if s["copy_from"]])
     directory(m).read([key for s in specs for key in s["keys"]])
+    keys = [("memberOf", user["id"]) for user in users.values() if user is not None]
+    svc.read_each(keys, functools.partial(member_of, m), m.concurrently)
+
+
+def member_of(m, key):
+    """The groups of the user ``key`` names, ``("memberOf", user id)``."""
+    return _groups.member_of(m.graph, key[1])
 
 
 def plan(m, p):
@@ -269,9 +280,9 @@ def plan(m, p):
     user = svc.user(spec["user"])
     template = None
     if spec["copy_from"]:
-        template = _groups.member_of(m.graph, svc.user(spec["copy_from"], field="copy_from")["id"])
+        template = svc.each(("memberOf", svc.user(spec["copy_from"], field="copy_from")["id"]), functools.partial(member_of, m))
     named = directory(m).resolve(spec["keys"]) if spec["keys"] else {}
-    current = _groups.member_of(m.graph, user["id"])
+    current = svc.each(("memberOf", user["id"]), functools.partial(member_of, m))
     planned = _groups.plan_membership(spec, user, current, named, template)  # refusals and the removal limit raise here
     polls = 0
     if p.get("wait_for_mailbox") and any(call["service"] == _groups.EXCHANGE for call in planned["calls"]):

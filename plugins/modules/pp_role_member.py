@@ -267,13 +267,14 @@ def _plan(m, p, spec, client, users):
                 if change.set is not None else None),
     }
     if spec["all_roles"]:
-        # Offboarding: every role any member holds (Everybody and built-in read-only roles are skipped).
+        # Offboarding: every role any member holds (Everybody and built-in read-only roles are skipped), each member's roles
+        # read at the same time as the others'; the first member (in the order given) whose read failed fails the task.
         held = set()
-        for user in resolved["remove"]:
-            held.update(client.user_role_names(user["ID"]))
+        for names in answers(m.concurrently(lambda user: client.user_role_names(user["ID"]), resolved["remove"])):
+            held.update(names)
         template_roles = sorted(name for name in held if name and not _read_only(name, roles))
     targets = _pp_roles.target_roles(spec, roles, template_roles)
-    current = dict((role["ID"], client.role_members(role["ID"])) for role in targets)
+    current = dict(zip([role["ID"] for role in targets], answers(m.concurrently(lambda role: client.role_members(role["ID"]), targets))))
     users_by_id = dict((u["ID"], u) for u in users)
     try:
         planned = _pp_roles.plan_membership(spec, targets, current, resolved, users_by_id)
@@ -290,6 +291,16 @@ def _plan(m, p, spec, client, users):
         return result
 
     return result, (apply if planned["calls"] else None)
+
+
+def answers(results):
+    """The answers of ``Module.concurrently``, in order; the first error met is raised, as a read made one after another would."""
+    out = []
+    for answer, error in results:
+        if error is not None:
+            raise error
+        out.append(answer)
+    return out
 
 
 def _read_only(name, roles):

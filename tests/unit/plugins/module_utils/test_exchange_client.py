@@ -460,6 +460,44 @@ def test_many_people_their_mailboxes_and_the_owners_of_many_addresses_are_read_w
     assert svc.owners(["alias007@northwindacct.com"], "u-007") == {}
 
 
+def sequentially(read, keys):
+    """Module.concurrently's answer shape, one read after another."""
+    out = []
+    for key in keys:
+        try:
+            out.append((read(key), None))
+        except Exception as exc:  # the error is the answer, as Module.concurrently gives it
+            out.append((None, exc))
+    return out
+
+
+def test_per_person_reads_made_ahead_serve_the_plans_and_keep_each_persons_error():
+    svc = x.ExchangeService(FakeGraph([]), FakeExchange({}))
+    refused = x.ExchangeError("The mailbox is being moved.", status=400, cmdlet="Get-MobileDevice")
+    reads = []
+
+    def read(key):
+        reads.append(key)
+        if key == ("devices", "u-2"):
+            raise refused
+        return ["%s of %s" % key]
+    batches = []
+
+    def concurrently(func, keys):
+        batches.append(list(keys))
+        return sequentially(func, keys)
+    svc.read_each([("devices", "u-1"), ("devices", "u-2"), ("devices", "u-1")], read, concurrently)
+    svc.read_each([("devices", "u-1"), ("rules", "u-1")], read, concurrently)  # what was read already is not read again
+    assert batches == [[("devices", "u-1"), ("devices", "u-2")], [("rules", "u-1")]]
+    assert svc.each(("devices", "u-1"), read) == ["devices of u-1"]
+    with pytest.raises(x.ExchangeError) as err:
+        svc.each(("devices", "u-2"), read)  # the read's own error, for that person only
+    assert err.value is refused
+    assert reads == [("devices", "u-1"), ("devices", "u-2"), ("rules", "u-1")]
+    assert svc.each(("devices", "u-3"), read) == ["devices of u-3"]  # not read ahead (one object): read now
+    assert reads[-1] == ("devices", "u-3")
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # The tenant's concurrency limit, and error details that are JSON
 

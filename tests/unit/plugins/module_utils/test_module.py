@@ -169,3 +169,47 @@ def test_workers_below_one_are_refused_before_any_call(capsys):
     code, result = run({"workers": 0, "items": [{"name": "a"}]}, calls, capsys)
     assert code == 1 and calls == []
     assert result["msg"] == "workers must be at least 1 (1 applies the items one after another)."
+
+
+def concurrent_module(capsys, **args):
+    with patch_module_args(dict(CONNECTION, **args)):
+        return _module.Module(ITEM_SPEC, items=(ITEM_SPEC, "name"), supports_check_mode=True)
+
+
+def test_concurrently_runs_on_the_workers_and_answers_in_order(capsys):
+    import threading
+    module = concurrent_module(capsys, workers=4, name="a")
+    barrier = threading.Barrier(4, timeout=5)  # only passes if four reads run at the same time
+
+    def read(value):
+        barrier.wait()
+        return value * 10
+    assert module.concurrently(read, [3, 1, 2, 4]) == [(30, None), (10, None), (20, None), (40, None)]
+
+
+def test_concurrently_keeps_each_values_error_and_goes_on(capsys):
+    module = concurrent_module(capsys, workers=3, name="a")
+    refused = ValidationError("b is not allowed.", field="name")
+
+    def read(value):
+        if value == "b":
+            raise refused
+        return value.upper()
+    assert module.concurrently(read, ["a", "b", "c"]) == [("A", None), (None, refused), ("C", None)]
+
+
+def test_concurrently_with_one_worker_reads_one_after_another(capsys):
+    import threading
+    module = concurrent_module(capsys, workers=1, name="a")
+    threads = []
+    assert module.concurrently(lambda value: threads.append(threading.current_thread()) or value, ["a", "b"]) == [("a", None), ("b", None)]
+    assert threads == [threading.current_thread()] * 2
+    assert module.concurrently(lambda value: value, []) == []
+
+
+def test_concurrently_uses_the_default_pool_size_without_the_workers_option(capsys):
+    import threading
+    with patch_module_args(dict(CONNECTION, name="a")):
+        module = _module.Module(ITEM_SPEC)  # a module without items has no workers option
+    barrier = threading.Barrier(_module.APPLY_WORKERS, timeout=5)
+    assert len(module.concurrently(lambda value: barrier.wait(), range(_module.APPLY_WORKERS))) == _module.APPLY_WORKERS

@@ -6,6 +6,7 @@ __metaclass__ = type
 
 import pytest
 
+from ansible_collections.practiceprotect.m365.plugins.module_utils import _graph
 from ansible_collections.practiceprotect.m365.plugins.module_utils._validation import ValidationError
 from ansible_collections.practiceprotect.m365.plugins.modules import m365_group_member
 
@@ -92,3 +93,84 @@ def test_bad_input_fails_before_any_read():
     with pytest.raises(ValidationError):
         m365_group_member.plan(m, params(groups={}))
     assert m.graph.calls == []
+
+
+# -- many people through main(): each person's groups are read together ------------------------------------------------------
+
+def person(i):
+    return {"id": "4444%04d-1111-4111-8111-111111111111" % i, "userPrincipalName": "person%02d@northwindacct.com" % i, "displayName": "P %d" % i}
+
+
+class People:
+    """``count`` people, each in Tax Team (Graph) and Tax Announcements (Exchange), behind the fake transport's routes; ``refuse``:
+    UPN -> the answer that refuses the read of that person's groups."""
+
+    def __init__(self, fake, count, refuse=None):
+        self.users = [person(i) for i in range(count)]
+        self.refuse = refuse or {}
+        by_id = dict((u["id"], u) for u in self.users)
+        fake.graph("GET", "users", fake.users_by_key(self.users))
+
+        def member_of(request):
+            who = by_id[request.path.split("/")[3]]["userPrincipalName"]
+            return self.refuse.get(who) or fake.page([dict(TAX), dict(DL)], context="directoryObjects")
+        fake.graph("GET", r"users/[^/]+/memberOf/microsoft\.graph\.group", member_of)
+        fake.graph("DELETE", r"groups/[^/]+/members/[^/]+/\$ref", (204, None))
+        fake.exchange("Remove-DistributionGroupMember", fake.exo([]))
+        self.fake = fake
+
+    def items(self):
+        return [{"user": u["userPrincipalName"], "groups": {"set": []}, "max_removals": "100%"} for u in self.users]
+
+    def reads(self):
+        return [r for r in self.fake.sent("graph") if r.method == "GET" and r.path.endswith("/memberOf/microsoft.graph.group")]
+
+
+def without_counts(result):
+    return dict((key, value) for key, value in result.items() if not key.endswith("_requests") and key not in ("graph_batched_calls", "invocation"))
+
+
+def test_many_peoples_groups_are_read_in_batch_requests(fake, run_module, m365_args, monkeypatch):
+    people = People(fake, 48)
+    # A batch goes once every worker has a call queued, or after its window: a wide window, so that a busy machine cannot split them.
+    monkeypatch.setattr(_graph._Coalescer.__init__, "__defaults__", (1.0, _graph.BATCH_LIMIT))
+
+    result = run_module(m365_group_member, dict(m365_args, items=people.items()), check_mode=True)
+
+    assert result["failed_items"] == [] and result["changed"] is True
+    assert len(people.reads()) == 48 and all(r.batched for r in people.reads())
+    envelopes = [r for r in fake.requests if r.is_batch]
+    assert len(envelopes) <= 4 and result["graph_batched_calls"] == 48  # 48 reads by 16 workers at once: 3 requests, not 48
+    assert result["outcomes"]["person00@northwindacct.com"]["removed"] == ["Tax Team", "Tax Announcements"]
+
+
+def test_many_peoples_groups_planned_from_reads_made_together_are_those_of_reads_made_one_by_one(fake, run_module, m365_args):
+    people = People(fake, 20, refuse={"person05@northwindacct.com": fake.graph_error(403, "Authorization_RequestDenied",
+                                                                                     "Insufficient privileges.")})
+    args = dict(m365_args, items=people.items(), fail_on_item_error=False)
+    sequential = run_module(m365_group_member, dict(args, workers=1), check_mode=True, diff=True)
+    assert not [r for r in fake.requests if r.is_batch]
+    fake.requests[:] = []
+
+    concurrent = run_module(m365_group_member, args, check_mode=True, diff=True)
+
+    assert [r for r in fake.requests if r.is_batch]
+    assert without_counts(concurrent) == without_counts(sequential)
+    assert concurrent["failed_items"] == ["person05@northwindacct.com"]  # the one person whose read failed, alone
+    assert concurrent["outcomes"]["person05@northwindacct.com"]["msg"].startswith(
+        "Insufficient privileges. The application lacks a Microsoft Graph permission for GET users/%s/memberOf/microsoft.graph.group"
+        % person(5)["id"])
+    assert concurrent["outcomes"]["person06@northwindacct.com"]["removed"] == ["Tax Team", "Tax Announcements"]
+
+
+def test_a_similar_users_groups_are_read_once_for_everyone_copying_them(fake, run_module, m365_args):
+    people = People(fake, 6)
+    fake.graph("GET", r"users/%s/memberOf/microsoft\.graph\.group" % people.users[0]["id"],
+               fake.page([dict(TAX)], context="directoryObjects"))
+    fake.graph("GET", r"users/(?!%s)[^/]+/memberOf/microsoft\.graph\.group" % people.users[0]["id"], fake.page([], context="directoryObjects"))
+    items = [{"user": u["userPrincipalName"], "copy_from": people.users[0]["userPrincipalName"]} for u in people.users[1:]]
+
+    result = run_module(m365_group_member, dict(m365_args, items=items), check_mode=True)
+
+    assert [o["added"] for o in result["outcomes"].values()] == [["Tax Team"]] * 5
+    assert sorted(r.path.split("/")[3] for r in people.reads()) == sorted(u["id"] for u in people.users)  # the template once

@@ -202,3 +202,74 @@ def test_a_few_members_are_read_by_name_and_an_unknown_one_with_every_user_for_i
     assert "close matches: jane.citizen@northwindacct.com" in result["msg"]
     scripts = [r.json["Script"] for r in fake.sent("pp") if r.path == "/Redrock/query" and " FROM User" in r.json["Script"]]
     assert [" WHERE " in script for script in scripts] == [True, False]
+
+
+# -- offboarding many: each leaver's roles are read at the same time -------------------------------------------------------------
+
+HELD = {JANE_ID: ["Portal Access"], TOM_ID: ["Tax Team", "Portal Access"], OLIVER_ID: ["Helpdesk Admins"], SARAH_ID: ["System Administrator"]}
+LEAVERS = [u["Username"] for u in USERS]
+
+
+def roles_of(fake, refuse=None):
+    """Each user's roles (HELD) as GetUsersRolesAndAdministrativeRights answers them; ``refuse``: user id -> the refusal."""
+    def answer(request):
+        user_id = request.query["id"]
+        if user_id in (refuse or {}):
+            return refuse[user_id]
+        return fake.envelope(fake.rows([{"RoleName": name, "AdministrativeRights": []} for name in ["Everybody"] + HELD[user_id]]))
+    fake.pp("/UserMgmt/GetUsersRolesAndAdministrativeRights", answer)
+
+
+def hold_until_all_arrive(fake, path, count):
+    """Requests to ``path`` wait until ``count`` of them are in flight at once (a read made one after another breaks the wait)."""
+    import threading
+    barrier = threading.Barrier(count, timeout=5)
+    send = fake.session.request
+
+    def request(method, url, **kwargs):
+        if url.endswith(path):
+            barrier.wait()
+        return send(method, url, **kwargs)
+    fake.session.request = request
+
+
+def test_offboarding_reads_every_leavers_roles_at_the_same_time(fake, run_module, pp_args):
+    tenant(fake, members={"b2c3d4e5_tax": [TOM_ID], "a1b2c3d4_portal": [TOM_ID, JANE_ID], "d4e5f6a7_helpdesk": [OLIVER_ID]})
+    roles_of(fake)
+    hold_until_all_arrive(fake, "/UserMgmt/GetUsersRolesAndAdministrativeRights", len(LEAVERS))
+
+    result = run_module(pp_role_member, dict(pp_args, all_roles=True, members={"remove": LEAVERS}, max_removals="100%"))
+
+    assert result["changed"] is True and result["roles"] == ["Helpdesk Admins", "Portal Access", "Tax Team"]  # not the read-only one
+    assert result["removed"] == {"Helpdesk Admins": ["oliver.brown@northwindacct.com"], "Tax Team": ["tom.baker@northwindacct.com"],
+                                 "Portal Access": ["jane.citizen@northwindacct.com", "tom.baker@northwindacct.com"]}
+    assert sorted(r.query["id"] for r in fake.sent("pp") if r.path == "/UserMgmt/GetUsersRolesAndAdministrativeRights") == sorted(HELD)
+
+
+def test_offboarding_reads_made_together_plan_what_reads_made_one_by_one_plan(fake, run_module, pp_args, monkeypatch):
+    from ansible_collections.practiceprotect.m365.plugins.module_utils import _module
+    tenant(fake, members={"b2c3d4e5_tax": [TOM_ID], "a1b2c3d4_portal": [TOM_ID, JANE_ID], "d4e5f6a7_helpdesk": [OLIVER_ID]})
+    roles_of(fake)
+    args = dict(pp_args, all_roles=True, members={"remove": LEAVERS}, max_removals="100%")
+    concurrent = run_module(pp_role_member, args, check_mode=True, diff=True)
+    monkeypatch.setattr(_module, "APPLY_WORKERS", 1)
+
+    sequential = run_module(pp_role_member, args, check_mode=True, diff=True)
+
+    assert dict(concurrent, pp_requests=0) == dict(sequential, pp_requests=0)  # the token comes from the cache the second time
+    assert concurrent["diff"]["before"]["Portal Access"] == ["jane.citizen@northwindacct.com", "tom.baker@northwindacct.com"]
+
+
+def test_a_leaver_whose_roles_cannot_be_read_fails_the_task_with_the_first_refusal_in_order(fake, run_module, pp_args, monkeypatch):
+    from ansible_collections.practiceprotect.m365.plugins.module_utils import _module
+    tenant(fake, members={"a1b2c3d4_portal": [JANE_ID]})
+    roles_of(fake, refuse={TOM_ID: fake.pp_error("Tom's roles are locked.", "Locked"), SARAH_ID: fake.pp_error("Sarah is gone.", "Gone")})
+    args = dict(pp_args, all_roles=True, members={"remove": LEAVERS}, max_removals="100%")
+    concurrent = run_module(pp_role_member, args)
+    monkeypatch.setattr(_module, "APPLY_WORKERS", 1)
+
+    sequential = run_module(pp_role_member, args)
+
+    assert concurrent["failed"] is True and concurrent["error_code"] == "Locked" and concurrent["msg"].startswith("Tom's roles are locked.")
+    assert dict(concurrent, pp_requests=0) == dict(sequential, pp_requests=0)  # the one-by-one read stopped at Tom
+    assert fake.writes() == []
