@@ -285,6 +285,8 @@ graph_batched_calls:
   type: int
 """
 
+import functools
+
 from ansible_collections.practiceprotect.m365.plugins.module_utils import _exchange, _model
 from ansible_collections.practiceprotect.m365.plugins.module_utils._module import Module
 
@@ -318,11 +320,29 @@ service = _exchange.service_of  # one ExchangeService per module run: what it re
 
 
 def prefetch(m, params_list):
-    """Everyone's user and the users given or losing full access (Graph list queries), then each mailbox."""
+    """Everyone's user and the users given or losing full access (Graph list queries), then each mailbox, then each
+    person's full-access list and automatic reply all at once (``Module.concurrently``); ``plan`` takes them from there."""
     specs = m.specs(_exchange.build_mailbox_spec, params_list)
     svc = service(m)
     users = svc.read_users([spec["user"] for spec in specs] + [key for spec in specs for key in spec["trustees"]])
     svc.read_mailboxes([owner for owner in (users.get(spec["user"].lower()) for spec in specs) if owner is not None])
+    keys = []
+    for spec in specs:
+        owner = users.get(spec["user"].lower())
+        if owner is not None:
+            keys.extend(reads(spec, owner["id"]))
+    svc.read_each(keys, functools.partial(read, svc.client), m.concurrently)  # each person's permissions and automatic reply, at once
+
+
+def reads(spec, owner_id):
+    """The per-person reads the plan makes: ``(kind, user id)``."""
+    return [(kind, owner_id) for kind, wanted in (("full_access", spec["permissions"]), ("auto_reply", spec["auto_reply"] is not None)) if wanted]
+
+
+def read(exo, key):
+    """One read of a person's mailbox: who has full access (Get-MailboxPermission) or its automatic reply."""
+    kind, owner_id = key
+    return exo.full_access(owner_id) if kind == "full_access" else exo.auto_reply(owner_id)
 
 
 def plan(m, p):
@@ -333,9 +353,9 @@ def plan(m, p):
     svc.read_users([spec["user"]] + spec["trustees"])  # one query (none after prefetch)
     owner = svc.user(spec["user"])
     mailbox, polls = svc.wait_for_mailbox(owner, p["wait_for_mailbox"], p["wait_timeout"])
-    full_access = exo.full_access(owner["id"]) if spec["permissions"] else None
+    full_access = svc.each(("full_access", owner["id"]), functools.partial(read, exo)) if spec["permissions"] else None
     trustees = dict((key.lower(), svc.lookup(key)) for key in spec["trustees"])
-    auto_reply = exo.auto_reply(owner["id"]) if spec["auto_reply"] is not None else None
+    auto_reply = svc.each(("auto_reply", owner["id"]), functools.partial(read, exo)) if spec["auto_reply"] is not None else None
     planned = _exchange.plan_mailbox(spec, mailbox, full_access, trustees, owner, auto_reply=auto_reply)
 
     def result_of(after, converted=False, waits=0):

@@ -267,15 +267,16 @@ class FakeService:
     def dispatch(self, request):
         with self.lock:
             self.requests.append(request)
-            if request.is_batch and not self._match(request):
-                return FakeResponse(request.url, 200, self._batch(request))
-            answer = self._match(request)
-            if answer is None:
-                raise AssertionError("No canned answer for %r (query %r, body %r)" % (request, request.query, request.json))
-            if callable(answer):
-                answer = answer(request)
-            status, body, headers = (tuple(answer) + (None,))[:3]
-            return FakeResponse(request.url, status, body, headers)
+            batch = request.is_batch and not self._match(request)
+            answer = None if batch else self._match(request)
+        if batch:
+            return FakeResponse(request.url, 200, self._batch(request))
+        if answer is None:
+            raise AssertionError("No canned answer for %r (query %r, body %r)" % (request, request.query, request.json))
+        if callable(answer):
+            answer = answer(request)  # outside the lock: a test's answers may wait for each other (concurrent reads)
+        status, body, headers = (tuple(answer) + (None,))[:3]
+        return FakeResponse(request.url, status, body, headers)
 
     def _match(self, request):
         for method, path, answer, when in self.routes:

@@ -196,3 +196,35 @@ def test_many_mailboxes_are_read_with_one_paged_exchange_list(fake, run_module, 
     assert result["outcomes"]["sarah.jones@northwindacct.com"]["changed"] is False
     # Only the two changed mailboxes were read again, after their write.
     assert len([r for r in fake.sent("exchange") if r.cmdlet == "Get-Mailbox" and "Identity" in r.parameters]) == 2
+
+
+def test_each_persons_permissions_are_read_at_once_and_a_failed_read_fails_only_that_person(fake, run_module, m365_args):
+    import threading
+    amy = {"id": "7a9c1e3f-5b7d-4f9a-8c1e-3f5b7d9a1c3e", "userPrincipalName": "amy.lee@northwindacct.com", "displayName": "Amy Lee",
+           "mail": "amy.lee@northwindacct.com", "assignedPlans": []}
+    kim = {"id": "8b0d2f4a-6c8e-4a0b-9d2f-4a6c8e0b2d4f", "userPrincipalName": "kim.ng@northwindacct.com", "displayName": "Kim Ng",
+           "mail": "kim.ng@northwindacct.com", "assignedPlans": []}
+    owners = [dict(TOM), dict(SARAH), dict(OLIVER), amy]
+    fake.graph("GET", "users", fake.users_by_key(owners + [kim]))
+    boxes = [dict(mailbox(), Identity=p["userPrincipalName"].split("@")[0], ExternalDirectoryObjectId=p["id"], UserPrincipalName=p["userPrincipalName"],
+                  PrimarySmtpAddress=p["userPrincipalName"]) for p in owners]
+    fake.exchange("Get-Mailbox", fake.exo(boxes))
+    together = threading.Barrier(4, timeout=10)  # the reads of the plans pass only when all four are under way at once
+    calls = []
+
+    def permissions(request):
+        calls.append(request.parameters["Identity"])
+        if len(calls) <= 4:
+            together.wait()
+        if request.parameters["Identity"] == OLIVER_ID:
+            return fake.exo_error(400, "Microsoft.Exchange.Configuration.Tasks.ManagementObjectAmbiguousException", "Oliver's mailbox is ambiguous.")
+        return fake.exo([SELF, INHERITED])
+    fake.exchange("Get-MailboxPermission", permissions)
+    fake.exchange("Add-MailboxPermission", fake.exo([]))
+
+    result = run_module(m365_mailbox, dict(m365_args, full_access={"add": [kim["userPrincipalName"]]}, auto_mapping=False,
+                                           items=[{"user": p["userPrincipalName"]} for p in owners]))
+
+    assert result["failed_items"] == ["oliver.brown@northwindacct.com"], result
+    assert "Oliver's mailbox is ambiguous" in result["outcomes"]["oliver.brown@northwindacct.com"]["msg"]
+    assert sorted(r.parameters["Identity"] for r in fake.writes()) == sorted([TOM_ID, SARAH_ID, amy["id"]])
