@@ -206,7 +206,7 @@ def test_each_persons_permissions_are_read_at_once_and_a_failed_read_fails_only_
            "mail": "kim.ng@northwindacct.com", "assignedPlans": []}
     owners = [dict(TOM), dict(SARAH), dict(OLIVER), amy]
     fake.graph("GET", "users", fake.users_by_key(owners + [kim]))
-    boxes = [dict(mailbox(), Identity=p["userPrincipalName"].split("@")[0], ExternalDirectoryObjectId=p["id"], UserPrincipalName=p["userPrincipalName"],
+    boxes = [dict(mailbox(), Identity=p["displayName"].split()[0].lower(), ExternalDirectoryObjectId=p["id"], UserPrincipalName=p["userPrincipalName"],
                   PrimarySmtpAddress=p["userPrincipalName"]) for p in owners]
     fake.exchange("Get-Mailbox", fake.exo(boxes))
     together = threading.Barrier(4, timeout=10)  # the reads of the plans pass only when all four are under way at once
