@@ -124,10 +124,10 @@ def loaded_note(results):
     names = loaded(results)
     if not names:
         return "No scenario ran on a loaded machine (every load average at a start or end was at most the %d cores)." % results["machine"]["cpus"]
+    whose = "its" if len(names) == 1 else "their"
     return ("**Loaded:** %s ran with a 1-minute load average above the machine's %d cores at its start or end (the scenario "
             "table has the figures), so %s wall time may be inflated. The load counts the benchmark's own ansible-playbook "
-            "processes, modules and sandbox as well as any other work." % (", ".join(names), results["machine"]["cpus"],
-                                                                         "its" if len(names) == 1 else "their"))
+            "processes, modules and sandbox as well as any other work." % (", ".join(names), results["machine"]["cpus"], whose))
 
 
 def _mark(met):
