@@ -204,7 +204,7 @@ def task_table(row):
                      task["writes"]["graph"] + task["writes"]["exchange"] + task["writes"]["pp"]))
     quiet = [t for t in per_host if not sum(t["requests"][s] + t["batched"][s] for s in metrics.SERVICES)]
     if quiet:
-        rows.append(("%d tasks on every host (set_fact, debug, assert, skipped steps)" % len(quiet),
+        rows.append(("%d other tasks without requests (each person's report, the playbook's checks on localhost)" % len(quiet),
                      "%.1f s" % sum(t["seconds"] for t in quiet), 0, 0, 0, 0, 0))
     return _table(["task", "time", "Graph", "Exchange", "PP", "login", "writes"], rows)
 
@@ -234,7 +234,7 @@ def limits(name, row, results):
     out = []
     slow = _top(row, 3)
     out.append("Wall %.1f s: %.1f s starting ansible-playbook, %.1f s in the %d tasks that run once for everyone (the modules and their "
-               "requests), %.1f s in the %d tasks that run on every host (Ansible's per-host, per-task cost: "
+               "requests), %.1f s in the %d other tasks (each person's report, the playbook's checks on localhost; Ansible's cost: "
                "%.0f ms per host and task). Slowest tasks: %s." % (
                    row["wall_s"], startup, once, sum(1 for t in row["tasks"] if t.get("run_once")), per_host, hosts,
                    1000.0 * per_host / max(1, hosts * max(1, row["people"])),
@@ -405,8 +405,7 @@ def markdown(results):
         "- Python %s, ansible-core %s; the collection at %s" % (m["python"], m["ansible_core"], m.get("revision", "an unknown revision")),
         "- Load average (1 min) %.2f at the start and %.2f at the end%s." % (
             m["load_start"][0], m.get("load_end", m["load_start"])[0],
-            ": other work shared the machine, so wall times carry that noise" if max(m["load_start"][0], m.get("load_end", m["load_start"])[0])
-            > m["cpus"] + 0.5 else " (the benchmark's own ansible-playbook and sandbox make most of it)"),
+            " of the whole benchmark (each scenario's are in the scenario table)"),
         "- The whole benchmark took %.0f s." % results.get("total_wall_s", 0),
         "",
         "## Reproduce",

@@ -113,7 +113,7 @@ def test_markdown_has_the_table_the_baseline_the_machine_and_the_command():
     assert "| S1 onboard the intake | 1000 | 150.0 s |" in text
     assert "2000: 13.33/s = 66.7% of 20/s" in text
     assert "| Users | 75.0 s | 2100 | 0 | 0 | 1 | 2000 |" in text  # the per-task table of S1
-    assert "| 1 tasks on every host (set_fact, debug, assert, skipped steps) | 74.0 s |" in text
+    assert "| 1 other tasks without requests (each person's report, the playbook's checks on localhost) | 74.0 s |" in text
     smaller = report.markdown(results(200))
     assert "This run has 200 people, not the 1,000 of `make bench`." in smaller
     assert "S1 alone would take about 12 minutes at 1,000 people (a linear extrapolation, not a measurement)" in smaller
