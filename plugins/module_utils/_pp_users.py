@@ -548,7 +548,7 @@ class Invitations:
                 chunk = {"options": dict(options), "entities": [], "lock": threading.Lock(), "answers": None, "sealed": False}
                 self.open[options] = chunk
             chunk["entities"].extend(body["Entities"])
-            self.chunk_of[name.lower()] = chunk
+            self.chunk_of[name.lower()] = chunk  # the person's name, which may be an e-mail address and not the entity's UPN
             return chunk
 
     def send(self, name, body):
@@ -557,6 +557,7 @@ class Invitations:
             chunk = self.chunk_of.get(name.lower())
         if chunk is None:  # not added while planning
             chunk = self.add(name, body)
+        entity = body["Entities"][0]
         with self.lock:
             chunk["sealed"] = True  # nobody joins a chunk once it may be on its way
         with chunk["lock"]:
@@ -565,7 +566,6 @@ class Invitations:
                     chunk["answers"] = self._send(chunk)
                 except Exception as error:  # the read-back failed too: nobody of the chunk is sent again blindly
                     chunk["answers"] = dict((entity["Name"], error) for entity in chunk["entities"])
-        entity = next(e for e in chunk["entities"] if e["Name"].lower() == name.lower())
         answer = chunk["answers"][entity["Name"]]
         if isinstance(answer, Exception):
             raise answer

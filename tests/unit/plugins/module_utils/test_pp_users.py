@@ -557,3 +557,14 @@ def test_nobody_joins_a_chunk_that_is_on_its_way():
     invitations.add("p2@x.com", invite_body(2))  # planned late: a chunk of its own
     assert invitations.send("p2@x.com", invite_body(2)) == "pp-g-2"
     assert fake.invited == [["p1@x.com"], ["p2@x.com"]]
+
+
+def test_a_person_named_by_e_mail_gets_the_answer_of_their_directory_entity():
+    fake = FakeDirectory()
+    invitations = u.Invitations(fake)
+    kim = {"Entities": [{"Type": "User", "Guid": "g-kim", "Name": "kim.ng@x.com"}], "EmailInvite": False, "SmsInvite": False, "GroupInvite": True}
+    invitations.add("KIM@x.com", kim)  # the person's name is their e-mail address; the entity is their UPN
+    invitations.add("p1@x.com", dict(invite_body(1), EmailInvite=False))
+    assert invitations.send("KIM@x.com", kim) == "pp-g-kim"
+    assert invitations.send("p1@x.com", dict(invite_body(1), EmailInvite=False)) == "pp-g-1"
+    assert fake.invited == [["kim.ng@x.com", "p1@x.com"]]
