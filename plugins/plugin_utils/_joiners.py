@@ -455,10 +455,10 @@ class Onboarding(_people.Flow):
         for role in sorted(set(r for p in people for r in p.spec["roles"])):
             members = [p.upn for p in people if role in p.spec["roles"]]
             result = self.module("pp_role_member", {"role": role, "members": {"add": members}, "skip_unknown_members": True}, check=True)
-            # Who the role step has to add: not members yet, or without a Practice Protect account yet.
-            self.role_adds[role] = set(m.lower() for m in (result.get("added") or {}).get(role, []) + list(result.get("skipped_members") or []))
-            if result.get("failed"):
-                self.role_adds.pop(role)
+            if not result.get("failed"):
+                # Who the role step has to add: not members yet, or without a Practice Protect account yet.
+                self.role_adds[role] = set(m.lower() for m in (result.get("added") or {}).get(role, []) + list(result.get("skipped_members") or []))
+            else:
                 field = result.get("field")
                 for person in people:
                     if role in person.spec["roles"]:
